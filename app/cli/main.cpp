@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("cxr-llava: not implemented yet"); return 1; }

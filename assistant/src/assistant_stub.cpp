@@ -1,0 +1,1 @@
+// Placeholder until the assistant lands (issue 4).

@@ -1,0 +1,281 @@
+// The public face of the CXR-LLaVA engine.
+//
+// This header is the whole contract between model/ and its clients (the cxr-llava command-line
+// tool, the assistant's worker thread, tests). It deliberately mentions no torch, Qt or
+// sentencepiece type: clients compile fast and never meet libtorch's macros. Everything heavy sits
+// behind the pimpl pointers.
+//
+// Errors: every function that can fail throws cxr::ModelError whose what() is a complete,
+// user-facing sentence naming the file / tensor / key and the problem (e.g.
+// "model-00002-of-00003.safetensors: tensor 'lm_head.weight' has shape [32000, 512], expected
+// [32000, 4096]"). Cancellation is not an error: it is reported through StopReason::Cancelled or
+// LoadCancelled.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cxr {
+
+// ---- Errors ---------------------------------------------------------------------------------
+
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown by Model::load when the progress callback asked to stop. Not a failure.
+class LoadCancelled : public std::runtime_error {
+ public:
+  LoadCancelled() : std::runtime_error("loading was cancelled") {}
+};
+
+// ---- Loading --------------------------------------------------------------------------------
+
+struct LoadOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N" (needs a CUDA build of libtorch)
+  std::string dtype = "auto";  // "auto" (bf16 on CPU/CUDA), "bf16", "f16", "f32"
+  int threads = 0;             // intra-op threads; 0 = number of physical cores
+};
+
+// Called during loading with a fraction in [0,1] and a short stage description
+// ("reading config.json", "mapping model-00001-of-00003.safetensors", "layer 12/32", ...).
+// Return false to cancel: load() then throws LoadCancelled promptly (within one tensor / layer).
+using LoadProgress = std::function<bool(double fraction, const std::string& stage)>;
+
+enum class ModelKind {
+  CxrLlava,    // vision tower + projector + LLaMA (the CXR-LLaVA v2 folder)
+  TextLlama,   // a plain Hugging Face LlamaForCausalLM folder: text-only generation
+};
+
+struct ModelInfo {
+  ModelKind kind = ModelKind::CxrLlava;
+  std::string folder;             // absolute path of the loaded folder
+  std::string device;             // resolved, e.g. "cpu" or "cuda:0"
+  std::string dtype;              // resolved compute dtype: "bf16", "f16", "f32"
+  int threads = 0;
+  std::string storedDtype;        // dtype of the weights in the files ("BF16", "F32", mixed...)
+  int64_t parameterCount = 0;
+  int64_t weightBytes = 0;        // bytes of tensor data in the safetensors files
+  // Shapes that matter to a user or a benchmark.
+  int imageSize = 0, patchSize = 0, imageTokens = 0, visionWidth = 0, visionLayers = 0;
+  int hiddenSize = 0, layers = 0, heads = 0, kvHeads = 0, vocabSize = 0;
+  int maxContext = 0;             // generation budget context (2048 for CXR-LLaVA: spec section 6.1)
+  bool tokenizerLegacy = true;    // tokenizer_config.json "legacy" (absent: true)
+  std::string configSha256;       // sha256 of config.json
+  std::string weightIndexSha256;  // sha256 of model.safetensors.index.json (or of the single file's header)
+};
+
+// ---- Images ---------------------------------------------------------------------------------
+
+// An 8-bit image as the viewer hands it over: row-major, tightly packed, 1 (gray) or 3 (RGB)
+// channels. RGB is converted to gray with Pillow's integer luma, exactly as the reference does.
+struct ImageInput {
+  int width = 0;
+  int height = 0;
+  int channels = 1;
+  std::vector<uint8_t> pixels;  // width * height * channels bytes
+};
+
+// The result of preprocessing: the exact 8-bit crop the model sees and where it came from in the
+// input, so a viewer can outline the part that was cut away.
+struct PreprocessInfo {
+  int resizedWidth = 0, resizedHeight = 0;  // after shortest-edge resize
+  int cropLeft = 0, cropTop = 0;            // offsets of the crop inside the resized image
+  int cropSize = 0;                         // the square side (config image_size)
+  std::vector<uint8_t> crop;                // cropSize * cropSize gray bytes
+};
+
+// An image that went through preprocessing + vision tower + projector. Shared, immutable and
+// reusable: a new conversation on the same image does not encode it again.
+class EncodedImage;
+
+// ---- Sampling and results -------------------------------------------------------------------
+
+struct SamplingParams {
+  float temperature = 0.2f;  // <= 0.001: greedy argmax (the reference's rule)
+  float topP = 0.8f;
+  int topK = 50;             // 0 disables
+  int maxNewTokens = 0;      // 0: the reference rule min(512, maxContext - promptIds - 1)
+  std::optional<uint64_t> seed;  // absent: a fresh random seed is drawn and reported in the result
+};
+
+enum class StopReason { EndOfSequence, MaxNewTokens, ContextFull, Cancelled };
+std::string toString(StopReason);
+
+struct Timings {
+  double loadSeconds = 0;        // filled by Model (time of the last load)
+  double preprocessSeconds = 0;
+  double visionSeconds = 0;      // vision tower + projector (0 when the image was reused)
+  double prefillSeconds = 0;
+  int prefillPositions = 0;      // positions processed by this call's prefill (new tokens only)
+  double firstTokenSeconds = 0;  // from the call to the first generated token
+  double decodeSeconds = 0;
+  int decodeTokens = 0;
+  double decodeTokensPerSecond() const {
+    return decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0;
+  }
+  double prefillPositionsPerSecond() const {
+    return prefillSeconds > 0 ? prefillPositions / prefillSeconds : 0;
+  }
+};
+
+struct GenerationResult {
+  std::string text;                // decoded answer, specials skipped, leading space dropped
+  std::vector<int32_t> tokenIds;   // generated ids (EOS excluded)
+  std::vector<int32_t> promptIds;  // ids of the whole conversation so far, -200 for the image
+  StopReason stopReason = StopReason::EndOfSequence;
+  uint64_t seed = 0;
+  SamplingParams sampling;         // the settings actually used (seed filled in)
+  Timings timings;
+};
+
+// Streaming. `text` holds only complete UTF-8 (a multi-byte character split across tokens is held
+// back until it is whole). Return false to stop generation after this token.
+struct TokenEvent {
+  int32_t id = 0;
+  int index = 0;        // 0-based index of the generated token
+  std::string text;     // new text since the previous event (may be empty)
+};
+using TokenCallback = std::function<bool(const TokenEvent&)>;
+
+// Progress of long phases (image encoding, prompt prefill): called at least once per transformer
+// layer with done/total in the phase's own units. Return false to cancel; the call then returns
+// with StopReason::Cancelled (or encodeImage throws Cancelled) within one layer.
+enum class Phase { Preprocess, Vision, Prefill };
+using PhaseProgress = std::function<bool(Phase phase, int done, int total)>;
+
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+// Debug / verification outputs (cxr-llava --dump-dir). Empty vectors when not requested.
+struct DebugCapture {
+  bool enabled = false;
+  std::vector<float> pixelValues;      // [1,1,S,S]
+  std::vector<float> imageEmbeddings;  // [N, hidden]
+  std::vector<float> firstLogits;      // [vocab] at the first generated position
+  std::vector<int64_t> pixelShape, embeddingShape, logitsShape;
+};
+
+// ---- The model ------------------------------------------------------------------------------
+
+class Model {
+ public:
+  // Validates the folder completely before touching any weight and reports every problem at once.
+  static std::unique_ptr<Model> load(const std::string& folder, const LoadOptions& options = {},
+                                     const LoadProgress& progress = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelInfo& info() const;
+  double loadSeconds() const;
+
+  // Preprocess (Pillow-identical) + vision tower + projector. Throws Cancelled if progress says so.
+  std::shared_ptr<const EncodedImage> encodeImage(const ImageInput& image,
+                                                  const PhaseProgress& progress = {});
+  // Preprocessing only (no model compute): used by the GUI preview and by tests.
+  PreprocessInfo preprocess(const ImageInput& image) const;
+
+  // Tokenizer access for tools and tests.
+  std::vector<int32_t> tokenize(const std::string& text, bool addBos) const;
+  std::string detokenize(const std::vector<int32_t>& ids) const;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class EncodedImage {
+ public:
+  ~EncodedImage();
+  const PreprocessInfo& preprocessInfo() const;
+  double preprocessSeconds() const;
+  double visionSeconds() const;
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+  explicit EncodedImage(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Conversations --------------------------------------------------------------------------
+
+struct Message {
+  enum class Role { System, User, Assistant };
+  Role role;
+  std::string content;
+};
+
+// The stock prompts of the reference code (spec section 5.2), verbatim.
+namespace prompts {
+extern const char* const kSystem;        // "You are a helpful radiologist. ..."
+extern const char* const kReport;        // "<image>\nWrite a radiologic report ...\n"
+extern const char* const kDifferential;  // "<image>\nWhat are the possible differential diagnoses for this patient?\n"
+// "<image>\n" + question: the reference's ask_question.
+std::string ask(const std::string& question);
+}  // namespace prompts
+
+// A multi-turn chat about (at most) one image. Keeps the KV cache between turns: a follow-up
+// question processes only its own new tokens. Not thread-safe; one owner thread at a time.
+class Conversation {
+ public:
+  explicit Conversation(Model& model, std::string systemPrompt = prompts::kSystem);
+  ~Conversation();
+  Conversation(const Conversation&) = delete;
+  Conversation& operator=(const Conversation&) = delete;
+
+  // Attach the image. Must happen before the first turn (the first user message carries <image>).
+  void setImage(std::shared_ptr<const EncodedImage> image);
+  const std::shared_ptr<const EncodedImage>& image() const;
+
+  // Appends the user message (verbatim: include "<image>\n" in the first one, as the stock
+  // prompts do), generates the assistant answer, appends it, and keeps the cache. On
+  // cancellation the partial answer is kept as the assistant turn and the conversation stays usable.
+  GenerationResult send(const std::string& userMessage, const SamplingParams& sampling = {},
+                        const TokenCallback& onToken = {}, const PhaseProgress& progress = {},
+                        DebugCapture* debug = nullptr);
+
+  // Drops the last user+assistant exchange (and the cache positions they used) so it can be
+  // regenerated or edited and resent. Returns the dropped user message.
+  std::string popLastExchange();
+  // Forget everything after the system prompt (keeps the image and its encoding).
+  void reset();
+
+  const std::vector<Message>& messages() const;  // system first
+  std::string renderedPrompt() const;            // chat template text of the conversation so far
+  int cachedPositions() const;                   // positions currently held in the KV cache
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Low-level generation from raw prompt ids (-200 = the image), used by `cxr-llava --prompt-ids`,
+// by text-only models (`generate`) and by the golden tests. No conversation state is kept.
+GenerationResult generateFromIds(Model& model, const std::vector<int32_t>& promptIds,
+                                 const std::shared_ptr<const EncodedImage>& image,
+                                 const SamplingParams& sampling = {},
+                                 const TokenCallback& onToken = {},
+                                 const PhaseProgress& progress = {}, DebugCapture* debug = nullptr);
+
+// Model folder discovery used by the CLI and the GUI: $CXR_LLAVA_MODEL, else the Hugging Face cache
+// snapshot of ECOFRI/CXR-LLAVA-v2 under $HF_HUB_CACHE / $HF_HOME/hub / ~/.cache/huggingface/hub.
+// Returns nullopt when nothing is found; howToGetModel() explains what to do then.
+std::optional<std::string> discoverModelFolder();
+std::string howToGetModel();
+
+}  // namespace cxr

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build, test and run-time dependency of CXR Assistant on Debian 12 (bookworm).
+# Everything comes from Debian's own archive; nothing is downloaded from anywhere else.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config
+  # Qt 6 (Widgets, Gui, PrintSupport, Sql + SQLite driver, Test, Svg)
+  qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libqt6svg6 qt6-qpa-plugins
+  libgl-dev
+  # DICOM: DCMTK, plus OpenJPEG for JPEG 2000 (Debian's DCMTK has no J2K codec)
+  libdcmtk-dev libopenjp2-7-dev zlib1g-dev
+  # The model engine: libtorch (CPU), sentencepiece, and a threaded BLAS for fp32 matmul
+  libtorch-dev libsentencepiece-dev libopenblas0-pthread
+  # Headless testing and looking at results: a virtual X server, PDF to text/PNG
+  xvfb xauth poppler-utils
+  # Fonts so that rendered text and PDFs have glyphs on a bare machine
+  fonts-dejavu-core
+)
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds everything and runs the whole test suite under CTest. Widget tests run offscreen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh -DCXR_BUILD_TESTS=ON
+export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+cd "${CXR_BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 600 -j "${CXR_TEST_JOBS:-2}" "$@"

@@ -1,0 +1,158 @@
+// A decoded radiograph (DICOM or ordinary image file) and the DICOM grayscale display pipeline.
+//
+// The split: RadiographImage holds what the file says (stored pixel values, the transforms the file
+// defines, the tags); DisplayPipeline turns one frame into 8-bit display values under a chosen
+// window. Neither knows about widgets, so both are tested headless and reused by the command line
+// (`--render`, the model input) and by the GUI.
+#pragma once
+
+#include <QImage>
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QVariant>
+#include <QtGlobal>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace cxr::viewer {
+
+// ---- What the file defines ------------------------------------------------------------------
+
+enum class Photometric { Monochrome1, Monochrome2, Rgb, Other };
+
+// A VOI window as DICOM defines it (C.11.2.1.2): center/width plus the function.
+struct VoiWindow {
+  double center = 0;
+  double width = 1;
+  QString explanation;   // WindowCenterWidthExplanation, or a name we gave it ("Full range", "Lung"...)
+  enum class Function { Linear, LinearExact, Sigmoid } function = Function::Linear;
+  friend bool operator==(const VoiWindow&, const VoiWindow&) = default;
+};
+
+// A lookup table (Modality LUT or VOI LUT sequence item).
+struct LookupTable {
+  int firstMapped = 0;         // first input value mapped (signed per the descriptor rules)
+  int bitsPerEntry = 16;
+  std::vector<quint16> data;   // entries
+  QString explanation;
+  quint16 lookup(double input) const;  // clamps outside the table
+};
+
+// One node of the tag browser: tag, VR, name, value text; sequences have children (items, then
+// their elements).
+struct TagNode {
+  QString tag;    // "(0010,0010)"
+  QString vr;     // "PN"
+  QString name;   // "PatientName"
+  QString value;  // rendered value (shortened for long binary data)
+  std::vector<TagNode> children;
+};
+
+// Pixel spacing with where it came from, for measurements.
+struct Calibration {
+  enum class Source { None, PixelSpacing, ImagerPixelSpacing } source = Source::None;
+  double rowSpacingMm = 0;     // distance between rows (first value of the tag)
+  double columnSpacingMm = 0;  // distance between columns
+  QString label() const;       // "pixel spacing", "at detector", "uncalibrated (px)"
+};
+
+// Fields for corner overlays. Identifying fields are kept apart so anonymised mode can never
+// show them by accident.
+struct DisplayFields {
+  // Identifying
+  QString patientName, patientId, patientBirthDate, studyDate, seriesDate, acquisitionDate,
+      institution, accessionNumber, referringPhysician;
+  // Not identifying
+  QString modality, viewPosition, bodyPart, studyDescription, seriesDescription, manufacturer,
+      laterality;
+};
+
+// A decoded image, all frames. Immutable after loading; cheap to share.
+class RadiographImage {
+ public:
+  QString path;
+  QString formatName;        // "DICOM (JPEG 2000 Lossless)", "PNG 16-bit", ...
+  int width = 0;
+  int height = 0;
+  int frames = 1;
+  int samplesPerPixel = 1;   // 1 gray, 3 colour (stored as RGB after YBR conversion)
+  Photometric photometric = Photometric::Monochrome2;
+  int bitsAllocated = 8;
+  int bitsStored = 8;
+  bool isSigned = false;
+
+  // Stored values, one vector per frame. Gray: width*height values (already sign-extended and
+  // masked to BitsStored). Colour: width*height*3 interleaved RGB 8-bit values.
+  std::vector<std::vector<qint32>> framesData;
+  qint32 minStored = 0, maxStored = 0;  // over all frames
+
+  // Modality LUT: rescale or a LUT sequence (the LUT wins when both are present).
+  double rescaleSlope = 1.0;
+  double rescaleIntercept = 0.0;
+  QString rescaleType;                  // "HU", "US", ...
+  std::optional<LookupTable> modalityLut;
+
+  // VOI: windows from the file (all of them), VOI LUTs from the file.
+  QList<VoiWindow> fileWindows;
+  std::vector<LookupTable> voiLuts;
+
+  bool presentationInverse = false;     // Presentation LUT Shape INVERSE
+
+  Calibration calibration;
+  DisplayFields fields;
+  std::vector<TagNode> tags;            // empty for non-DICOM files
+  bool isDicom = false;
+
+  double modalityValue(qint32 stored) const;  // applies the Modality LUT / rescale
+  double minModality() const;
+  double maxModality() const;
+  // Whether the displayed image should be inverted relative to the VOI output
+  // (MONOCHROME1 XOR Presentation LUT Shape INVERSE).
+  bool displayInverted() const;
+};
+
+// ---- Loading --------------------------------------------------------------------------------
+
+struct LoadResult {
+  std::shared_ptr<const RadiographImage> image;  // null on failure
+  QString error;  // "Cannot open <file>: <what is wrong>" — a complete sentence naming the file
+  bool ok() const { return image != nullptr; }
+};
+
+// Reads DICOM (Part 10 or bare data set), PNG (8/16-bit), JPEG, TIFF, BMP. Never throws, never
+// crashes on corrupt or truncated input.
+LoadResult loadRadiograph(const QString& path);
+
+// Image files in a folder that loadRadiograph can probably read, sorted naturally.
+QStringList listImagesInFolder(const QString& folder);
+
+// ---- Display --------------------------------------------------------------------------------
+
+// The VOI choice for display: a window, or one of the file's VOI LUTs (by index).
+struct VoiSelection {
+  std::optional<VoiWindow> window;
+  std::optional<int> voiLutIndex;
+  bool userInvert = false;  // the viewer's Invert toggle, applied on top of the file's inversion
+};
+
+// The default VOI: the file's first VOI window, else its first VOI LUT, else the full range of
+// modality values.
+VoiSelection defaultVoi(const RadiographImage& image);
+
+// Window presets made for radiographs, defined on the image's own values: the file's windows,
+// full range, and percentile-based lung / bone / soft-tissue windows.
+QList<VoiWindow> radiographPresets(const RadiographImage& image, int frame = 0);
+
+// Renders one frame to 8-bit (Format_Grayscale8 for gray, Format_RGB32 for colour):
+// stored -> modality LUT -> VOI -> inversion (MONOCHROME1 / INVERSE / user), in DICOM's order.
+QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi);
+
+// The image the model should see: 8-bit grayscale, high = bright, under `voi` (default: the
+// default window). Colour images are converted with Pillow's integer luma.
+QImage renderForModel(const RadiographImage& image, int frame,
+                      const std::optional<VoiSelection>& voi = std::nullopt);
+
+}  // namespace cxr::viewer

@@ -1,0 +1,1 @@
+// Placeholder until the viewer widget lands (issue 2).
