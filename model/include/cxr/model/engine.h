@@ -279,3 +279,13 @@ std::optional<std::string> discoverModelFolder();
 std::string howToGetModel();
 
 }  // namespace cxr
+
+namespace cxr {
+// Writes a checkpoint folder in the exact CXR-LLaVA v2 layout (config.json, tokenizer files copied
+// from `tokenizerSource` folder, sharded safetensors + index) filled with random weights, so that
+// speed and memory can be measured without the real weights. preset: "7b" (the real shapes) or
+// "tiny"; dtype: "bf16", "f16" or "f32".
+void writeRandomCheckpoint(const std::string& outFolder, const std::string& preset,
+                           const std::string& dtype, const std::string& tokenizerSource,
+                           uint64_t seed = 0, const LoadProgress& progress = {});
+}  // namespace cxr

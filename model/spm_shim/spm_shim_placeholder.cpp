@@ -1,0 +1,1 @@
+// Placeholder: the tokenizer area fills this in.

@@ -1,0 +1,1 @@
+list(APPEND CXR_MODEL_SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_stub.cpp)
