@@ -1,0 +1,95 @@
+// The LLaMA tokenizer as transformers 4.36.2's slow LlamaTokenizer behaves, on top of the
+// sentencepiece library (reached only through the private cxr_spm shim, see spm_shim/).
+//
+// Why not plain sentencepiece: the reference splits the text on the special-token strings
+// "<s>", "</s>", "<unk>" first, applies the `legacy` dummy-prefix rule to the pieces in between,
+// and chunks prompts around "<image>" (spec sections 5.3 and 5.4). Every rule here is pinned by
+// golden ids in tests/model/test_tokenizer*.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cxr/model/engine.h"
+
+namespace cxr::detail {
+
+class SpmLibrary;  // the dlopen'ed shim (spm_library.h)
+
+// The placeholder id that marks where the image embeddings are spliced in (IMAGE_TOKEN_INDEX).
+inline constexpr int32_t kImageTokenId = -200;
+
+class Tokenizer {
+ public:
+  // Reads `folder`/tokenizer.model and `folder`/tokenizer_config.json ("legacy" and
+  // "add_bos_token", both true when absent; a missing config file means all defaults).
+  // Throws cxr::ModelError naming the file and the problem.
+  static std::unique_ptr<Tokenizer> load(const std::string& folder);
+  ~Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // HF LlamaTokenizer __call__(text).input_ids: split on "<s>", "</s>", "<unk>" text, encode the
+  // pieces with the legacy / non-legacy dummy-prefix rule, BOS first when add_bos_token and
+  // addSpecialTokens.
+  std::vector<int32_t> encode(const std::string& text, bool addSpecialTokens = true) const;
+
+  // The reference's tokenizer_image_token: every "<image>"-separated chunk encoded with BOS; one
+  // BOS at the start, then each chunk without its first id, kImageTokenId between chunks.
+  // A rendered chat prompt starting with the text "<s>" therefore begins [1, 1, ...].
+  std::vector<int32_t> encodeWithImage(const std::string& prompt) const;
+
+  // sentencepiece decode; with skipSpecialTokens BOS/EOS/UNK/control ids and kImageTokenId are left
+  // out. The leading space of the first piece is dropped, as sentencepiece does.
+  std::string decode(const std::vector<int32_t>& ids, bool skipSpecialTokens = true) const;
+
+  // The raw surface of one piece ("▁the", "<0x0A>", "<s>"). Empty for ids out of range.
+  std::string piece(int32_t id) const;
+  // The bytes one id stands for in decoded text: "▁" -> " ", <0xNN> -> that byte, controls -> "".
+  std::string pieceBytes(int32_t id) const;
+  bool isSpecial(int32_t id) const;  // control or unknown (skipped by decode)
+
+  int32_t bosId() const;
+  int32_t eosId() const;
+  int32_t unkId() const;
+  int vocabSize() const;
+  bool legacy() const;
+  bool addBosToken() const;
+
+  // Tests flip the legacy switch to check both paths on the same model file.
+  void setLegacy(bool legacy);
+
+ private:
+  Tokenizer();
+  std::vector<int32_t> encodeSegment(const std::string& text, bool atStart) const;
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Incremental text for streaming, with the semantics of transformers' TextIteratorStreamer
+// (skip_special_tokens=True): the text is the decode of the ids since the last flush; only text up
+// to the last complete UTF-8 character is emitted; the leading space of the first piece is dropped,
+// and again after a chunk that ended in "\n" (the streamer empties its cache there).
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer);
+  // Returns the new text made complete by this id (may be empty).
+  std::string push(int32_t id);
+  // Whatever is still held back (an incomplete UTF-8 tail is emitted as-is, as the reference
+  // streamer's end() does).
+  std::string finish();
+
+ private:
+  const Tokenizer& tokenizer_;
+  std::vector<int32_t> pending_;  // ids since the cache was last emptied
+  size_t printedBytes_ = 0;       // bytes of decode(pending_) already emitted
+};
+
+// The transformers 4.36 default Llama-2 chat template (spec 5.1), rendered as text. An optional
+// leading System message; then roles must alternate user/assistant/user/... (else cxr::ModelError).
+std::string renderLlama2Chat(const std::vector<cxr::Message>& messages);
+
+}  // namespace cxr::detail
