@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # Qt 6 (Widgets, Gui, PrintSupport, Sql + SQLite driver, Test, Svg)
   qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libqt6svg6 qt6-qpa-plugins
+  qt6-image-formats-plugins  # TIFF (and WebP) reading for the viewer
   libgl-dev
   # DICOM: DCMTK, plus OpenJPEG for JPEG 2000 (Debian's DCMTK has no J2K codec)
   libdcmtk-dev libopenjp2-7-dev zlib1g-dev

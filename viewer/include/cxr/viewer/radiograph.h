@@ -109,8 +109,9 @@ class RadiographImage {
   double modalityValue(qint32 stored) const;  // applies the Modality LUT / rescale
   double minModality() const;
   double maxModality() const;
-  // Whether the displayed image should be inverted relative to the VOI output
-  // (MONOCHROME1 XOR Presentation LUT Shape INVERSE).
+  // Whether the displayed image should be inverted relative to the VOI output: MONOCHROME1, or
+  // Presentation LUT Shape INVERSE. Not an XOR: DX objects (PS3.3 C.8.11.6) must state INVERSE
+  // *together with* MONOCHROME1, and both describe the same single inversion.
   bool displayInverted() const;
 };
 
@@ -149,6 +150,15 @@ QList<VoiWindow> radiographPresets(const RadiographImage& image, int frame = 0);
 // Renders one frame to 8-bit (Format_Grayscale8 for gray, Format_RGB32 for colour):
 // stored -> modality LUT -> VOI -> inversion (MONOCHROME1 / INVERSE / user), in DICOM's order.
 QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi);
+
+// The window used for "Full range": LINEAR_EXACT over [min, max] of the modality values. For
+// ordinary 8-bit image files it spans the whole 0..255 range, so the default rendering of an
+// 8-bit PNG/JPEG is the identity (the same bytes as the file).
+VoiWindow fullRangeWindow(const RadiographImage& image);
+
+// The VOI window function of PS3.3 C.11.2.1.2 (LINEAR, LINEAR_EXACT, SIGMOID) for one input value x,
+// with output range [yMin, yMax]. Exposed so that the maths is tested row by row.
+double applyWindow(const VoiWindow& window, double x, double yMin, double yMax);
 
 // The image the model should see: 8-bit grayscale, high = bright, under `voi` (default: the
 // default window). Colour images are converted with Pillow's integer luma.

@@ -1,0 +1,25 @@
+// Headless rendering for scripts and tests.
+//
+// For app/gui/main.cpp (widgets developer): `cxr-assistant --render IN OUT.png [--frame N]
+// [--window CENTER,WIDTH]` should call cxr::viewer::renderFileToPng() and exit 0 when it returns
+// true, else print *error to stderr and exit non-zero. parseWindowArgument() parses "CENTER,WIDTH".
+#pragma once
+
+#include "cxr/viewer/radiograph.h"
+
+#include <QString>
+
+#include <optional>
+
+namespace cxr::viewer {
+
+// Loads `in`, renders frame `frame` (0-based) as the model would see it (renderForModel: 8-bit gray,
+// high = bright) under `window` (default: defaultVoi), and writes it as PNG to `out`.
+// On failure returns false and sets *error (if given) to a sentence naming the file and the problem.
+bool renderFileToPng(const QString& in, const QString& out, int frame = 0,
+                     std::optional<VoiWindow> window = std::nullopt, QString* error = nullptr);
+
+// Parses "CENTER,WIDTH" (e.g. "-600,1500"); nullopt when malformed or WIDTH <= 0.
+std::optional<VoiWindow> parseWindowArgument(const QString& text);
+
+}  // namespace cxr::viewer

@@ -1,0 +1,99 @@
+// Ordinary image files (PNG 8/16-bit, JPEG, TIFF, BMP) through QImageReader.
+//
+// Gray stays gray with its full depth (a 16-bit PNG keeps its 16-bit values), colour becomes
+// interleaved RGB. No colour-to-gray conversion happens here: Qt's qGray() differs from Pillow's
+// luma, and the model input must match Pillow, so that conversion lives in renderForModel().
+#include "loaders.h"
+
+#include <QFileInfo>
+#include <QImage>
+#include <QImageReader>
+
+namespace cxr::viewer::detail {
+namespace {
+
+// A 16-bit 8000x8000 radiograph needs 128 MiB; Qt's default limit (256 MiB in Qt 6.4) would
+// refuse a 16-bit RGBA scan of that size. 1 GiB still stops a forged header from exhausting memory.
+constexpr int kAllocationLimitMiB = 1024;
+
+bool isGray(const QImage& image) {
+  switch (image.format()) {
+    case QImage::Format_Grayscale8:
+    case QImage::Format_Grayscale16:
+    case QImage::Format_Mono:
+    case QImage::Format_MonoLSB:
+    case QImage::Format_Alpha8:
+      return true;
+    case QImage::Format_Indexed8:
+      return image.isGrayscale();
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+LoadResult loadImageFile(const QString& path) {
+  QImageReader::setAllocationLimit(kAllocationLimitMiB);
+  QImageReader reader(path);
+  reader.setDecideFormatFromContent(true);
+  reader.setAutoTransform(false);  // pixels as stored: EXIF rotation would break pixel identity with Pillow
+  const QByteArray format = reader.format();
+  if (format.isEmpty()) {
+    return {nullptr, loadError(path, QStringLiteral("it is neither a DICOM file nor an image format this program reads "
+                                                    "(PNG, JPEG, TIFF, BMP)."))};
+  }
+  const QImage decoded = reader.read();
+  if (decoded.isNull()) {
+    return {nullptr, loadError(path, QStringLiteral("the %1 data could not be decoded (%2).")
+                                          .arg(QString::fromLatin1(format.toUpper()), reader.errorString()))};
+  }
+
+  auto image = std::make_shared<RadiographImage>();
+  image->path = path;
+  image->width = decoded.width();
+  image->height = decoded.height();
+  image->frames = 1;
+  image->isDicom = false;
+  const size_t pixels = size_t(image->width) * size_t(image->height);
+  std::vector<qint32> values;
+
+  if (isGray(decoded)) {
+    const bool deep = decoded.format() == QImage::Format_Grayscale16;
+    const QImage gray = decoded.convertToFormat(deep ? QImage::Format_Grayscale16 : QImage::Format_Grayscale8);
+    image->samplesPerPixel = 1;
+    image->photometric = Photometric::Monochrome2;
+    image->bitsAllocated = image->bitsStored = deep ? 16 : 8;
+    values.resize(pixels);
+    for (int y = 0; y < gray.height(); ++y) {
+      qint32* out = values.data() + size_t(y) * image->width;
+      if (deep) {
+        const auto* row = reinterpret_cast<const quint16*>(gray.constScanLine(y));
+        for (int x = 0; x < gray.width(); ++x) out[x] = row[x];
+      } else {
+        const uchar* row = gray.constScanLine(y);
+        for (int x = 0; x < gray.width(); ++x) out[x] = row[x];
+      }
+    }
+    image->formatName = QStringLiteral("%1 %2-bit gray").arg(QString::fromLatin1(format.toUpper())).arg(image->bitsStored);
+  } else {
+    // Colour (or alpha): keep R, G, B and drop alpha, as Pillow's convert("L") does.
+    const QImage rgb = decoded.convertToFormat(QImage::Format_RGB888);
+    image->samplesPerPixel = 3;
+    image->photometric = Photometric::Rgb;
+    image->bitsAllocated = image->bitsStored = 8;
+    values.resize(pixels * 3);
+    for (int y = 0; y < rgb.height(); ++y) {
+      const uchar* row = rgb.constScanLine(y);
+      qint32* out = values.data() + size_t(y) * image->width * 3;
+      for (int i = 0; i < rgb.width() * 3; ++i) out[i] = row[i];
+    }
+    image->formatName = QStringLiteral("%1 colour").arg(QString::fromLatin1(format.toUpper()));
+  }
+  image->framesData.push_back(std::move(values));
+  computeStoredRange(*image);
+  image->fields.seriesDescription = QFileInfo(path).fileName();
+  return {image, {}};
+}
+
+}  // namespace cxr::viewer::detail

@@ -1,0 +1,25 @@
+// Internal to cxr_imaging: the per-format loaders behind loadRadiograph(), and helpers they share.
+#pragma once
+
+#include "cxr/viewer/radiograph.h"
+
+#include <QString>
+
+namespace cxr::viewer::detail {
+
+// Ordinary image files through QImageReader (PNG 8/16-bit, JPEG, TIFF, BMP).
+LoadResult loadImageFile(const QString& path);
+
+// DICOM Part 10 or a bare data set (explicit, then implicit little endian).
+LoadResult loadDicomFile(const QString& path);
+
+// True when the file carries the Part 10 preamble + "DICM" magic.
+bool hasDicomMagic(const QString& path);
+
+// "Cannot open <name>: <reason>" (one sentence naming the file, as every loader error does).
+QString loadError(const QString& path, const QString& reason);
+
+// Sets minStored/maxStored from framesData (gray images) or 0..255 (colour).
+void computeStoredRange(RadiographImage& image);
+
+}  // namespace cxr::viewer::detail

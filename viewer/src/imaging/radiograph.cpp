@@ -1,0 +1,147 @@
+// RadiographImage's small methods, and loadRadiograph(): which loader a file goes to.
+#include "loaders.h"
+
+#include <QCollator>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QImageReader>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cxr::viewer {
+
+quint16 LookupTable::lookup(double input) const {
+  if (data.empty()) return 0;
+  // Inputs below the first mapped value map to the first entry, above the last to the last entry
+  // (PS3.3 C.11.1.1 / C.11.2.1.1).
+  const double index = std::floor(input) - firstMapped;
+  if (index <= 0) return data.front();
+  if (index >= static_cast<double>(data.size() - 1)) return data.back();
+  return data[static_cast<size_t>(index)];
+}
+
+QString Calibration::label() const {
+  switch (source) {
+    case Source::PixelSpacing: return QStringLiteral("pixel spacing");
+    case Source::ImagerPixelSpacing: return QStringLiteral("at detector");
+    case Source::None: break;
+  }
+  return QStringLiteral("uncalibrated (px)");
+}
+
+double RadiographImage::modalityValue(qint32 stored) const {
+  if (modalityLut) return modalityLut->lookup(stored);
+  return stored * rescaleSlope + rescaleIntercept;
+}
+
+double RadiographImage::minModality() const {
+  if (modalityLut) {
+    // A LUT need not be monotonic: take the extremes of the entries the stored range reaches.
+    double lo = std::numeric_limits<double>::max();
+    const qint64 span = qint64(maxStored) - minStored;
+    const qint64 step = std::max<qint64>(1, span / 65536);
+    for (qint64 v = minStored; v <= maxStored; v += step) lo = std::min(lo, modalityValue(qint32(v)));
+    return std::min(lo, modalityValue(maxStored));
+  }
+  return std::min(modalityValue(minStored), modalityValue(maxStored));
+}
+
+double RadiographImage::maxModality() const {
+  if (modalityLut) {
+    double hi = std::numeric_limits<double>::lowest();
+    const qint64 span = qint64(maxStored) - minStored;
+    const qint64 step = std::max<qint64>(1, span / 65536);
+    for (qint64 v = minStored; v <= maxStored; v += step) hi = std::max(hi, modalityValue(qint32(v)));
+    return std::max(hi, modalityValue(maxStored));
+  }
+  return std::max(modalityValue(minStored), modalityValue(maxStored));
+}
+
+bool RadiographImage::displayInverted() const {
+  return photometric == Photometric::Monochrome1 || presentationInverse;
+}
+
+namespace detail {
+
+QString loadError(const QString& path, const QString& reason) {
+  return QStringLiteral("Cannot open %1: %2").arg(QDir::toNativeSeparators(path), reason);
+}
+
+bool hasDicomMagic(const QString& path) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) return false;
+  const QByteArray head = file.read(132);
+  return head.size() == 132 && head.mid(128, 4) == "DICM";
+}
+
+void computeStoredRange(RadiographImage& image) {
+  if (image.samplesPerPixel != 1) {
+    image.minStored = 0;
+    image.maxStored = 255;
+    return;
+  }
+  qint32 lo = std::numeric_limits<qint32>::max();
+  qint32 hi = std::numeric_limits<qint32>::min();
+  for (const auto& frame : image.framesData) {
+    for (qint32 v : frame) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  if (lo > hi) lo = hi = 0;
+  image.minStored = lo;
+  image.maxStored = hi;
+}
+
+}  // namespace detail
+
+LoadResult loadRadiograph(const QString& path) {
+  const QFileInfo info(path);
+  if (!info.exists()) return {nullptr, detail::loadError(path, QStringLiteral("the file does not exist."))};
+  if (info.isDir()) return {nullptr, detail::loadError(path, QStringLiteral("it is a folder, not a file."))};
+  if (!info.isReadable()) return {nullptr, detail::loadError(path, QStringLiteral("the file is not readable (check its permissions)."))};
+  if (info.size() == 0) return {nullptr, detail::loadError(path, QStringLiteral("the file is empty."))};
+
+  if (detail::hasDicomMagic(path)) return detail::loadDicomFile(path);
+
+  // Ordinary image formats are recognised by content, so a PNG named .dcm still opens.
+  QImageReader probe(path);
+  probe.setDecideFormatFromContent(true);
+  const QByteArray format = probe.format();
+  const bool dicomSuffix = info.suffix().compare(QStringLiteral("dcm"), Qt::CaseInsensitive) == 0 ||
+                           info.suffix().compare(QStringLiteral("dicom"), Qt::CaseInsensitive) == 0;
+  if (!format.isEmpty() && !dicomSuffix) return detail::loadImageFile(path);
+
+  // No magic and no image format: perhaps a DICOM data set written without the Part 10 header.
+  LoadResult dicom = detail::loadDicomFile(path);
+  if (dicom.ok() || format.isEmpty()) return dicom;
+  LoadResult image = detail::loadImageFile(path);
+  return image.ok() ? image : dicom;
+}
+
+QStringList listImagesInFolder(const QString& folder) {
+  static const QStringList patterns = {
+      QStringLiteral("*.dcm"), QStringLiteral("*.dicom"), QStringLiteral("*.dic"), QStringLiteral("*.png"),
+      QStringLiteral("*.jpg"), QStringLiteral("*.jpeg"), QStringLiteral("*.tif"), QStringLiteral("*.tiff"),
+      QStringLiteral("*.bmp")};
+  QDir dir(folder);
+  QStringList names = dir.entryList(patterns, QDir::Files | QDir::Readable, QDir::NoSort);
+  // DICOM exports often have no extension at all (IM0001, 1.2.840...); include files that carry the
+  // DICM magic.
+  for (const QString& name : dir.entryList(QDir::Files | QDir::Readable, QDir::NoSort)) {
+    if (!QFileInfo(name).suffix().isEmpty() || names.contains(name)) continue;
+    if (detail::hasDicomMagic(dir.filePath(name))) names << name;
+  }
+  QCollator collator;
+  collator.setNumericMode(true);
+  collator.setCaseSensitivity(Qt::CaseInsensitive);
+  std::sort(names.begin(), names.end(), [&](const QString& a, const QString& b) { return collator.compare(a, b) < 0; });
+  QStringList paths;
+  for (const QString& name : names) paths << dir.filePath(name);
+  return paths;
+}
+
+}  // namespace cxr::viewer

@@ -1,1 +1,0 @@
-// Placeholder until the imaging code lands (issue 2).
