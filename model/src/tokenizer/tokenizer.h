@@ -16,8 +16,6 @@
 
 namespace cxr::detail {
 
-class SpmLibrary;  // the dlopen'ed shim (spm_library.h)
-
 // The placeholder id that marks where the image embeddings are spliced in (IMAGE_TOKEN_INDEX).
 inline constexpr int32_t kImageTokenId = -200;
 

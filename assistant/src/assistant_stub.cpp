@@ -1,1 +1,0 @@
-// Placeholder until the assistant lands (issue 4).

@@ -1,1 +1,0 @@
-// Placeholder: the tokenizer area fills this in.

@@ -1,0 +1,296 @@
+// HF LlamaTokenizer (transformers 4.36.2, slow) semantics over sentencepiece. The rules and where
+// they come from are in the spec, section 5.4; the comments below name the Python they mirror.
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tokenizer/spm_library.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr::detail {
+
+namespace {
+
+constexpr const char* kSpieceUnderline = "\xE2\x96\x81";  // U+2581, sentencepiece's space
+
+// ---- tokenizer_config.json: the two switches we need -----------------------------------------
+
+struct TokenizerConfig {
+  bool legacy = true;       // transformers 4.36: absent -> legacy behaviour (with a warning)
+  bool addBosToken = true;  // LlamaTokenizer default
+};
+
+// Reads a top-level boolean key. Only true/false/null are accepted as values; null means absent.
+// The file is small and flat, so a scan is enough, but it must at least look like a JSON object.
+std::optional<bool> readBoolKey(const std::string& json, const std::string& key,
+                                const std::string& file) {
+  const std::string quoted = "\"" + key + "\"";
+  size_t pos = 0;
+  while ((pos = json.find(quoted, pos)) != std::string::npos) {
+    size_t p = pos + quoted.size();
+    while (p < json.size() && std::isspace(static_cast<unsigned char>(json[p]))) ++p;
+    if (p >= json.size() || json[p] != ':') {  // the text appeared as a value, not a key
+      pos = p;
+      continue;
+    }
+    ++p;
+    while (p < json.size() && std::isspace(static_cast<unsigned char>(json[p]))) ++p;
+    if (json.compare(p, 4, "true") == 0) return true;
+    if (json.compare(p, 5, "false") == 0) return false;
+    if (json.compare(p, 4, "null") == 0) return std::nullopt;
+    throw cxr::ModelError(file + ": \"" + key + "\" must be true or false");
+  }
+  return std::nullopt;
+}
+
+TokenizerConfig readTokenizerConfig(const fs::path& file) {
+  TokenizerConfig config;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return config;  // all defaults, as transformers
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw cxr::ModelError(file.string() + ": cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string json = buffer.str();
+  const auto first = json.find_first_not_of(" \t\r\n");
+  const auto last = json.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos || json[first] != '{' || json[last] != '}')
+    throw cxr::ModelError(file.string() + ": not a JSON object (bad JSON)");
+  if (auto v = readBoolKey(json, "legacy", file.string())) config.legacy = *v;
+  if (auto v = readBoolKey(json, "add_bos_token", file.string())) config.addBosToken = *v;
+  return config;
+}
+
+std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = text.find(from, pos)) != std::string::npos) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return text;
+}
+
+bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+// ---- State ------------------------------------------------------------------------------------
+
+struct Tokenizer::State {
+  std::string modelPath;
+  // The model as stored (legacy) and with add_dummy_prefix=false (what transformers loads for
+  // legacy=False). Both are kept so that tests can flip the switch on one Tokenizer.
+  std::unique_ptr<SpmModel> stored;
+  std::unique_ptr<SpmModel> noDummyPrefix;
+  TokenizerConfig config;
+  int32_t bos = 1, eos = 2, unk = 0;
+  // The special-token texts the slow tokenizer splits on before sentencepiece sees the text.
+  std::vector<std::pair<std::string, int32_t>> specials;
+  size_t unkTokenLength = 0;  // len(sp_model.encode("<unk>")) with add_dummy_prefix=false
+  int32_t underlineId = -1;   // the lone "▁" piece
+
+  const SpmModel& active() const { return config.legacy ? *stored : *noDummyPrefix; }
+};
+
+Tokenizer::Tokenizer() : state_(std::make_unique<State>()) {}
+Tokenizer::~Tokenizer() = default;
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& folder) {
+  const fs::path dir(folder);
+  const fs::path modelFile = dir / "tokenizer.model";
+  std::error_code ec;
+  if (!fs::exists(modelFile, ec))
+    throw cxr::ModelError(modelFile.string() +
+                          ": missing (the sentencepiece tokenizer file must be in the model folder)");
+  std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
+  State& s = *tokenizer->state_;
+  s.modelPath = modelFile.string();
+  s.config = readTokenizerConfig(dir / "tokenizer_config.json");
+  s.stored = std::make_unique<SpmModel>(s.modelPath, -1);
+  s.noDummyPrefix = std::make_unique<SpmModel>(s.modelPath, 0);
+  if (s.stored->pieceCount() <= 0) throw cxr::ModelError(s.modelPath + ": the model has no pieces");
+  s.bos = s.stored->bosId();
+  s.eos = s.stored->eosId();
+  s.unk = s.stored->unkId();
+  // Longest first, so that a Trie-like scan prefers "</s>" over nothing and never splits wrongly.
+  if (s.unk >= 0) s.specials.emplace_back("<unk>", s.unk);
+  if (s.eos >= 0) s.specials.emplace_back("</s>", s.eos);
+  if (s.bos >= 0) s.specials.emplace_back("<s>", s.bos);
+  s.unkTokenLength = s.noDummyPrefix->encode("<unk>").size();
+  s.underlineId = s.stored->pieceToId(kSpieceUnderline);
+  if (s.stored->idToPiece(s.underlineId) != kSpieceUnderline) s.underlineId = -1;
+  return tokenizer;
+}
+
+// ---- Encoding ---------------------------------------------------------------------------------
+
+namespace {
+struct Segment {
+  std::string text;
+  int32_t specialId = -1;  // >= 0: a special token, text is its surface
+};
+}  // namespace
+
+// tokens_trie.split(text): cut at every occurrence of a special-token text, left to right.
+static std::vector<Segment> splitOnSpecials(const std::string& text,
+                                            const std::vector<std::pair<std::string, int32_t>>& specials) {
+  std::vector<Segment> out;
+  size_t start = 0, pos = 0;
+  while (pos < text.size()) {
+    bool matched = false;
+    if (text[pos] == '<') {
+      for (const auto& [surface, id] : specials) {
+        if (text.compare(pos, surface.size(), surface) == 0) {
+          if (pos > start) out.push_back({text.substr(start, pos - start), -1});
+          out.push_back({surface, id});
+          pos += surface.size();
+          start = pos;
+          matched = true;
+          break;
+        }
+      }
+    }
+    if (!matched) ++pos;
+  }
+  if (start < text.size()) out.push_back({text.substr(start), -1});
+  return out;
+}
+
+// LlamaTokenizer._tokenize for one non-special piece of text.
+std::vector<int32_t> Tokenizer::encodeSegment(const std::string& text, bool /*atStart*/) const {
+  const State& s = *state_;
+  if (s.config.legacy) return s.stored->encode(text);
+  // legacy=False: sentencepiece without the dummy prefix. A segment that starts with a space or
+  // "▁" is encoded behind "<unk>" so that sentencepiece keeps that space as "▁", then the "<unk>"
+  // pieces are cut off again.
+  if (!startsWith(text, kSpieceUnderline) && !startsWith(text, " ")) return s.noDummyPrefix->encode(text);
+  auto ids = s.noDummyPrefix->encode("<unk>" + text);
+  if (ids.size() >= s.unkTokenLength) ids.erase(ids.begin(), ids.begin() + static_cast<long>(s.unkTokenLength));
+  return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text, bool addSpecialTokens) const {
+  const State& s = *state_;
+  std::vector<int32_t> ids;
+  if (addSpecialTokens && s.config.addBosToken && s.bos >= 0) ids.push_back(s.bos);
+  const size_t bodyStart = ids.size();
+
+  // LlamaTokenizer.tokenize: non-legacy prepends "▁" to the whole text (and turns any "▁" in it
+  // into a space) before the special-token split; legacy and the empty text go straight through.
+  const bool nonLegacy = !s.config.legacy && !text.empty();
+  const std::string prepared =
+      nonLegacy ? kSpieceUnderline + replaceAll(text, kSpieceUnderline, " ") : text;
+  for (const Segment& segment : splitOnSpecials(prepared, s.specials)) {
+    if (segment.specialId >= 0) {
+      ids.push_back(segment.specialId);
+    } else if (!segment.text.empty()) {
+      const auto part = encodeSegment(segment.text, ids.size() == bodyStart);
+      ids.insert(ids.end(), part.begin(), part.end());
+    }
+  }
+  // "▁" followed by a special token: the prefix space belonged to nothing, drop it.
+  if (nonLegacy && ids.size() - bodyStart > 1 && ids[bodyStart] == s.underlineId &&
+      std::any_of(s.specials.begin(), s.specials.end(),
+                  [&](const auto& sp) { return sp.second == ids[bodyStart + 1]; }))
+    ids.erase(ids.begin() + static_cast<long>(bodyStart));
+  return ids;
+}
+
+std::vector<int32_t> Tokenizer::encodeWithImage(const std::string& prompt) const {
+  // prompt.split("<image>")
+  std::vector<std::vector<int32_t>> chunks;
+  const std::string tag = "<image>";
+  size_t start = 0;
+  while (true) {
+    const size_t pos = prompt.find(tag, start);
+    chunks.push_back(encode(prompt.substr(start, pos == std::string::npos ? std::string::npos : pos - start)));
+    if (pos == std::string::npos) break;
+    start = pos + tag.size();
+  }
+  std::vector<int32_t> ids;
+  size_t offset = 0;
+  if (!chunks.empty() && !chunks[0].empty() && chunks[0][0] == bosId()) {
+    offset = 1;
+    ids.push_back(chunks[0][0]);
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i > 0) ids.push_back(kImageTokenId);  // the separator [-200] * (offset + 1), minus offset
+    if (chunks[i].size() > offset) ids.insert(ids.end(), chunks[i].begin() + static_cast<long>(offset), chunks[i].end());
+  }
+  return ids;
+}
+
+// ---- Decoding ---------------------------------------------------------------------------------
+
+bool Tokenizer::isSpecial(int32_t id) const {
+  const State& s = *state_;
+  return id < 0 || id >= s.stored->pieceCount() || id == s.bos || id == s.eos || id == s.unk ||
+         s.stored->isControl(id) || s.stored->isUnknown(id);
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skipSpecialTokens) const {
+  const State& s = *state_;
+  // LlamaTokenizer.convert_tokens_to_string: runs of ordinary pieces go through sentencepiece,
+  // special tokens are written as their text; the first piece loses its leading "▁".
+  std::string out;
+  std::vector<int32_t> run;
+  bool first = true, prevSpecial = false;
+  auto flush = [&] {
+    if (run.empty()) return;
+    std::string text = s.active().decode(run);
+    // sentencepiece strips the first "▁" itself only when add_dummy_prefix is on; the Python
+    // side strips it in any case (the prefix space it added is not part of the text).
+    if (out.empty() && !s.active().addDummyPrefix() && startsWith(s.active().idToPiece(run[0]), kSpieceUnderline) &&
+        startsWith(text, " "))
+      text.erase(0, 1);
+    out += text;
+    run.clear();
+  };
+  for (int32_t id : ids) {
+    if (id < 0 || id >= s.stored->pieceCount()) continue;  // the image placeholder, or junk
+    const bool special = isSpecial(id);
+    if (special && skipSpecialTokens) continue;
+    if (special) {
+      if (!prevSpecial && !first && s.config.legacy) out += ' ';
+      flush();
+      out += s.stored->idToPiece(id);
+      prevSpecial = true;
+    } else {
+      // After a special token the run is decoded on its own, so sentencepiece would strip its
+      // leading space again; transformers does the same (it decodes each run separately).
+      run.push_back(id);
+      prevSpecial = false;
+    }
+    first = false;
+  }
+  flush();
+  return out;
+}
+
+std::string Tokenizer::piece(int32_t id) const { return state_->stored->idToPiece(id); }
+
+std::string Tokenizer::pieceBytes(int32_t id) const {
+  const State& s = *state_;
+  if (isSpecial(id)) return {};
+  const std::string p = s.stored->idToPiece(id);
+  if (s.stored->isByte(id) && p.size() == 6) return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+  return replaceAll(p, kSpieceUnderline, " ");
+}
+
+int32_t Tokenizer::bosId() const { return state_->bos; }
+int32_t Tokenizer::eosId() const { return state_->eos; }
+int32_t Tokenizer::unkId() const { return state_->unk; }
+int Tokenizer::vocabSize() const { return state_->stored->pieceCount(); }
+bool Tokenizer::legacy() const { return state_->config.legacy; }
+bool Tokenizer::addBosToken() const { return state_->config.addBosToken; }
+void Tokenizer::setLegacy(bool legacy) { state_->config.legacy = legacy; }
+
+}  // namespace cxr::detail

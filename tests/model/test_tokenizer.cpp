@@ -1,0 +1,292 @@
+// Tokenizer, chat template and streaming against golden data:
+//  - every LLaMA-2 golden encoding (plain sentencepiece 0.1.97) and its decode,
+//  - the CXR-LLaVA prompt ids of every golden-cxrllava case, for both `legacy` settings,
+//  - the spec's legacy=False report and DDX ids and the multi-turn junction,
+//  - stories260K's prompt ids with its own tokenizer (tok512, no tokenizer_config.json),
+//  - streaming that emits only whole UTF-8 characters and drops the leading space.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cxr/model/engine.h"
+#include "support/check.h"
+#include "support/mini_json.h"
+#include "tokenizer/spm_library.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+using cxr::detail::Tokenizer;
+using cxr::detail::StreamDecoder;
+
+namespace {
+
+const std::vector<int32_t> kReportIdsNonLegacy = {1, 1, 29961, 25580, 29962, 3532, 14816, 29903, 6778, 13, 3492, 526, 263, 8444, 17937, 19915, 29889, 3967, 304, 6613, 521, 342, 921, 15570, 1967, 322, 1234, 304, 278, 1139, 393, 1404, 8128, 29889, 13, 29966, 829, 14816, 29903, 6778, 13, 13, -200, 29871, 13, 6113, 263, 17937, 1189, 293, 3461, 373, 278, 2183, 521, 342, 17937, 1946, 29892, 3704, 2472, 1048, 263, 371, 781, 25101, 29892, 5881, 14910, 387, 14997, 29892, 1136, 17211, 362, 29892, 9505, 3712, 653, 1226, 2603, 29892, 5644, 3631, 1801, 3958, 29892, 322, 282, 29765, 720, 272, 1165, 29889, 518, 29914, 25580, 29962};
+const std::vector<int32_t> kDdxIdsNonLegacy = {1, 1, 29961, 25580, 29962, 3532, 14816, 29903, 6778, 13, 3492, 526, 263, 8444, 17937, 19915, 29889, 3967, 304, 6613, 521, 342, 921, 15570, 1967, 322, 1234, 304, 278, 1139, 393, 1404, 8128, 29889, 13, 29966, 829, 14816, 29903, 6778, 13, 13, -200, 29871, 13, 5618, 526, 278, 1950, 16712, 24876, 15806, 363, 445, 16500, 29973, 518, 29914, 25580, 29962};
+
+std::vector<cxr::Message> stockChat(const std::string& user) {
+  return {{cxr::Message::Role::System, cxr::prompts::kSystem}, {cxr::Message::Role::User, user}};
+}
+
+bool validUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (int k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+
+// Streams `ids` one at a time; checks each piece is whole UTF-8; returns the concatenation.
+std::string streamAll(const Tokenizer& tok, const std::vector<int32_t>& ids, const std::string& label) {
+  StreamDecoder stream(tok);
+  std::string all;
+  for (int32_t id : ids) {
+    const std::string piece = stream.push(id);
+    CHECK(validUtf8(piece), label + ": streamed piece " + check::escaped(piece) + " is not whole UTF-8");
+    CHECK(piece.find("\xEF\xBF\xBD") == std::string::npos, label + ": streamed a replacement character");
+    all += piece;
+  }
+  all += stream.finish();
+  return all;
+}
+
+void testGoldenEncodings(const std::string& shared) {
+  const std::string dir = shared + "/llama2-tokenizer";
+  const auto golden = testjson::parseFile(dir + "/golden_encodings.json");
+  cxr::detail::SpmModel spm(dir + "/tokenizer.model", -1);
+  const auto tok = Tokenizer::load(dir);
+  CHECK(tok->vocabSize() == 32000, "LLaMA-2 has 32000 pieces");
+  CHECK(tok->legacy() && tok->addBosToken(), "no tokenizer_config.json: legacy and add_bos_token default to true");
+  for (const auto& c : golden["cases"].array) {
+    const std::string name = c["name"].string, text = c["text"].string;
+    const auto ids = c["ids"].ints();
+    CHECK_EQ_VEC(spm.encode(text), ids, "plain sentencepiece encode of '" + name + "'");
+    // Without special-token text, the HF call equals BOS + plain sentencepiece.
+    if (text.find("<s>") == std::string::npos && text.find("</s>") == std::string::npos &&
+        text.find("<unk>") == std::string::npos) {
+      CHECK_EQ_VEC(tok->encode(text), c["ids_with_bos"].ints(), "HF encode (legacy) of '" + name + "'");
+      CHECK_EQ_VEC(tok->encode(text, false), ids, "HF encode without specials of '" + name + "'");
+    }
+    for (size_t i = 0; i < ids.size(); ++i)
+      CHECK(tok->piece(ids[i]) == c["pieces"][i].string, name + ": piece " + std::to_string(i));
+    CHECK(tok->decode(ids) == c["decoded"].string,
+          "decode of '" + name + "': " + check::escaped(tok->decode(ids)) + " vs " + check::escaped(c["decoded"].string));
+    CHECK(spm.decode(ids) == c["decoded"].string, "plain sentencepiece decode of '" + name + "'");
+    if (!ids.empty()) {
+      // Streaming the same ids gives the decode (no newline resets unless the text has "\n").
+      if (c["decoded"].string.find('\n') == std::string::npos)
+        CHECK(streamAll(*tok, ids, name) == c["decoded"].string, "streamed text of '" + name + "'");
+    }
+  }
+  // HF splits the literal "</s>" out of the text (plain sentencepiece does not).
+  CHECK_EQ_VEC(tok->encode("</s>"), (std::vector<int32_t>{1, 2}), "tokenizer(\"</s>\") is [1, 2] (the stop keyword)");
+}
+
+void testCxrLlavaPrompts(const std::string& shared) {
+  for (const std::string model : {"tiny64", "grid32"}) {
+    const std::string root = shared + "/golden-cxrllava/" + model;
+    auto tok = Tokenizer::load(root + "/checkpoint");
+    for (const auto& entry : fs::directory_iterator(root)) {
+      const fs::path ref = entry.path() / "reference.json";
+      if (!fs::exists(ref)) continue;
+      const std::string label = model + "/" + entry.path().filename().string();
+      const auto golden = testjson::parseFile(ref.string());
+      const auto& prompt = golden["prompt"];
+      const auto ids = prompt["ids"].ints();
+      if (!prompt.has("text") || prompt["text"].type != testjson::Value::Type::String) continue;
+      const std::string text = prompt["text"].string;
+      const bool checkpointLegacy = prompt["tokenizer_legacy"].string == "true";
+      CHECK(tok->legacy() == checkpointLegacy, label + ": legacy read from tokenizer_config.json");
+      tok->setLegacy(checkpointLegacy);
+      CHECK_EQ_VEC(tok->encodeWithImage(text), ids, label + ": prompt ids (checkpoint's legacy setting)");
+      if (prompt.has("ids_with_other_legacy_setting")) {
+        tok->setLegacy(!checkpointLegacy);
+        CHECK_EQ_VEC(tok->encodeWithImage(text), prompt["ids_with_other_legacy_setting"].ints(),
+                     label + ": prompt ids with legacy flipped");
+        tok->setLegacy(checkpointLegacy);
+      }
+      // The rendered text comes from the chat template with the stock prompts.
+      const std::string name = entry.path().filename().string();
+      if (name == "report" || name == "resize")
+        CHECK(cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::kReport)) == text, label + ": rendered report prompt");
+      if (name == "ask")
+        CHECK(cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::ask("Is there a pleural effusion?"))) == text,
+              label + ": rendered ask prompt " + check::escaped(text));
+    }
+  }
+}
+
+void testSpecNonLegacy(const std::string& shared) {
+  auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+  tok->setLegacy(false);
+  const std::string report = cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::kReport));
+  const std::string ddx = cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::kDifferential));
+  CHECK_EQ_VEC(tok->encodeWithImage(report), kReportIdsNonLegacy, "spec 5.4 report prompt, legacy=False");
+  CHECK_EQ_VEC(tok->encodeWithImage(ddx), kDdxIdsNonLegacy, "spec 5.4 DDX prompt, legacy=False");
+  tok->setLegacy(true);
+  auto legacyIds = kReportIdsNonLegacy;
+  legacyIds[2] = 518;
+  CHECK_EQ_VEC(tok->encodeWithImage(report), legacyIds, "spec 5.4 report prompt, legacy=True");
+  CHECK(report.size() > 0 && report.back() == ']', "no trailing space or newline after [/INST]");
+
+  // Multi-turn junction: "...lobe. </s><s>[INST] What..." (spec 5.4).
+  for (const bool legacy : {false, true}) {
+    tok->setLegacy(legacy);
+    auto chat = stockChat(cxr::prompts::kReport);
+    chat.push_back({cxr::Message::Role::Assistant, " Opacity in the right lower lobe. \n"});
+    chat.push_back({cxr::Message::Role::User, "What is the most likely diagnosis?\n"});
+    const std::string text = cxr::detail::renderLlama2Chat(chat);
+    CHECK(text.find("lower lobe. </s><s>[INST] What is the most likely diagnosis? [/INST]") != std::string::npos,
+          "multi-turn rendering: " + check::escaped(text));
+    const auto ids = tok->encodeWithImage(text);
+    const std::vector<int32_t> junction = {29889, 29871, 2, 1, legacy ? 518 : 29961, 25580, 29962, 1724};
+    CHECK(std::search(ids.begin(), ids.end(), junction.begin(), junction.end()) != ids.end(),
+          std::string("multi-turn junction ids, legacy=") + (legacy ? "True" : "False") + ": " + check::show(ids));
+  }
+}
+
+void testChatTemplateErrors() {
+  using R = cxr::Message::Role;
+  bool threw = false;
+  try {
+    cxr::detail::renderLlama2Chat({{R::User, "a"}, {R::User, "b"}});
+  } catch (const cxr::ModelError& e) {
+    threw = std::string(e.what()).find("alternate") != std::string::npos;
+  }
+  CHECK(threw, "two user messages in a row raise ModelError");
+  threw = false;
+  try {
+    cxr::detail::renderLlama2Chat({{R::System, "s"}, {R::Assistant, "a"}});
+  } catch (const cxr::ModelError&) {
+    threw = true;
+  }
+  CHECK(threw, "assistant first raises ModelError");
+  CHECK(cxr::detail::renderLlama2Chat({{R::User, "  hi \n"}}) == "<s>[INST] hi [/INST]", "no system block without a system message");
+}
+
+void testStories(const std::string& shared) {
+  const std::string dir = shared + "/stories260k-hf";
+  const auto golden = testjson::parseFile(dir + "/golden.json");
+  const auto tok = Tokenizer::load(dir);
+  CHECK(tok->vocabSize() == 512, "tok512 has 512 pieces");
+  for (const auto& c : golden["cases"].array) {
+    const std::string prompt = c["prompt"].string;
+    CHECK_EQ_VEC(tok->encode(prompt), c["prompt_ids"].ints(), "stories260K prompt ids of '" + prompt + "'");
+    const auto cont = c["continuation_ids"].ints();
+    CHECK(tok->decode(cont) == c["decoded_continuation"].string, "stories260K decoded continuation of '" + prompt + "'");
+  }
+}
+
+void testStreaming(const std::string& shared) {
+  const auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+  // Characters LLaMA-2 spells with byte-fallback pieces: nothing may come out before the last byte.
+  for (const std::string text : {"\xF0\x9F\x98\x80", "\xE2\x98\x83", "\xE9\xBE\x98", "caf\xC3\xA9 \xF0\x9F\x8C\x8D done"}) {
+    const auto ids = tok->encode(text, false);
+    const std::string expected = tok->decode(ids);
+    CHECK(expected == text, "round trip of " + check::escaped(text));
+    CHECK(streamAll(*tok, ids, check::escaped(text)) == expected, "streamed " + check::escaped(text));
+  }
+  {
+    const auto ids = tok->encode("\xF0\x9F\x98\x80", false);  // 😀: ▁ + 4 byte pieces
+    StreamDecoder stream(*tok);
+    std::string got;
+    for (size_t i = 0; i + 1 < ids.size(); ++i) got += stream.push(ids[i]);
+    CHECK(got.empty(), "an emoji is held back until its last byte: " + check::escaped(got) + " " + check::show(ids));
+    CHECK(stream.push(ids.back()) == "\xF0\x9F\x98\x80", "the emoji comes out whole, leading space dropped");
+  }
+  // The leading space of the first piece is dropped, and again after a chunk ending in "\n".
+  {
+    const auto ids = tok->encode("Hello world\n second line", false);
+    CHECK(streamAll(*tok, ids, "newline") == "Hello world\nsecond line", "leading space dropped after a newline flush");
+    CHECK(tok->decode(ids) == "Hello world\n second line", "decode keeps the space (no streamer reset)");
+  }
+  // Special tokens are skipped.
+  CHECK(streamAll(*tok, {1, 15043, 2}, "specials") == "Hello", "BOS/EOS are not streamed");
+}
+
+// The reason the shim exists: libtorch's protobuf 3.21 and sentencepiece's embedded 3.14 in one
+// process. This program links libtorch (through cxr_model); prove both are really mapped.
+void testProtobufCoexistence(const std::string& shared) {
+  const auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+  CHECK(tok->encode("x ray").size() > 1, "tokenizer works with libtorch loaded");
+  std::ifstream maps("/proc/self/maps");
+  std::string line, all;
+  while (std::getline(maps, line)) all += line + "\n";
+  CHECK(all.find("libtorch_cpu") != std::string::npos, "libtorch is mapped in this process");
+  CHECK(all.find("libprotobuf.so") != std::string::npos, "libtorch's protobuf is mapped in this process");
+  CHECK(all.find("libsentencepiece") != std::string::npos, "sentencepiece is mapped (through the shim)");
+  CHECK(!cxr::detail::spmLibraryPath().empty(), "the shim path is known");
+}
+
+void testLoadErrors() {
+  const fs::path tmp = fs::temp_directory_path() / ("cxr_tok_test_" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  std::string message;
+  try {
+    Tokenizer::load(tmp.string());
+  } catch (const cxr::ModelError& e) {
+    message = e.what();
+  }
+  CHECK(message.find("tokenizer.model") != std::string::npos, "missing tokenizer.model is named: " + message);
+  { std::ofstream(tmp / "tokenizer.model") << "this is not a sentencepiece model"; }
+  message.clear();
+  try {
+    Tokenizer::load(tmp.string());
+  } catch (const cxr::ModelError& e) {
+    message = e.what();
+  }
+  CHECK(message.find("tokenizer.model") != std::string::npos, "garbage tokenizer.model is named: " + message);
+  fs::remove_all(tmp);
+}
+
+void testBadConfig(const std::string& shared) {
+  const fs::path tmp = fs::temp_directory_path() / ("cxr_tokcfg_test_" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  fs::copy_file(shared + "/stories260k-hf/tokenizer.model", tmp / "tokenizer.model");
+  { std::ofstream(tmp / "tokenizer_config.json") << "{\"legacy\": maybe}"; }
+  std::string message;
+  try {
+    Tokenizer::load(tmp.string());
+  } catch (const cxr::ModelError& e) {
+    message = e.what();
+  }
+  CHECK(message.find("tokenizer_config.json") != std::string::npos && message.find("legacy") != std::string::npos,
+        "a bad legacy value names file and key: " + message);
+  { std::ofstream(tmp / "tokenizer_config.json") << "{\"legacy\": false, \"add_bos_token\": false}"; }
+  const auto tok = Tokenizer::load(tmp.string());
+  CHECK(!tok->legacy() && !tok->addBosToken(), "legacy and add_bos_token read from the file");
+  CHECK(tok->encode("The cat").front() != 1, "no BOS when add_bos_token is false");
+  fs::remove_all(tmp);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string shared = check::sharedData(argc, argv);
+  try {
+    testChatTemplateErrors();
+    testLoadErrors();
+    if (shared.empty() || !fs::exists(shared + "/llama2-tokenizer/tokenizer.model")) {
+      std::printf("SKIP golden tokenizer tests: shared data not found (pass --shared DIR)\n");
+    } else {
+      testGoldenEncodings(shared);
+      testCxrLlavaPrompts(shared);
+      testSpecNonLegacy(shared);
+      testStories(shared);
+      testStreaming(shared);
+      testBadConfig(shared);
+      testProtobufCoexistence(shared);
+    }
+  } catch (const std::exception& e) {
+    check::report(false, __FILE__, __LINE__, std::string("exception: ") + e.what());
+  }
+  return check::finish("test_tokenizer");
+}

@@ -1,1 +1,0 @@
-// Placeholder until the viewer widget lands (issue 2).
