@@ -1,1 +1,4 @@
-# Owned by the preprocessing area: append its .cpp files to CXR_MODEL_SOURCES.
+# Owned by the preprocessing area: Pillow-identical gray conversion, Lanczos resize, crop, normalise.
+list(APPEND CXR_MODEL_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/preprocess.h
+  ${CMAKE_CURRENT_LIST_DIR}/preprocess.cpp)
