@@ -1,0 +1,296 @@
+// The viewer widget and its dialogs, offscreen: overlay anonymisation, window/level drag by the
+// expected amount, render caching, measurements by mouse, the tag browser's filter.
+#include "cxr/viewer/overlay.h"
+#include "cxr/viewer/tag_browser.h"
+#include "cxr/viewer/viewer_actions.h"
+#include "cxr/viewer/viewer_widget.h"
+
+#include <QAction>
+#include <QLineEdit>
+#include <QMenu>
+#include <QStandardItemModel>
+#include <QTest>
+
+using namespace cxr::viewer;
+
+namespace {
+
+// 200x100 gray, stored values 0..1000 in a horizontal ramp, isotropic 0.5 mm pixel spacing.
+std::shared_ptr<RadiographImage> rampImage() {
+  auto img = std::make_shared<RadiographImage>();
+  img->path = QStringLiteral("/data/Doe_John_chest.png");
+  img->formatName = QStringLiteral("synthetic 16-bit");
+  img->width = 200;
+  img->height = 100;
+  img->bitsAllocated = 16;
+  img->bitsStored = 12;
+  std::vector<qint32> data;
+  for (int y = 0; y < img->height; ++y)
+    for (int x = 0; x < img->width; ++x)
+      data.push_back(x * 1000 / (img->width - 1));
+  img->framesData.push_back(data);
+  img->minStored = 0;
+  img->maxStored = 1000;
+  img->calibration.source = Calibration::Source::PixelSpacing;
+  img->calibration.rowSpacingMm = img->calibration.columnSpacingMm = 0.5;
+  VoiWindow w;
+  w.center = 500;
+  w.width = 400;
+  img->fileWindows = {w};
+  return img;
+}
+
+DisplayFields identifyingMarkers() {
+  DisplayFields f;
+  f.patientName = QStringLiteral("MARK_NAME^Patient");
+  f.patientId = QStringLiteral("MARK_ID_0001");
+  f.patientBirthDate = QStringLiteral("19010203");
+  f.studyDate = QStringLiteral("20990405");
+  f.seriesDate = QStringLiteral("20980506");
+  f.acquisitionDate = QStringLiteral("20970607");
+  f.institution = QStringLiteral("MARK_HOSPITAL");
+  f.accessionNumber = QStringLiteral("MARK_ACC_77");
+  f.referringPhysician = QStringLiteral("MARK_DR^Who");
+  f.modality = QStringLiteral("DX");
+  f.viewPosition = QStringLiteral("PA");
+  f.bodyPart = QStringLiteral("CHEST");
+  return f;
+}
+
+}  // namespace
+
+class TestWidgetViewer : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void anonymisedOverlayHidesEveryIdentifyingField_data() {
+    QTest::addColumn<QString>("marker");
+    // Each identifying value, in every form the overlay could print it.
+    QTest::newRow("name") << QStringLiteral("MARK_NAME");
+    QTest::newRow("id") << QStringLiteral("MARK_ID_0001");
+    QTest::newRow("birth date raw") << QStringLiteral("19010203");
+    QTest::newRow("birth date iso") << QStringLiteral("1901-02-03");
+    QTest::newRow("study date iso") << QStringLiteral("2099-04-05");
+    QTest::newRow("series date iso") << QStringLiteral("2098-05-06");
+    QTest::newRow("acquisition date iso") << QStringLiteral("2097-06-07");
+    QTest::newRow("institution") << QStringLiteral("MARK_HOSPITAL");
+    QTest::newRow("accession") << QStringLiteral("MARK_ACC_77");
+    QTest::newRow("referring physician") << QStringLiteral("MARK_DR");
+    QTest::newRow("file name") << QStringLiteral("Doe_John");
+  }
+  void anonymisedOverlayHidesEveryIdentifyingField() {
+    QFETCH(QString, marker);
+    DisplayFields fields = identifyingMarkers();
+    OverlayState state;
+    state.anonymised = true;
+    state.fileName = QStringLiteral("Doe_John_chest.png");
+    // With and without the non-identifying fields set: anonymity must not depend on them.
+    QVERIFY2(!buildOverlay(fields, state).joined().contains(marker), qPrintable(buildOverlay(fields, state).joined()));
+    QVERIFY(!buildOverlay(DisplayFields{fields.patientName, fields.patientId, fields.patientBirthDate,
+                                        fields.studyDate, fields.seriesDate, fields.acquisitionDate,
+                                        fields.institution, fields.accessionNumber,
+                                        fields.referringPhysician, {}, {}, {}, {}, {}, {}, {}},
+                          state).joined().contains(marker));
+  }
+
+  void overlayShowsFieldsWhenNotAnonymised() {
+    OverlayState state;
+    state.windowCenter = 40;
+    state.windowWidth = 400;
+    state.zoom = 1.5;
+    state.frame = 2;
+    state.frames = 5;
+    const QString text = buildOverlay(identifyingMarkers(), state).joined();
+    for (const QString& expected : {QStringLiteral("MARK_NAME"), QStringLiteral("MARK_ID_0001"),
+                                    QStringLiteral("2099-04-05"), QStringLiteral("DX CHEST PA"),
+                                    QStringLiteral("C 40  W 400"), QStringLiteral("Zoom 150%"),
+                                    QStringLiteral("Frame 3/5")})
+      QVERIFY2(text.contains(expected), qPrintable(expected + u" missing in:\n" + text));
+    // The non-identifying fields stay in anonymised mode.
+    state.anonymised = true;
+    const QString anon = buildOverlay(identifyingMarkers(), state).joined();
+    QVERIFY(anon.contains(u"DX CHEST PA"));
+    QVERIFY(anon.contains(u"C 40  W 400"));
+  }
+
+  void widgetOverlayFollowsAnonymisedToggle() {
+    ViewerWidget w;
+    auto img = rampImage();
+    img->fields = identifyingMarkers();
+    w.setImage(img);
+    QVERIFY(w.overlayText().joined().contains(u"MARK_NAME"));
+    w.setAnonymised(true);
+    QVERIFY(!w.overlayText().joined().contains(u"MARK_NAME"));
+  }
+
+  void rightDragChangesWindowByExpectedAmount_data() {
+    QTest::addColumn<QPoint>("delta");
+    QTest::newRow("right 100: wider") << QPoint(100, 0);
+    QTest::newRow("down 64: higher centre") << QPoint(0, 64);
+    QTest::newRow("up-left") << QPoint(-50, -30);
+    QTest::newRow("width floors at 1") << QPoint(-400, 0);
+  }
+  void rightDragChangesWindowByExpectedAmount() {
+    QFETCH(QPoint, delta);
+    ViewerWidget w;
+    w.resize(600, 400);
+    w.setImage(rampImage());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QCOMPARE(w.currentWindow().center, 500.0);
+    QCOMPARE(w.currentWindow().width, 400.0);
+    const double step = 1000.0 / WindowDrag::kPixelsForRange;  // range 0..1000 over 512 px
+    const QPoint start(300, 200);
+    QTest::mousePress(&w, Qt::RightButton, {}, start);
+    // Two moves: the window is live during the drag and only depends on the total movement.
+    QTest::mouseMove(&w, start + delta / 2);
+    QTest::mouseMove(&w, start + delta);
+    QTest::mouseRelease(&w, Qt::RightButton, {}, start + delta);
+    QCOMPARE(w.currentWindow().center, 500.0 + delta.y() * step);
+    QCOMPARE(w.currentWindow().width, std::max(1.0, 400.0 + delta.x() * step));
+  }
+
+  void windowToolDragsWithLeftButton() {
+    ViewerWidget w;
+    w.resize(600, 400);
+    w.setImage(rampImage());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setTool(ViewerTool::WindowLevel);
+    QTest::mousePress(&w, Qt::LeftButton, {}, QPoint(100, 100));
+    QTest::mouseMove(&w, QPoint(151, 100));
+    QTest::mouseRelease(&w, Qt::LeftButton, {}, QPoint(151, 100));
+    QCOMPARE(w.currentWindow().width, 400.0 + 51 * 1000.0 / 512.0);
+  }
+
+  void rendersOnlyOnWindowOrFrameChange() {
+    ViewerWidget w;
+    w.resize(400, 300);
+    w.setImage(rampImage());
+    (void)w.renderView();
+    const int afterFirst = w.renderCount();
+    QCOMPARE(afterFirst, 1);
+    w.zoomIn();
+    w.rotateClockwise();
+    w.flipHorizontal();
+    (void)w.renderView();
+    QCOMPARE(w.renderCount(), afterFirst);  // view changes reuse the cached frame
+    VoiWindow win;
+    win.center = 100;
+    win.width = 50;
+    w.setWindow(win);
+    (void)w.renderView();
+    QCOMPARE(w.renderCount(), afterFirst + 1);
+    w.setInverted(true);
+    (void)w.renderView();
+    QCOMPARE(w.renderCount(), afterFirst + 2);
+  }
+
+  void exportedViewShowsTheWindowedImage() {
+    ViewerWidget w;
+    w.resize(400, 200);
+    w.setOverlaysVisible(false);
+    w.setImage(rampImage());
+    const QImage view = w.renderView();
+    QCOMPARE(view.size(), QSize(400, 200));
+    // Window 500/400: the left of the ramp (value 0..300) is black, the right (700..1000) white.
+    QCOMPARE(qGray(view.pixel(10, 100)), 0);
+    QCOMPARE(qGray(view.pixel(390, 100)), 255);
+    w.setInverted(true);
+    QCOMPARE(qGray(w.renderView().pixel(10, 100)), 255);
+  }
+
+  void lengthMeasuredByDrag() {
+    ViewerWidget w;
+    w.resize(400, 200);  // fit: 200x100 image at scale 2
+    w.setImage(rampImage());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setTool(ViewerTool::Length);
+    QTest::mousePress(&w, Qt::LeftButton, {}, QPoint(100, 100));
+    QTest::mouseMove(&w, QPoint(200, 100));
+    QTest::mouseRelease(&w, Qt::LeftButton, {}, QPoint(200, 100));
+    QCOMPARE(w.measurements().size(), 1);
+    const Measurement m = w.measurements().first();
+    // 100 widget px at scale 2 = 50 image px = 25 mm at 0.5 mm.
+    QCOMPARE(measureLength(m.points[0], m.points[1], w.image()->calibration).value, 25.0);
+    QCOMPARE(measurementLabel(m, *w.image()), QStringLiteral("25.0 mm (pixel spacing)"));
+
+    // Angle by three clicks.
+    w.setTool(ViewerTool::Angle);
+    for (const QPoint p : {QPoint(300, 50), QPoint(250, 50), QPoint(250, 150)})
+      QTest::mouseClick(&w, Qt::LeftButton, {}, p);
+    QCOMPARE(w.measurements().size(), 2);
+    QCOMPARE(measurementLabel(w.measurements().last(), *w.image()), QStringLiteral("90.0°"));
+
+    // Select the length by clicking on it with the pan tool, then delete it.
+    w.setTool(ViewerTool::Pan);
+    QTest::mouseClick(&w, Qt::LeftButton, {}, QPoint(150, 102));
+    QCOMPARE(w.selectedMeasurement(), 0);
+    w.deleteSelectedMeasurement();
+    QCOMPARE(w.measurements().size(), 1);
+    QCOMPARE(w.measurements().first().kind, MeasurementKind::Angle);
+  }
+
+  void wheelZoomKeepsPointUnderCursor() {
+    ViewerWidget w;
+    w.resize(400, 200);
+    w.setImage(rampImage());
+    const QPointF cursor(123, 77);
+    const QPointF before = w.view().mapToImage(cursor);
+    QWheelEvent wheel(cursor, w.mapToGlobal(cursor), QPoint(), QPoint(0, 120), Qt::NoButton,
+                      Qt::NoModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(&w, &wheel);
+    QCOMPARE(w.view().zoom(), 2.0 * 1.25);
+    const QPointF after = w.view().mapToImage(cursor);
+    QVERIFY(qAbs(after.x() - before.x()) < 1e-9 && qAbs(after.y() - before.y()) < 1e-9);
+  }
+
+  void everyViewerActionHasAShortcut() {
+    ViewerWidget w;
+    ViewerActions actions(&w);
+    for (QAction* a : actions.all())
+      QVERIFY2(!a->shortcut().isEmpty(), qPrintable(a->text()));
+    actions.lengthTool->trigger();
+    QCOMPARE(w.tool(), ViewerTool::Length);
+    w.setImage(rampImage());
+    QVERIFY(!actions.presetMenu()->actions().isEmpty());
+  }
+
+  void tagBrowserFiltersAndKeepsParents() {
+    RadiographImage img;
+    TagNode name{QStringLiteral("(0010,0010)"), QStringLiteral("PN"), QStringLiteral("PatientName"),
+                 QStringLiteral("Doe^Jane"), {}};
+    TagNode meaning{QStringLiteral("(0008,0104)"), QStringLiteral("LO"), QStringLiteral("CodeMeaning"),
+                    QStringLiteral("Chest PA view"), {}};
+    TagNode item{QStringLiteral("(FFFE,E000)"), QString(), QStringLiteral("Item 1"), QString(), {meaning}};
+    TagNode seq{QStringLiteral("(0054,0220)"), QStringLiteral("SQ"), QStringLiteral("ViewCodeSequence"),
+                QString(), {item}};
+    TagNode rows{QStringLiteral("(0028,0010)"), QStringLiteral("US"), QStringLiteral("Rows"),
+                 QStringLiteral("2048"), {}};
+    img.tags = {name, seq, rows};
+
+    TagBrowserDialog dialog(img, /*anonymised=*/false);
+    TagFilterModel* f = dialog.filterModel();
+    QCOMPARE(f->rowCount(), 3);
+    dialog.searchField()->setText(QStringLiteral("chest pa"));  // a value, nested two levels deep
+    QCOMPARE(f->rowCount(), 1);
+    const QModelIndex seqIndex = f->index(0, TagColumnName);
+    QCOMPARE(seqIndex.data().toString(), QStringLiteral("ViewCodeSequence"));
+    QCOMPARE(f->rowCount(f->index(0, 0)), 1);  // the item is kept as parent of the match
+    dialog.searchField()->setText(QStringLiteral("0028,0010"));  // by tag
+    QCOMPARE(f->rowCount(), 1);
+    QCOMPARE(f->index(0, TagColumnValue).data().toString(), QStringLiteral("2048"));
+    dialog.searchField()->setText(QStringLiteral("patientname"));  // by name, case-insensitive
+    QCOMPARE(f->rowCount(), 1);
+    dialog.searchField()->setText(QStringLiteral("no such thing"));
+    QCOMPARE(f->rowCount(), 0);
+
+    TagBrowserDialog anonymous(img, /*anonymised=*/true);
+    anonymous.searchField()->setText(QStringLiteral("Doe"));
+    QCOMPARE(anonymous.filterModel()->rowCount(), 0);  // the name is masked, so cannot be found
+  }
+};
+
+QTEST_MAIN(TestWidgetViewer)
+#include "tst_widget_viewer.moc"

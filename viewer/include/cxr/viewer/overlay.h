@@ -1,0 +1,34 @@
+// The text in the four corners of the viewer. Built from DisplayFields plus the view state by a
+// plain function, so the anonymised mode's promise (no identifying field, ever) is a unit test
+// rather than a hope (tests/viewer/tst_widget_overlay.cpp).
+#pragma once
+
+#include "cxr/viewer/radiograph.h"
+
+#include <QStringList>
+
+namespace cxr::viewer {
+
+struct OverlayState {
+  bool anonymised = false;
+  QString fileName;        // shown for non-DICOM files only, and never when anonymised
+  QString formatName;
+  int width = 0, height = 0;
+  double windowCenter = 0, windowWidth = 0;
+  bool windowFromLut = false;  // a VOI LUT is applied instead of a window
+  bool inverted = false;
+  double zoom = 1.0;       // device pixels per image pixel
+  int rotationDegrees = 0;
+  bool mirrored = false;
+  int frame = 0, frames = 1;
+  QString calibrationLabel;
+};
+
+struct OverlayText {
+  QStringList topLeft, topRight, bottomLeft, bottomRight;
+  QString joined() const;  // every line, for tests and for copying
+};
+
+OverlayText buildOverlay(const DisplayFields& fields, const OverlayState& state);
+
+}  // namespace cxr::viewer

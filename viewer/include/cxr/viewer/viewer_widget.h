@@ -1,0 +1,177 @@
+// The radiograph canvas: shows one frame of a RadiographImage under a VOI selection, with zoom,
+// pan, rotation, flips, window/level drag, measurements, corner overlays and a magnifier.
+//
+// The widget holds state and routes input; the maths lives in plain classes (ViewTransform,
+// WindowDrag, measurement.h, overlay.h). The 8-bit frame is rendered once per window/frame/invert
+// change and cached; zooming, panning and painting overlays reuse the cached QImage.
+#pragma once
+
+#include "cxr/viewer/measurement.h"
+#include "cxr/viewer/overlay.h"
+#include "cxr/viewer/radiograph.h"
+#include "cxr/viewer/view_transform.h"
+#include "cxr/viewer/window_level.h"
+
+#include <QImage>
+#include <QList>
+#include <QWidget>
+
+#include <memory>
+#include <optional>
+
+class QLabel;
+class QSlider;
+class QPainter;
+
+namespace cxr::viewer {
+
+// What the left mouse button does. Right-button drag is always window/level, middle-button drag
+// always pans, the wheel always zooms around the cursor.
+enum class ViewerTool { Pan, WindowLevel, Length, Angle, RectangleRoi, EllipseRoi };
+
+class ViewerWidget : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ViewerWidget(QWidget* parent = nullptr);
+  ~ViewerWidget() override;
+
+  // Shows `image` (frame 0, default window, fitted). Null clears the viewer. Measurements of the
+  // previous image are dropped.
+  void setImage(std::shared_ptr<const RadiographImage> image);
+  const std::shared_ptr<const RadiographImage>& image() const { return m_image; }
+  bool hasImage() const { return m_image != nullptr; }
+
+  // ---- Window ----
+  VoiSelection voi() const { return m_voi; }
+  // The window in effect (a VOI LUT selection reports the full-range window it replaced).
+  VoiWindow currentWindow() const;
+  void setWindow(const VoiWindow& window);
+  void setVoiSelection(const VoiSelection& voi);
+  bool isInverted() const { return m_voi.userInvert; }
+  QList<VoiWindow> presets() const { return m_presets; }
+  void applyPreset(int index);
+
+  // ---- Frames ----
+  int frame() const { return m_frame; }
+  int frameCount() const { return m_image ? m_image->frames : 0; }
+
+  // ---- View ----
+  const ViewTransform& view() const { return m_view; }
+  ViewTransform& viewForTests() { return m_view; }
+
+  // ---- Tools and display options ----
+  ViewerTool tool() const { return m_tool; }
+  bool overlaysVisible() const { return m_overlaysVisible; }
+  bool isAnonymised() const { return m_anonymised; }
+  bool magnifierEnabled() const { return m_magnifier; }
+
+  // ---- Measurements ----
+  const QList<Measurement>& measurements() const { return m_measurements; }
+  int selectedMeasurement() const { return m_selected; }
+  void addMeasurement(const Measurement& m);
+  void selectMeasurement(int index);
+
+  // ---- Output ----
+  OverlayText overlayText() const;
+  // The current view as on screen (image, measurements, overlays), at device resolution.
+  QImage renderView() const;
+  // The cached 8-bit frame under the current window; renderCount() says how often it was made.
+  QImage renderedFrame() const;
+  int renderCount() const { return m_renderCount; }
+  // "x, y = value unit" for the pixel under a widget position, empty outside the image.
+  QString pixelInfoAt(QPointF widgetPos) const;
+
+  QSize sizeHint() const override { return {800, 800}; }
+
+ public Q_SLOTS:
+  void setFrame(int frame);
+  void nextFrame();
+  void previousFrame();
+  void setTool(cxr::viewer::ViewerTool tool);
+  void setInverted(bool inverted);
+  void resetWindow();
+  void zoomIn();
+  void zoomOut();
+  void fitToWindow();
+  void actualPixels();
+  void rotateClockwise();
+  void rotateCounterClockwise();
+  void flipHorizontal();
+  void flipVertical();
+  void resetView();  // fit, no rotation or flip, default window, not inverted
+  void setOverlaysVisible(bool visible);
+  void setAnonymised(bool anonymised);
+  void setMagnifierEnabled(bool enabled);
+  void deleteSelectedMeasurement();
+  void clearMeasurements();
+  void cancelMeasurement();
+
+ Q_SIGNALS:
+  void imageChanged();
+  void windowChanged(const cxr::viewer::VoiWindow& window);
+  void invertedChanged(bool inverted);
+  void frameChanged(int frame);
+  void viewChanged();  // zoom, pan, rotation or flip
+  void toolChanged(cxr::viewer::ViewerTool tool);
+  void measurementsChanged();
+  void cursorInfoChanged(const QString& info);  // pixel under the cursor, for the status bar
+
+ protected:
+  void paintEvent(QPaintEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+  void mouseDoubleClickEvent(QMouseEvent* event) override;
+  void wheelEvent(QWheelEvent* event) override;
+  void leaveEvent(QEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
+  void changeEvent(QEvent* event) override;
+
+ private:
+  enum class Drag { None, Pan, Window, Measure };
+
+  void paintContent(QPainter& p, QSizeF viewport, double dpr) const;
+  void paintMeasurements(QPainter& p) const;
+  void paintOverlays(QPainter& p, QSizeF viewport) const;
+  void paintMagnifier(QPainter& p) const;
+  void syncViewGeometry();
+  void invalidateRender();
+  void updateFrameBar();
+  int pickMeasurement(QPointF widgetPos) const;
+  bool isMeasuringTool() const;
+  MeasurementKind measurementKindForTool() const;
+  void finishMeasurementPoint(QPointF imagePos);
+
+  std::shared_ptr<const RadiographImage> m_image;
+  VoiSelection m_voi;
+  QList<VoiWindow> m_presets;
+  int m_frame = 0;
+  ViewTransform m_view;
+
+  mutable QImage m_rendered;
+  mutable bool m_renderDirty = true;
+  mutable int m_renderCount = 0;
+
+  ViewerTool m_tool = ViewerTool::Pan;
+  bool m_overlaysVisible = true;
+  bool m_anonymised = false;
+  bool m_magnifier = false;
+
+  Drag m_drag = Drag::None;
+  QPointF m_lastMouse;
+  QPointF m_pressPos;
+  std::optional<QPointF> m_cursor;  // widget position, for the magnifier and live measurements
+  WindowDrag m_windowDrag;
+
+  QList<Measurement> m_measurements;
+  std::optional<Measurement> m_pending;  // being drawn
+  int m_selected = -1;
+
+  QWidget* m_frameBar = nullptr;
+  QSlider* m_frameSlider = nullptr;
+  QLabel* m_frameLabel = nullptr;
+};
+
+}  // namespace cxr::viewer

@@ -1,0 +1,42 @@
+// Window/level interaction maths. Window/level by mouse drag: horizontal movement changes the width, vertical the centre, as in
+// most radiology viewers (right = wider / less contrast, down = higher centre / darker image).
+// A plain class so the amount per pixel is a unit test, not a feel.
+#pragma once
+
+#include "cxr/viewer/radiograph.h"
+
+#include <QPoint>
+#include <QString>
+
+#include <optional>
+
+namespace cxr::viewer {
+
+class WindowDrag {
+ public:
+  // Modality units per pixel of mouse movement: the value range spread over `pixelsForRange`
+  // pixels of drag, so a drag across a typical screen sweeps the whole range whatever the bit depth.
+  static constexpr double kPixelsForRange = 512.0;
+  static double unitsPerPixel(double minModality, double maxModality);
+
+  void begin(const VoiWindow& start, QPoint mousePos, double minModality, double maxModality);
+  VoiWindow update(QPoint mousePos) const;
+  bool active() const { return m_active; }
+  void end() { m_active = false; }
+
+ private:
+  VoiWindow m_start;
+  QPoint m_origin;
+  double m_step = 1.0;
+  bool m_active = false;
+};
+
+// "CENTER,WIDTH" as typed in the numeric entry box or given to `--window` ("40,400", "-600, 1500",
+// "2047.5,4096"). Returns nothing when the text is not two numbers or the width is not positive;
+// `error` then says what is wrong.
+std::optional<VoiWindow> parseWindowSpec(const QString& text, QString* error = nullptr);
+
+// A window covering [minModality, maxModality] (used when dragging starts from a VOI LUT).
+VoiWindow windowForRange(double minModality, double maxModality);
+
+}  // namespace cxr::viewer

@@ -1,0 +1,680 @@
+#include "cxr/viewer/viewer_widget.h"
+
+#include <QHBoxLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QPainterPath>
+#include <QSlider>
+#include <QVBoxLayout>
+#include <QWheelEvent>
+
+#include <algorithm>
+#include <cmath>
+
+namespace cxr::viewer {
+
+namespace {
+
+constexpr double kWheelStep = 1.25;        // zoom factor per wheel notch
+constexpr double kButtonZoomStep = 1.5;    // zoom factor per Zoom In / Zoom Out
+constexpr double kPickTolerancePx = 6.0;   // how close a click must be to select a measurement
+constexpr double kClickSlopPx = 4.0;       // a press and release closer than this is a click
+constexpr double kMagnifierSize = 200.0;   // loupe diameter, logical pixels
+constexpr double kMagnifierFactor = 3.0;   // loupe zoom relative to the view
+
+const QColor kMeasureColour(255, 214, 0);
+const QColor kSelectedColour(0, 220, 255);
+
+void drawShadowedText(QPainter& p, const QRectF& rect, int flags, const QString& text) {
+  p.setPen(QColor(0, 0, 0, 220));
+  p.drawText(rect.translated(1, 1), flags, text);
+  p.setPen(QColor(235, 235, 235));
+  p.drawText(rect, flags, text);
+}
+
+void drawLabel(QPainter& p, QPointF anchor, const QString& text, const QColor& colour) {
+  const QFontMetricsF fm(p.font());
+  const QStringList lines = text.split(u'\n');
+  double w = 0;
+  for (const QString& l : lines)
+    w = std::max(w, fm.horizontalAdvance(l));
+  const QRectF box(anchor + QPointF(10, -4), QSizeF(w + 8, fm.height() * lines.size() + 4));
+  p.setPen(Qt::NoPen);
+  p.setBrush(QColor(0, 0, 0, 150));
+  p.drawRoundedRect(box, 3, 3);
+  p.setPen(colour);
+  p.drawText(box.adjusted(4, 2, -4, -2), Qt::AlignLeft | Qt::AlignTop, text);
+}
+
+}  // namespace
+
+ViewerWidget::ViewerWidget(QWidget* parent) : QWidget(parent) {
+  setFocusPolicy(Qt::StrongFocus);
+  setMouseTracking(true);
+  setAttribute(Qt::WA_OpaquePaintEvent);
+  setMinimumSize(200, 200);
+
+  // Frame slider at the bottom, shown for multi-frame images only.
+  m_frameBar = new QWidget(this);
+  m_frameBar->setObjectName(QStringLiteral("frameBar"));
+  m_frameBar->setAutoFillBackground(true);
+  auto* barLayout = new QHBoxLayout(m_frameBar);
+  barLayout->setContentsMargins(8, 2, 8, 2);
+  m_frameLabel = new QLabel(m_frameBar);
+  m_frameSlider = new QSlider(Qt::Horizontal, m_frameBar);
+  m_frameSlider->setObjectName(QStringLiteral("frameSlider"));
+  m_frameSlider->setFocusPolicy(Qt::NoFocus);
+  barLayout->addWidget(m_frameLabel);
+  barLayout->addWidget(m_frameSlider, 1);
+  connect(m_frameSlider, &QSlider::valueChanged, this, &ViewerWidget::setFrame);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addStretch(1);
+  layout->addWidget(m_frameBar);
+  m_frameBar->hide();
+}
+
+ViewerWidget::~ViewerWidget() = default;
+
+void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
+  m_image = std::move(image);
+  m_frame = 0;
+  m_measurements.clear();
+  m_pending.reset();
+  m_selected = -1;
+  m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
+  m_voi = m_image ? defaultVoi(*m_image) : VoiSelection{};
+  m_view.setImageSize(m_image ? QSize(m_image->width, m_image->height) : QSize());
+  syncViewGeometry();
+  m_view.fitToWindow();
+  invalidateRender();
+  updateFrameBar();
+  Q_EMIT imageChanged();
+  Q_EMIT windowChanged(currentWindow());
+  Q_EMIT frameChanged(m_frame);
+  Q_EMIT viewChanged();
+  Q_EMIT measurementsChanged();
+  update();
+}
+
+VoiWindow ViewerWidget::currentWindow() const {
+  if (m_voi.window)
+    return *m_voi.window;
+  if (m_image)
+    return windowForRange(m_image->minModality(), m_image->maxModality());
+  return {};
+}
+
+void ViewerWidget::setWindow(const VoiWindow& window) {
+  m_voi.window = window;
+  m_voi.voiLutIndex.reset();
+  invalidateRender();
+  Q_EMIT windowChanged(window);
+  update();
+}
+
+void ViewerWidget::setVoiSelection(const VoiSelection& voi) {
+  const bool invertChanged = voi.userInvert != m_voi.userInvert;
+  m_voi = voi;
+  invalidateRender();
+  Q_EMIT windowChanged(currentWindow());
+  if (invertChanged)
+    Q_EMIT invertedChanged(m_voi.userInvert);
+  update();
+}
+
+void ViewerWidget::applyPreset(int index) {
+  if (index >= 0 && index < m_presets.size())
+    setWindow(m_presets[index]);
+}
+
+void ViewerWidget::setInverted(bool inverted) {
+  if (inverted == m_voi.userInvert)
+    return;
+  m_voi.userInvert = inverted;
+  invalidateRender();
+  Q_EMIT invertedChanged(inverted);
+  update();
+}
+
+void ViewerWidget::resetWindow() {
+  if (!m_image)
+    return;
+  const bool invert = m_voi.userInvert;
+  VoiSelection voi = defaultVoi(*m_image);
+  voi.userInvert = invert;  // Invert is its own toggle; reset window keeps it
+  setVoiSelection(voi);
+}
+
+// ---- Frames ----------------------------------------------------------------------------------
+
+void ViewerWidget::setFrame(int frame) {
+  if (!m_image)
+    return;
+  frame = std::clamp(frame, 0, std::max(0, m_image->frames - 1));
+  if (frame == m_frame)
+    return;
+  m_frame = frame;
+  invalidateRender();
+  updateFrameBar();
+  Q_EMIT frameChanged(frame);
+  update();
+}
+
+void ViewerWidget::nextFrame() { setFrame(m_frame + 1); }
+void ViewerWidget::previousFrame() { setFrame(m_frame - 1); }
+
+void ViewerWidget::updateFrameBar() {
+  const int frames = frameCount();
+  m_frameBar->setVisible(frames > 1);
+  const QSignalBlocker block(m_frameSlider);
+  m_frameSlider->setRange(0, std::max(0, frames - 1));
+  m_frameSlider->setValue(m_frame);
+  m_frameLabel->setText(tr("Frame %1/%2").arg(m_frame + 1).arg(std::max(1, frames)));
+}
+
+// ---- View ------------------------------------------------------------------------------------
+
+void ViewerWidget::zoomIn() {
+  m_view.zoomAround(QPointF(width() / 2.0, height() / 2.0), kButtonZoomStep);
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::zoomOut() {
+  m_view.zoomAround(QPointF(width() / 2.0, height() / 2.0), 1.0 / kButtonZoomStep);
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::fitToWindow() {
+  m_view.fitToWindow();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::actualPixels() {
+  m_view.setActualPixels();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::rotateClockwise() {
+  m_view.rotateClockwise();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::rotateCounterClockwise() {
+  m_view.rotateCounterClockwise();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::flipHorizontal() {
+  m_view.flipHorizontal();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::flipVertical() {
+  m_view.flipVertical();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::resetView() {
+  m_view.resetOrientation();
+  m_view.fitToWindow();
+  setInverted(false);
+  resetWindow();
+  Q_EMIT viewChanged();
+  update();
+}
+
+void ViewerWidget::syncViewGeometry() {
+  m_view.setDevicePixelRatio(devicePixelRatioF());
+  m_view.setViewportSize(QSizeF(size()));
+}
+
+void ViewerWidget::invalidateRender() { m_renderDirty = true; }
+
+QImage ViewerWidget::renderedFrame() const {
+  if (m_renderDirty) {
+    m_rendered = m_image ? renderFrame(*m_image, m_frame, m_voi) : QImage();
+    m_renderDirty = false;
+    ++m_renderCount;
+  }
+  return m_rendered;
+}
+
+// ---- Tools and options -----------------------------------------------------------------------
+
+void ViewerWidget::setTool(ViewerTool tool) {
+  if (tool == m_tool)
+    return;
+  m_pending.reset();
+  m_tool = tool;
+  setCursor(tool == ViewerTool::Pan ? Qt::OpenHandCursor
+            : tool == ViewerTool::WindowLevel ? Qt::SizeAllCursor
+                                              : Qt::CrossCursor);
+  Q_EMIT toolChanged(tool);
+  update();
+}
+
+void ViewerWidget::setOverlaysVisible(bool visible) {
+  m_overlaysVisible = visible;
+  update();
+}
+
+void ViewerWidget::setAnonymised(bool anonymised) {
+  m_anonymised = anonymised;
+  update();
+}
+
+void ViewerWidget::setMagnifierEnabled(bool enabled) {
+  m_magnifier = enabled;
+  update();
+}
+
+// ---- Measurements ----------------------------------------------------------------------------
+
+bool ViewerWidget::isMeasuringTool() const {
+  return m_tool == ViewerTool::Length || m_tool == ViewerTool::Angle ||
+         m_tool == ViewerTool::RectangleRoi || m_tool == ViewerTool::EllipseRoi;
+}
+
+MeasurementKind ViewerWidget::measurementKindForTool() const {
+  switch (m_tool) {
+    case ViewerTool::Angle:
+      return MeasurementKind::Angle;
+    case ViewerTool::RectangleRoi:
+      return MeasurementKind::RectangleRoi;
+    case ViewerTool::EllipseRoi:
+      return MeasurementKind::EllipseRoi;
+    default:
+      return MeasurementKind::Length;
+  }
+}
+
+void ViewerWidget::addMeasurement(const Measurement& m) {
+  m_measurements.append(m);
+  m_selected = static_cast<int>(m_measurements.size()) - 1;
+  Q_EMIT measurementsChanged();
+  update();
+}
+
+void ViewerWidget::selectMeasurement(int index) {
+  m_selected = (index >= 0 && index < m_measurements.size()) ? index : -1;
+  update();
+}
+
+void ViewerWidget::deleteSelectedMeasurement() {
+  if (m_selected < 0 || m_selected >= m_measurements.size())
+    return;
+  m_measurements.removeAt(m_selected);
+  m_selected = -1;
+  Q_EMIT measurementsChanged();
+  update();
+}
+
+void ViewerWidget::clearMeasurements() {
+  m_measurements.clear();
+  m_pending.reset();
+  m_selected = -1;
+  Q_EMIT measurementsChanged();
+  update();
+}
+
+void ViewerWidget::cancelMeasurement() {
+  m_pending.reset();
+  update();
+}
+
+int ViewerWidget::pickMeasurement(QPointF widgetPos) const {
+  const QPointF imagePos = m_view.mapToImage(widgetPos);
+  const double tolerance = kPickTolerancePx / m_view.scale();
+  int best = -1;
+  double bestDistance = tolerance;
+  for (int i = 0; i < m_measurements.size(); ++i) {
+    const double d = distanceToMeasurement(m_measurements[i], imagePos);
+    if (d <= bestDistance) {
+      bestDistance = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// The pending measurement holds its fixed points plus one floating point that follows the cursor.
+void ViewerWidget::finishMeasurementPoint(QPointF imagePos) {
+  if (!m_pending)
+    return;
+  m_pending->points.last() = imagePos;
+  if (m_pending->points.size() >= Measurement::pointsNeeded(m_pending->kind)) {
+    Measurement done = *m_pending;
+    m_pending.reset();
+    addMeasurement(done);
+    return;
+  }
+  m_pending->points.append(imagePos);  // the next floating point
+  update();
+}
+
+// ---- Output ----------------------------------------------------------------------------------
+
+OverlayText ViewerWidget::overlayText() const {
+  OverlayState s;
+  s.anonymised = m_anonymised;
+  s.zoom = m_view.zoom();
+  s.rotationDegrees = m_view.rotationDegrees();
+  s.mirrored = m_view.isMirrored();
+  s.inverted = m_voi.userInvert;
+  if (m_image) {
+    s.fileName = m_image->isDicom ? QString() : m_image->path.section(u'/', -1);
+    s.formatName = m_image->formatName;
+    s.width = m_image->width;
+    s.height = m_image->height;
+    s.frame = m_frame;
+    s.frames = m_image->frames;
+    s.calibrationLabel = m_image->calibration.label();
+  }
+  s.windowFromLut = !m_voi.window && m_voi.voiLutIndex.has_value();
+  const VoiWindow w = currentWindow();
+  s.windowCenter = w.center;
+  s.windowWidth = w.width;
+  return buildOverlay(m_image ? m_image->fields : DisplayFields{}, s);
+}
+
+QImage ViewerWidget::renderView() const {
+  const double dpr = devicePixelRatioF();
+  QImage out((QSizeF(size()) * dpr).toSize(), QImage::Format_RGB32);
+  out.setDevicePixelRatio(dpr);
+  QPainter p(&out);
+  paintContent(p, QSizeF(size()), dpr);
+  return out;
+}
+
+QString ViewerWidget::pixelInfoAt(QPointF widgetPos) const {
+  if (!m_image)
+    return {};
+  const QPointF ip = m_view.mapToImage(widgetPos);
+  const int x = static_cast<int>(std::floor(ip.x()));
+  const int y = static_cast<int>(std::floor(ip.y()));
+  if (x < 0 || y < 0 || x >= m_image->width || y >= m_image->height)
+    return {};
+  if (m_frame >= static_cast<int>(m_image->framesData.size()))
+    return {};
+  const auto& data = m_image->framesData[static_cast<size_t>(m_frame)];
+  const size_t i = static_cast<size_t>(y) * static_cast<size_t>(m_image->width) +
+                   static_cast<size_t>(x);
+  QString value;
+  if (m_image->samplesPerPixel == 3) {
+    if (3 * i + 2 >= data.size())
+      return {};
+    value = QStringLiteral("RGB %1 %2 %3").arg(data[3 * i]).arg(data[3 * i + 1]).arg(data[3 * i + 2]);
+  } else {
+    if (i >= data.size())
+      return {};
+    const double modality = m_image->modalityValue(data[i]);
+    value = QString::number(modality, 'g', 6);
+    if (!m_image->rescaleType.isEmpty())
+      value += u' ' + m_image->rescaleType;
+    if (modality != data[i])
+      value += tr(" (stored %1)").arg(data[i]);
+  }
+  return tr("x %1, y %2: %3").arg(x).arg(y).arg(value);
+}
+
+// ---- Painting --------------------------------------------------------------------------------
+
+void ViewerWidget::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  paintContent(p, QSizeF(size()), devicePixelRatioF());
+  if (m_magnifier && m_cursor && m_image)
+    paintMagnifier(p);
+}
+
+void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
+  p.fillRect(QRectF(QPointF(0, 0), viewport), Qt::black);
+  if (!m_image) {
+    p.setPen(QColor(170, 170, 170));
+    p.drawText(QRectF(QPointF(0, 0), viewport), Qt::AlignCenter | Qt::TextWordWrap,
+               tr("Open a radiograph (Ctrl+O) or drop a file here"));
+    return;
+  }
+  const QImage frameImage = renderedFrame();
+  p.save();
+  p.setTransform(m_view.imageToWidget(), true);
+  // Smooth when shrinking (avoids aliasing); show crisp pixels when magnifying, as radiologists
+  // expect to see the acquired pixels at high zoom.
+  p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() < 2.0);
+  p.drawImage(QPointF(0, 0), frameImage);
+  p.restore();
+
+  p.setRenderHint(QPainter::Antialiasing, true);
+  paintMeasurements(p);
+  if (m_overlaysVisible)
+    paintOverlays(p, viewport);
+}
+
+void ViewerWidget::paintMeasurements(QPainter& p) const {
+  QFont font = p.font();
+  font.setPointSizeF(std::max(8.0, font.pointSizeF()));
+  p.setFont(font);
+  auto drawOne = [&](const Measurement& m, const QColor& colour, bool withLabel) {
+    QList<QPointF> pts;
+    for (const QPointF& ip : m.points)
+      pts << m_view.mapToWidget(ip);
+    p.setBrush(Qt::NoBrush);
+    p.setPen(QPen(colour, 1.5));
+    switch (m.kind) {
+      case MeasurementKind::Length:
+      case MeasurementKind::Angle:
+        for (int i = 0; i + 1 < pts.size(); ++i)
+          p.drawLine(pts[i], pts[i + 1]);
+        for (const QPointF& pt : pts)
+          p.drawEllipse(pt, 2.5, 2.5);
+        break;
+      case MeasurementKind::RectangleRoi:
+      case MeasurementKind::EllipseRoi: {
+        if (pts.size() < 2)
+          break;
+        // The ROI is axis-aligned in the image; with rotation it stays a rectangle on screen, so
+        // drawing through the view transform keeps it exact.
+        p.save();
+        p.setTransform(m_view.imageToWidget(), true);
+        QPen pen(colour, 1.5);
+        pen.setCosmetic(true);
+        p.setPen(pen);
+        if (m.kind == MeasurementKind::RectangleRoi)
+          p.drawRect(m.roiRect());
+        else
+          p.drawEllipse(m.roiRect());
+        p.restore();
+        break;
+      }
+    }
+    if (withLabel && m.isComplete() && !pts.isEmpty()) {
+      const QPointF anchor = m.kind == MeasurementKind::Angle ? pts[1] : pts.last();
+      drawLabel(p, anchor, measurementLabel(m, *m_image), colour);
+    }
+  };
+  for (int i = 0; i < m_measurements.size(); ++i)
+    drawOne(m_measurements[i], i == m_selected ? kSelectedColour : kMeasureColour, true);
+  if (m_pending)
+    drawOne(*m_pending, kSelectedColour, m_pending->isComplete());
+}
+
+void ViewerWidget::paintOverlays(QPainter& p, QSizeF viewport) const {
+  const OverlayText text = overlayText();
+  const double margin = 8;
+  const double bottom = viewport.height() - (m_frameBar->isVisible() ? m_frameBar->height() : 0);
+  const QRectF area(margin, margin, viewport.width() - 2 * margin, bottom - 2 * margin);
+  QFont font = p.font();
+  font.setPointSizeF(std::max(8.0, font.pointSizeF()));
+  p.setFont(font);
+  drawShadowedText(p, area, Qt::AlignLeft | Qt::AlignTop, text.topLeft.join(u'\n'));
+  drawShadowedText(p, area, Qt::AlignRight | Qt::AlignTop, text.topRight.join(u'\n'));
+  drawShadowedText(p, area, Qt::AlignLeft | Qt::AlignBottom, text.bottomLeft.join(u'\n'));
+  drawShadowedText(p, area, Qt::AlignRight | Qt::AlignBottom, text.bottomRight.join(u'\n'));
+}
+
+void ViewerWidget::paintMagnifier(QPainter& p) const {
+  const QPointF c = *m_cursor;
+  const QRectF loupe(c - QPointF(kMagnifierSize / 2, kMagnifierSize / 2),
+                     QSizeF(kMagnifierSize, kMagnifierSize));
+  QPainterPath clip;
+  clip.addEllipse(loupe);
+  p.save();
+  p.setClipPath(clip);
+  p.fillRect(loupe, Qt::black);
+  // Magnify the view around the cursor: image -> widget, then scale about the cursor.
+  const QTransform zoomAboutCursor = QTransform::fromTranslate(-c.x(), -c.y()) *
+                                     QTransform::fromScale(kMagnifierFactor, kMagnifierFactor) *
+                                     QTransform::fromTranslate(c.x(), c.y());
+  p.setTransform(m_view.imageToWidget() * zoomAboutCursor);
+  p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() * kMagnifierFactor < 2.0);
+  p.drawImage(QPointF(0, 0), renderedFrame());
+  p.restore();
+  p.setRenderHint(QPainter::Antialiasing, true);
+  p.setPen(QPen(QColor(200, 200, 200), 2));
+  p.setBrush(Qt::NoBrush);
+  p.drawEllipse(loupe);
+}
+
+// ---- Input -----------------------------------------------------------------------------------
+
+void ViewerWidget::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  syncViewGeometry();
+}
+
+void ViewerWidget::changeEvent(QEvent* event) {
+  QWidget::changeEvent(event);
+  if (event->type() == QEvent::ScreenChangeInternal)
+    syncViewGeometry();
+}
+
+void ViewerWidget::mousePressEvent(QMouseEvent* event) {
+  if (!m_image)
+    return;
+  setFocus(Qt::MouseFocusReason);
+  const QPointF pos = event->position();
+  m_lastMouse = pos;
+  m_pressPos = pos;
+  if (event->button() == Qt::RightButton ||
+      (event->button() == Qt::LeftButton && m_tool == ViewerTool::WindowLevel &&
+       pickMeasurement(pos) < 0)) {
+    m_drag = Drag::Window;
+    m_windowDrag.begin(currentWindow(), pos.toPoint(), m_image->minModality(),
+                       m_image->maxModality());
+    return;
+  }
+  if (event->button() == Qt::MiddleButton) {
+    m_drag = Drag::Pan;
+    setCursor(Qt::ClosedHandCursor);
+    return;
+  }
+  if (event->button() != Qt::LeftButton)
+    return;
+  if (isMeasuringTool()) {
+    const QPointF ip = m_view.mapToImage(pos);
+    m_drag = Drag::Measure;
+    if (!m_pending) {
+      Measurement m;
+      m.kind = measurementKindForTool();
+      m.frame = m_frame;
+      m.points = {ip, ip};  // first fixed point + the floating one
+      m_pending = m;
+      update();
+    } else {
+      finishMeasurementPoint(ip);
+    }
+    return;
+  }
+  const int picked = pickMeasurement(pos);
+  selectMeasurement(picked);
+  if (picked < 0) {
+    m_drag = Drag::Pan;
+    setCursor(Qt::ClosedHandCursor);
+  }
+}
+
+void ViewerWidget::mouseMoveEvent(QMouseEvent* event) {
+  const QPointF pos = event->position();
+  m_cursor = pos;
+  Q_EMIT cursorInfoChanged(pixelInfoAt(pos));
+  switch (m_drag) {
+    case Drag::Pan:
+      m_view.panBy(pos - m_lastMouse);
+      Q_EMIT viewChanged();
+      break;
+    case Drag::Window:
+      setWindow(m_windowDrag.update(pos.toPoint()));
+      break;
+    case Drag::Measure:
+    case Drag::None:
+      if (m_pending)
+        m_pending->points.last() = m_view.mapToImage(pos);
+      break;
+  }
+  m_lastMouse = pos;
+  update();
+}
+
+void ViewerWidget::mouseReleaseEvent(QMouseEvent* event) {
+  const QPointF pos = event->position();
+  const Drag drag = m_drag;
+  m_drag = Drag::None;
+  m_windowDrag.end();
+  if (drag == Drag::Pan)
+    setCursor(m_tool == ViewerTool::Pan ? Qt::OpenHandCursor
+              : m_tool == ViewerTool::WindowLevel ? Qt::SizeAllCursor
+                                                  : Qt::CrossCursor);
+  if (drag == Drag::Measure && m_pending) {
+    // A drag fixes the floating point where the button is released; a click leaves it floating
+    // until the next click (so both "drag" and "click, click" draw a measurement).
+    const QPointF d = pos - m_pressPos;
+    if (std::hypot(d.x(), d.y()) > kClickSlopPx)
+      finishMeasurementPoint(m_view.mapToImage(pos));
+  }
+}
+
+void ViewerWidget::mouseDoubleClickEvent(QMouseEvent* event) {
+  if (event->button() == Qt::LeftButton && !isMeasuringTool())
+    fitToWindow();
+  else
+    mousePressEvent(event);
+}
+
+void ViewerWidget::wheelEvent(QWheelEvent* event) {
+  if (!m_image)
+    return;
+  const double notches = event->angleDelta().y() / 120.0;
+  if (notches == 0)
+    return;
+  m_view.zoomAround(event->position(), std::pow(kWheelStep, notches));
+  Q_EMIT viewChanged();
+  update();
+  event->accept();
+}
+
+void ViewerWidget::leaveEvent(QEvent* event) {
+  QWidget::leaveEvent(event);
+  m_cursor.reset();
+  Q_EMIT cursorInfoChanged(QString());
+  update();
+}
+
+void ViewerWidget::keyPressEvent(QKeyEvent* event) {
+  if (event->key() == Qt::Key_Escape && m_pending) {
+    cancelMeasurement();
+    return;
+  }
+  QWidget::keyPressEvent(event);
+}
+
+}  // namespace cxr::viewer
