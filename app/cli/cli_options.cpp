@@ -1,0 +1,150 @@
+#include "cli_options.h"
+
+#include <charconv>
+#include <set>
+
+namespace cxr::cli {
+
+namespace {
+
+const std::set<std::string> kCommands = {"report", "differential", "ask",  "chat", "generate",
+                                         "inspect", "bench", "make-random-checkpoint"};
+
+template <typename T>
+bool parseNumber(const std::string& text, T& out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc() && ptr == end;
+}
+
+bool parseFloat(const std::string& text, float& out) {
+  try {
+    size_t used = 0;
+    out = std::stof(text, &used);
+    return used == text.size();
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<int32_t>> parseIdList(const std::string& text) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    int32_t id = 0;
+    if (!parseNumber(item, id)) return std::nullopt;
+    ids.push_back(id);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (ids.empty()) return std::nullopt;
+  return ids;
+}
+
+std::string usage() {
+  return R"(Usage: cxr-llava COMMAND [OPTIONS]
+
+Commands:
+  report        --image FILE      write a radiologic report (the reference's stock prompt)
+  differential  --image FILE      list possible differential diagnoses
+  ask           --image FILE --question TEXT
+  chat          [--image FILE]    multi-turn: one user message per stdin line (empty line ends)
+  generate      --prompt TEXT     text-only generation (plain LlamaForCausalLM folders too)
+  inspect                         validate a model folder and print a summary (exit 0 = loads)
+  bench         [--image FILE]    load / vision / prefill / decode / follow-up timings, peak RSS
+  make-random-checkpoint --out DIR [--preset 7b|tiny] [--dtype bf16|f16|f32]
+                         [--tokenizer-from DIR] [--checkpoint-seed N]
+
+Options:
+  --model DIR           model folder (default: $CXR_LLAVA_MODEL, else the Hugging Face cache)
+  --temperature T       default 0.2 (<= 0.001: greedy)     --top-p P   default 0.8
+  --top-k K             default 50 (0: off)                 --seed N    default: random, reported
+  --max-new-tokens N    default: min(512, context - prompt - 1)
+  --device cpu|cuda[:N] --dtype auto|bf16|f16|f32           --threads N (0: physical cores)
+  --json                print one JSON object (text, ids, stop reason, seed, timings, peak RSS)
+  --prompt-ids LIST     raw prompt ids, e.g. 1,-200,13 (-200 = the image)
+  --dump-dir DIR        write crop_uint8.png, pixel_values.f32le, image_embeddings.f32le,
+                        first_logits.f32le and shapes.json
+  --bench-tokens N      tokens decoded by bench (default 32)
+  --quiet               no progress on stderr
+  -h, --help
+)";
+}
+
+ParseResult parseOptions(int argc, char** argv) {
+  ParseResult r;
+  Options& o = r.options;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto fail = [&](const std::string& message) {
+    r.error = message;
+    return r;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      r.help = true;
+      return r;
+    }
+    if (a.rfind("--", 0) != 0) {
+      if (!o.command.empty()) return fail("unexpected argument '" + a + "' (one command only)");
+      if (!kCommands.count(a)) return fail("unknown command '" + a + "' (see cxr-llava --help)");
+      o.command = a;
+      continue;
+    }
+    // Flags without a value.
+    if (a == "--json") { o.json = true; continue; }
+    if (a == "--quiet") { o.quiet = true; continue; }
+    if (i + 1 >= args.size()) return fail(a + " needs a value");
+    const std::string v = args[++i];
+    if (a == "--model") o.model = v;
+    else if (a == "--image") o.image = v;
+    else if (a == "--question") o.question = v;
+    else if (a == "--prompt") o.prompt = v;
+    else if (a == "--dump-dir") o.dumpDir = v;
+    else if (a == "--device") o.load.device = v;
+    else if (a == "--out") o.out = v;
+    else if (a == "--preset") o.preset = v;
+    else if (a == "--tokenizer-from") o.tokenizerFrom = v;
+    else if (a == "--dtype") { o.load.dtype = v; o.checkpointDtype = v; }
+    else if (a == "--prompt-ids") {
+      o.promptIds = parseIdList(v);
+      if (!o.promptIds) return fail("--prompt-ids wants comma-separated integers such as 1,-200,13, not '" + v + "'");
+    } else if (a == "--temperature") {
+      if (!parseFloat(v, o.sampling.temperature) || o.sampling.temperature < 0) return fail("--temperature wants a number >= 0");
+    } else if (a == "--top-p") {
+      if (!parseFloat(v, o.sampling.topP) || o.sampling.topP <= 0 || o.sampling.topP > 1) return fail("--top-p wants a number in (0, 1]");
+    } else if (a == "--top-k") {
+      if (!parseNumber(v, o.sampling.topK) || o.sampling.topK < 0) return fail("--top-k wants an integer >= 0");
+    } else if (a == "--seed") {
+      uint64_t seed = 0;
+      if (!parseNumber(v, seed)) return fail("--seed wants a non-negative integer");
+      o.sampling.seed = seed;
+    } else if (a == "--checkpoint-seed") {
+      if (!parseNumber(v, o.checkpointSeed)) return fail("--checkpoint-seed wants a non-negative integer");
+    } else if (a == "--max-new-tokens") {
+      if (!parseNumber(v, o.sampling.maxNewTokens) || o.sampling.maxNewTokens < 1) return fail("--max-new-tokens wants an integer >= 1");
+    } else if (a == "--threads") {
+      if (!parseNumber(v, o.load.threads) || o.load.threads < 0) return fail("--threads wants an integer >= 0");
+    } else if (a == "--bench-tokens") {
+      if (!parseNumber(v, o.benchDecodeTokens) || o.benchDecodeTokens < 1) return fail("--bench-tokens wants an integer >= 1");
+    } else {
+      return fail("unknown option '" + a + "' (see cxr-llava --help)");
+    }
+  }
+  if (o.command.empty()) return fail("no command given (report, differential, ask, chat, generate, inspect, bench, make-random-checkpoint)");
+  const bool needsImage = o.command == "report" || o.command == "differential" || o.command == "ask";
+  if (needsImage && o.image.empty() && !(o.promptIds && o.command == "report"))
+    return fail(o.command + " needs --image FILE");
+  if (o.command == "ask" && o.question.empty() && !o.promptIds) return fail("ask needs --question TEXT");
+  if (o.command == "generate" && o.prompt.empty() && !o.promptIds) return fail("generate needs --prompt TEXT or --prompt-ids");
+  if (o.command == "make-random-checkpoint" && o.out.empty()) return fail("make-random-checkpoint needs --out DIR");
+  return r;
+}
+
+}  // namespace cxr::cli

@@ -1,0 +1,458 @@
+#include "commands.h"
+
+#include <QImage>
+#include <QString>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "image_reader.h"
+#include "json_writer.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool stderrIsTerminal() { return isatty(STDERR_FILENO) != 0; }
+
+std::string resolveModelFolder(const Options& o) {
+  if (!o.model.empty()) return o.model;
+  if (auto found = cxr::discoverModelFolder()) return *found;
+  throw std::runtime_error(cxr::howToGetModel());
+}
+
+std::unique_ptr<cxr::Model> loadModel(const Options& o) {
+  const std::string folder = resolveModelFolder(o);
+  const bool showProgress = !o.quiet && !o.json && stderrIsTerminal();
+  cxr::LoadProgress progress;
+  if (showProgress) {
+    progress = [](double fraction, const std::string& stage) {
+      std::fprintf(stderr, "\rloading %3d%%  %-60.60s", static_cast<int>(fraction * 100), stage.c_str());
+      std::fflush(stderr);
+      return true;
+    };
+  }
+  auto model = cxr::Model::load(folder, o.load, progress);
+  if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
+  return model;
+}
+
+// ---- Output -----------------------------------------------------------------------------------
+
+void writeTimings(JsonWriter& j, const cxr::Timings& t) {
+  j.key("timings").beginObject();
+  j.key("load").value(t.loadSeconds);
+  j.key("preprocess").value(t.preprocessSeconds);
+  j.key("vision").value(t.visionSeconds);
+  j.key("prefill").value(t.prefillSeconds);
+  j.key("prefill_positions").value(t.prefillPositions);
+  j.key("prefill_positions_per_s").value(t.prefillPositionsPerSecond());
+  j.key("first_token").value(t.firstTokenSeconds);
+  j.key("decode").value(t.decodeSeconds);
+  j.key("decode_tokens").value(t.decodeTokens);
+  j.key("decode_tokens_per_s").value(t.decodeTokensPerSecond());
+  j.endObject();
+}
+
+std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) {
+  JsonWriter j;
+  j.beginObject();
+  j.key("text").value(r.text);
+  j.key("token_ids").array(r.tokenIds);
+  j.key("prompt_ids").array(r.promptIds);
+  j.key("stop_reason").value(cxr::toString(r.stopReason));
+  j.key("seed").value(static_cast<uint64_t>(r.seed));
+  j.key("sampling").beginObject();
+  j.key("temperature").value(static_cast<double>(r.sampling.temperature));
+  j.key("top_p").value(static_cast<double>(r.sampling.topP));
+  j.key("top_k").value(r.sampling.topK);
+  j.key("max_new_tokens").value(r.sampling.maxNewTokens);
+  j.endObject();
+  cxr::Timings t = r.timings;
+  if (t.loadSeconds == 0) t.loadSeconds = model.loadSeconds();
+  writeTimings(j, t);
+  j.key("peak_rss_bytes").value(peakRssBytes());
+  j.key("model").beginObject();
+  j.key("folder").value(model.info().folder);
+  j.key("device").value(model.info().device);
+  j.key("dtype").value(model.info().dtype);
+  j.key("threads").value(model.info().threads);
+  j.endObject();
+  j.endObject();
+  return j.str();
+}
+
+// Streams generated text to stdout as it arrives (unless --json).
+cxr::TokenCallback streamingCallback(const Options& o) {
+  if (o.json) return {};
+  return [](const cxr::TokenEvent& e) {
+    if (!e.text.empty()) {
+      std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  };
+}
+
+void finishOutput(const Options& o, const cxr::GenerationResult& r, const cxr::Model& model) {
+  if (o.json) {
+    std::printf("%s\n", resultJson(r, model).c_str());
+  } else {
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+// ---- --dump-dir -------------------------------------------------------------------------------
+
+void writeFloats(const fs::path& file, const std::vector<float>& values) {
+  static_assert(std::endian::native == std::endian::little, "f32le dumps assume a little-endian host");
+  std::ofstream out(file, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+  if (!out) throw std::runtime_error(file.string() + ": cannot write the file");
+}
+
+void writeDump(const std::string& dir, const cxr::DebugCapture& debug, const cxr::EncodedImage* image,
+               const std::vector<int32_t>& promptIds) {
+  fs::create_directories(dir);
+  JsonWriter shapes;
+  shapes.beginObject();
+  if (image) {
+    const auto& info = image->preprocessInfo();
+    QImage crop(info.crop.data(), info.cropSize, info.cropSize, info.cropSize, QImage::Format_Grayscale8);
+    const fs::path png = fs::path(dir) / "crop_uint8.png";
+    if (!crop.save(QString::fromStdString(png.string()), "PNG"))
+      throw std::runtime_error(png.string() + ": cannot write the PNG");
+    shapes.key("crop_uint8").array(std::vector<int64_t>{info.cropSize, info.cropSize});
+    shapes.key("crop_top_left").array(std::vector<int64_t>{info.cropTop, info.cropLeft});
+    shapes.key("resized_size_wh").array(std::vector<int64_t>{info.resizedWidth, info.resizedHeight});
+  }
+  if (!debug.pixelValues.empty()) {
+    writeFloats(fs::path(dir) / "pixel_values.f32le", debug.pixelValues);
+    shapes.key("pixel_values").array(debug.pixelShape);
+  }
+  if (!debug.imageEmbeddings.empty()) {
+    writeFloats(fs::path(dir) / "image_embeddings.f32le", debug.imageEmbeddings);
+    shapes.key("image_embeddings").array(debug.embeddingShape);
+  }
+  if (!debug.firstLogits.empty()) {
+    writeFloats(fs::path(dir) / "first_logits.f32le", debug.firstLogits);
+    shapes.key("first_logits").array(debug.logitsShape);
+  }
+  shapes.key("prompt_ids").array(promptIds);
+  shapes.key("dtype").value("float32 little-endian");
+  shapes.endObject();
+  std::ofstream(fs::path(dir) / "shapes.json") << shapes.str() << "\n";
+}
+
+// ---- Commands ---------------------------------------------------------------------------------
+
+std::shared_ptr<const cxr::EncodedImage> encodeImageFile(cxr::Model& model, const std::string& path) {
+  if (path.empty()) return nullptr;
+  const cxr::ImageInput input = readImageForModel(path);
+  return model.encodeImage(input);
+}
+
+int runImagePrompt(const Options& o, const std::string& userMessage) {
+  auto model = loadModel(o);
+  const auto image = encodeImageFile(*model, o.image);
+  cxr::DebugCapture debug;
+  debug.enabled = !o.dumpDir.empty();
+  cxr::GenerationResult result;
+  if (o.promptIds) {
+    const bool wantsImage = std::find(o.promptIds->begin(), o.promptIds->end(), -200) != o.promptIds->end();
+    if (wantsImage && !image) throw std::runtime_error("--prompt-ids contains -200 (the image) but no --image was given");
+    result = cxr::generateFromIds(*model, *o.promptIds, image, o.sampling, streamingCallback(o), {},
+                                  debug.enabled ? &debug : nullptr);
+  } else {
+    cxr::Conversation conversation(*model);
+    conversation.setImage(image);
+    result = conversation.send(userMessage, o.sampling, streamingCallback(o), {}, debug.enabled ? &debug : nullptr);
+  }
+  if (image && result.timings.preprocessSeconds == 0) {
+    result.timings.preprocessSeconds = image->preprocessSeconds();
+    result.timings.visionSeconds = image->visionSeconds();
+  }
+  finishOutput(o, result, *model);
+  if (debug.enabled) writeDump(o.dumpDir, debug, image.get(), result.promptIds);
+  return result.stopReason == cxr::StopReason::Cancelled ? 1 : 0;
+}
+
+int runChat(const Options& o) {
+  auto model = loadModel(o);
+  const auto image = encodeImageFile(*model, o.image);
+  cxr::Conversation conversation(*model);
+  if (image) conversation.setImage(image);
+  const bool interactive = isatty(STDIN_FILENO) != 0;
+  bool first = true;
+  std::string line;
+  while (true) {
+    if (interactive) std::fprintf(stderr, "you> ");
+    if (!std::getline(std::cin, line) || line.empty()) break;
+    const std::string message = (first && image) ? "<image>\n" + line : line;
+    first = false;
+    const auto result = conversation.send(message, o.sampling, streamingCallback(o));
+    finishOutput(o, result, *model);
+  }
+  return 0;
+}
+
+int runGenerate(const Options& o) {
+  auto model = loadModel(o);
+  const std::vector<int32_t> ids = o.promptIds ? *o.promptIds : model->tokenize(o.prompt, /*addBos=*/true);
+  cxr::DebugCapture debug;
+  debug.enabled = !o.dumpDir.empty();
+  const auto result = cxr::generateFromIds(*model, ids, nullptr, o.sampling, streamingCallback(o), {},
+                                           debug.enabled ? &debug : nullptr);
+  // The reference prints the prompt and its continuation; so does llama2.c. Here the prompt is
+  // the user's own text, so only the continuation is streamed.
+  finishOutput(o, result, *model);
+  if (debug.enabled) writeDump(o.dumpDir, debug, nullptr, result.promptIds);
+  return 0;
+}
+
+const char* kindName(cxr::ModelKind kind) {
+  return kind == cxr::ModelKind::CxrLlava ? "CXR-LLaVA (vision + LLaMA)" : "LLaMA (text only)";
+}
+
+int runInspect(const Options& o) {
+  auto model = loadModel(o);
+  const cxr::ModelInfo& i = model->info();
+  if (o.json) {
+    JsonWriter j;
+    j.beginObject();
+    j.key("ok").value(true);
+    j.key("kind").value(i.kind == cxr::ModelKind::CxrLlava ? "cxr-llava" : "text-llama");
+    j.key("folder").value(i.folder);
+    j.key("device").value(i.device);
+    j.key("dtype").value(i.dtype);
+    j.key("stored_dtype").value(i.storedDtype);
+    j.key("threads").value(i.threads);
+    j.key("parameters").value(static_cast<int64_t>(i.parameterCount));
+    j.key("weight_bytes").value(static_cast<int64_t>(i.weightBytes));
+    j.key("image_size").value(i.imageSize);
+    j.key("patch_size").value(i.patchSize);
+    j.key("image_tokens").value(i.imageTokens);
+    j.key("vision_width").value(i.visionWidth);
+    j.key("vision_layers").value(i.visionLayers);
+    j.key("hidden_size").value(i.hiddenSize);
+    j.key("layers").value(i.layers);
+    j.key("heads").value(i.heads);
+    j.key("kv_heads").value(i.kvHeads);
+    j.key("vocab_size").value(i.vocabSize);
+    j.key("max_context").value(i.maxContext);
+    j.key("tokenizer_legacy").value(i.tokenizerLegacy);
+    j.key("config_sha256").value(i.configSha256);
+    j.key("weight_index_sha256").value(i.weightIndexSha256);
+    j.key("load_seconds").value(model->loadSeconds());
+    j.key("peak_rss_bytes").value(peakRssBytes());
+    j.endObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("model folder     %s\n", i.folder.c_str());
+  std::printf("kind             %s\n", kindName(i.kind));
+  std::printf("weights          %.3f G parameters, %.2f GB stored as %s\n", i.parameterCount / 1e9,
+              i.weightBytes / 1e9, i.storedDtype.c_str());
+  std::printf("compute          %s, %s, %d threads\n", i.device.c_str(), i.dtype.c_str(), i.threads);
+  if (i.kind == cxr::ModelKind::CxrLlava)
+    std::printf("vision           %dx%d image, patch %d, %d image tokens, width %d, %d layers\n", i.imageSize,
+                i.imageSize, i.patchSize, i.imageTokens, i.visionWidth, i.visionLayers);
+  std::printf("language model   hidden %d, %d layers, %d heads (%d key/value), vocabulary %d, context %d\n",
+              i.hiddenSize, i.layers, i.heads, i.kvHeads, i.vocabSize, i.maxContext);
+  std::printf("tokenizer        legacy=%s\n", i.tokenizerLegacy ? "true" : "false");
+  std::printf("config.json      sha256 %s\n", i.configSha256.c_str());
+  std::printf("weight index     sha256 %s\n", i.weightIndexSha256.c_str());
+  std::printf("load time        %.2f s, peak RSS %.1f MiB\n", model->loadSeconds(), peakRssBytes() / 1048576.0);
+  std::printf("OK: the folder loads.\n");
+  return 0;
+}
+
+// Sustained read bandwidth of this machine with `threads` threads over a buffer much larger than
+// the caches: the bound a memory-bound decode step can reach.
+double measureReadBandwidth(int threads, size_t bytes) {
+  threads = std::max(1, threads);
+  std::vector<uint64_t> buffer(bytes / sizeof(uint64_t));
+  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = i;  // touch every page
+  std::atomic<uint64_t> sink{0};
+  auto pass = [&] {
+    std::vector<std::thread> pool;
+    const size_t chunk = buffer.size() / static_cast<size_t>(threads);
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const uint64_t* p = buffer.data() + chunk * static_cast<size_t>(t);
+        uint64_t a = 0, b = 0, c = 0, d = 0;
+        for (size_t i = 0; i + 4 <= chunk; i += 4) { a += p[i]; b += p[i + 1]; c += p[i + 2]; d += p[i + 3]; }
+        sink += a + b + c + d;
+      });
+    for (auto& th : pool) th.join();
+  };
+  pass();  // warm-up
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto start = Clock::now();
+    pass();
+    best = std::min(best, secondsSince(start));
+  }
+  return static_cast<double>(buffer.size() * sizeof(uint64_t)) / best;
+}
+
+// A deterministic synthetic chest-sized gray image for bench when no --image is given.
+cxr::ImageInput syntheticImage() {
+  cxr::ImageInput image;
+  image.width = 600;
+  image.height = 720;
+  image.pixels.resize(static_cast<size_t>(image.width) * image.height);
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x)
+      image.pixels[static_cast<size_t>(y) * image.width + x] = static_cast<uint8_t>((x * 7 + y * 3 + (x * y) % 31) & 0xff);
+  return image;
+}
+
+int runBench(const Options& o) {
+  auto model = loadModel(o);
+  const cxr::ModelInfo& info = model->info();
+  if (info.kind != cxr::ModelKind::CxrLlava) throw std::runtime_error("bench needs a CXR-LLaVA model folder (vision + LLaMA)");
+  const cxr::ImageInput input = o.image.empty() ? syntheticImage() : readImageForModel(o.image);
+  auto start = Clock::now();
+  const auto image = model->encodeImage(input);
+  const double encodeSeconds = secondsSince(start);
+
+  cxr::SamplingParams greedy = o.sampling;
+  greedy.temperature = 0;
+  greedy.maxNewTokens = o.benchDecodeTokens;
+  cxr::Conversation conversation(*model);
+  conversation.setImage(image);
+  const auto report = conversation.send(cxr::prompts::kReport, greedy);
+  const auto followUp = conversation.send("Is there a pleural effusion?", greedy);
+
+  // Bytes one decode step reads: every LLaMA weight except the embedding table (one row is
+  // gathered) and the vision tower (not used after the image is encoded). Estimated from the
+  // shapes: vision ~ 12 * width^2 per layer, embeddings vocab * hidden.
+  const double bytesPerParameter = info.parameterCount > 0 ? double(info.weightBytes) / info.parameterCount : 2.0;
+  const double visionParams = 12.0 * info.visionWidth * double(info.visionWidth) * info.visionLayers;
+  const double embedParams = double(info.vocabSize) * info.hiddenSize;
+  const double decodeBytes = std::max(0.0, (info.parameterCount - visionParams - embedParams) * bytesPerParameter);
+  const double bandwidth = measureReadBandwidth(info.threads, size_t(1) << 30);
+  const double boundTokensPerSecond = decodeBytes > 0 ? bandwidth / decodeBytes : 0;
+  const double decodeRate = report.timings.decodeTokensPerSecond();
+
+  if (o.json) {
+    JsonWriter j;
+    j.beginObject();
+    j.key("model").value(info.folder);
+    j.key("device").value(info.device);
+    j.key("dtype").value(info.dtype);
+    j.key("threads").value(info.threads);
+    j.key("weight_bytes").value(static_cast<int64_t>(info.weightBytes));
+    j.key("load_s").value(model->loadSeconds());
+    j.key("image_encode_s").value(encodeSeconds);
+    j.key("preprocess_s").value(image->preprocessSeconds());
+    j.key("vision_s").value(image->visionSeconds());
+    j.key("report_prefill_positions").value(report.timings.prefillPositions);
+    j.key("report_prefill_s").value(report.timings.prefillSeconds);
+    j.key("report_prefill_positions_per_s").value(report.timings.prefillPositionsPerSecond());
+    j.key("report_first_token_s").value(report.timings.firstTokenSeconds);
+    j.key("decode_tokens").value(report.timings.decodeTokens);
+    j.key("decode_tokens_per_s").value(decodeRate);
+    j.key("followup_prefill_positions").value(followUp.timings.prefillPositions);
+    j.key("followup_prefill_s").value(followUp.timings.prefillSeconds);
+    j.key("followup_first_token_s").value(followUp.timings.firstTokenSeconds);
+    j.key("read_bandwidth_bytes_per_s").value(bandwidth);
+    j.key("decode_bytes_per_token").value(decodeBytes);
+    j.key("bandwidth_bound_tokens_per_s").value(boundTokensPerSecond);
+    j.key("fraction_of_bound").value(boundTokensPerSecond > 0 ? decodeRate / boundTokensPerSecond : 0.0);
+    j.key("peak_rss_bytes").value(peakRssBytes());
+    j.endObject();
+    std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  std::printf("model                 %s (%s, %s, %d threads)\n", info.folder.c_str(), info.device.c_str(),
+              info.dtype.c_str(), info.threads);
+  std::printf("weights               %.2f GB\n", info.weightBytes / 1e9);
+  std::printf("load                  %.2f s\n", model->loadSeconds());
+  std::printf("image encode          %.2f s (preprocess %.3f s, vision + projector %.2f s)\n", encodeSeconds,
+              image->preprocessSeconds(), image->visionSeconds());
+  std::printf("report prefill        %d positions in %.2f s = %.1f positions/s (first token after %.2f s)\n",
+              report.timings.prefillPositions, report.timings.prefillSeconds,
+              report.timings.prefillPositionsPerSecond(), report.timings.firstTokenSeconds);
+  std::printf("decode                %d tokens, %.2f tokens/s\n", report.timings.decodeTokens, decodeRate);
+  std::printf("follow-up question    %d new positions prefilled in %.3f s, first token after %.3f s\n",
+              followUp.timings.prefillPositions, followUp.timings.prefillSeconds, followUp.timings.firstTokenSeconds);
+  std::printf("memory read bandwidth %.1f GB/s (%d threads, 1 GiB buffer, best of 3)\n", bandwidth / 1e9, info.threads);
+  std::printf("bandwidth bound       %.2f tokens/s (%.2f GB read per token); decode reaches %.0f%%\n",
+              boundTokensPerSecond, decodeBytes / 1e9, boundTokensPerSecond > 0 ? 100 * decodeRate / boundTokensPerSecond : 0.0);
+  std::printf("peak RSS              %.2f GiB (weights %.2f GiB)\n", peakRssBytes() / 1073741824.0,
+              info.weightBytes / 1073741824.0);
+  return 0;
+}
+
+int runMakeRandomCheckpoint(const Options& o) {
+  std::string tokenizer = o.tokenizerFrom;
+  if (tokenizer.empty() && !o.model.empty()) tokenizer = o.model;
+  if (tokenizer.empty()) {
+    if (auto found = cxr::discoverModelFolder()) tokenizer = *found;
+  }
+  if (tokenizer.empty())
+    throw std::runtime_error("make-random-checkpoint needs --tokenizer-from DIR (a folder holding the LLaMA-2 tokenizer.model)");
+  const bool showProgress = !o.quiet && stderrIsTerminal();
+  cxr::LoadProgress progress;
+  if (showProgress)
+    progress = [](double fraction, const std::string& stage) {
+      std::fprintf(stderr, "\rwriting %3d%%  %-60.60s", static_cast<int>(fraction * 100), stage.c_str());
+      std::fflush(stderr);
+      return true;
+    };
+  const auto start = Clock::now();
+  cxr::writeRandomCheckpoint(o.out, o.preset, o.checkpointDtype, tokenizer, o.checkpointSeed, progress);
+  if (showProgress) std::fprintf(stderr, "\n");
+  std::printf("wrote a random %s checkpoint (%s) to %s in %.1f s\n", o.preset.c_str(), o.checkpointDtype.c_str(),
+              o.out.c_str(), secondsSince(start));
+  return 0;
+}
+
+}  // namespace
+
+int64_t peakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  123 kB"
+  return 0;
+}
+
+int runCommand(const Options& o) {
+  if (o.command == "report") return runImagePrompt(o, cxr::prompts::kReport);
+  if (o.command == "differential") return runImagePrompt(o, cxr::prompts::kDifferential);
+  if (o.command == "ask") return runImagePrompt(o, cxr::prompts::ask(o.question));
+  if (o.command == "chat") return runChat(o);
+  if (o.command == "generate") return runGenerate(o);
+  if (o.command == "inspect") return runInspect(o);
+  if (o.command == "bench") return runBench(o);
+  if (o.command == "make-random-checkpoint") return runMakeRandomCheckpoint(o);
+  throw std::runtime_error("unknown command " + o.command);
+}
+
+}  // namespace cxr::cli
