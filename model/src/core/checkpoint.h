@@ -1,0 +1,80 @@
+// The weight files of a model folder: safetensors (single file or sharded through
+// model.safetensors.index.json), memory-mapped read-only and validated completely against the
+// expected-tensor table before anything uses them. No torch: the engine wraps the views itself.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model_config.h"
+#include "cxr/model/engine.h"
+
+namespace cxr::detail {
+
+enum class StoredDType { BF16, F16, F32 };
+const char* dtypeName(StoredDType t);
+int dtypeSize(StoredDType t);
+
+// One read-only mmap of a whole file; unmapped when the last view is gone.
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path, std::string& error);
+  ~MappedFile();
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct TensorView {
+  std::string name;
+  std::string fileName;  // shard file name (for messages)
+  StoredDType dtype = StoredDType::F32;
+  std::vector<int64_t> shape;
+  const uint8_t* data = nullptr;  // inside the mapping
+  size_t bytes = 0;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+};
+
+class Checkpoint {
+ public:
+  // Opens every weight file of `folder`, checks it against `config`'s expected-tensor table and
+  // throws cxr::ModelError listing EVERY problem found (file + tensor + what). The progress
+  // callback is asked between files; returning false throws LoadCancelled.
+  static std::unique_ptr<Checkpoint> open(const std::string& folder, const ModelConfig& config,
+                                          const LoadProgress& progress = {});
+
+  const TensorView& tensor(const std::string& name) const;  // throws ModelError if absent
+  const TensorView* find(const std::string& name) const;
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+
+  int64_t weightBytes() const { return weightBytes_; }
+  int64_t parameterCount() const { return parameters_; }
+  std::string storedDtypeSummary() const;  // "BF16" or "BF16+F32"
+  const std::string& indexSha256() const { return indexSha256_; }
+  const std::vector<std::string>& fileNames() const { return fileNames_; }
+
+ private:
+  std::vector<std::shared_ptr<MappedFile>> files_;  // keeps the mappings alive
+  std::vector<std::string> fileNames_;
+  std::map<std::string, TensorView> tensors_;
+  int64_t weightBytes_ = 0, parameters_ = 0;
+  std::string indexSha256_;
+};
+
+// "Cannot load the model in FOLDER: N problems found:\n  - a\n  - b"
+std::string formatProblems(const std::string& folder, const std::vector<std::string>& problems);
+
+}  // namespace cxr::detail

@@ -1,0 +1,525 @@
+// The public API of model/ (engine.h): loading, image encoding, generation with sampling as the
+// reference does it (spec 6.1), and conversations that keep their KV cache between turns.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/engine_internal.h"
+#include "core/sha256.h"
+#include "preprocess/preprocess.h"
+
+namespace fs = std::filesystem;
+
+namespace cxr {
+
+using detail::kImageTokenId;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double secondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Physical cores (the default thread count): matmuls do not gain from SMT siblings.
+int physicalCores() {
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical;
+  while (std::getline(in, line)) {
+    auto value = [&] { return line.substr(line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) physical = value();
+    if (line.rfind("core id", 0) == 0) cores.insert({physical, value()});
+  }
+  int n = int(cores.size());
+  if (n <= 0) n = int(std::thread::hardware_concurrency());
+  return std::max(1, n);
+}
+
+at::ScalarType resolveDtype(const std::string& dtype, const at::Device& device, std::string& name) {
+  if (dtype == "auto" || dtype == "bf16" || dtype == "bfloat16") {
+    name = "bf16";
+    return at::kBFloat16;
+  }
+  if (dtype == "f32" || dtype == "fp32" || dtype == "float32") {
+    name = "f32";
+    return at::kFloat;
+  }
+  if (dtype == "f16" || dtype == "fp16" || dtype == "float16") {
+    if (!device.is_cuda())
+      throw ModelError("dtype f16 is only supported on CUDA; use bf16 or f32 on the CPU");
+    name = "f16";
+    return at::kHalf;
+  }
+  throw ModelError("unknown dtype '" + dtype + "': use auto, bf16, f16 or f32");
+}
+
+at::Device resolveDevice(const std::string& device) {
+  try {
+    at::Device d(device.empty() ? std::string("cpu") : device);
+    if (d.is_cuda() && !at::hasCUDA())
+      throw ModelError("device '" + device + "' was requested, but this libtorch build has no CUDA "
+                       "support (or no GPU is visible); use --device cpu");
+    if (!d.is_cpu() && !d.is_cuda()) throw ModelError("device '" + device + "' is not supported: use cpu or cuda[:N]");
+    return d;
+  } catch (const c10::Error&) {
+    throw ModelError("unknown device '" + device + "': use cpu, cuda or cuda:N");
+  }
+}
+
+}  // namespace
+
+std::string toString(StopReason r) {
+  switch (r) {
+    case StopReason::EndOfSequence: return "eos";
+    case StopReason::MaxNewTokens: return "max_new_tokens";
+    case StopReason::ContextFull: return "context_full";
+    case StopReason::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+// prompts::kSystem / kReport / kDifferential / ask live with the chat template (tokenizer area).
+
+// ---- Model ----------------------------------------------------------------------------------
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const ModelInfo& Model::info() const { return impl_->info; }
+double Model::loadSeconds() const { return impl_->loadSeconds; }
+
+std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions& options,
+                                   const LoadProgress& progress) {
+  const auto t0 = Clock::now();
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
+                     "that holds config.json and the *.safetensors files)");
+  auto m = std::make_unique<Impl>();
+  if (progress && !progress(0.0, "reading config.json")) throw LoadCancelled();
+  std::vector<std::string> problems;
+  const std::string configPath = (fs::path(folder) / "config.json").string();
+  m->cfg = detail::readModelConfig(configPath, problems);
+  if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
+
+  m->device = resolveDevice(options.device);
+  std::string dtypeName;
+  m->dtype = resolveDtype(options.dtype, m->device, dtypeName);
+  const int threads = options.threads > 0 ? options.threads : physicalCores();
+  at::set_num_threads(threads);
+
+  m->checkpoint = detail::Checkpoint::open(folder, m->cfg, progress);  // validates everything
+  if (progress && !progress(0.1, "reading tokenizer.model")) throw LoadCancelled();
+  m->tokenizer = detail::Tokenizer::load(folder);
+  if (m->tokenizer->vocabSize() != m->cfg.llama.vocab)
+    throw ModelError(detail::formatProblems(
+        folder, {"tokenizer.model has " + std::to_string(m->tokenizer->vocabSize()) +
+                 " pieces but config.json says vocab_size " + std::to_string(m->cfg.llama.vocab) +
+                 ": the tokenizer does not belong to these weights"}));
+
+  detail::bindWeights(*m, progress);  // LoadCancelled propagates; `m` and its mappings are freed
+
+  ModelInfo& info = m->info;
+  const auto& c = m->cfg;
+  info.kind = c.kind;
+  info.folder = fs::absolute(folder, ec).lexically_normal().string();
+  info.device = m->device.str();
+  info.dtype = dtypeName;
+  info.threads = threads;
+  info.storedDtype = m->checkpoint->storedDtypeSummary();
+  info.parameterCount = m->checkpoint->parameterCount();
+  info.weightBytes = m->checkpoint->weightBytes();
+  if (c.kind == ModelKind::CxrLlava) {
+    info.imageSize = c.vision.imageSize;
+    info.patchSize = c.vision.patchSize;
+    info.imageTokens = c.vision.tokens();
+    info.visionWidth = c.vision.width;
+    info.visionLayers = c.vision.layers;
+  }
+  info.hiddenSize = c.llama.hidden;
+  info.layers = c.llama.layers;
+  info.heads = c.llama.heads;
+  info.kvHeads = c.llama.kvHeads;
+  info.vocabSize = c.llama.vocab;
+  info.maxContext = c.maxContext;
+  info.tokenizerLegacy = m->tokenizer->legacy();
+  info.configSha256 = detail::sha256File(configPath);
+  info.weightIndexSha256 = m->checkpoint->indexSha256();
+  m->loadSeconds = secondsSince(t0);
+  if (progress) progress(1.0, "ready");
+  return std::unique_ptr<Model>(new Model(std::move(m)));
+}
+
+PreprocessInfo Model::preprocess(const ImageInput& image) const {
+  if (impl_->cfg.kind != ModelKind::CxrLlava)
+    throw ModelError("this is a text-only model (LlamaForCausalLM): it has no image input");
+  return detail::preprocessImage(image, impl_->cfg.vision.imageSize);
+}
+
+std::vector<int32_t> Model::tokenize(const std::string& text, bool addBos) const {
+  return impl_->tokenizer->encode(text, addBos);
+}
+
+std::string Model::detokenize(const std::vector<int32_t>& ids) const {
+  return impl_->tokenizer->decode(ids, true);
+}
+
+std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
+                                                       const PhaseProgress& progress) {
+  const Impl& m = *impl_;
+  auto t0 = Clock::now();
+  if (progress && !progress(Phase::Preprocess, 0, 1)) throw Cancelled();
+  auto enc = std::make_unique<EncodedImage::Impl>();
+  enc->owner = &m;
+  enc->preprocess = preprocess(image);
+  enc->pixelValues = detail::normalizePixels(enc->preprocess.crop, m.cfg.imageMean, m.cfg.imageStd);
+  enc->preprocessSeconds = secondsSince(t0);
+  if (progress && !progress(Phase::Preprocess, 1, 1)) throw Cancelled();
+
+  auto t1 = Clock::now();
+  c10::InferenceMode guard;
+  const int64_t S = m.cfg.vision.imageSize;
+  at::Tensor pixels = at::from_blob(enc->pixelValues.data(), {S, S}, at::kFloat);
+  try {
+    enc->embeddings = detail::visionForward(m, pixels, [&](int done, int total) {
+      return !progress || progress(Phase::Vision, done, total);
+    });
+  } catch (const detail::StopRequested&) {
+    throw Cancelled();
+  }
+  enc->visionSeconds = secondsSince(t1);
+  return std::make_shared<EncodedImage>(std::move(enc));
+}
+
+// ---- EncodedImage -----------------------------------------------------------------------------
+
+EncodedImage::EncodedImage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EncodedImage::~EncodedImage() = default;
+const PreprocessInfo& EncodedImage::preprocessInfo() const { return impl_->preprocess; }
+double EncodedImage::preprocessSeconds() const { return impl_->preprocessSeconds; }
+double EncodedImage::visionSeconds() const { return impl_->visionSeconds; }
+
+// ---- Sampling (spec 6.1: the warpers of transformers' _get_logits_warper, in its order) --------
+
+namespace detail {
+namespace {
+
+std::vector<float> toFloatVector(const at::Tensor& t) {
+  at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// argmax with the first index on ties (torch.argmax / the reference greedy search).
+int32_t argmaxFirst(const at::Tensor& logits) {
+  std::vector<float> v = toFloatVector(logits);
+  size_t best = 0;
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i] > v[best]) best = i;
+  return int32_t(best);
+}
+
+// temperature -> top-k (ties kept) -> top-p -> softmax -> multinomial, on the logits' own dtype
+// (bf16 for a bf16 model, as the reference), on the CPU generator so that a seed gives the same
+// text whatever the device.
+int32_t sampleToken(const at::Tensor& logits, const SamplingParams& p, at::Generator& gen) {
+  at::Tensor scores = logits.to(at::kCPU).reshape({1, -1});  // [1, V]
+  const int64_t V = scores.size(1);
+  if (p.temperature != 1.0f) scores = scores / double(p.temperature);
+  if (p.topK > 0) {
+    const int64_t k = std::min<int64_t>(p.topK, V);
+    at::Tensor kth = std::get<0>(at::topk(scores, k)).narrow(1, k - 1, 1);  // [1, 1]
+    scores = scores.masked_fill(scores < kth, -std::numeric_limits<float>::infinity());
+  }
+  if (p.topP < 1.0f) {
+    auto sorted = at::sort(scores, /*dim=*/-1, /*descending=*/false);
+    at::Tensor sortedLogits = std::get<0>(sorted), sortedIdx = std::get<1>(sorted);
+    at::Tensor cumulative = sortedLogits.softmax(-1).cumsum(-1);
+    // Compared in the scores' dtype: for bf16 the threshold is bf16(1 - top_p) as in the reference.
+    at::Tensor removeSorted = cumulative <= (1.0 - double(p.topP));
+    removeSorted.narrow(1, V - 1, 1).fill_(false);  // always keep the most likely token
+    at::Tensor remove = removeSorted.scatter(1, sortedIdx, removeSorted);
+    scores = scores.masked_fill(remove, -std::numeric_limits<float>::infinity());
+  }
+  at::Tensor probs = at::softmax(scores, -1);
+  at::Tensor next = at::multinomial(probs, 1, /*replacement=*/false, gen);
+  return int32_t(next.item<int64_t>());
+}
+
+// The generation state a conversation keeps between turns.
+struct Session {
+  KvCache cache;
+  std::vector<int32_t> cachedIds;  // ids whose positions are valid in the cache (-200 = image)
+};
+
+// Positions taken by the first n ids when the image (at index imageAt, or -1) has `imageTokens`.
+int positionsOf(size_t n, int imageAt, int imageTokens) {
+  return int(n) + ((imageAt >= 0 && int(n) > imageAt) ? imageTokens - 1 : 0);
+}
+
+GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>& ids,
+                          const std::shared_ptr<const EncodedImage>& image, const SamplingParams& sampling,
+                          const TokenCallback& onToken, const PhaseProgress& progress, DebugCapture* debug) {
+  const auto t0 = Clock::now();
+  c10::InferenceMode guard;
+  GenerationResult r;
+  r.promptIds = ids;
+  r.sampling = sampling;
+  r.seed = sampling.seed ? *sampling.seed : (uint64_t(std::random_device{}()) << 32 | std::random_device{}());
+  r.sampling.seed = r.seed;
+  r.timings.loadSeconds = m.loadSeconds;
+
+  // ---- check the prompt
+  if (ids.empty()) throw ModelError("the prompt is empty: give at least one token id");
+  int imageAt = -1;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == kImageTokenId) {
+      if (imageAt >= 0)
+        throw ModelError("the prompt holds more than one image placeholder (-200); CXR-LLaVA takes exactly one image");
+      imageAt = int(i);
+    } else if (ids[i] < 0 || ids[i] >= m.cfg.llama.vocab) {
+      throw ModelError("token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                       " is outside the vocabulary (0.." + std::to_string(m.cfg.llama.vocab - 1) + ")");
+    }
+  }
+  int imageTokens = 0;
+  if (imageAt >= 0) {
+    if (m.cfg.kind != ModelKind::CxrLlava)
+      throw ModelError("the prompt holds an image placeholder (-200), but this is a text-only model");
+    if (!image) throw ModelError("the prompt holds an image placeholder (-200) but no image was given: encode one first");
+    if (image->impl().owner != &m)
+      throw ModelError("the image was encoded by a different model; encode it again with this one");
+    imageTokens = int(image->impl().embeddings.size(0));
+  }
+
+  // ---- budget (spec 6.1): min(512, context - len(ids) - 1), len counting -200 as one id
+  int maxNew = sampling.maxNewTokens > 0 ? sampling.maxNewTokens
+                                         : std::min(512, m.cfg.maxContext - int(ids.size()) - 1);
+  const int promptPositions = positionsOf(ids.size(), imageAt, imageTokens);
+  if (maxNew <= 0 || promptPositions >= m.kvLimit()) {
+    r.stopReason = StopReason::ContextFull;
+    return r;
+  }
+
+  // ---- reuse the cached prefix; always recompute at least the last id (its logits are needed)
+  size_t common = 0;
+  while (common < s.cachedIds.size() && common < ids.size() && s.cachedIds[common] == ids[common]) ++common;
+  common = std::min(common, ids.size() - 1);
+  s.cachedIds.resize(common);
+  const int pos0 = positionsOf(common, imageAt, imageTokens);
+
+  // ---- input embeddings of the new part: text, then the image's rows spliced at -200
+  std::vector<at::Tensor> parts;
+  std::vector<int32_t> run;
+  auto flush = [&] {
+    if (!run.empty()) parts.push_back(embedTokens(m, run));
+    run.clear();
+  };
+  for (size_t i = common; i < ids.size(); ++i) {
+    if (ids[i] == kImageTokenId) {
+      flush();
+      parts.push_back(image->impl().embeddings.to(m.device, m.dtype));
+    } else {
+      run.push_back(ids[i]);
+    }
+  }
+  flush();
+  at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);  // [T, H]
+  const int T = int(x.size(0));
+  ensureCapacity(m, s.cache, std::min(m.kvLimit(), promptPositions + maxNew));
+
+  if (debug && debug->enabled && image && imageAt >= 0) {
+    const auto& e = image->impl();
+    debug->pixelValues = e.pixelValues;
+    const int64_t S = m.cfg.vision.imageSize;
+    debug->pixelShape = {1, 1, S, S};
+    debug->imageEmbeddings = toFloatVector(e.embeddings);
+    debug->embeddingShape = {e.embeddings.size(0), e.embeddings.size(1)};
+  }
+
+  // ---- prefill
+  const auto tPrefill = Clock::now();
+  at::Tensor logits;
+  try {
+    logits = llamaForward(m, s.cache, x, pos0, [&](int done, int total) {
+      return !progress || progress(Phase::Prefill, done, total);
+    });
+  } catch (const StopRequested&) {
+    r.stopReason = StopReason::Cancelled;
+    r.timings.prefillSeconds = secondsSince(tPrefill);
+    return r;  // cache beyond `common` is stale; cachedIds says so
+  }
+  s.cachedIds.assign(ids.begin(), ids.end());
+  r.timings.prefillSeconds = secondsSince(tPrefill);
+  r.timings.prefillPositions = T;
+  if (debug && debug->enabled) {
+    debug->firstLogits = toFloatVector(logits);
+    debug->logitsShape = {int64_t(debug->firstLogits.size())};
+  }
+
+  // ---- decode
+  const bool greedy = sampling.temperature <= 0.001f;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
+  StreamDecoder stream(*m.tokenizer);
+  const auto tDecode = Clock::now();
+  int position = promptPositions;
+  r.stopReason = StopReason::MaxNewTokens;
+  for (int step = 0;; ++step) {
+    const int32_t next = greedy ? argmaxFirst(logits) : sampleToken(logits, sampling, gen);
+    if (step == 0) r.timings.firstTokenSeconds = secondsSince(t0);
+    if (next == m.cfg.llama.eosId) {
+      r.stopReason = StopReason::EndOfSequence;
+      break;
+    }
+    r.tokenIds.push_back(next);
+    TokenEvent ev;
+    ev.id = next;
+    ev.index = step;
+    ev.text = stream.push(next);
+    r.text += ev.text;
+    if (onToken && !onToken(ev)) {
+      r.stopReason = StopReason::Cancelled;
+      break;
+    }
+    if (int(r.tokenIds.size()) >= maxNew) {
+      r.stopReason = StopReason::MaxNewTokens;
+      break;
+    }
+    if (position >= m.kvLimit()) {
+      r.stopReason = StopReason::ContextFull;
+      break;
+    }
+    ensureCapacity(m, s.cache, position + 1);
+    logits = llamaForward(m, s.cache, embedTokens(m, {next}), position, {});
+    s.cachedIds.push_back(next);
+    ++position;
+  }
+  r.text += stream.finish();
+  r.timings.decodeTokens = int(r.tokenIds.size());
+  r.timings.decodeSeconds = secondsSince(tDecode);
+  return r;
+}
+
+}  // namespace
+}  // namespace detail
+
+GenerationResult generateFromIds(Model& model, const std::vector<int32_t>& promptIds,
+                                 const std::shared_ptr<const EncodedImage>& image,
+                                 const SamplingParams& sampling, const TokenCallback& onToken,
+                                 const PhaseProgress& progress, DebugCapture* debug) {
+  detail::Session session;
+  GenerationResult r = detail::generate(model.impl(), session, promptIds, image, sampling, onToken, progress, debug);
+  if (image) {
+    r.timings.preprocessSeconds = image->preprocessSeconds();
+    r.timings.visionSeconds = image->visionSeconds();
+  }
+  return r;
+}
+
+// ---- Conversation -----------------------------------------------------------------------------
+
+struct Conversation::Impl {
+  Model& model;
+  std::vector<Message> messages;
+  std::shared_ptr<const EncodedImage> image;
+  detail::Session session;
+  bool imageTimingReported = false;
+
+  explicit Impl(Model& m) : model(m) {}
+
+  std::vector<int32_t> promptIds() const {
+    return model.impl().tokenizer->encodeWithImage(detail::renderLlama2Chat(messages));
+  }
+  // Keep only the cached positions that the current messages still produce.
+  void trimCache() {
+    bool hasUser = false;
+    for (const auto& msg : messages) hasUser |= msg.role == Message::Role::User;
+    if (!hasUser) {
+      session.cachedIds.clear();
+      return;
+    }
+    const std::vector<int32_t> ids = promptIds();
+    size_t common = 0;
+    while (common < session.cachedIds.size() && common < ids.size() && session.cachedIds[common] == ids[common])
+      ++common;
+    session.cachedIds.resize(common);
+  }
+};
+
+Conversation::Conversation(Model& model, std::string systemPrompt) : impl_(std::make_unique<Impl>(model)) {
+  if (!systemPrompt.empty()) impl_->messages.push_back({Message::Role::System, std::move(systemPrompt)});
+}
+Conversation::~Conversation() = default;
+
+void Conversation::setImage(std::shared_ptr<const EncodedImage> image) {
+  if (image && image->impl().owner != &impl_->model.impl())
+    throw ModelError("the image was encoded by a different model; encode it again with this one");
+  if (image != impl_->image) {
+    impl_->image = std::move(image);
+    impl_->session.cachedIds.clear();  // the cached positions hold the old image
+    impl_->imageTimingReported = false;
+  }
+}
+const std::shared_ptr<const EncodedImage>& Conversation::image() const { return impl_->image; }
+
+GenerationResult Conversation::send(const std::string& userMessage, const SamplingParams& sampling,
+                                    const TokenCallback& onToken, const PhaseProgress& progress,
+                                    DebugCapture* debug) {
+  Impl& c = *impl_;
+  c.messages.push_back({Message::Role::User, userMessage});
+  std::vector<int32_t> ids;
+  try {
+    ids = c.promptIds();
+    GenerationResult r = detail::generate(c.model.impl(), c.session, ids, c.image, sampling, onToken, progress, debug);
+    if (c.image && !c.imageTimingReported) {
+      r.timings.preprocessSeconds = c.image->preprocessSeconds();
+      r.timings.visionSeconds = c.image->visionSeconds();
+      c.imageTimingReported = true;
+    }
+    c.messages.push_back({Message::Role::Assistant, r.text});
+    return r;
+  } catch (...) {
+    c.messages.pop_back();  // an error (not a cancellation) leaves the conversation as it was
+    throw;
+  }
+}
+
+std::string Conversation::popLastExchange() {
+  Impl& c = *impl_;
+  std::string user;
+  if (!c.messages.empty() && c.messages.back().role == Message::Role::Assistant) c.messages.pop_back();
+  if (!c.messages.empty() && c.messages.back().role == Message::Role::User) {
+    user = c.messages.back().content;
+    c.messages.pop_back();
+  }
+  c.trimCache();
+  return user;
+}
+
+void Conversation::reset() {
+  Impl& c = *impl_;
+  while (c.messages.size() > 1 || (!c.messages.empty() && c.messages.back().role != Message::Role::System))
+    c.messages.pop_back();
+  c.session.cachedIds.clear();
+}
+
+const std::vector<Message>& Conversation::messages() const { return impl_->messages; }
+std::string Conversation::renderedPrompt() const { return detail::renderLlama2Chat(impl_->messages); }
+
+int Conversation::cachedPositions() const {
+  const auto& ids = impl_->session.cachedIds;
+  int imageTokens = impl_->image ? int(impl_->image->impl().embeddings.size(0)) : 0;
+  int n = 0;
+  for (int32_t id : ids) n += id == kImageTokenId ? imageTokens : 1;
+  return n;
+}
+
+}  // namespace cxr

@@ -1,0 +1,259 @@
+#include "core/model_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/json.h"
+
+namespace cxr::detail {
+
+namespace {
+
+// Reads typed keys from one JSON object and collects every problem instead of stopping at the
+// first: a user fixing a config wants the whole list.
+class KeyReader {
+ public:
+  KeyReader(const Json* object, std::string where, std::vector<std::string>& problems)
+      : obj_(object), where_(std::move(where)), problems_(problems) {}
+
+  void readInt(const char* key, int& out, bool required, int minValue = 1) {
+    const Json* v = get(key, required);
+    if (!v) return;
+    if (!v->isInteger() || v->asInt() < minValue || v->asInt() > (int64_t(1) << 30)) {
+      problem(key, "must be an integer >= " + std::to_string(minValue));
+      return;
+    }
+    out = int(v->asInt());
+  }
+  void readDouble(const char* key, double& out, bool required, bool positive = true) {
+    const Json* v = get(key, required);
+    if (!v) return;
+    if (!v->isNumber() || (positive && !(v->asDouble() > 0))) {
+      problem(key, positive ? "must be a positive number" : "must be a number");
+      return;
+    }
+    out = v->asDouble();
+  }
+  void readBool(const char* key, bool& out) {
+    const Json* v = get(key, false);
+    if (!v) return;
+    if (!v->isBool()) {
+      problem(key, "must be true or false");
+      return;
+    }
+    out = v->asBool();
+  }
+  const Json* get(const char* key, bool required) {
+    const Json* v = obj_ ? obj_->find(key) : nullptr;
+    if (v && v->isNull()) v = nullptr;
+    if (!v && required) problems_.push_back("config.json: key " + where_ + key + " is missing");
+    return v;
+  }
+  void problem(const char* key, const std::string& what) {
+    problems_.push_back("config.json: " + where_ + key + " " + what);
+  }
+
+ private:
+  const Json* obj_;
+  std::string where_;
+  std::vector<std::string>& problems_;
+};
+
+void readLlama(const Json* obj, const std::string& where, LlamaConfig& c,
+               std::vector<std::string>& problems) {
+  KeyReader r(obj, where, problems);
+  r.readInt("hidden_size", c.hidden, true);
+  r.readInt("intermediate_size", c.intermediate, true);
+  r.readInt("num_hidden_layers", c.layers, true);
+  r.readInt("num_attention_heads", c.heads, true);
+  c.kvHeads = c.heads;
+  r.readInt("num_key_value_heads", c.kvHeads, false);
+  r.readInt("vocab_size", c.vocab, true);
+  c.headDim = c.heads > 0 ? c.hidden / c.heads : 0;
+  r.readInt("head_dim", c.headDim, false);
+  r.readDouble("rms_norm_eps", c.rmsEps, false);
+  r.readDouble("rope_theta", c.ropeTheta, false);
+  r.readInt("max_position_embeddings", c.maxPositions, false);
+  r.readBool("tie_word_embeddings", c.tieWordEmbeddings);
+  r.readInt("bos_token_id", c.bosId, false, 0);
+  r.readInt("eos_token_id", c.eosId, false, 0);
+
+  if (c.heads > 0 && c.kvHeads > 0 && c.heads % c.kvHeads != 0)
+    problems.push_back("config.json: " + where + "num_attention_heads (" + std::to_string(c.heads) +
+                       ") is not a multiple of num_key_value_heads (" + std::to_string(c.kvHeads) + ")");
+  if (c.headDim % 2 != 0)
+    problems.push_back("config.json: the attention head size " + std::to_string(c.headDim) +
+                       " must be even for rotary embeddings");
+  if (const Json* act = r.get("hidden_act", false); act && (!act->isString() || act->asString() != "silu"))
+    r.problem("hidden_act", "is not \"silu\"; only LLaMA's SwiGLU MLP is supported");
+  if (r.get("rope_scaling", false))
+    r.problem("rope_scaling", "is set; rotary scaling is not supported (the reference has none)");
+  bool bias = false;
+  r.readBool("attention_bias", bias);
+  if (bias) r.problem("attention_bias", "is true; q/k/v/o biases are not supported");
+  bool mlpBias = false;
+  r.readBool("mlp_bias", mlpBias);
+  if (mlpBias) r.problem("mlp_bias", "is true; MLP biases are not supported");
+}
+
+}  // namespace
+
+ModelConfig readModelConfig(const std::string& configPath, std::vector<std::string>& problems) {
+  ModelConfig cfg;
+  std::ifstream in(configPath, std::ios::binary);
+  if (!in) {
+    problems.push_back("config.json is missing in the model folder (" + configPath + ")");
+    return cfg;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Json root;
+  try {
+    root = Json::parse(ss.str());
+  } catch (const JsonError& e) {
+    problems.push_back("config.json is not valid JSON (" + std::string(e.what()) + ")");
+    return cfg;
+  }
+  if (!root.isObject()) {
+    problems.push_back("config.json does not hold a JSON object");
+    return cfg;
+  }
+
+  const Json* llama = root.find("llama");
+  const Json* vision = root.find("clip_vision_cfg");
+  auto hasArchitecture = [&](const std::string& name) {
+    const Json* a = root.find("architectures");
+    if (!a || !a->isArray()) return false;
+    for (const auto& x : a->asArray())
+      if (x.isString() && x.asString() == name) return true;
+    return false;
+  };
+  const Json* modelType = root.find("model_type");
+  bool isLlamaType = modelType && modelType->isString() && modelType->asString() == "llama";
+
+  if (llama || vision || hasArchitecture("CXRLLAVAModel")) {
+    cfg.kind = ModelKind::CxrLlava;
+    cfg.llamaPrefix = "llama.";
+    if (!llama || !llama->isObject()) {
+      problems.push_back("config.json: the \"llama\" object (the language model's config) is missing");
+    } else {
+      readLlama(llama, "llama.", cfg.llama, problems);
+    }
+    if (!vision || !vision->isObject()) {
+      problems.push_back("config.json: the \"clip_vision_cfg\" object is missing");
+    } else {
+      KeyReader v(vision, "clip_vision_cfg.", problems);
+      v.readInt("image_size", cfg.vision.imageSize, true);
+      v.readInt("patch_size", cfg.vision.patchSize, true);
+      v.readInt("width", cfg.vision.width, true);
+      v.readInt("layers", cfg.vision.layers, true);
+      v.readInt("head_width", cfg.vision.headWidth, false);  // absent in the real file: 64
+      v.readDouble("mlp_ratio", cfg.vision.mlpRatio, false);
+      auto& vc = cfg.vision;
+      if (vc.patchSize > 0 && vc.imageSize % vc.patchSize != 0)
+        problems.push_back("config.json: clip_vision_cfg.image_size " + std::to_string(vc.imageSize) +
+                           " is not a multiple of patch_size " + std::to_string(vc.patchSize));
+      if (vc.headWidth > 0 && vc.width % vc.headWidth != 0)
+        problems.push_back("config.json: clip_vision_cfg.width " + std::to_string(vc.width) +
+                           " is not a multiple of head_width " + std::to_string(vc.headWidth));
+      for (const char* unsupported : {"attentional_pool", "no_ln_pre", "final_ln_after_pool"}) {
+        const Json* u = vision->find(unsupported);
+        if (u && u->isBool() && u->asBool())
+          v.problem(unsupported, "is true; the reference configuration (false) is the only one supported");
+      }
+      if (const Json* pool = vision->find("pool_type"); pool && pool->isString() && pool->asString() != "tok")
+        v.problem("pool_type", "is not \"tok\"; only the class-token layout is supported");
+    }
+    KeyReader top(&root, "", problems);
+    top.readInt("clip_embed_dim", cfg.vision.embedDim, false);
+    cfg.projectorIn = cfg.vision.width;
+    top.readInt("mm_projector_dim", cfg.projectorIn, false);
+    if (cfg.projectorIn != cfg.vision.width)
+      problems.push_back("config.json: mm_projector_dim " + std::to_string(cfg.projectorIn) +
+                         " differs from clip_vision_cfg.width " + std::to_string(cfg.vision.width) +
+                         " (the projector reads the vision tokens)");
+    if (const Json* pre = root.find("image_preprocess_cfg"); pre && pre->isObject()) {
+      KeyReader p(pre, "image_preprocess_cfg.", problems);
+      p.readDouble("mean", cfg.imageMean, false, false);
+      p.readDouble("std", cfg.imageStd, false);
+    }
+    cfg.maxContext = 2048;  // spec 6.1: getattr(config, 'max_position_embeddings', 2048)
+    top.readInt("max_position_embeddings", cfg.maxContext, false);
+  } else if (isLlamaType || hasArchitecture("LlamaForCausalLM")) {
+    cfg.kind = ModelKind::TextLlama;
+    cfg.llamaPrefix = "model.";
+    readLlama(&root, "", cfg.llama, problems);
+    cfg.maxContext = cfg.llama.maxPositions;
+  } else {
+    problems.push_back(
+        "config.json describes neither a CXR-LLaVA model (no \"llama\" / \"clip_vision_cfg\") nor a "
+        "LlamaForCausalLM (architectures / model_type); is this the right folder?");
+  }
+  return cfg;
+}
+
+std::vector<ExpectedTensor> expectedTensors(const ModelConfig& c) {
+  std::vector<ExpectedTensor> t;
+  const auto& L = c.llama;
+  const int64_t H = L.hidden, I = L.intermediate, V = L.vocab;
+  const int64_t qOut = int64_t(L.heads) * L.headDim, kvOut = int64_t(L.kvHeads) * L.headDim;
+  auto add = [&](std::string name, std::vector<int64_t> shape, bool optional = false) {
+    t.push_back({std::move(name), std::move(shape), optional});
+  };
+
+  if (c.kind == ModelKind::CxrLlava) {
+    const auto& v = c.vision;
+    const int64_t W = v.width, P = v.patchSize, M = v.mlpWidth();
+    add("vision_tower.conv1.weight", {W, 1, P, P});  // patch embed, 1 input channel, no bias
+    add("vision_tower.class_embedding", {W});
+    add("vision_tower.positional_embedding", {v.tokens() + 1, W});
+    add("vision_tower.ln_pre.weight", {W});
+    add("vision_tower.ln_pre.bias", {W});
+    for (int i = 0; i < v.layers; ++i) {
+      const std::string b = "vision_tower.transformer.resblocks." + std::to_string(i) + ".";
+      add(b + "ln_1.weight", {W});
+      add(b + "ln_1.bias", {W});
+      add(b + "attn.in_proj_weight", {3 * W, W});  // rows: Wq | Wk | Wv
+      add(b + "attn.in_proj_bias", {3 * W});
+      add(b + "attn.out_proj.weight", {W, W});
+      add(b + "attn.out_proj.bias", {W});
+      add(b + "ln_2.weight", {W});
+      add(b + "ln_2.bias", {W});
+      add(b + "mlp.c_fc.weight", {M, W});
+      add(b + "mlp.c_fc.bias", {M});
+      add(b + "mlp.c_proj.weight", {W, M});
+      add(b + "mlp.c_proj.bias", {W});
+    }
+    add("vision_tower.ln_post.weight", {W});
+    add("vision_tower.ln_post.bias", {W});
+    add("vision_tower.proj", {W, v.embedDim});  // stored, unused by the LLM path
+    add("mm_projector.weight", {H, c.projectorIn});
+    add("mm_projector.bias", {H});
+  }
+  const std::string p = c.llamaPrefix;
+  add(p + "embed_tokens.weight", {V, H});
+  for (int i = 0; i < L.layers; ++i) {
+    const std::string b = p + "layers." + std::to_string(i) + ".";
+    add(b + "self_attn.q_proj.weight", {qOut, H});
+    add(b + "self_attn.k_proj.weight", {kvOut, H});
+    add(b + "self_attn.v_proj.weight", {kvOut, H});
+    add(b + "self_attn.o_proj.weight", {H, qOut});
+    add(b + "mlp.gate_proj.weight", {I, H});
+    add(b + "mlp.up_proj.weight", {I, H});
+    add(b + "mlp.down_proj.weight", {H, I});
+    add(b + "input_layernorm.weight", {H});
+    add(b + "post_attention_layernorm.weight", {H});
+  }
+  add(p + "norm.weight", {H});
+  // CXR-LLaVA always stores its untied head; a tied LlamaForCausalLM may omit it.
+  add("lm_head.weight", {V, H}, c.kind == ModelKind::TextLlama && L.tieWordEmbeddings);
+  return t;
+}
+
+std::string shapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace cxr::detail

@@ -1,0 +1,298 @@
+// The maths of CXR-LLaVA v2: open_clip's vision tower, the projector and LLaMA-2 (spec sections
+// 3, 6.2 and 7). Device- and dtype-generic: every tensor follows the model's TensorOptions.
+// Shape comments use: S image side, P patch, g grid (S/P), N = g*g patch tokens, W vision width,
+// M vision MLP width, T new positions, L = past + T positions, H hidden, nh/kvh heads, hd head dim.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+
+#include "core/engine_internal.h"
+
+namespace cxr::detail {
+
+namespace {
+
+// ---- weights ------------------------------------------------------------------------------
+
+at::ScalarType toScalarType(StoredDType t) {
+  switch (t) {
+    case StoredDType::BF16: return at::kBFloat16;
+    case StoredDType::F16: return at::kHalf;
+    case StoredDType::F32: return at::kFloat;
+  }
+  return at::kFloat;
+}
+
+// Reads one byte per page so that the OS pages the tensor in now (during load, with progress)
+// rather than during the first question.
+void pageIn(const TensorView& v) {
+  volatile uint8_t sink = 0;
+  for (size_t off = 0; off < v.bytes; off += 4096) sink = sink + v.data[off];
+  if (v.bytes) sink = sink + v.data[v.bytes - 1];
+  (void)sink;
+}
+
+class WeightBinder {
+ public:
+  WeightBinder(Model::Impl& m, const LoadProgress& progress) : m_(m), progress_(progress) {
+    total_ = double(std::max<int64_t>(1, m.checkpoint->weightBytes()));
+  }
+
+  // A weight as a tensor of the compute dtype on the compute device. When nothing needs
+  // converting it is a view of the mapping itself (no copy: the mapping outlives the model's
+  // tensors because Model::Impl owns both and the weights are declared after the checkpoint).
+  at::Tensor get(const std::string& name) {
+    const TensorView& v = m_.checkpoint->tensor(name);
+    if (progress_ && !progress_(0.1 + 0.9 * done_ / total_, "loading " + name)) throw LoadCancelled();
+    pageIn(v);
+    done_ += double(v.bytes);
+    const at::ScalarType stored = toScalarType(v.dtype);
+    std::vector<int64_t> shape(v.shape.begin(), v.shape.end());
+    const bool aligned = reinterpret_cast<uintptr_t>(v.data) % size_t(dtypeSize(v.dtype)) == 0;
+    if (aligned) {
+      at::Tensor t = at::from_blob(const_cast<uint8_t*>(v.data), shape,
+                                   at::TensorOptions().dtype(stored).device(at::kCPU));
+      if (stored == m_.dtype && m_.device.is_cpu()) return t;  // zero-copy
+      return t.to(m_.device, m_.dtype);
+    }
+    // A misaligned tensor (hand-made file): copy it once to aligned memory.
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(stored));
+    std::memcpy(t.data_ptr(), v.data, v.bytes);
+    return t.to(m_.device, m_.dtype);
+  }
+
+ private:
+  Model::Impl& m_;
+  const LoadProgress& progress_;
+  double done_ = 0, total_ = 1;
+};
+
+// ---- building blocks ------------------------------------------------------------------------
+
+// LLaMA RMSNorm exactly as transformers 4.36: fp32 statistics, the normalised value rounded to
+// the compute dtype BEFORE the weight multiply (spec 6.2).
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);                        // [T, H] fp32
+  at::Tensor var = xf.pow(2).mean({-1}, /*keepdim=*/true);  // [T, 1]
+  return weight * (xf * at::rsqrt(var + eps)).to(x.scalar_type());
+}
+
+// rotate_half on halves (HF layout, spec 7.2): [x0..x63, x64..x127] -> [-x64..-x127, x0..x63]
+at::Tensor rotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// Softmax attention. q: [kvh, G*T, hd] (G query heads per kv head, grouped head-major),
+// k, v: [kvh, L, hd], mask: [G*T, L] additive fp32 or undefined. Scores and softmax in fp32,
+// probabilities rounded to the compute dtype before the product with V (spec 6.2). Heads are
+// processed in slices so that the fp32 score block stays around 64 MiB.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                     const at::Tensor& mask) {
+  const int64_t heads = q.size(0), rows = q.size(1), keys = k.size(1);
+  const int64_t perSlice = std::max<int64_t>(1, (int64_t(64) << 20) / std::max<int64_t>(1, rows * keys * 4));
+  std::vector<at::Tensor> outs;
+  for (int64_t h0 = 0; h0 < heads; h0 += perSlice) {
+    const int64_t n = std::min(perSlice, heads - h0);
+    at::Tensor qs = q.narrow(0, h0, n), ks = k.narrow(0, h0, n), vs = v.narrow(0, h0, n);
+    at::Tensor scores = at::matmul(qs, ks.transpose(1, 2)).to(at::kFloat).mul_(scale);  // [n, rows, keys]
+    if (mask.defined()) scores.add_(mask);
+    at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
+    outs.push_back(at::matmul(probs, vs));  // [n, rows, hd]
+  }
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+}  // namespace
+
+// ---- loading --------------------------------------------------------------------------------
+
+void bindWeights(Model::Impl& m, const LoadProgress& progress) {
+  c10::InferenceMode guard;
+  WeightBinder b(m, progress);
+  const ModelConfig& c = m.cfg;
+  Weights& w = m.w;
+  if (c.kind == ModelKind::CxrLlava) {
+    const auto& vc = c.vision;
+    w.patchW = b.get("vision_tower.conv1.weight").reshape({vc.width, vc.patchSize * vc.patchSize});
+    w.classEmb = b.get("vision_tower.class_embedding");
+    w.posEmb = b.get("vision_tower.positional_embedding");
+    w.lnPreW = b.get("vision_tower.ln_pre.weight");
+    w.lnPreB = b.get("vision_tower.ln_pre.bias");
+    for (int i = 0; i < vc.layers; ++i) {
+      const std::string p = "vision_tower.transformer.resblocks." + std::to_string(i) + ".";
+      VisionBlock blk;
+      blk.ln1W = b.get(p + "ln_1.weight");
+      blk.ln1B = b.get(p + "ln_1.bias");
+      blk.inProjW = b.get(p + "attn.in_proj_weight");
+      blk.inProjB = b.get(p + "attn.in_proj_bias");
+      blk.outProjW = b.get(p + "attn.out_proj.weight");
+      blk.outProjB = b.get(p + "attn.out_proj.bias");
+      blk.ln2W = b.get(p + "ln_2.weight");
+      blk.ln2B = b.get(p + "ln_2.bias");
+      blk.fcW = b.get(p + "mlp.c_fc.weight");
+      blk.fcB = b.get(p + "mlp.c_fc.bias");
+      blk.projW = b.get(p + "mlp.c_proj.weight");
+      blk.projB = b.get(p + "mlp.c_proj.bias");
+      w.vision.push_back(std::move(blk));
+    }
+    w.lnPostW = b.get("vision_tower.ln_post.weight");
+    w.lnPostB = b.get("vision_tower.ln_post.bias");
+    w.projectorW = b.get("mm_projector.weight");
+    w.projectorB = b.get("mm_projector.bias");
+  }
+  const std::string p = c.llamaPrefix;
+  w.embed = b.get(p + "embed_tokens.weight");
+  for (int i = 0; i < c.llama.layers; ++i) {
+    const std::string l = p + "layers." + std::to_string(i) + ".";
+    LlamaLayer layer;
+    layer.inputNorm = b.get(l + "input_layernorm.weight");
+    layer.wq = b.get(l + "self_attn.q_proj.weight");
+    layer.wk = b.get(l + "self_attn.k_proj.weight");
+    layer.wv = b.get(l + "self_attn.v_proj.weight");
+    layer.wo = b.get(l + "self_attn.o_proj.weight");
+    layer.postNorm = b.get(l + "post_attention_layernorm.weight");
+    layer.wGate = b.get(l + "mlp.gate_proj.weight");
+    layer.wUp = b.get(l + "mlp.up_proj.weight");
+    layer.wDown = b.get(l + "mlp.down_proj.weight");
+    w.layers.push_back(std::move(layer));
+  }
+  w.finalNorm = b.get(p + "norm.weight");
+  // A tied model may omit lm_head (then the embedding matrix is the head).
+  w.lmHead = m.checkpoint->find("lm_head.weight") ? b.get("lm_head.weight") : w.embed;
+
+  // Rotary tables as LlamaRotaryEmbedding builds them: fp32 on CPU, then rounded to the compute
+  // dtype (cos_cached[:seq].to(x.dtype)).
+  const int64_t hd = c.llama.headDim;
+  at::Tensor invFreq = 1.0 / at::pow(c.llama.ropeTheta, at::arange(0, hd, 2, at::kLong).to(at::kFloat) / double(hd));
+  at::Tensor t = at::arange(int64_t(c.llama.maxPositions), at::kLong).to(at::kFloat);
+  at::Tensor freqs = at::outer(t, invFreq);   // [maxPos, hd/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);  // [maxPos, hd]
+  m.ropeCos = emb.cos().to(m.device, m.dtype);
+  m.ropeSin = emb.sin().to(m.device, m.dtype);
+}
+
+// ---- vision tower (spec 3) ----------------------------------------------------------------
+
+at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,
+                         const std::function<bool(int, int)>& progress) {
+  c10::InferenceMode guard;
+  const auto& vc = m.cfg.vision;
+  const auto& w = m.w;
+  const int64_t S = vc.imageSize, P = vc.patchSize, g = vc.grid(), W = vc.width;
+  const int64_t nh = vc.heads(), hw = vc.headWidth;
+  const double eps = vc.lnEps;
+
+  // conv1 (no bias, stride P) as a matrix product over flattened patches; token t = (t / g, t % g).
+  at::Tensor img = pixels.to(m.device, m.dtype).reshape({S, S});                        // [S, S]
+  at::Tensor patches = img.reshape({g, P, g, P}).permute({0, 2, 1, 3}).reshape({g * g, P * P});  // [N, P*P]
+  at::Tensor tokens = at::linear(patches, w.patchW);                                    // [N, W]
+  at::Tensor x = at::cat({w.classEmb.reshape({1, W}), tokens}, 0) + w.posEmb;           // [N+1, W]
+  x = at::layer_norm(x, {W}, w.lnPreW, w.lnPreB, eps);
+
+  const int64_t L = x.size(0);
+  const double scale = 1.0 / std::sqrt(double(hw));
+  for (size_t i = 0; i < w.vision.size(); ++i) {
+    if (progress && !progress(int(i), int(w.vision.size()))) throw StopRequested{};
+    const VisionBlock& b = w.vision[i];
+    // x = x + out_proj(MHA(ln_1(x)))   (nn.MultiheadAttention: q, k, v from one packed in_proj)
+    at::Tensor n = at::layer_norm(x, {W}, b.ln1W, b.ln1B, eps);            // [L, W]
+    at::Tensor qkv = at::linear(n, b.inProjW, b.inProjB);                   // [L, 3W]
+    auto heads = [&](int64_t part) {                                        // -> [nh, L, hw]
+      return qkv.narrow(1, part * W, W).reshape({L, nh, hw}).transpose(0, 1).contiguous();
+    };
+    at::Tensor a = attention(heads(0), heads(1), heads(2), scale, at::Tensor());  // [nh, L, hw]
+    a = a.transpose(0, 1).reshape({L, W});
+    x = x + at::linear(a, b.outProjW, b.outProjB);
+    // x = x + c_proj(GELU_erf(c_fc(ln_2(x))))
+    at::Tensor n2 = at::layer_norm(x, {W}, b.ln2W, b.ln2B, eps);
+    at::Tensor h = at::gelu(at::linear(n2, b.fcW, b.fcB));                 // [L, M]
+    x = x + at::linear(h, b.projW, b.projB);
+  }
+  if (progress && !progress(int(w.vision.size()), int(w.vision.size()))) throw StopRequested{};
+  // ln_post on all tokens, then drop the class token; `proj` is not used on this path.
+  x = at::layer_norm(x, {W}, w.lnPostW, w.lnPostB, eps).narrow(0, 1, L - 1);  // [N, W]
+  return at::linear(x, w.projectorW, w.projectorB);                            // [N, H]
+}
+
+// ---- LLaMA (spec 6.2, 7) ----------------------------------------------------------------------
+
+void ensureCapacity(const Model::Impl& m, KvCache& cache, int positions) {
+  if (positions <= cache.capacity) return;
+  const auto& lc = m.cfg.llama;
+  // Grow in steps of 256 positions (0.5 MiB each for the 7B model in bf16), keeping the contents.
+  int cap = std::min(m.kvLimit(), ((positions + 255) / 256) * 256);
+  cap = std::max(cap, positions);
+  if (cache.k.empty()) {
+    cache.k.resize(size_t(lc.layers));
+    cache.v.resize(size_t(lc.layers));
+  }
+  for (int l = 0; l < lc.layers; ++l) {
+    for (auto* kv : {&cache.k[size_t(l)], &cache.v[size_t(l)]}) {
+      at::Tensor grown = at::empty({lc.kvHeads, cap, lc.headDim}, m.options());  // [kvh, cap, hd]
+      if (kv->defined() && cache.capacity > 0) grown.narrow(1, 0, cache.capacity).copy_(*kv);
+      *kv = grown;
+    }
+  }
+  cache.capacity = cap;
+}
+
+at::Tensor embedTokens(const Model::Impl& m, const std::vector<int32_t>& ids) {
+  std::vector<int64_t> idx(ids.begin(), ids.end());
+  at::Tensor t = at::tensor(idx, at::TensorOptions().dtype(at::kLong)).to(m.w.embed.device());
+  return at::embedding(m.w.embed, t).to(m.device, m.dtype);  // [T, H]
+}
+
+at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& input, int pos0,
+                        const std::function<bool(int, int)>& progress) {
+  c10::InferenceMode guard;
+  const auto& lc = m.cfg.llama;
+  const int64_t T = input.size(0), Lk = pos0 + T;
+  const int64_t nh = lc.heads, kvh = lc.kvHeads, hd = lc.headDim, G = nh / kvh;
+  const double scale = 1.0 / std::sqrt(double(hd));
+  if (Lk > cache.capacity) throw ModelError("internal: KV cache too small");
+
+  at::Tensor cos = m.ropeCos.narrow(0, pos0, T);  // [T, hd]
+  at::Tensor sin = m.ropeSin.narrow(0, pos0, T);
+  // Causal mask over absolute positions: query i (at pos0+i) sees keys 0..pos0+i. Rows repeat
+  // per grouped query head (see attention()).
+  at::Tensor mask;
+  if (T > 1) {
+    mask = at::full({T, Lk}, -std::numeric_limits<float>::infinity(),
+                    at::TensorOptions().dtype(at::kFloat).device(m.device))
+               .triu(pos0 + 1);  // [T, Lk]
+    if (G > 1) mask = mask.repeat({G, 1});  // [G*T, Lk]
+  }
+
+  at::Tensor x = input;  // [T, H]
+  for (int l = 0; l < lc.layers; ++l) {
+    if (progress && !progress(l, lc.layers)) throw StopRequested{};
+    const LlamaLayer& w = m.w.layers[size_t(l)];
+    // ---- attention
+    at::Tensor n1 = rmsNorm(x, w.inputNorm, lc.rmsEps);                          // [T, H]
+    at::Tensor q = at::linear(n1, w.wq).reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
+    at::Tensor k = at::linear(n1, w.wk).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    at::Tensor v = at::linear(n1, w.wv).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    q = q * cos + rotateHalf(q) * sin;  // RoPE, rotate_half form, positions pos0..pos0+T-1
+    k = k * cos + rotateHalf(k) * sin;
+    cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
+    cache.v[size_t(l)].narrow(1, pos0, T).copy_(v);
+    at::Tensor K = cache.k[size_t(l)].narrow(1, 0, Lk);  // [kvh, Lk, hd]
+    at::Tensor V = cache.v[size_t(l)].narrow(1, 0, Lk);
+    // GQA (repeat_kv): query head h uses kv head h / G; group the G heads' rows per kv head.
+    at::Tensor qg = q.reshape({kvh, G * T, hd});                                   // [kvh, G*T, hd]
+    at::Tensor a = attention(qg, K, V, scale, mask).reshape({nh, T, hd});          // [nh, T, hd]
+    a = a.transpose(0, 1).reshape({T, nh * hd});                                   // [T, nh*hd]
+    x = x + at::linear(a, w.wo);
+    // ---- SwiGLU MLP: down(silu(gate(n2)) * up(n2))
+    at::Tensor n2 = rmsNorm(x, w.postNorm, lc.rmsEps);
+    at::Tensor h = at::silu(at::linear(n2, w.wGate)) * at::linear(n2, w.wUp);     // [T, I]
+    x = x + at::linear(h, w.wDown);
+  }
+  if (progress && !progress(lc.layers, lc.layers)) throw StopRequested{};
+  at::Tensor last = rmsNorm(x.narrow(0, T - 1, 1), m.w.finalNorm, lc.rmsEps);     // [1, H]
+  return at::linear(last, m.w.lmHead).reshape({lc.vocab});                        // [V]
+}
+
+}  // namespace cxr::detail
