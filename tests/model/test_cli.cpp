@@ -1,0 +1,237 @@
+// Runs the built cxr-llava binary on the tiny golden checkpoints and checks what a user (or a
+// script) sees: --json greedy ids equal the golden ones, prompt ids, --dump-dir files and their
+// sizes and contents, exit status and one-line errors on bad input.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/check.h"
+#include "support/mini_json.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string gCli;
+
+struct Run {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string shellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string readAll(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Run runCli(const std::vector<std::string>& args, const std::string& stdinText = {}) {
+  const fs::path errFile = fs::temp_directory_path() / ("cxr_cli_err_" + std::to_string(::getpid()));
+  const fs::path inFile = fs::temp_directory_path() / ("cxr_cli_in_" + std::to_string(::getpid()));
+  std::ofstream(inFile) << stdinText;
+  std::string command = shellQuote(gCli);
+  for (const auto& a : args) command += " " + shellQuote(a);
+  command += " --quiet <" + shellQuote(inFile.string()) + " 2>" + shellQuote(errFile.string());
+  Run r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = readAll(errFile);
+  fs::remove(errFile);
+  fs::remove(inFile);
+  return r;
+}
+
+std::vector<float> readFloats(const fs::path& file) {
+  const std::string bytes = readAll(file);
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), v.size() * 4);
+  return v;
+}
+
+// Golden greedy ids run N steps regardless of EOS; the tool stops at EOS (id 2).
+std::vector<int32_t> untilEos(std::vector<int32_t> ids) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] == 2) {
+      ids.resize(i);
+      break;
+    }
+  return ids;
+}
+
+void testGoldenCases(const std::string& shared, const std::string& model) {
+  const std::string root = shared + "/golden-cxrllava/" + model;
+  const std::string checkpoint = root + "/checkpoint";
+  for (const std::string caseName : {"report", "ask", "short"}) {
+    const auto golden = testjson::parseFile(root + "/" + caseName + "/reference.json");
+    const auto& prompt = golden["prompt"];
+    const auto& c = golden["cases"][0];  // one image per case is enough here; the engine tests do all
+    const std::string image = shared + "/cxr/" + c["image"].string;
+    const auto greedy = c["greedy_ids"].ints();
+    std::vector<std::string> args;
+    if (caseName == "report") args = {"report", "--image", image};
+    if (caseName == "ask") args = {"ask", "--image", image, "--question", "Is there a pleural effusion?"};
+    if (caseName == "short") {
+      std::string ids;
+      for (int32_t id : prompt["ids"].ints()) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+      args = {"report", "--image", image, "--prompt-ids", ids};
+    }
+    const fs::path dump = fs::temp_directory_path() / ("cxr_cli_dump_" + std::to_string(::getpid()));
+    fs::remove_all(dump);
+    for (const std::string& a : std::vector<std::string>{"--model", checkpoint, "--json", "--temperature", "0", "--dtype", "f32", "--seed", "7",
+                                "--max-new-tokens", std::to_string(greedy.size()), "--dump-dir", dump.string()})
+      args.push_back(a);
+    const std::string label = model + "/" + caseName;
+    const Run r = runCli(args);
+    CHECK(r.status == 0, label + ": exit status " + std::to_string(r.status) + ", stderr: " + r.err);
+    if (r.status != 0) continue;
+    testjson::Value out;
+    try {
+      out = testjson::Parser(r.out).parse();
+    } catch (const std::exception& e) {
+      CHECK(false, label + ": --json output is one JSON object: " + e.what() + "\n" + r.out);
+      continue;
+    }
+    CHECK_EQ_VEC(out["prompt_ids"].ints(), prompt["ids"].ints(), label + ": prompt ids");
+    CHECK_EQ_VEC(out["token_ids"].ints(), untilEos(greedy), label + ": greedy ids (float32)");
+    CHECK(out["seed"].number == 7, label + ": the seed is reported");
+    CHECK(out["peak_rss_bytes"].number > 1e6, label + ": peak RSS reported");
+    CHECK(out["timings"].has("decode_tokens_per_s") && out["timings"].has("load"), label + ": timings reported");
+    CHECK(!out["stop_reason"].string.empty(), label + ": stop reason reported");
+
+    // --dump-dir: sizes from the golden shapes, and the logits themselves.
+    const auto& pv = c["pixel_values"]["shape"];
+    const auto& emb = c["image_embeddings"]["shape"];
+    const size_t pixelCount = size_t(pv[2].number * pv[3].number);
+    CHECK(fs::exists(dump / "crop_uint8.png") && fs::exists(dump / "shapes.json"), label + ": crop PNG and shapes.json written");
+    CHECK(fs::file_size(dump / "pixel_values.f32le") == 4 * pixelCount, label + ": pixel_values size");
+    CHECK(fs::file_size(dump / "image_embeddings.f32le") == size_t(4 * emb[0].number * emb[1].number),
+          label + ": image_embeddings size");
+    CHECK(fs::file_size(dump / "first_logits.f32le") == 4 * 32000u, label + ": first_logits size");
+    const auto logits = readFloats(dump / "first_logits.f32le");
+    const std::string stem = fs::path(c["image"].string).stem().string();
+    const auto reference = readFloats(root + "/" + caseName + "/" + stem + ".first_logits.f32le");
+    double maxDiff = 0;
+    for (size_t i = 0; i < std::min(logits.size(), reference.size()); ++i)
+      maxDiff = std::max(maxDiff, double(std::abs(logits[i] - reference[i])));
+    CHECK(logits.size() == reference.size() && maxDiff < 1e-3,
+          label + ": first logits within 1e-3 of the golden (max diff " + std::to_string(maxDiff) + ")");
+    const auto pixels = readFloats(dump / "pixel_values.f32le");
+    for (size_t i = 0; i < 8 && i < pixels.size(); ++i)
+      CHECK(pixels[i] == float(c["pixel_values"]["first8"][i].number), label + ": dumped pixel_values first8");
+    const auto shapes = testjson::parseFile((dump / "shapes.json").string());
+    CHECK(shapes["first_logits"].ints() == std::vector<int32_t>{32000}, label + ": shapes.json first_logits");
+    fs::remove_all(dump);
+  }
+}
+
+void testStories(const std::string& shared) {
+  const std::string dir = shared + "/stories260k-hf";
+  const auto golden = testjson::parseFile(dir + "/golden.json");
+  const auto& c = golden["cases"][1];  // "Once upon a time"
+  const auto expected = c["continuation_ids"].ints();
+  const std::vector<int32_t> first(expected.begin(), expected.begin() + 40);
+  const Run r = runCli({"generate", "--model", dir, "--prompt", c["prompt"].string, "--temperature", "0",
+                        "--dtype", "f32", "--max-new-tokens", "40", "--json"});
+  CHECK(r.status == 0, "stories260K generate exit status, stderr: " + r.err);
+  if (r.status != 0) return;
+  const auto out = testjson::Parser(r.out).parse();
+  CHECK_EQ_VEC(out["prompt_ids"].ints(), c["prompt_ids"].ints(), "stories260K prompt ids through the tool");
+  CHECK_EQ_VEC(out["token_ids"].ints(), first, "stories260K greedy continuation through the tool");
+  // Streaming (no --json): stdout is the text, then a newline.
+  const Run s = runCli({"generate", "--model", dir, "--prompt", c["prompt"].string, "--temperature", "0",
+                        "--dtype", "f32", "--max-new-tokens", "40"});
+  CHECK(s.status == 0 && !s.out.empty() && s.out.back() == '\n', "streamed text ends with a newline");
+  CHECK(s.out.substr(0, s.out.size() - 1) == out["text"].string, "streamed text equals the --json text");
+}
+
+void testErrors(const std::string& shared) {
+  auto oneLine = [](const Run& r) {
+    return r.status != 0 && !r.err.empty() && r.err.find('\n') == r.err.size() - 1 && r.err.rfind("cxr-llava: ", 0) == 0;
+  };
+  Run r = runCli({"report", "--model", "/nonexistent/model/folder", "--image", shared + "/cxr/nih_cxr14_00000001_000.png"});
+  CHECK(oneLine(r) && r.out.empty(), "bad --model: one line on stderr, non-zero exit: " + r.err);
+  CHECK(r.err.find("/nonexistent/model/folder") != std::string::npos, "bad --model names the folder: " + r.err);
+  r = runCli({"report", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image", "/nonexistent.png"});
+  CHECK(oneLine(r) && r.err.find("/nonexistent.png") != std::string::npos, "missing image named: " + r.err);
+  r = runCli({"report", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
+              shared + "/golden-cxrllava/tiny64/checkpoint/config.json"});
+  CHECK(oneLine(r), "a non-image file: one-line error: " + r.err);
+  r = runCli({"report", "--bogus"});
+  CHECK(r.status == 2 && oneLine(r), "unknown option: usage error (exit 2): " + r.err);
+  r = runCli({"ask", "--image", "x.png"});
+  CHECK(r.status == 2 && r.err.find("--question") != std::string::npos, "ask without --question: " + r.err);
+  r = runCli({"report", "--image", "x.png", "--prompt-ids", "1,x,3"});
+  CHECK(r.status == 2 && r.err.find("--prompt-ids") != std::string::npos, "bad --prompt-ids: " + r.err);
+  r = runCli({"inspect", "--model", shared + "/llama2-tokenizer"});
+  CHECK(r.status != 0 && !r.err.empty(), "inspect of a folder that is no model fails: " + r.err);
+  r = runCli({"inspect", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--json"});
+  CHECK(r.status == 0 && r.out.find("\"ok\":true") != std::string::npos, "inspect of a good folder: exit 0");
+  r = runCli({"--help"});
+  CHECK(r.status == 0 && r.out.find("Usage: cxr-llava") != std::string::npos, "--help");
+}
+
+void testChat(const std::string& shared) {
+  const Run r = runCli({"chat", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
+                        shared + "/cxr/nih_cxr14_00000001_000.png", "--temperature", "0", "--max-new-tokens", "4",
+                        "--json"},
+                       "Describe the image.\nAnd the heart?\n");
+  CHECK(r.status == 0, "chat exit status: " + r.err);
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<testjson::Value> turns;
+  while (std::getline(lines, line))
+    if (!line.empty()) turns.push_back(testjson::Parser(line).parse());
+  CHECK(turns.size() == 2, "chat: one JSON object per turn (" + std::to_string(turns.size()) + ")");
+  if (turns.size() == 2) {
+    // The follow-up processes only its own tokens (the KV cache is kept).
+    CHECK(turns[1]["timings"]["prefill_positions"].number < turns[0]["timings"]["prefill_positions"].number,
+          "chat: the second turn prefills fewer positions than the first");
+    CHECK(turns[1]["prompt_ids"].size() > turns[0]["prompt_ids"].size(), "chat: the conversation grows");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string shared = check::sharedData(argc, argv);
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--cli") gCli = argv[i + 1];
+  if (gCli.empty() || !fs::exists(gCli)) {
+    std::fprintf(stderr, "test_cli: pass --cli PATH of the cxr-llava binary\n");
+    return 1;
+  }
+  if (shared.empty() || !fs::exists(shared + "/golden-cxrllava")) {
+    std::printf("SKIP: shared data not found (pass --shared DIR)\n");
+    return check::finish("test_cli");
+  }
+  try {
+    testErrors(shared);
+    testGoldenCases(shared, "tiny64");
+    testStories(shared);
+    testChat(shared);
+  } catch (const std::exception& e) {
+    check::report(false, __FILE__, __LINE__, std::string("exception: ") + e.what());
+  }
+  return check::finish("test_cli");
+}
