@@ -513,26 +513,28 @@ void readDisplayAttributes(DcmDataset& ds, RadiographImage& image) {
   image.presentationInverse = stringOf(ds, DCM_PresentationLUTShape).toUpper() == QLatin1String("INVERSE");
 }
 
-QString failIn(const QString& path, const QString& reason) { return loadError(path, reason); }
-
 }  // namespace
 
 LoadResult loadDicomFile(const QString& path) {
   registerCodecsOnce();
   Parsed parsed = parseFile(path, hasDicomMagic(path));
-  if (!parsed.file) return {nullptr, failIn(path, parsed.error)};
+  if (!parsed.file) return {nullptr, loadError(path, parsed.error)};
   DcmFileFormat& file = *parsed.file;
   if (file.loadAllDataIntoMemory().bad())
-    return {nullptr, failIn(path, QStringLiteral("its data could not be read into memory (file changed or truncated?)."))};
+    return {nullptr, loadError(path, QStringLiteral("its data could not be read into memory (file changed or truncated?)."))};
   DcmDataset& ds = *file.getDataset();
+  // A Part 10 file whose File Meta lacks the Transfer Syntax UID was read with a guessed encoding;
+  // say so with whatever else goes wrong, since it is the likely root cause.
+  OFString metaTs;
+  const bool guessedEncoding = hasDicomMagic(path) && file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, metaTs).bad();
+  const auto failIn = [&](const QString& p, const QString& reason) {
+    return loadError(p, guessedEncoding ? reason + QStringLiteral(" Its File Meta Information also lacks the Transfer Syntax "
+                                                                  "UID (0002,0010), so its encoding had to be guessed.")
+                                        : reason);
+  };
 
-  if (!ds.tagExists(DCM_PixelData)) {
-    OFString ts;
-    const bool metaHasTs = file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, ts).good();
-    return {nullptr, failIn(path, metaHasTs ? QStringLiteral("it is a DICOM file without an image (no Pixel Data element).")
-                                            : QStringLiteral("its File Meta Information lacks the Transfer Syntax UID (0002,0010), "
-                                                             "and no Pixel Data could be found."))};
-  }
+  if (!ds.tagExists(DCM_PixelData))
+    return {nullptr, failIn(path, QStringLiteral("it is a DICOM file without an image (no Pixel Data element)."))};
 
   PixelFormat f;
   Uint16 u = 0;
