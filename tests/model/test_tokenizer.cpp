@@ -24,6 +24,9 @@ using cxr::detail::StreamDecoder;
 
 namespace {
 
+// The LLaMA-2 tokenizer folder: the copy in tests/data (always there) or the shared one.
+std::string gLlamaDir;
+
 const std::vector<int32_t> kReportIdsNonLegacy = {1, 1, 29961, 25580, 29962, 3532, 14816, 29903, 6778, 13, 3492, 526, 263, 8444, 17937, 19915, 29889, 3967, 304, 6613, 521, 342, 921, 15570, 1967, 322, 1234, 304, 278, 1139, 393, 1404, 8128, 29889, 13, 29966, 829, 14816, 29903, 6778, 13, 13, -200, 29871, 13, 6113, 263, 17937, 1189, 293, 3461, 373, 278, 2183, 521, 342, 17937, 1946, 29892, 3704, 2472, 1048, 263, 371, 781, 25101, 29892, 5881, 14910, 387, 14997, 29892, 1136, 17211, 362, 29892, 9505, 3712, 653, 1226, 2603, 29892, 5644, 3631, 1801, 3958, 29892, 322, 282, 29765, 720, 272, 1165, 29889, 518, 29914, 25580, 29962};
 const std::vector<int32_t> kDdxIdsNonLegacy = {1, 1, 29961, 25580, 29962, 3532, 14816, 29903, 6778, 13, 3492, 526, 263, 8444, 17937, 19915, 29889, 3967, 304, 6613, 521, 342, 921, 15570, 1967, 322, 1234, 304, 278, 1139, 393, 1404, 8128, 29889, 13, 29966, 829, 14816, 29903, 6778, 13, 13, -200, 29871, 13, 5618, 526, 278, 1950, 16712, 24876, 15806, 363, 445, 16500, 29973, 518, 29914, 25580, 29962};
 
@@ -58,8 +61,8 @@ std::string streamAll(const Tokenizer& tok, const std::vector<int32_t>& ids, con
   return all;
 }
 
-void testGoldenEncodings(const std::string& shared) {
-  const std::string dir = shared + "/llama2-tokenizer";
+void testGoldenEncodings() {
+  const std::string dir = gLlamaDir;
   const auto golden = testjson::parseFile(dir + "/golden_encodings.json");
   cxr::detail::SpmModel spm(dir + "/tokenizer.model", -1);
   const auto tok = Tokenizer::load(dir);
@@ -124,8 +127,8 @@ void testCxrLlavaPrompts(const std::string& shared) {
   }
 }
 
-void testSpecNonLegacy(const std::string& shared) {
-  auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+void testSpecNonLegacy() {
+  auto tok = Tokenizer::load(gLlamaDir);
   tok->setLegacy(false);
   const std::string report = cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::kReport));
   const std::string ddx = cxr::detail::renderLlama2Chat(stockChat(cxr::prompts::kDifferential));
@@ -185,8 +188,8 @@ void testStories(const std::string& shared) {
   }
 }
 
-void testStreaming(const std::string& shared) {
-  const auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+void testStreaming() {
+  const auto tok = Tokenizer::load(gLlamaDir);
   // Characters LLaMA-2 spells with byte-fallback pieces: nothing may come out before the last byte.
   for (const std::string text : {"\xF0\x9F\x98\x80", "\xE2\x98\x83", "\xE9\xBE\x98", "caf\xC3\xA9 \xF0\x9F\x8C\x8D done"}) {
     const auto ids = tok->encode(text, false);
@@ -214,8 +217,8 @@ void testStreaming(const std::string& shared) {
 
 // The reason the shim exists: libtorch's protobuf 3.21 and sentencepiece's embedded 3.14 in one
 // process. This program links libtorch (through cxr_model); prove both are really mapped.
-void testProtobufCoexistence(const std::string& shared) {
-  const auto tok = Tokenizer::load(shared + "/llama2-tokenizer");
+void testProtobufCoexistence() {
+  const auto tok = Tokenizer::load(gLlamaDir);
   CHECK(tok->encode("x ray").size() > 1, "tokenizer works with libtorch loaded");
   std::ifstream maps("/proc/self/maps");
   std::string line, all;
@@ -271,19 +274,26 @@ void testBadConfig(const std::string& shared) {
 
 int main(int argc, char** argv) {
   const std::string shared = check::sharedData(argc, argv);
+  const std::string data = check::testData(argc, argv);
+  gLlamaDir = data + "/model/llama2-tokenizer";
+  if (data.empty() || !fs::exists(gLlamaDir + "/tokenizer.model")) gLlamaDir = shared + "/llama2-tokenizer";
   try {
     testChatTemplateErrors();
     testLoadErrors();
-    if (shared.empty() || !fs::exists(shared + "/llama2-tokenizer/tokenizer.model")) {
-      std::printf("SKIP golden tokenizer tests: shared data not found (pass --shared DIR)\n");
+    if (!fs::exists(gLlamaDir + "/tokenizer.model")) {
+      check::report(false, __FILE__, __LINE__, "the LLaMA-2 tokenizer is missing from tests/data/model (pass --data DIR)");
     } else {
-      testGoldenEncodings(shared);
+      testGoldenEncodings();
+      testSpecNonLegacy();
+      testStreaming();
+      testProtobufCoexistence();
+    }
+    if (shared.empty() || !fs::exists(shared + "/golden-cxrllava")) {
+      std::printf("SKIP golden-cxrllava and stories260K tokenizer tests: shared data not found (pass --shared DIR)\n");
+    } else {
       testCxrLlavaPrompts(shared);
-      testSpecNonLegacy(shared);
       testStories(shared);
-      testStreaming(shared);
       testBadConfig(shared);
-      testProtobufCoexistence(shared);
     }
   } catch (const std::exception& e) {
     check::report(false, __FILE__, __LINE__, std::string("exception: ") + e.what());
