@@ -138,4 +138,39 @@ struct Safetensors {
   }
 };
 
+// Rebuilds a safetensors header from its parsed entries, leaving out `drop` (a test edits the
+// entries first: rename, reshape, remove).
+struct HeaderEntry {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+inline std::vector<HeaderEntry> headerEntries(const std::string& headerJson) {
+  std::vector<HeaderEntry> out;
+  const Json header = Json::parse(headerJson);
+  for (const auto& [name, e] : header.asObject()) {
+    if (name == "__metadata__") continue;
+    HeaderEntry h;
+    h.name = name;
+    h.dtype = e.find("dtype")->asString();
+    for (const auto& d : e.find("shape")->asArray()) h.shape.push_back(d.asInt());
+    h.begin = uint64_t(e.find("data_offsets")->asArray()[0].asInt());
+    h.end = uint64_t(e.find("data_offsets")->asArray()[1].asInt());
+    out.push_back(h);
+  }
+  return out;
+}
+inline std::string headerJson(const std::vector<HeaderEntry>& entries) {
+  std::string s = "{";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    s += (i ? "," : "") + cxr::detail::jsonQuote(e.name) + ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
+    for (size_t j = 0; j < e.shape.size(); ++j) s += (j ? "," : "") + std::to_string(e.shape[j]);
+    s += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
+  }
+  s += "}";
+  while (s.size() % 8) s += ' ';
+  return s;
+}
+
 }  // namespace fixtures
