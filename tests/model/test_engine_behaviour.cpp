@@ -1,0 +1,230 @@
+// Engine behaviour on the tiny64 golden checkpoint (float32):
+//  - cancellation during load, image encoding, prefill and decode returns promptly and leaves the
+//    engine usable (the next call gives the golden result);
+//  - a conversation keeps its KV cache: a follow-up processes only its own new tokens and gives
+//    the same tokens as a fresh run over the whole prompt; popLastExchange / reset; image reuse;
+//  - sampling: the same seed gives the same tokens, the seed is always reported, top-k 1 = greedy;
+//  - the max-new-tokens rule of the reference and the context limit;
+//  - writeRandomCheckpoint("tiny") writes a folder that loads and generates.
+#include <cstdio>
+#include <filesystem>
+
+#include "cxr/model/engine.h"
+#include "support/check.h"
+#include "support/engine_fixtures.h"
+
+namespace fs = std::filesystem;
+using namespace fixtures;
+
+namespace {
+
+cxr::SamplingParams greedy(int steps) {
+  cxr::SamplingParams p;
+  p.temperature = 0;
+  p.maxNewTokens = steps;
+  return p;
+}
+
+std::vector<int32_t> head(const std::vector<int32_t>& v, size_t n) {
+  return std::vector<int32_t>(v.begin(), v.begin() + std::min(n, v.size()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const fs::path golden = fs::path(check::testData(argc, argv)) / "model" / "golden-cxrllava" / "tiny64";
+  const fs::path folder = golden / "checkpoint";
+  const Json ref = readJson(golden / "report" / "reference.json");
+  const auto reportIds = intList(*ref.find("prompt")->find("ids"));
+  const auto goldenGreedy = intList(*ref.find("cases")->asArray()[0].find("greedy_ids"));
+  const cxr::ImageInput crop = loadGrayPng(golden / "report" / "nih_cxr14_00000001_000.crop_uint8.png");
+  const cxr::LoadOptions f32{"cpu", "f32", 1};
+
+  // ---- cancellation during load: at the first call, and in the middle of the tensors
+  for (int stopAt : {0, 5, 40}) {
+    int calls = 0, callsAfterStop = 0;
+    bool cancelled = false;
+    try {
+      cxr::Model::load(folder.string(), f32, [&](double, const std::string&) {
+        if (calls > stopAt) ++callsAfterStop;
+        return calls++ < stopAt;
+      });
+    } catch (const cxr::LoadCancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled, "load cancelled at progress call " + std::to_string(stopAt));
+    CHECK(callsAfterStop == 0, "no progress after the cancel (" + std::to_string(callsAfterStop) + " calls)");
+  }
+  auto model = cxr::Model::load(folder.string(), f32);
+  CHECK(model->info().imageTokens == 16 && model->info().maxContext == 2048, "tiny64 info: 16 image tokens, context 2048");
+
+  // ---- cancellation during image encoding
+  {
+    bool cancelled = false;
+    try {
+      model->encodeImage(crop, [](cxr::Phase phase, int done, int) { return !(phase == cxr::Phase::Vision && done == 1); });
+    } catch (const cxr::Cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled, "encodeImage cancelled within the vision layers");
+  }
+  auto image = model->encodeImage(crop);
+
+  // ---- cancellation during prefill, then during decode; the golden result right after each
+  {
+    int calls = 0;
+    auto r = cxr::generateFromIds(*model, reportIds, image, greedy(16), {}, [&](cxr::Phase p, int done, int) {
+      ++calls;
+      return !(p == cxr::Phase::Prefill && done == 1);
+    });
+    CHECK(r.stopReason == cxr::StopReason::Cancelled && r.tokenIds.empty(), "prefill cancelled: no tokens");
+    auto again = cxr::generateFromIds(*model, reportIds, image, greedy(16));
+    CHECK_EQ_VEC(again.tokenIds, goldenGreedy, "golden ids after a prefill cancel");
+  }
+  {
+    auto r = cxr::generateFromIds(*model, reportIds, image, greedy(16),
+                                  [](const cxr::TokenEvent& e) { return e.index < 3; });
+    CHECK(r.stopReason == cxr::StopReason::Cancelled, "decode cancelled by the token callback");
+    CHECK_EQ_VEC(r.tokenIds, head(goldenGreedy, 4), "tokens up to the cancel are kept");
+    auto again = cxr::generateFromIds(*model, reportIds, image, greedy(16));
+    CHECK_EQ_VEC(again.tokenIds, goldenGreedy, "golden ids after a decode cancel");
+  }
+
+  // ---- conversation with KV reuse
+  {
+    cxr::Conversation conv(*model);
+    conv.setImage(image);
+    auto r1 = conv.send(cxr::prompts::kReport, greedy(8));
+    CHECK_EQ_VEC(r1.promptIds, reportIds, "conversation prompt ids = the reference report prompt");
+    CHECK_EQ_VEC(r1.tokenIds, head(goldenGreedy, 8), "first answer = golden greedy ids");
+    CHECK(r1.timings.prefillPositions == int(reportIds.size()) - 1 + 16, "first turn prefills the whole prompt");
+    const int cachedAfter1 = conv.cachedPositions();
+    CHECK(cachedAfter1 >= int(reportIds.size()) - 1 + 16 + 7, "cache holds prompt + answer: " + std::to_string(cachedAfter1));
+
+    auto r2 = conv.send("Is there a pleural effusion?", greedy(6));
+    const int fullPositions = int(r2.promptIds.size()) - 1 + 16;
+    const int newIds = int(r2.promptIds.size()) - int(r1.promptIds.size()) - int(r1.tokenIds.size());
+    std::printf("  follow-up: %d positions in the prompt, %d processed (%d new ids)\n", fullPositions,
+                r2.timings.prefillPositions, newIds);
+    CHECK(r2.timings.prefillPositions <= newIds + 1 && r2.timings.prefillPositions > 0,
+          "follow-up processes only its new tokens: " + std::to_string(r2.timings.prefillPositions));
+    CHECK(r2.timings.visionSeconds == 0, "follow-up does not encode the image again");
+    auto fresh = cxr::generateFromIds(*model, r2.promptIds, image, greedy(6));
+    CHECK_EQ_VEC(r2.tokenIds, fresh.tokenIds, "follow-up with the cache = fresh run over the whole prompt");
+    CHECK(conv.messages().size() == 5, "system, user, assistant, user, assistant");
+
+    const std::string popped = conv.popLastExchange();
+    CHECK(popped == "Is there a pleural effusion?", "popLastExchange returns the question");
+    CHECK(conv.messages().size() == 3 && conv.cachedPositions() <= cachedAfter1 + 3,
+          "popLastExchange drops the exchange and its cache positions");
+    auto r2b = conv.send(popped, greedy(6));
+    CHECK_EQ_VEC(r2b.tokenIds, r2.tokenIds, "regenerated answer equals the first (greedy)");
+    CHECK(r2b.timings.prefillPositions <= newIds + 1, "regenerate reuses the cache before the exchange");
+
+    // cancel in the middle of an answer, then continue the conversation
+    auto r3 = conv.send("And the heart?", greedy(6), [](const cxr::TokenEvent& e) { return e.index < 1; });
+    CHECK(r3.stopReason == cxr::StopReason::Cancelled && r3.tokenIds.size() == 2, "answer cancelled after 2 tokens");
+    auto r4 = conv.send("Thanks.", greedy(3));
+    auto fresh4 = cxr::generateFromIds(*model, r4.promptIds, image, greedy(3));
+    CHECK_EQ_VEC(r4.tokenIds, fresh4.tokenIds, "conversation usable after a cancel, same as a fresh run");
+
+    conv.reset();
+    CHECK(conv.messages().size() == 1 && conv.cachedPositions() == 0 && conv.image() == image,
+          "reset keeps system prompt and image, empties the cache");
+    auto r5 = conv.send(cxr::prompts::kReport, greedy(8));
+    CHECK_EQ_VEC(r5.tokenIds, head(goldenGreedy, 8), "after reset: the golden answer again");
+
+    cxr::Conversation second(*model);
+    second.setImage(image);
+    auto r6 = second.send(cxr::prompts::kReport, greedy(2));
+    CHECK(r6.timings.visionSeconds == image->visionSeconds(), "a new conversation on the same image reuses its encoding");
+  }
+
+  // ---- sampling
+  {
+    cxr::SamplingParams s;
+    s.temperature = 0.7f;
+    s.topP = 0.9f;
+    s.maxNewTokens = 8;
+    s.seed = 1234;
+    auto a = cxr::generateFromIds(*model, reportIds, image, s);
+    auto b = cxr::generateFromIds(*model, reportIds, image, s);
+    CHECK(a.seed == 1234 && a.sampling.seed == uint64_t(1234), "the given seed is reported");
+    CHECK_EQ_VEC(a.tokenIds, b.tokenIds, "same seed, same tokens");
+    s.seed.reset();
+    auto c = cxr::generateFromIds(*model, reportIds, image, s);
+    CHECK(c.sampling.seed.has_value() && *c.sampling.seed == c.seed, "a drawn seed is reported");
+    s.seed = c.seed;
+    auto d = cxr::generateFromIds(*model, reportIds, image, s);
+    CHECK_EQ_VEC(d.tokenIds, c.tokenIds, "the reported seed reproduces the run");
+    s.topK = 1;
+    auto e = cxr::generateFromIds(*model, reportIds, image, s);
+    CHECK_EQ_VEC(e.tokenIds, head(goldenGreedy, 8), "top-k 1 sampling = greedy");
+  }
+
+  // ---- the reference's budget rule min(512, context - len(ids) - 1), and a full context
+  {
+    TempDir tmp;
+    copyFolder(folder, tmp.path);
+    std::string cfg = readText(tmp.path / "config.json");
+    cfg.insert(cfg.rfind('}'), ", \"max_position_embeddings\": 110\n");
+    writeText(tmp.path / "config.json", cfg);
+    auto small = cxr::Model::load(tmp.path.string(), f32);
+    CHECK(small->info().maxContext == 110, "top-level max_position_embeddings read");
+    auto img = small->encodeImage(crop);
+    auto r = cxr::generateFromIds(*small, reportIds, img, greedy(0));
+    CHECK(r.tokenIds.size() == 110 - reportIds.size() - 1 || r.stopReason == cxr::StopReason::EndOfSequence,
+          "default max new tokens = 110 - 98 - 1 = 11: got " + std::to_string(r.tokenIds.size()));
+    std::vector<int32_t> longIds = reportIds;
+    longIds.insert(longIds.end(), 20, 13);
+    auto full = cxr::generateFromIds(*small, longIds, img, greedy(0));
+    CHECK(full.stopReason == cxr::StopReason::ContextFull && full.tokenIds.empty(), "no budget left: ContextFull");
+  }
+
+  // ---- bad requests are errors, not crashes
+  {
+    std::string message;
+    try {
+      cxr::generateFromIds(*model, {1, -200, 13, -200}, image, greedy(1));
+    } catch (const cxr::ModelError& e) {
+      message = e.what();
+    }
+    CHECK(message.find("more than one image") != std::string::npos, "two image placeholders refused: " + message);
+    message.clear();
+    try {
+      cxr::generateFromIds(*model, {1, -200, 13}, nullptr, greedy(1));
+    } catch (const cxr::ModelError& e) {
+      message = e.what();
+    }
+    CHECK(message.find("no image was given") != std::string::npos, "missing image refused: " + message);
+    message.clear();
+    try {
+      cxr::generateFromIds(*model, {1, 99999}, nullptr, greedy(1));
+    } catch (const cxr::ModelError& e) {
+      message = e.what();
+    }
+    CHECK(message.find("outside the vocabulary") != std::string::npos, "bad id refused: " + message);
+  }
+
+  // ---- random checkpoint (the "tiny" preset; "7b" has the same code path with bigger shapes)
+  {
+    TempDir tmp;
+    cxr::writeRandomCheckpoint(tmp.path.string(), "tiny", "bf16", folder.string(), 7);
+    CHECK(fs::exists(tmp.path / "model-00003-of-00003.safetensors") && fs::exists(tmp.path / "model.safetensors.index.json"),
+          "3 shards + index written");
+    auto rnd = cxr::Model::load(tmp.path.string(), {"cpu", "auto", 1});
+    CHECK(rnd->info().storedDtype == "BF16" && rnd->info().dtype == "bf16", "random checkpoint is bf16: " + rnd->info().storedDtype);
+    auto img = rnd->encodeImage(crop);
+    auto r = cxr::generateFromIds(*rnd, reportIds, img, greedy(4));
+    CHECK(r.tokenIds.size() + (r.stopReason == cxr::StopReason::EndOfSequence ? 1 : 0) >= 1, "random model generates");
+    bool cancelled = false;
+    try {
+      cxr::writeRandomCheckpoint((tmp.path / "again").string(), "tiny", "bf16", folder.string(), 7,
+                                 [](double f, const std::string&) { return f < 0.3; });
+    } catch (const cxr::LoadCancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled, "writing a random checkpoint can be cancelled");
+  }
+  return check::finish("test_engine_behaviour");
+}
