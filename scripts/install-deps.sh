@@ -14,6 +14,8 @@ packages=(
   libdcmtk-dev libopenjp2-7-dev zlib1g-dev
   # The model engine: libtorch (CPU), sentencepiece, and a threaded BLAS for fp32 matmul
   libtorch-dev libsentencepiece-dev libopenblas0-pthread
+  # the engine tests read their golden PNG crops with libpng (a model-only tree has no Qt)
+  libpng-dev
   # Headless testing and looking at results: a virtual X server, PDF to text/PNG
   xvfb xauth poppler-utils
   # Fonts so that rendered text and PDFs have glyphs on a bare machine
