@@ -1,0 +1,52 @@
+// The engine as the assistant sees it: a narrow interface over cxr::Model + cxr::Conversation.
+//
+// Why an interface: the worker, the streaming logic, Stop at every stage and the GUI's
+// responsiveness must be testable without real weights (and while the engine is still being
+// written). ModelBackend (model_backend.h) is the real implementation; ScriptedBackend
+// (scripted_backend.h) is a deterministic fake with controllable delays for tests and demos.
+//
+// Contract (same as engine.h): failures throw cxr::ModelError with a user-facing sentence;
+// a cancelled load throws cxr::LoadCancelled, a cancelled image encoding throws cxr::Cancelled, a
+// cancelled generation returns StopReason::Cancelled with the partial answer kept. Not thread-safe:
+// one owner thread (the worker's) calls everything.
+#pragma once
+
+#include "cxr/model/engine.h"
+
+#include <string>
+
+namespace cxr::assistant {
+
+class EngineBackend {
+ public:
+  virtual ~EngineBackend() = default;
+
+  // Loads (or replaces) the model. Returns what was loaded.
+  virtual ModelInfo load(const std::string& folder, const LoadOptions& options,
+                         const LoadProgress& progress) = 0;
+  virtual bool isLoaded() const = 0;
+  virtual ModelInfo info() const = 0;
+
+  // The exact crop the model will see (no model compute). Needs a loaded model (image size).
+  virtual PreprocessInfo preprocess(const ImageInput& image) const = 0;
+
+  // Encodes the image (unless it is the one already encoded) and starts a fresh conversation on
+  // it with the stock system prompt. Throws cxr::Cancelled when progress returns false.
+  virtual void startConversation(const ImageInput& image, const PhaseProgress& progress) = 0;
+  virtual bool hasConversation() const = 0;
+
+  // One turn: user message verbatim (the first carries "<image>\n").
+  virtual GenerationResult send(const std::string& userMessage, const SamplingParams& sampling,
+                                const TokenCallback& onToken, const PhaseProgress& progress) = 0;
+  // Drops the last exchange (regenerate / edit and resend); returns the dropped user message.
+  virtual std::string popLastExchange() = 0;
+  // Forgets every turn, keeps the image and its encoding.
+  virtual void reset() = 0;
+  // Positions held in the KV cache (a follow-up only adds its own).
+  virtual int cachedPositions() const = 0;
+};
+
+// Readable stop reason without linking the engine's toString (the fake backend needs none).
+const char* stopReasonName(StopReason reason);
+
+}  // namespace cxr::assistant

@@ -1,0 +1,121 @@
+// The engine runs in its own thread; the GUI talks to it through AssistantEngine.
+//
+// Shape (Qt's Mandelbrot example and the Worker/Controller pattern): EngineWorker lives in a
+// QThread and owns the backend; requests go in as queued invocations, results come out as signals
+// carrying value types. Stop cannot be a queued slot (it would wait behind the busy request), so
+// it is an atomic "cancel every request up to id N" that the engine's progress/token callbacks
+// poll. Exceptions never leave the worker: they become failed()/loadFailed() messages.
+#pragma once
+
+#include "cxr/assistant/engine_backend.h"
+#include "cxr/assistant/types.h"
+
+#include <QObject>
+#include <QThread>
+#include <atomic>
+#include <memory>
+
+namespace cxr::assistant {
+
+// Shared between the controller (writes) and the worker (reads from the engine's callbacks).
+struct StopControl {
+  std::atomic<quint64> cancelledUpTo{0};
+  bool isCancelled(quint64 requestId) const { return requestId <= cancelledUpTo.load(); }
+};
+
+class EngineWorker : public QObject {
+  Q_OBJECT
+ public:
+  EngineWorker(std::unique_ptr<EngineBackend> backend, std::shared_ptr<StopControl> stop);
+  ~EngineWorker() override;
+
+  // Invoked queued from AssistantEngine, run in the worker thread.
+  Q_INVOKABLE void load(quint64 requestId, const QString& folder, const cxr::assistant::LoadSettings& settings);
+  Q_INVOKABLE void setImage(quint64 requestId, const cxr::ImageInput& image);
+  Q_INVOKABLE void preview(quint64 requestId, const cxr::ImageInput& image);
+  Q_INVOKABLE void ask(quint64 requestId, cxr::assistant::RequestKind kind, const QString& question,
+                       const cxr::assistant::SamplingSettings& sampling);
+  Q_INVOKABLE void regenerate(quint64 requestId, const cxr::assistant::SamplingSettings& sampling);
+  Q_INVOKABLE void editAndResend(quint64 requestId, const QString& newQuestion,
+                                 const cxr::assistant::SamplingSettings& sampling);
+  Q_INVOKABLE void newConversation(quint64 requestId);
+
+ Q_SIGNALS:
+  void loadProgress(double fraction, const QString& stage);
+  void modelLoaded(const cxr::assistant::ModelSummary& summary);
+  void loadFailed(const QString& message);
+  void loadCancelled();
+  void previewReady(const cxr::assistant::PreviewResult& preview);
+  // A turn starts: the exact user message that will be sent.
+  void answerStarted(const QString& userMessage, cxr::assistant::RequestKind kind);
+  void phaseProgress(cxr::Phase phase, int done, int total);
+  void tokenStreamed(const QString& chunk, int index);
+  void answerFinished(const cxr::assistant::AnswerResult& result);
+  void failed(const QString& message);
+  void conversationReset();
+  void requestDone(quint64 requestId);
+
+ private:
+  void runTurn(quint64 requestId, RequestKind kind, const QString& message,
+               const SamplingSettings& sampling);
+  bool ensureConversation(quint64 requestId);
+  template <typename Fn>
+  void guarded(quint64 requestId, Fn&& fn);
+
+  std::unique_ptr<EngineBackend> backend_;
+  std::shared_ptr<StopControl> stop_;
+  ImageInput image_;
+  bool imageChanged_ = false;
+  int exchanges_ = 0;  // user+assistant turns in the backend's conversation
+  RequestKind lastKind_ = RequestKind::Question;
+};
+
+// GUI-thread facade: owns the thread and the worker, numbers requests, tracks busy state.
+class AssistantEngine : public QObject {
+  Q_OBJECT
+ public:
+  explicit AssistantEngine(std::unique_ptr<EngineBackend> backend, QObject* parent = nullptr);
+  ~AssistantEngine() override;  // stops whatever runs and waits for the thread
+
+  void loadModel(const QString& folder, const LoadSettings& settings = {});
+  void setImage(const ImageInput& image);
+  void requestPreview(const ImageInput& image);
+  void ask(RequestKind kind, const QString& question, const SamplingSettings& sampling);
+  void regenerate(const SamplingSettings& sampling);
+  void editAndResend(const QString& newQuestion, const SamplingSettings& sampling);
+  void newConversation();
+  // Cancels everything issued so far: the running request stops within one layer / token.
+  void stop();
+
+  bool isBusy() const { return pending_ > 0; }
+  bool isModelLoaded() const { return loaded_; }
+  const ModelSummary& model() const { return model_; }
+
+ Q_SIGNALS:
+  void loadProgress(double fraction, const QString& stage);
+  void modelLoaded(const cxr::assistant::ModelSummary& summary);
+  void loadFailed(const QString& message);
+  void loadCancelled();
+  void previewReady(const cxr::assistant::PreviewResult& preview);
+  void answerStarted(const QString& userMessage, cxr::assistant::RequestKind kind);
+  void phaseProgress(cxr::Phase phase, int done, int total);
+  void tokenStreamed(const QString& chunk, int index);
+  void answerFinished(const cxr::assistant::AnswerResult& result);
+  void failed(const QString& message);
+  void conversationReset();
+  void busyChanged(bool busy);
+
+ private:
+  quint64 nextId();
+  void onRequestDone(quint64 requestId);
+
+  QThread thread_;
+  EngineWorker* worker_ = nullptr;  // lives in thread_, deleted when it finishes
+  std::shared_ptr<StopControl> stop_ = std::make_shared<StopControl>();
+  quint64 lastId_ = 0;
+  int pending_ = 0;
+  bool loaded_ = false;
+  ModelSummary model_;
+};
+
+}  // namespace cxr::assistant

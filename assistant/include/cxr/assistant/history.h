@@ -1,0 +1,138 @@
+// Conversation history in SQLite (Qt SQL): nothing a user saw may be lost.
+//
+// Written as it streams: the assistant's message row exists (complete = 0) before the first token
+// and every chunk is appended in its own small transaction (or a few together, see CommitPolicy).
+// WAL with synchronous=NORMAL makes a commit a plain write() into the -wal file, no fsync, so a
+// killed process (kill -9, crash) loses at most the chunk it was appending; only a power cut can
+// lose the last commits. Deleting is soft (deleted_at) so it can be undone.
+//
+// Single-thread use (the GUI thread): each HistoryStore has its own named connection.
+#pragma once
+
+#include "cxr/assistant/types.h"
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QList>
+#include <QString>
+#include <chrono>
+#include <optional>
+
+namespace cxr::assistant {
+
+struct ImageProvenance {
+  QString path;
+  QString sha256;
+  QString windowText;  // window the model input was rendered with, e.g. "default window C 2048 W 4096"
+};
+
+struct ModelIdentity {
+  QString folder;
+  QString configSha256;
+  QString weightIndexSha256;
+  QString device;
+  QString dtype;
+  static ModelIdentity from(const ModelInfo& info);
+};
+
+struct MessageRecord {
+  qint64 id = 0;
+  int seq = 0;
+  QString role;         // "user" or "assistant"
+  QString content;      // what the chat shows (the answer text; the question without "<image>\n")
+  QString sentMessage;  // user rows: the exact message sent to the engine
+  bool complete = true; // false: an answer that was still streaming when the program ended
+  QString stopReason;
+  std::optional<SamplingSettings> sampling;  // assistant rows
+  QString timingsJson;
+  QDateTime createdAt, finishedAt;
+};
+
+struct ConversationRecord {
+  qint64 id = 0;
+  QString title;
+  ImageProvenance image;
+  ModelIdentity model;
+  QDateTime createdAt, updatedAt;
+  bool deleted = false;
+  QList<MessageRecord> messages;  // filled by HistoryStore::conversation()
+};
+
+struct HistoryQuery {
+  QString text;           // substring of any message or the title (case-insensitive for ASCII)
+  QString image;          // substring of the image path, or its full sha256
+  QDate from, to;         // inclusive, by creation date (UTC); invalid = open
+  bool includeDeleted = false;
+};
+
+class HistoryStore {
+ public:
+  // Opens (creating if needed) the database file. Check isOpen()/errorString().
+  explicit HistoryStore(const QString& databasePath);
+  ~HistoryStore();
+  HistoryStore(const HistoryStore&) = delete;
+  HistoryStore& operator=(const HistoryStore&) = delete;
+
+  bool isOpen() const { return open_; }
+  QString errorString() const { return error_; }
+  QString path() const { return path_; }
+  static QString defaultPath();  // <AppDataLocation>/history.sqlite
+
+  qint64 createConversation(const QString& title, const ImageProvenance& image, const ModelIdentity& model);
+  qint64 addUserMessage(qint64 conversationId, const QString& shown, const QString& sent);
+  // An empty, incomplete assistant row that chunks are appended to.
+  qint64 beginAssistantMessage(qint64 conversationId, const SamplingSettings& sampling);
+  bool appendToMessage(qint64 messageId, const QString& text);  // one transaction
+  bool finishAssistantMessage(qint64 messageId, const AnswerResult& result);
+  // Regenerate / edit: the dropped exchange stays in the history, marked as superseded.
+  bool markSuperseded(qint64 messageId);
+
+  QList<ConversationRecord> search(const HistoryQuery& query) const;  // newest first, no messages
+  std::optional<ConversationRecord> conversation(qint64 id) const;    // with messages
+  bool softDelete(qint64 conversationId);
+  bool undoDelete(qint64 conversationId);
+  int purgeDeletedBefore(const QDateTime& cutoff);
+
+  static QString timestamp(const QDateTime& t);  // ISO-8601 UTC with milliseconds (sorts as text)
+
+ private:
+  bool exec(const QString& sql);
+  QString connectionName_;
+  QString path_;
+  bool open_ = false;
+  mutable QString error_;
+};
+
+// When to commit streamed chunks. Defaults commit every chunk (cheap under WAL+NORMAL, and the
+// promise "lose at most the last chunk"); a fast GPU may prefer fewer, larger commits.
+struct CommitPolicy {
+  int maxPendingChunks = 1;
+  std::chrono::milliseconds maxDelay{250};
+};
+
+// Writes one answer as it streams. The timer is only consulted when a chunk arrives, so a policy
+// with maxPendingChunks > 1 flushes the tail at finish() or at the next chunk.
+class StreamingRecorder {
+ public:
+  StreamingRecorder(HistoryStore& store, CommitPolicy policy = {});
+  void begin(qint64 conversationId, const SamplingSettings& sampling);
+  void append(const QString& chunk);
+  void finish(const AnswerResult& result);
+  bool flush();
+  qint64 messageId() const { return messageId_; }
+  int commits() const { return commits_; }
+  bool active() const { return messageId_ != 0; }
+
+ private:
+  HistoryStore& store_;
+  CommitPolicy policy_;
+  qint64 messageId_ = 0;
+  QString pending_;
+  int pendingChunks_ = 0;
+  int commits_ = 0;
+  QElapsedTimer sinceCommit_;
+};
+
+QString timingsToJson(const Timings& timings);
+
+}  // namespace cxr::assistant

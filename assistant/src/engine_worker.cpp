@@ -1,0 +1,260 @@
+#include "cxr/assistant/engine_worker.h"
+
+#include "cxr/assistant/prompting.h"
+
+#include <chrono>
+
+namespace cxr::assistant {
+
+// ---- EngineWorker (runs in the worker thread) -----------------------------------------------
+
+EngineWorker::EngineWorker(std::unique_ptr<EngineBackend> backend, std::shared_ptr<StopControl> stop)
+    : backend_(std::move(backend)), stop_(std::move(stop)) {}
+
+EngineWorker::~EngineWorker() = default;
+
+template <typename Fn>
+void EngineWorker::guarded(quint64 requestId, Fn&& fn) {
+  // Nothing thrown by the engine may reach Qt's event loop: every failure becomes a message.
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromUtf8(e.what()));
+  } catch (...) {
+    Q_EMIT failed(QStringLiteral("The assistant failed with an unknown error."));
+  }
+  Q_EMIT requestDone(requestId);
+}
+
+void EngineWorker::load(quint64 requestId, const QString& folder, const LoadSettings& settings) {
+  guarded(requestId, [&] {
+    if (stop_->isCancelled(requestId)) {
+      Q_EMIT loadCancelled();
+      return;
+    }
+    exchanges_ = 0;
+    try {
+      const auto start = std::chrono::steady_clock::now();
+      ModelSummary summary;
+      summary.info = backend_->load(
+          folder.toStdString(), settings.toEngine(), [&](double fraction, const std::string& stage) {
+            Q_EMIT loadProgress(fraction, QString::fromStdString(stage));
+            return !stop_->isCancelled(requestId);
+          });
+      summary.loadSeconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      imageChanged_ = true;  // a new model needs a new encoding and conversation
+      Q_EMIT modelLoaded(summary);
+    } catch (const LoadCancelled&) {
+      Q_EMIT loadCancelled();
+    } catch (const std::exception& e) {
+      Q_EMIT loadFailed(QString::fromUtf8(e.what()));
+    }
+  });
+}
+
+void EngineWorker::setImage(quint64 requestId, const ImageInput& image) {
+  guarded(requestId, [&] {
+    image_ = image;
+    imageChanged_ = true;
+    exchanges_ = 0;
+  });
+}
+
+void EngineWorker::preview(quint64 requestId, const ImageInput& image) {
+  guarded(requestId, [&] {
+    if (!backend_->isLoaded()) return;  // nothing to show yet; the panel says so
+    PreviewResult result;
+    result.info = backend_->preprocess(image);
+    result.sourceWidth = image.width;
+    result.sourceHeight = image.height;
+    Q_EMIT previewReady(result);
+  });
+}
+
+bool EngineWorker::ensureConversation(quint64 requestId) {
+  if (backend_->hasConversation() && !imageChanged_) return true;
+  if (image_.pixels.empty()) throw ModelError("no image: open a radiograph first");
+  try {
+    backend_->startConversation(image_, [&](Phase phase, int done, int total) {
+      Q_EMIT phaseProgress(phase, done, total);
+      return !stop_->isCancelled(requestId);
+    });
+  } catch (const Cancelled&) {
+    return false;
+  }
+  imageChanged_ = false;
+  exchanges_ = 0;
+  return true;
+}
+
+void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& message,
+                           const SamplingSettings& sampling) {
+  Q_EMIT answerStarted(message, kind);
+  AnswerResult answer;
+  answer.kind = kind;
+  answer.userMessage = message;
+  answer.sampling = sampling;
+  if (!ensureConversation(requestId)) {  // stopped while encoding the image: nothing was sent
+    answer.stopReason = StopReason::Cancelled;
+    Q_EMIT answerFinished(answer);
+    return;
+  }
+  const GenerationResult result = backend_->send(
+      message.toStdString(), sampling.toEngine(),
+      [&](const TokenEvent& event) {
+        if (!event.text.empty()) Q_EMIT tokenStreamed(QString::fromStdString(event.text), event.index);
+        return !stop_->isCancelled(requestId);
+      },
+      [&](Phase phase, int done, int total) {
+        Q_EMIT phaseProgress(phase, done, total);
+        return !stop_->isCancelled(requestId);
+      });
+  ++exchanges_;
+  lastKind_ = kind;
+  answer.text = QString::fromStdString(result.text);
+  answer.seed = result.seed;
+  answer.sampling.seed = result.seed;
+  answer.stopReason = result.stopReason;
+  answer.timings = result.timings;
+  answer.promptIds = int(result.promptIds.size());
+  answer.cachedPositions = backend_->cachedPositions();
+  Q_EMIT answerFinished(answer);
+}
+
+void EngineWorker::ask(quint64 requestId, RequestKind kind, const QString& question,
+                       const SamplingSettings& sampling) {
+  guarded(requestId, [&] {
+    if (stop_->isCancelled(requestId)) return;
+    if (!backend_->isLoaded()) throw ModelError("No model is loaded yet: choose a CXR-LLaVA model folder first.");
+    const bool firstTurn = !backend_->hasConversation() || imageChanged_ || exchanges_ == 0;
+    runTurn(requestId, kind, composeUserMessage(kind, question, firstTurn), sampling);
+  });
+}
+
+void EngineWorker::regenerate(quint64 requestId, const SamplingSettings& sampling) {
+  guarded(requestId, [&] {
+    if (stop_->isCancelled(requestId)) return;
+    if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no answer to regenerate yet.");
+    const QString message = QString::fromStdString(backend_->popLastExchange());
+    --exchanges_;
+    runTurn(requestId, lastKind_, message, sampling);
+  });
+}
+
+void EngineWorker::editAndResend(quint64 requestId, const QString& newQuestion,
+                                 const SamplingSettings& sampling) {
+  guarded(requestId, [&] {
+    if (stop_->isCancelled(requestId)) return;
+    if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no question to edit yet.");
+    backend_->popLastExchange();
+    --exchanges_;
+    runTurn(requestId, RequestKind::Question,
+            composeUserMessage(RequestKind::Question, newQuestion, exchanges_ == 0), sampling);
+  });
+}
+
+void EngineWorker::newConversation(quint64 requestId) {
+  guarded(requestId, [&] {
+    if (backend_->hasConversation() && !imageChanged_) backend_->reset();
+    exchanges_ = 0;
+    Q_EMIT conversationReset();
+  });
+}
+
+// ---- AssistantEngine (GUI thread) -----------------------------------------------------------
+
+AssistantEngine::AssistantEngine(std::unique_ptr<EngineBackend> backend, QObject* parent)
+    : QObject(parent) {
+  registerAssistantMetaTypes();
+  worker_ = new EngineWorker(std::move(backend), stop_);
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  connect(worker_, &EngineWorker::loadProgress, this, &AssistantEngine::loadProgress);
+  connect(worker_, &EngineWorker::modelLoaded, this, [this](const ModelSummary& summary) {
+    loaded_ = true;
+    model_ = summary;
+    Q_EMIT modelLoaded(summary);
+  });
+  connect(worker_, &EngineWorker::loadFailed, this, [this](const QString& message) {
+    loaded_ = false;
+    Q_EMIT loadFailed(message);
+  });
+  connect(worker_, &EngineWorker::loadCancelled, this, [this] {
+    loaded_ = false;  // the backend dropped the old model before loading the new one
+    Q_EMIT loadCancelled();
+  });
+  connect(worker_, &EngineWorker::previewReady, this, &AssistantEngine::previewReady);
+  connect(worker_, &EngineWorker::answerStarted, this, &AssistantEngine::answerStarted);
+  connect(worker_, &EngineWorker::phaseProgress, this, &AssistantEngine::phaseProgress);
+  connect(worker_, &EngineWorker::tokenStreamed, this, &AssistantEngine::tokenStreamed);
+  connect(worker_, &EngineWorker::answerFinished, this, &AssistantEngine::answerFinished);
+  connect(worker_, &EngineWorker::failed, this, &AssistantEngine::failed);
+  connect(worker_, &EngineWorker::conversationReset, this, &AssistantEngine::conversationReset);
+  connect(worker_, &EngineWorker::requestDone, this, &AssistantEngine::onRequestDone);
+  thread_.setObjectName(QStringLiteral("cxr-engine"));
+  thread_.start();
+}
+
+AssistantEngine::~AssistantEngine() {
+  stop();
+  thread_.quit();
+  thread_.wait();
+}
+
+quint64 AssistantEngine::nextId() {
+  if (pending_++ == 0) Q_EMIT busyChanged(true);
+  return ++lastId_;
+}
+
+void AssistantEngine::onRequestDone(quint64) {
+  if (pending_ > 0 && --pending_ == 0) Q_EMIT busyChanged(false);
+}
+
+void AssistantEngine::loadModel(const QString& folder, const LoadSettings& settings) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, folder, settings] { w->load(id, folder, settings); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::setImage(const ImageInput& image) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, image] { w->setImage(id, image); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::requestPreview(const ImageInput& image) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, image] { w->preview(id, image); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::ask(RequestKind kind, const QString& question, const SamplingSettings& sampling) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(
+      worker_, [w = worker_, id, kind, question, sampling] { w->ask(id, kind, question, sampling); },
+      Qt::QueuedConnection);
+}
+
+void AssistantEngine::regenerate(const SamplingSettings& sampling) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, sampling] { w->regenerate(id, sampling); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::editAndResend(const QString& newQuestion, const SamplingSettings& sampling) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(
+      worker_, [w = worker_, id, newQuestion, sampling] { w->editAndResend(id, newQuestion, sampling); },
+      Qt::QueuedConnection);
+}
+
+void AssistantEngine::newConversation() {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id] { w->newConversation(id); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::stop() { stop_->cancelledUpTo.store(lastId_); }
+
+}  // namespace cxr::assistant
