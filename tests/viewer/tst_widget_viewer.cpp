@@ -93,6 +93,22 @@ class TestWidgetViewer : public QObject {
                           state).joined().contains(marker));
   }
 
+  void anonymisedOverlayDropsDescriptionsNamingTheFile() {
+    // Plain image files carry their file name as the series description; a name like
+    // "Doe_John_chest.png" must not come back that way.
+    DisplayFields fields;
+    fields.seriesDescription = QStringLiteral("Doe_John_chest.png");
+    fields.studyDescription = QStringLiteral("CHEST PA");
+    OverlayState state;
+    state.fileName = QStringLiteral("Doe_John_chest.png");
+    QVERIFY(buildOverlay(fields, state).joined().contains(u"Doe_John"));
+    QCOMPARE(buildOverlay(fields, state).joined().count(u"Doe_John"), 1);  // not twice
+    state.anonymised = true;
+    const QString anon = buildOverlay(fields, state).joined();
+    QVERIFY2(!anon.contains(u"Doe_John"), qPrintable(anon));
+    QVERIFY(anon.contains(u"CHEST PA"));
+  }
+
   void overlayShowsFieldsWhenNotAnonymised() {
     OverlayState state;
     state.windowCenter = 40;
@@ -121,6 +137,7 @@ class TestWidgetViewer : public QObject {
     QVERIFY(w.overlayText().joined().contains(u"MARK_NAME"));
     w.setAnonymised(true);
     QVERIFY(!w.overlayText().joined().contains(u"MARK_NAME"));
+    QVERIFY(!w.overlayText().joined().contains(u"Doe_John"));
   }
 
   void rightDragChangesWindowByExpectedAmount_data() {

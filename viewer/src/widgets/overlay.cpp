@@ -18,7 +18,8 @@ QString isoDate(const QString& dicomDate) {
 }
 
 QString windowNumber(double v) {
-  return QString::number(v, 'f', std::abs(v) < 10 ? 2 : 0);
+  // 127.5 stays 127.5, 40 stays 40, 0.0125 keeps its digits.
+  return QString::number(v, 'g', 6);
 }
 
 }  // namespace
@@ -39,16 +40,22 @@ OverlayText buildOverlay(const DisplayFields& f, const OverlayState& s) {
     addIfSet(out.topLeft, f.institution);
     if (!f.accessionNumber.trimmed().isEmpty())
       out.topLeft << u"Acc " + f.accessionNumber.trimmed();
-    // A file name such as "Doe_John_chest.png" can identify a patient too.
-    if (out.topLeft.isEmpty())
+    // Without patient data, say which file this is (unless a description already does).
+    if (out.topLeft.isEmpty() && s.fileName != f.seriesDescription.trimmed() &&
+        s.fileName != f.studyDescription.trimmed())
       addIfSet(out.topLeft, s.fileName);
   } else {
     out.topLeft << QStringLiteral("Anonymised");
   }
 
-  // Top right: what study.
-  addIfSet(out.topRight, f.studyDescription);
-  addIfSet(out.topRight, f.seriesDescription);
+  // Top right: what study. A file name such as "Doe_John_chest.png" can identify a patient, and
+  // loaders may use it as a description for plain image files, so anonymised mode drops any
+  // description that contains it.
+  for (const QString& description : {f.studyDescription, f.seriesDescription}) {
+    const bool namesTheFile = !s.fileName.isEmpty() && description.contains(s.fileName);
+    if (!(s.anonymised && namesTheFile))
+      addIfSet(out.topRight, description);
+  }
   if (!s.anonymised) {
     const QString date = !f.studyDate.trimmed().isEmpty()  ? f.studyDate
                          : !f.seriesDate.trimmed().isEmpty() ? f.seriesDate

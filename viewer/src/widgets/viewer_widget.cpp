@@ -373,7 +373,7 @@ OverlayText ViewerWidget::overlayText() const {
   s.mirrored = m_view.isMirrored();
   s.inverted = m_voi.userInvert;
   if (m_image) {
-    s.fileName = m_image->isDicom ? QString() : m_image->path.section(u'/', -1);
+    s.fileName = m_image->path.section(u'/', -1);
     s.formatName = m_image->formatName;
     s.width = m_image->width;
     s.height = m_image->height;

@@ -11,7 +11,8 @@ namespace cxr::viewer {
 
 struct OverlayState {
   bool anonymised = false;
-  QString fileName;        // shown for non-DICOM files only, and never when anonymised
+  QString fileName;        // the file's name: shown when there is no patient data, never when
+                           // anonymised (nor any description that contains it)
   QString formatName;
   int width = 0, height = 0;
   double windowCenter = 0, windowWidth = 0;
