@@ -1,0 +1,253 @@
+// bench-viewer: timings for issue 2's speed targets, on files it synthesises itself.
+//   1. open + decode a 3000x3000 16-bit uncompressed DICOM          (target < 1 s)
+//   2. window/level re-render of that frame, mean over 50 windows    (target < 16 ms)
+//   3. decode of a 2000x2000 chest radiograph stored as JPEG 2000    (reported)
+// Usage: bench-viewer [chest.png]   (default: the NIH image in ../shared/data/cxr, else a pattern)
+#include "cxr/viewer/radiograph.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <openjpeg.h>
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+using namespace cxr::viewer;
+
+namespace {
+
+double msSince(const QElapsedTimer& t) { return double(t.nsecsElapsed()) / 1e6; }
+
+void putImageAttributes(DcmDataset& ds, int width, int height, int bitsStored) {
+  char uid[100];
+  ds.putAndInsertString(DCM_SOPClassUID, UID_DigitalXRayImageStorageForPresentation);
+  ds.putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
+  ds.putAndInsertString(DCM_Modality, "DX");
+  ds.putAndInsertUint16(DCM_Rows, Uint16(height));
+  ds.putAndInsertUint16(DCM_Columns, Uint16(width));
+  ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  ds.putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+  ds.putAndInsertUint16(DCM_BitsAllocated, 16);
+  ds.putAndInsertUint16(DCM_BitsStored, Uint16(bitsStored));
+  ds.putAndInsertUint16(DCM_HighBit, Uint16(bitsStored - 1));
+  ds.putAndInsertUint16(DCM_PixelRepresentation, 0);
+  ds.putAndInsertString(DCM_WindowCenter, "2048");
+  ds.putAndInsertString(DCM_WindowWidth, "4096");
+}
+
+// ---- OpenJPEG encoder into memory ----
+struct Sink {
+  std::vector<uint8_t> bytes;
+  size_t position = 0;
+};
+OPJ_SIZE_T sinkWrite(void* buffer, OPJ_SIZE_T n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  if (s->position + n > s->bytes.size()) s->bytes.resize(s->position + n);
+  std::memcpy(s->bytes.data() + s->position, buffer, n);
+  s->position += n;
+  return n;
+}
+OPJ_OFF_T sinkSkip(OPJ_OFF_T n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  s->position += size_t(n);
+  if (s->position > s->bytes.size()) s->bytes.resize(s->position);
+  return n;
+}
+OPJ_BOOL sinkSeek(OPJ_OFF_T n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  s->position = size_t(n);
+  if (s->position > s->bytes.size()) s->bytes.resize(s->position);
+  return OPJ_TRUE;
+}
+
+// rate 0 = lossless (reversible 5/3), else a compression ratio for the irreversible 9/7 path.
+std::vector<uint8_t> encodeJ2k(const std::vector<quint16>& pixels, int width, int height, int bits, float rate) {
+  opj_image_cmptparm_t component{};
+  component.dx = component.dy = 1;
+  component.w = OPJ_UINT32(width);
+  component.h = OPJ_UINT32(height);
+  component.prec = OPJ_UINT32(bits);
+  component.sgnd = 0;
+  opj_image_t* image = opj_image_create(1, &component, OPJ_CLRSPC_GRAY);
+  image->x1 = OPJ_UINT32(width);
+  image->y1 = OPJ_UINT32(height);
+  for (size_t i = 0; i < pixels.size(); ++i) image->comps[0].data[i] = pixels[i];
+  opj_cparameters_t parameters;
+  opj_set_default_encoder_parameters(&parameters);
+  parameters.tcp_numlayers = 1;
+  parameters.cp_disto_alloc = 1;
+  parameters.tcp_rates[0] = rate;
+  parameters.irreversible = rate > 0 ? 1 : 0;
+  parameters.numresolution = 6;
+  opj_codec_t* codec = opj_create_compress(OPJ_CODEC_J2K);
+  opj_setup_encoder(codec, &parameters, image);
+  opj_codec_set_threads(codec, 2);
+  Sink sink;
+  opj_stream_t* stream = opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_FALSE);
+  opj_stream_set_user_data(stream, &sink, nullptr);
+  opj_stream_set_write_function(stream, sinkWrite);
+  opj_stream_set_skip_function(stream, sinkSkip);
+  opj_stream_set_seek_function(stream, sinkSeek);
+  const bool ok = opj_start_compress(codec, image, stream) && opj_encode(codec, stream) && opj_end_compress(codec, stream);
+  opj_stream_destroy(stream);
+  opj_destroy_codec(codec);
+  opj_image_destroy(image);
+  if (!ok) sink.bytes.clear();
+  return sink.bytes;
+}
+
+bool writeJ2kDicom(const QString& path, const std::vector<uint8_t>& codestream, int width, int height, int bits, bool lossless) {
+  DcmFileFormat file;
+  DcmDataset& ds = *file.getDataset();
+  putImageAttributes(ds, width, height, bits);
+  const E_TransferSyntax xfer = lossless ? EXS_JPEG2000LosslessOnly : EXS_JPEG2000;
+  auto* sequence = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
+  sequence->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB)));  // empty Basic Offset Table
+  auto* fragment = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
+  std::vector<uint8_t> even = codestream;
+  if (even.size() % 2) even.push_back(0);
+  fragment->putUint8Array(even.data(), Uint32(even.size()));
+  sequence->insert(fragment);
+  auto* pixelData = new DcmPixelData(DCM_PixelData);
+  pixelData->putOriginalRepresentation(xfer, nullptr, sequence);
+  ds.insert(pixelData, true);
+  return file.saveFile(QFile::encodeName(path).constData(), xfer).good();
+}
+
+// The chest image scaled to the requested size as 12-bit values (or a synthetic pattern).
+std::vector<quint16> chestPixels(const QString& pngPath, int size, QString* source) {
+  QImage chest(pngPath);
+  std::vector<quint16> out(size_t(size) * size_t(size));
+  if (!chest.isNull()) {
+    *source = pngPath;
+    const QImage big = chest.convertToFormat(QImage::Format_Grayscale16)
+                           .scaled(size, size, Qt::IgnoreAspectRatio, Qt::SmoothTransformation)
+                           .convertToFormat(QImage::Format_Grayscale16);
+    for (int y = 0; y < size; ++y) {
+      const auto* row = reinterpret_cast<const quint16*>(big.constScanLine(y));
+      for (int x = 0; x < size; ++x) out[size_t(y) * size + x] = quint16(row[x] >> 4);
+    }
+    return out;
+  }
+  *source = QStringLiteral("synthetic pattern (chest PNG not found)");
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      out[size_t(y) * size + x] = quint16(2048 + 1500 * std::sin(x / 40.0) * std::cos(y / 55.0));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QCoreApplication app(argc, argv);
+  QTemporaryDir dir;
+  const QString chestPng = argc > 1 ? QString::fromLocal8Bit(argv[1])
+                                    : QStringLiteral(CXR_SHARED_DATA_DIR "/cxr/nih_cxr14_00000001_000.png");
+
+  // ---- 1. Open a 3000x3000 16-bit uncompressed DICOM ----
+  const int big = 3000;
+  {
+    DcmFileFormat file;
+    putImageAttributes(*file.getDataset(), big, big, 12);
+    std::vector<Uint16> pixels(size_t(big) * big);
+    QRandomGenerator rng(7);
+    for (int y = 0; y < big; ++y)
+      for (int x = 0; x < big; ++x)
+        pixels[size_t(y) * big + x] = Uint16(std::clamp(int(2048 + 1200 * std::sin(x / 300.0) * std::cos(y / 410.0)) + int(rng.bounded(64)), 0, 4095));
+    file.getDataset()->putAndInsertUint16Array(DCM_PixelData, pixels.data(), static_cast<unsigned long>(pixels.size()));
+    if (file.saveFile(QFile::encodeName(dir.filePath(QStringLiteral("big.dcm"))).constData(), EXS_LittleEndianExplicit).bad()) {
+      std::fprintf(stderr, "bench-viewer: cannot write the synthetic DICOM in %s\n", qPrintable(dir.path()));
+      return 1;
+    }
+  }
+  std::printf("bench-viewer (%s)\n", QT_VERSION_STR);
+  std::shared_ptr<const RadiographImage> image;
+  double bestOpen = 1e9, sumOpen = 0;
+  const int openRuns = 3;
+  for (int run = 0; run < openRuns; ++run) {
+    QElapsedTimer t;
+    t.start();
+    const LoadResult r = loadRadiograph(dir.filePath(QStringLiteral("big.dcm")));
+    const double ms = msSince(t);
+    if (!r.ok()) {
+      std::fprintf(stderr, "bench-viewer: %s\n", qPrintable(r.error));
+      return 1;
+    }
+    image = r.image;
+    bestOpen = std::min(bestOpen, ms);
+    sumOpen += ms;
+  }
+  std::printf("open+decode 3000x3000 16-bit uncompressed DICOM: best %.1f ms, mean %.1f ms over %d runs (target < 1000 ms)\n",
+              bestOpen, sumOpen / openRuns, openRuns);
+
+  // ---- 2. Window/level re-render ----
+  const int windows = 50;
+  QElapsedTimer t;
+  (void)renderFrame(*image, 0, defaultVoi(*image));  // warm caches
+  t.start();
+  quint64 checksum = 0;
+  for (int i = 0; i < windows; ++i) {
+    VoiSelection voi;
+    voi.window = VoiWindow{500.0 + 60.0 * i, 300.0 + 50.0 * i, {}, VoiWindow::Function::Linear};
+    const QImage shown = renderFrame(*image, 0, voi);
+    checksum += shown.constScanLine(big / 2)[big / 2];
+  }
+  const double perWindow = msSince(t) / windows;
+  std::printf("window/level re-render 3000x3000: %.2f ms per window, mean over %d windows (target < 16 ms) [checksum %llu]\n",
+              perWindow, windows, static_cast<unsigned long long>(checksum));
+  t.restart();
+  const QList<VoiWindow> presets = radiographPresets(*image, 0);
+  std::printf("radiographPresets (histogram percentiles) 3000x3000: %.1f ms, %lld presets\n", msSince(t),
+              static_cast<long long>(presets.size()));
+  t.restart();
+  const QImage model = renderForModel(*image, 0);
+  std::printf("renderForModel 3000x3000: %.1f ms\n", msSince(t));
+
+  // ---- 3. JPEG 2000 decode of a 2000x2000 chest radiograph ----
+  const int side = 2000;
+  QString source;
+  const std::vector<quint16> chest = chestPixels(chestPng, side, &source);
+  std::printf("JPEG 2000 source: %s upscaled to %dx%d, 12-bit\n", qPrintable(source), side, side);
+  for (const bool lossless : {true, false}) {
+    t.restart();
+    const std::vector<uint8_t> codestream = encodeJ2k(chest, side, side, 12, lossless ? 0.0f : 20.0f);
+    const double encodeMs = msSince(t);
+    const QString path = dir.filePath(lossless ? QStringLiteral("j2k_lossless.dcm") : QStringLiteral("j2k_lossy.dcm"));
+    if (codestream.empty() || !writeJ2kDicom(path, codestream, side, side, 12, lossless)) {
+      std::fprintf(stderr, "bench-viewer: JPEG 2000 encoding failed\n");
+      return 1;
+    }
+    double best = 1e9;
+    LoadResult r;
+    for (int run = 0; run < 3; ++run) {
+      t.restart();
+      r = loadRadiograph(path);
+      best = std::min(best, msSince(t));
+      if (!r.ok()) {
+        std::fprintf(stderr, "bench-viewer: %s\n", qPrintable(r.error));
+        return 1;
+      }
+    }
+    qint64 maxError = 0;
+    for (size_t i = 0; i < chest.size(); ++i) maxError = std::max<qint64>(maxError, std::abs(qint64(r.image->framesData[0][i]) - chest[i]));
+    std::printf("JPEG 2000 %s 2000x2000 (%zu KiB, encoded in %.0f ms): open+decode best %.1f ms of 3, max |error| %lld\n",
+                lossless ? "lossless (.90)" : "lossy 20:1 (.91)", codestream.size() / 1024, encodeMs, best,
+                static_cast<long long>(maxError));
+  }
+  return 0;
+}
