@@ -28,8 +28,10 @@ double distanceToSegment(QPointF p, QPointF a, QPointF b) {
 }
 
 QString number(double v) {
-  // Modality values span HU (-1000..3000) to tiny optical densities; 4 significant digits
-  // minimum, one decimal for large values.
+  // Whole numbers (stored integers through an integer rescale) print without decimals; HU-sized
+  // values get one decimal; small values (optical density, fractional rescale) 4 significant digits.
+  if (v == std::round(v) && std::abs(v) < 1e9)
+    return QString::number(static_cast<qint64>(v));
   return std::abs(v) >= 100 ? QString::number(v, 'f', 1) : QString::number(v, 'g', 4);
 }
 

@@ -83,10 +83,14 @@ OverlayText buildOverlay(const DisplayFields& f, const OverlayState& s) {
   // Bottom right: where in the image.
   out.bottomRight << u"Zoom " + QString::number(s.zoom * 100.0, 'f', s.zoom < 0.1 ? 1 : 0) + u'%';
   if (s.rotationDegrees != 0 || s.mirrored) {
-    QString orient = u"Rot " + QString::number(s.rotationDegrees) + u'°';
+    // Same convention as ViewTransform: a mirrored view is the file flipped horizontally, then
+    // rotated clockwise.
+    QStringList orient;
     if (s.mirrored)
-      orient += u" mirrored";
-    out.bottomRight << orient;
+      orient << QStringLiteral("Flip H");
+    if (s.rotationDegrees != 0)
+      orient << u"Rot " + QString::number(s.rotationDegrees) + u'°';
+    out.bottomRight << orient.join(QStringLiteral(" + "));
   }
   if (s.frames > 1)
     out.bottomRight << u"Frame " + QString::number(s.frame + 1) + u'/' + QString::number(s.frames);
