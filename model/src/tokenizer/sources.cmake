@@ -12,3 +12,8 @@ list(APPEND CXR_MODEL_SOURCES
 # generate time, so it works although the shim's target is defined after this list.
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/spm_library.cpp APPEND PROPERTY
   COMPILE_DEFINITIONS "CXR_SPM_BUILD_PATH=\"$<TARGET_FILE:cxr_spm>\"")
+# Installed layout: the shim sits in <libdir>/cxr-assistant; the path from <bindir> to there is
+# compiled in (Debian's libdir is lib/x86_64-linux-gnu, so "../lib" alone would miss it).
+file(RELATIVE_PATH _cxr_spm_install_reldir "${CMAKE_INSTALL_FULL_BINDIR}" "${CMAKE_INSTALL_FULL_LIBDIR}/cxr-assistant")
+set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/spm_library.cpp APPEND PROPERTY
+  COMPILE_DEFINITIONS "CXR_SPM_INSTALL_RELDIR=\"${_cxr_spm_install_reldir}\"")

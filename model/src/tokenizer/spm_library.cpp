@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -52,9 +53,16 @@ std::vector<std::string> candidatePaths() {
   if (!ec) {
     const fs::path dir = exe.parent_path();
     paths.push_back((dir / kLibraryName).string());
+#ifdef CXR_SPM_INSTALL_RELDIR
+    paths.push_back((dir / CXR_SPM_INSTALL_RELDIR / kLibraryName).lexically_normal().string());
+#endif
     paths.push_back((dir / ".." / "lib" / "cxr-assistant" / kLibraryName).lexically_normal().string());
   }
-  return paths;
+  // The same place can come up twice (the compiled-in relative path is usually ../lib/...).
+  std::vector<std::string> unique;
+  for (auto& p : paths)
+    if (std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(std::move(p));
+  return unique;
 }
 
 int openFlags() {

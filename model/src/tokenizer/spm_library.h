@@ -3,7 +3,8 @@
 // Where the shim is looked for, first hit wins:
 //   1. $CXR_SPM_LIBRARY (a full path; lets packagers and tests point elsewhere),
 //   2. the build-tree path compiled in (CXR_SPM_BUILD_PATH),
-//   3. next to the executable, then <exe dir>/../lib/cxr-assistant/ (the installed layout).
+//   3. next to the executable, then <bindir>/<relative path to libdir>/cxr-assistant/ (the
+//      installed layout, path compiled in), then <exe dir>/../lib/cxr-assistant/.
 #pragma once
 
 #include <cstdint>
