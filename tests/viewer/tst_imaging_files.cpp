@@ -128,6 +128,26 @@ class TestImagingFiles : public QObject {
     QVERIFY(loadRadiograph(empty.fileName()).error.contains(QStringLiteral("empty")));
   }
 
+  void folderListingIsNaturalAndFindsExtensionlessDicom() {
+    QTemporaryDir folder;
+    const auto touch = [&](const QString& name, const QByteArray& content) {
+      QFile f(folder.filePath(name));
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(content);
+    };
+    const QByteArray dicomHead = QByteArray(128, '\0') + "DICM";
+    touch(QStringLiteral("img10.png"), "x");
+    touch(QStringLiteral("img2.png"), "x");
+    touch(QStringLiteral("IMG1.DCM"), dicomHead);
+    touch(QStringLiteral("IM000001"), dicomHead);   // DICOMDIR-style name, no extension
+    touch(QStringLiteral("notes"), "plain text");   // no extension, no magic: not an image
+    touch(QStringLiteral("report.pdf"), "%PDF");
+    QStringList names;
+    for (const QString& path : listImagesInFolder(folder.path())) names << QFileInfo(path).fileName();
+    QCOMPARE(names, (QStringList{QStringLiteral("IM000001"), QStringLiteral("IMG1.DCM"), QStringLiteral("img2.png"),
+                                 QStringLiteral("img10.png")}));
+  }
+
   void headlessRenderWritesPng() {
     const QString in = fixture(QStringLiteral("gray8_gradient.png"));
     const QString out = tmp_.filePath(QStringLiteral("out.png"));

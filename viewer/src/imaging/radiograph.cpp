@@ -1,7 +1,6 @@
 // RadiographImage's small methods, and loadRadiograph(): which loader a file goes to.
 #include "loaders.h"
 
-#include <QCollator>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -122,6 +121,38 @@ LoadResult loadRadiograph(const QString& path) {
   return image.ok() ? image : dicom;
 }
 
+namespace {
+
+// "img2" before "img10", case-insensitive. Written out because QCollator's numeric mode depends on
+// the locale back end (it is ignored under the C locale, which is what CI runs with).
+bool naturalLess(const QString& a, const QString& b) {
+  qsizetype i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i].isDigit() && b[j].isDigit()) {
+      qsizetype ei = i, ej = j;
+      while (ei < a.size() && a[ei].isDigit()) ++ei;
+      while (ej < b.size() && b[ej].isDigit()) ++ej;
+      // Compare the digit runs as numbers of any length: strip leading zeros, then length, then text.
+      QStringView x = QStringView(a).mid(i, ei - i), y = QStringView(b).mid(j, ej - j);
+      while (x.size() > 1 && x.front() == u'0') x = x.mid(1);
+      while (y.size() > 1 && y.front() == u'0') y = y.mid(1);
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (const int c = x.compare(y); c != 0) return c < 0;
+      i = ei;
+      j = ej;
+      continue;
+    }
+    const QChar ca = a[i].toCaseFolded(), cb = b[j].toCaseFolded();
+    if (ca != cb) return ca < cb;
+    ++i;
+    ++j;
+  }
+  if ((a.size() - i) != (b.size() - j)) return (a.size() - i) < (b.size() - j);
+  return a < b;  // equal ignoring case and zero padding: any fixed order
+}
+
+}  // namespace
+
 QStringList listImagesInFolder(const QString& folder) {
   static const QStringList patterns = {
       QStringLiteral("*.dcm"), QStringLiteral("*.dicom"), QStringLiteral("*.dic"), QStringLiteral("*.png"),
@@ -135,10 +166,7 @@ QStringList listImagesInFolder(const QString& folder) {
     if (!QFileInfo(name).suffix().isEmpty() || names.contains(name)) continue;
     if (detail::hasDicomMagic(dir.filePath(name))) names << name;
   }
-  QCollator collator;
-  collator.setNumericMode(true);
-  collator.setCaseSensitivity(Qt::CaseInsensitive);
-  std::sort(names.begin(), names.end(), [&](const QString& a, const QString& b) { return collator.compare(a, b) < 0; });
+  std::sort(names.begin(), names.end(), [](const QString& a, const QString& b) { return naturalLess(a, b); });
   QStringList paths;
   for (const QString& name : names) paths << dir.filePath(name);
   return paths;
