@@ -209,16 +209,18 @@ class TestMeasurement : public QObject {
 
   void labels() {
     const RadiographImage img = syntheticImage(calibration(Calibration::Source::ImagerPixelSpacing, 0.5, 0.5));
-    Measurement len{MeasurementKind::Length, {QPointF(0, 0), QPointF(0, 10)}, 0};
-    QCOMPARE(measurementLabel(len, img), QStringLiteral("5.0 mm (at detector)"));
-    Measurement ang{MeasurementKind::Angle, {QPointF(10, 0), QPointF(0, 0), QPointF(0, 10)}, 0};
-    QCOMPARE(measurementLabel(ang, img), QStringLiteral("90.0°"));
-    Measurement roi{MeasurementKind::RectangleRoi, {QPointF(2, 1), QPointF(5, 3)}, 0};
-    const QString text = measurementLabel(roi, img);
+    Measurement len{MeasurementKind::Length, {QPointF(0, 0), QPointF(0, 10)}};
+    QCOMPARE(measurementLabel(len, img, 0), QStringLiteral("5.0 mm (at detector)"));
+    Measurement ang{MeasurementKind::Angle, {QPointF(10, 0), QPointF(0, 0), QPointF(0, 10)}};
+    QCOMPARE(measurementLabel(ang, img, 0), QStringLiteral("90.0°"));
+    Measurement roi{MeasurementKind::RectangleRoi, {QPointF(2, 1), QPointF(5, 3)}};
+    const QString text = measurementLabel(roi, img, 0);
     QVERIFY2(text.contains(u"Mean -64 HU"), qPrintable(text));
     QVERIFY2(text.contains(u"Min -76"), qPrintable(text));
     QVERIFY2(text.contains(u"Max -52"), qPrintable(text));
     QVERIFY2(text.contains(u"Area 1.5 mm²"), qPrintable(text));
+    // The label follows the frame on screen: frame 1 is all 7 -> HU -86.
+    QVERIFY(measurementLabel(roi, img, 1).contains(u"Mean -86 HU"));
   }
 
   void picking_data() {
@@ -235,7 +237,7 @@ class TestMeasurement : public QObject {
     QFETCH(MeasurementKind, kind);
     QFETCH(QPointF, probe);
     QFETCH(double, distance);
-    Measurement m{kind, {QPointF(0, 0), QPointF(10, kind == MeasurementKind::Length ? 0 : 10)}, 0};
+    Measurement m{kind, {QPointF(0, 0), QPointF(10, kind == MeasurementKind::Length ? 0 : 10)}};
     QVERIFY(qAbs(distanceToMeasurement(m, probe) - distance) < 1e-9);
   }
 };

@@ -231,14 +231,14 @@ class TestWidgetViewer : public QObject {
     const Measurement m = w.measurements().first();
     // 100 widget px at scale 2 = 50 image px = 25 mm at 0.5 mm.
     QCOMPARE(measureLength(m.points[0], m.points[1], w.image()->calibration).value, 25.0);
-    QCOMPARE(measurementLabel(m, *w.image()), QStringLiteral("25.0 mm (pixel spacing)"));
+    QCOMPARE(measurementLabel(m, *w.image(), 0), QStringLiteral("25.0 mm (pixel spacing)"));
 
     // Angle by three clicks.
     w.setTool(ViewerTool::Angle);
     for (const QPoint p : {QPoint(300, 50), QPoint(250, 50), QPoint(250, 150)})
       QTest::mouseClick(&w, Qt::LeftButton, {}, p);
     QCOMPARE(w.measurements().size(), 2);
-    QCOMPARE(measurementLabel(w.measurements().last(), *w.image()), QStringLiteral("90.0°"));
+    QCOMPARE(measurementLabel(w.measurements().last(), *w.image(), 0), QStringLiteral("90.0°"));
 
     // Select the length by clicking on it with the pan tool, then delete it.
     w.setTool(ViewerTool::Pan);

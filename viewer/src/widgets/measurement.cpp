@@ -146,7 +146,7 @@ RoiStatistics measureRoi(const RadiographImage& image, int frame, MeasurementKin
   return stats;
 }
 
-QString measurementLabel(const Measurement& m, const RadiographImage& image) {
+QString measurementLabel(const Measurement& m, const RadiographImage& image, int frame) {
   switch (m.kind) {
     case MeasurementKind::Length:
       if (m.points.size() < 2)
@@ -163,7 +163,7 @@ QString measurementLabel(const Measurement& m, const RadiographImage& image) {
     case MeasurementKind::EllipseRoi: {
       if (m.points.size() < 2)
         return {};
-      const RoiStatistics s = measureRoi(image, m.frame, m.kind, m.roiRect());
+      const RoiStatistics s = measureRoi(image, frame, m.kind, m.roiRect());
       const QString unit = s.unit.isEmpty() ? QString() : u' ' + s.unit;
       QString area = QStringLiteral("Area %1 %2").arg(number(s.area), s.areaUnit);
       if (!s.valid())

@@ -1,5 +1,7 @@
 #include "cxr/viewer/viewer_widget.h"
 
+#include "cxr/viewer/display_proxy.h"
+
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
@@ -85,6 +87,7 @@ void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
   m_pending.reset();
   m_selected = -1;
   m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
+  m_proxy.reset();
   m_voi = m_image ? defaultVoi(*m_image) : VoiSelection{};
   m_view.setImageSize(m_image ? QSize(m_image->width, m_image->height) : QSize());
   syncViewGeometry();
@@ -239,15 +242,48 @@ void ViewerWidget::syncViewGeometry() {
   m_view.setViewportSize(QSizeF(size()));
 }
 
-void ViewerWidget::invalidateRender() { m_renderDirty = true; }
+void ViewerWidget::invalidateRender() {
+  m_renderDirty = true;
+  m_fullDirty = true;
+}
 
-QImage ViewerWidget::renderedFrame() const {
-  if (m_renderDirty) {
-    m_rendered = m_image ? renderFrame(*m_image, m_frame, m_voi) : QImage();
+int ViewerWidget::displayFactor() const {
+  return m_image ? displayProxyFactor(m_view.zoom()) : 1;
+}
+
+const QImage& ViewerWidget::displayImage(int* factor) const {
+  const int k = displayFactor();
+  if (m_renderDirty || k != m_renderedFactor) {
+    if (!m_image) {
+      m_rendered = QImage();
+    } else if (k == 1) {
+      m_rendered = renderFrame(*m_image, m_frame, m_voi);
+    } else {
+      if (!m_proxy || m_proxyFactor != k || m_proxyFrame != m_frame) {
+        m_proxy = makeDisplayProxy(*m_image, m_frame, k);
+        m_proxyFactor = k;
+        m_proxyFrame = m_frame;
+      }
+      m_rendered = renderFrame(*m_proxy, 0, m_voi);
+    }
+    m_renderedFactor = k;
     m_renderDirty = false;
     ++m_renderCount;
+    if (k == 1) {
+      m_fullRendered = m_rendered;
+      m_fullDirty = false;
+    }
   }
+  *factor = k;
   return m_rendered;
+}
+
+QImage ViewerWidget::renderedFrame() const {
+  if (m_fullDirty) {
+    m_fullRendered = m_image ? renderFrame(*m_image, m_frame, m_voi) : QImage();
+    m_fullDirty = false;
+  }
+  return m_fullRendered;
 }
 
 // ---- Tools and options -----------------------------------------------------------------------
@@ -445,13 +481,17 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
                tr("Open a radiograph (Ctrl+O) or drop a file here"));
     return;
   }
-  const QImage frameImage = renderedFrame();
+  int factor = 1;
+  const QImage& frameImage = displayImage(&factor);
   p.save();
   p.setTransform(m_view.imageToWidget(), true);
   // Smooth when shrinking (avoids aliasing); show crisp pixels when magnifying, as radiologists
   // expect to see the acquired pixels at high zoom.
   p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() < 2.0);
-  p.drawImage(QPointF(0, 0), frameImage);
+  // A proxy pixel covers factor x factor image pixels; the last row/column may be partial.
+  p.drawImage(QRectF(0, 0, m_image->width, m_image->height), frameImage,
+              QRectF(0, 0, static_cast<double>(m_image->width) / factor,
+                     static_cast<double>(m_image->height) / factor));
   p.restore();
 
   p.setRenderHint(QPainter::Antialiasing, true);
@@ -499,7 +539,7 @@ void ViewerWidget::paintMeasurements(QPainter& p) const {
     }
     if (withLabel && m.isComplete() && !pts.isEmpty()) {
       const QPointF anchor = m.kind == MeasurementKind::Angle ? pts[1] : pts.last();
-      drawLabel(p, anchor, measurementLabel(m, *m_image), colour);
+      drawLabel(p, anchor, measurementLabel(m, *m_image, m_frame), colour);
     }
   };
   for (int i = 0; i < m_measurements.size(); ++i)
@@ -586,7 +626,6 @@ void ViewerWidget::mousePressEvent(QMouseEvent* event) {
     if (!m_pending) {
       Measurement m;
       m.kind = measurementKindForTool();
-      m.frame = m_frame;
       m.points = {ip, ip};  // first fixed point + the floating one
       m_pending = m;
       update();

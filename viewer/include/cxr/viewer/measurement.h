@@ -19,7 +19,6 @@ enum class MeasurementKind { Length, Angle, RectangleRoi, EllipseRoi };
 struct Measurement {
   MeasurementKind kind = MeasurementKind::Length;
   QList<QPointF> points;  // Length: 2 ends; Angle: arm end, vertex, arm end; ROI: 2 opposite corners
-  int frame = 0;          // ROI statistics are taken on this frame
 
   // How many clicks complete this kind (ROIs are dragged: press + release = 2).
   static int pointsNeeded(MeasurementKind kind) { return kind == MeasurementKind::Angle ? 3 : 2; }
@@ -59,8 +58,9 @@ struct RoiStatistics {
 RoiStatistics measureRoi(const RadiographImage& image, int frame, MeasurementKind shape,
                          const QRectF& imageRect);
 
-// The text shown beside a finished measurement (two lines for ROIs).
-QString measurementLabel(const Measurement& m, const RadiographImage& image);
+// The text shown beside a finished measurement (three lines for ROIs, whose statistics are taken
+// on `frame`, the frame on screen: scrolling through frames updates them).
+QString measurementLabel(const Measurement& m, const RadiographImage& image, int frame);
 
 // Distance in image units from `p` to the drawn outline of `m` (segments, arms or ROI border);
 // the widget converts its click tolerance into image units and picks the nearest.

@@ -76,9 +76,13 @@ class ViewerWidget : public QWidget {
   OverlayText overlayText() const;
   // The current view as on screen (image, measurements, overlays), at device resolution.
   QImage renderView() const;
-  // The cached 8-bit frame under the current window; renderCount() says how often it was made.
+  // The full-resolution 8-bit frame under the current window (cached).
   QImage renderedFrame() const;
+  // How often the frame shown on screen was rendered: once per window, invert or frame change,
+  // plus once when zooming crosses a display-proxy level (display_proxy.h).
   int renderCount() const { return m_renderCount; }
+  // The reduction factor of what is painted now (1: full resolution).
+  int displayFactor() const;
   // "x, y = value unit" for the pixel under a widget position, empty outside the image.
   QString pixelInfoAt(QPointF widgetPos) const;
 
@@ -150,9 +154,18 @@ class ViewerWidget : public QWidget {
   int m_frame = 0;
   ViewTransform m_view;
 
-  mutable QImage m_rendered;
+  // What is painted: the frame rendered at full resolution or from a reduced proxy (factor > 1).
+  const QImage& displayImage(int* factor) const;
+
+  mutable QImage m_rendered;          // what is painted
+  mutable int m_renderedFactor = 0;   // its reduction factor
   mutable bool m_renderDirty = true;
   mutable int m_renderCount = 0;
+  mutable QImage m_fullRendered;      // full resolution, for the magnifier and export callers
+  mutable bool m_fullDirty = true;
+  mutable std::shared_ptr<const RadiographImage> m_proxy;
+  mutable int m_proxyFactor = 0;
+  mutable int m_proxyFrame = -1;
 
   ViewerTool m_tool = ViewerTool::Pan;
   bool m_overlaysVisible = true;

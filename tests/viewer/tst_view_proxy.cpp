@@ -1,0 +1,114 @@
+// The reduced display copy used at low zoom: block means of stored values, partial edge blocks,
+// colour per channel, and the widget painting the same picture through it.
+#include "cxr/viewer/display_proxy.h"
+#include "cxr/viewer/viewer_widget.h"
+
+#include <QTest>
+
+using namespace cxr::viewer;
+
+namespace {
+
+RadiographImage grayImage(int w, int h, const std::vector<qint32>& values) {
+  RadiographImage img;
+  img.width = w;
+  img.height = h;
+  img.bitsAllocated = 16;
+  img.bitsStored = 12;
+  img.framesData.push_back(values);
+  img.minStored = *std::min_element(values.begin(), values.end());
+  img.maxStored = *std::max_element(values.begin(), values.end());
+  img.rescaleSlope = 2;
+  img.rescaleType = QStringLiteral("US");
+  return img;
+}
+
+}  // namespace
+
+class TestViewProxy : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void factorForZoom_data() {
+    QTest::addColumn<double>("zoom");
+    QTest::addColumn<int>("factor");
+    QTest::newRow("1:1") << 1.0 << 1;
+    QTest::newRow("50% still full resolution") << 0.5 << 1;
+    QTest::newRow("49%") << 0.49 << 2;
+    QTest::newRow("30% (3000 px in 900)") << 0.3 << 3;
+    QTest::newRow("tiny zoom capped") << 0.001 << 16;
+  }
+  void factorForZoom() {
+    QFETCH(double, zoom);
+    QFETCH(int, factor);
+    QCOMPARE(displayProxyFactor(zoom), factor);
+  }
+
+  void blockMeans() {
+    // 5x3, factor 2 -> 3x2; the right column and bottom row are partial blocks.
+    const std::vector<qint32> v = {
+        0,  2,  4,  6,  100,   //
+        10, 12, 14, 16, 101,   //
+        20, 21, 22, 23, 7};
+    const RadiographImage img = grayImage(5, 3, v);
+    const auto proxy = makeDisplayProxy(img, 0, 2);
+    QCOMPARE(proxy->width, 3);
+    QCOMPARE(proxy->height, 2);
+    QCOMPARE(proxy->frames, 1);
+    const std::vector<qint32> expected = {
+        6, 10, 101,  // (0+2+10+12)/4, (4+6+14+16)/4, (100+101)/2 rounded
+        21, 23, 7};  // (20+21)/2 = 20.5 -> 21, (22+23)/2 = 22.5 -> 23
+    QCOMPARE(proxy->framesData.at(0), expected);
+    // Display attributes travel with it.
+    QCOMPARE(proxy->rescaleSlope, 2.0);
+    QCOMPARE(proxy->rescaleType, QStringLiteral("US"));
+    QCOMPARE(proxy->maxStored, img.maxStored);
+  }
+
+  void colourChannelsSeparately() {
+    RadiographImage img;
+    img.width = 2;
+    img.height = 1;
+    img.samplesPerPixel = 3;
+    img.photometric = Photometric::Rgb;
+    img.framesData.push_back({255, 0, 10, 0, 255, 20});
+    const auto proxy = makeDisplayProxy(img, 0, 2);
+    QCOMPARE(proxy->framesData.at(0), (std::vector<qint32>{128, 128, 15}));
+  }
+
+  void badFrameGivesEmptyProxy() {
+    const RadiographImage img = grayImage(2, 2, {1, 2, 3, 4});
+    QVERIFY(makeDisplayProxy(img, 5, 2)->framesData.empty());
+  }
+
+  void widgetPaintsTheSamePictureThroughTheProxy() {
+    // A 2000x1000 horizontal ramp in a 400x300 widget: zoom 0.2, proxy factor 5.
+    std::vector<qint32> v(2000 * 1000);
+    for (int y = 0; y < 1000; ++y)
+      for (int x = 0; x < 2000; ++x)
+        v[static_cast<size_t>(y) * 2000 + x] = x * 4000 / 1999;
+    auto img = std::make_shared<RadiographImage>(grayImage(2000, 1000, v));
+    img->rescaleSlope = 1;
+    ViewerWidget w;
+    w.resize(400, 300);
+    w.setOverlaysVisible(false);
+    w.setImage(img);
+    QCOMPARE(w.displayFactor(), 5);
+    const QImage view = w.renderView();
+    // Full-range window: the ramp goes from black to white across the image (200 px wide band
+    // from y 100 to 200). Compare each column with the full-resolution rendering.
+    const QImage full = w.renderedFrame();
+    QCOMPARE(full.size(), QSize(2000, 1000));
+    for (int x = 5; x < 400; x += 37) {
+      const int expected = qGray(full.pixel(x * 5 + 2, 500));
+      QVERIFY2(qAbs(qGray(view.pixel(x, 150)) - expected) <= 3,
+               qPrintable(QStringLiteral("column %1: %2 vs %3").arg(x).arg(qGray(view.pixel(x, 150))).arg(expected)));
+    }
+    // Zooming to 1:1 switches to full resolution.
+    w.actualPixels();
+    QCOMPARE(w.displayFactor(), 1);
+  }
+};
+
+QTEST_MAIN(TestViewProxy)
+#include "tst_view_proxy.moc"
