@@ -211,6 +211,18 @@ void testChat(const std::string& shared) {
   }
 }
 
+// Built with the viewer's imaging library: DICOM goes through its default-window rendering.
+void testDicom(const std::string& shared) {
+  const std::string model = shared + "/golden-cxrllava/tiny64/checkpoint";
+  Run r = runCli({"report", "--model", model, "--image", shared + "/dicom/CT_small.dcm", "--temperature", "0",
+                  "--max-new-tokens", "2", "--json"});
+  CHECK(r.status == 0 && r.out.find("\"token_ids\"") != std::string::npos, "DICOM input: " + r.err);
+  r = runCli({"report", "--model", model, "--image", shared + "/dicom/CT_small_cut_at_600_bytes.dcm"});
+  CHECK(r.status != 0 && r.err.find("CT_small_cut_at_600_bytes.dcm") != std::string::npos &&
+            r.err.find('\n') == r.err.size() - 1,
+        "truncated DICOM: one-line error naming the file: " + r.err);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -230,6 +242,9 @@ int main(int argc, char** argv) {
     testGoldenCases(shared, "tiny64");
     testStories(shared);
     testChat(shared);
+    bool withImaging = false;
+    for (int i = 1; i < argc; ++i) withImaging |= std::string(argv[i]) == "--with-imaging";
+    if (withImaging) testDicom(shared);
   } catch (const std::exception& e) {
     check::report(false, __FILE__, __LINE__, std::string("exception: ") + e.what());
   }
