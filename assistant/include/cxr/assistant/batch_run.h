@@ -1,0 +1,61 @@
+// Scripted use without a person at the window, for
+//   cxr-assistant --open IMG --model DIR --run report|differential|ask:QUESTION
+//                 --export-pdf OUT.pdf --export-txt OUT.txt [--export-md OUT.md] --quit-when-done
+// The app parses its command line, renders the image, and hands it here; BatchRun loads the model,
+// runs the request through the worker, writes the exports and emits finished(exitCode).
+#pragma once
+
+#include "cxr/assistant/engine_worker.h"
+#include "cxr/assistant/image_source.h"
+#include "cxr/assistant/transcript.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <optional>
+
+namespace cxr::assistant {
+
+struct BatchRequest {
+  RequestKind kind = RequestKind::Report;
+  QString question;
+};
+// "report", "differential", "ask:QUESTION". nullopt (with *error set) otherwise.
+std::optional<BatchRequest> parseRunSpec(const QString& spec, QString* error = nullptr);
+
+struct BatchOptions {
+  QString modelFolder;  // empty: discoverModelFolder()
+  LoadSettings load;
+  BatchRequest request;
+  SamplingSettings sampling;
+  QString exportPdf, exportTxt, exportMarkdown;
+  ExportDocument::Scope scope = ExportDocument::Scope::Conversation;
+  bool includeIdentifying = false;
+};
+
+// Exit codes: 0 done, 1 an export could not be written, 2 model missing / failed to load,
+// 3 generation failed, 4 stopped.
+class BatchRun : public QObject {
+  Q_OBJECT
+ public:
+  BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions options, QObject* parent = nullptr);
+  void start();
+  const Transcript& transcript() const { return transcript_; }
+
+ Q_SIGNALS:
+  void progress(const QString& line);  // for stderr
+  void textStreamed(const QString& chunk);  // for stdout
+  void finished(int exitCode);
+
+ private:
+  void finish(int code, const QString& message);
+  bool writeExports(QString* error);
+
+  AssistantEngine& engine_;
+  ModelImageSource image_;
+  BatchOptions options_;
+  Transcript transcript_;
+  QElapsedTimer clock_;
+  bool done_ = false;
+};
+
+}  // namespace cxr::assistant

@@ -1,0 +1,153 @@
+// The assistant half of the main window: model status and loading, what the model sees, sampling
+// settings, the streamed conversation, the findings checklist, export and history.
+//
+// The panel only wires widgets to plain classes (AssistantEngine, Transcript, StreamingRecorder,
+// classifyFindings, the exporters); the app owns the engine and the history store and puts the
+// panel into its window with setAssistantPanel().
+#pragma once
+
+#include "cxr/assistant/engine_worker.h"
+#include "cxr/assistant/history.h"
+#include "cxr/assistant/image_source.h"
+#include "cxr/assistant/transcript.h"
+
+#include <QElapsedTimer>
+#include <QPointer>
+#include <QRectF>
+#include <QTimer>
+#include <QWidget>
+#include <memory>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+class QTextBrowser;
+class QToolButton;
+class QUrl;
+
+namespace cxr::assistant {
+
+class QuestionBox;
+
+enum class ExportFormat { PlainText, Markdown, Pdf };
+
+class ChatPanel : public QWidget {
+  Q_OBJECT
+ public:
+  // history may be null (nothing is stored). Neither is owned.
+  ChatPanel(AssistantEngine& engine, HistoryStore* history, QWidget* parent = nullptr);
+  ~ChatPanel() override;
+
+  // The image on screen. A new image starts a new conversation.
+  void setImageSource(const ModelImageSource& source);
+  void setImageChoice(ModelImageChoice choice);
+  ModelImageChoice imageChoice() const;
+
+  void loadModel(const QString& folder, const LoadSettings& settings = {});
+  // $CXR_LLAVA_MODEL or the Hugging Face cache (like the command-line tool); false if none.
+  bool loadDiscoveredModel(const LoadSettings& settings = {});
+
+  SamplingSettings samplingSettings() const;
+  void setSamplingSettings(const SamplingSettings& settings);
+  void saveSettings() const;     // QSettings group "assistant"
+  void restoreSettings();
+
+  // Requests as the buttons make them (also for scripts and tests).
+  void writeReport();
+  void differentialDiagnosis();
+  void askQuestion(const QString& question);
+  void regenerateLast();
+  void editLastQuestion();       // puts the last question into the box; the next send replaces it
+  void newConversation();
+  void stop();
+
+  bool exportTo(const QString& path, ExportFormat format, ExportDocument::Scope scope, QString* error = nullptr) const;
+  ExportDocument exportDocument(ExportDocument::Scope scope) const;
+  void setIncludeIdentifyingInExports(bool include) { includeIdentifying_ = include; }
+
+  // Shows a stored conversation (from the history browser). The engine cannot take over old turns,
+  // so the next question starts a new conversation on the image.
+  void restoreConversation(const ConversationRecord& record);
+  void showHistory();
+
+  const Transcript& transcript() const { return transcript_; }
+  QuestionBox* questionBox() const { return question_; }
+  QString statusText() const;
+  qint64 historyConversationId() const { return conversationId_; }
+
+ Q_SIGNALS:
+  // The model's square crop in source-image pixels: the viewer outlines what is cut away.
+  void cropRectChanged(const QRectF& rectInImage);
+  void modelStatusChanged(const QString& text);
+  // The history browser asked to reopen a conversation: the app opens the image file.
+  void reopenImageRequested(const QString& imagePath);
+  void answerFinished(const cxr::assistant::AnswerResult& result);
+
+ private:
+  void buildUi();
+  void connectEngine();
+  void updateEnabled();
+  void render();
+  void renderFindings();
+  void onAnchor(const QUrl& url);
+  void onAnswerStarted(const QString& sent, RequestKind kind);
+  void onToken(const QString& chunk);
+  void onAnswerFinished(const AnswerResult& result);
+  void onPreview(const PreviewResult& preview);
+  void sendImageToEngine();
+  void submitQuestion(const QString& text);
+  void showModelMissing();
+  void dropLastExchangeEverywhere();
+  QImage chosenImage() const;
+  QString chosenWindowText() const;
+
+  AssistantEngine& engine_;
+  HistoryStore* history_;
+  std::unique_ptr<StreamingRecorder> recorder_;
+  Transcript transcript_;
+  QElapsedTimer clock_;
+  QTimer ticker_;
+  ModelImageSource source_;
+  qint64 conversationId_ = 0;
+  bool editing_ = false;
+  bool includeIdentifying_ = false;
+  bool busy_ = false;
+  QString lastError_;
+
+  QLabel* modelStatus_ = nullptr;
+  QPushButton* chooseFolder_ = nullptr;
+  QProgressBar* loadProgress_ = nullptr;
+  QPushButton* cancelLoad_ = nullptr;
+  QComboBox* imageChoice_ = nullptr;
+  QLabel* preview_ = nullptr;
+  QLabel* cropInfo_ = nullptr;
+  QCheckBox* deterministic_ = nullptr;
+  QDoubleSpinBox* temperature_ = nullptr;
+  QDoubleSpinBox* topP_ = nullptr;
+  QSpinBox* topK_ = nullptr;
+  QSpinBox* maxTokens_ = nullptr;
+  QLineEdit* seed_ = nullptr;
+  QTextBrowser* messages_ = nullptr;
+  QTableWidget* findings_ = nullptr;
+  QLabel* phase_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QPushButton* report_ = nullptr;
+  QPushButton* differential_ = nullptr;
+  QPushButton* stop_ = nullptr;
+  QPushButton* regenerate_ = nullptr;
+  QPushButton* edit_ = nullptr;
+  QPushButton* newConversation_ = nullptr;
+  QToolButton* export_ = nullptr;
+  QPushButton* historyButton_ = nullptr;
+  QuestionBox* question_ = nullptr;
+  QPushButton* send_ = nullptr;
+  QLabel* error_ = nullptr;
+};
+
+}  // namespace cxr::assistant

@@ -1,0 +1,402 @@
+// The chat panel, history browser and batch runner over the scripted backend (offscreen).
+#include "cxr/assistant/batch_run.h"
+#include "cxr/assistant/chat_panel.h"
+#include "cxr/assistant/history_browser.h"
+#include "cxr/assistant/question_box.h"
+#include "cxr/assistant/scripted_backend.h"
+
+#include <QFile>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTextBrowser>
+
+using namespace cxr::assistant;
+using namespace std::chrono_literals;
+Q_DECLARE_METATYPE(cxr::assistant::QuestionKeyAction)
+
+namespace {
+
+const char* const kReportAnswer =
+    "The cardiac silhouette is mildly enlarged. No pneumothorax. Possible small left pleural effusion.";
+
+BackendScript script(std::chrono::milliseconds tokenDelay = 1ms) {
+  BackendScript s;
+  s.answers = {kReportAnswer, "Left side.", "Right side."};
+  s.loadStepDelay = s.visionLayerDelay = s.prefillLayerDelay = 1ms;
+  s.tokenDelay = tokenDelay;
+  return s;
+}
+
+ModelImageSource imageSource() {
+  ModelImageSource src;
+  src.defaultWindow = QImage(80, 64, QImage::Format_Grayscale8);
+  src.defaultWindow.fill(90);
+  src.currentWindow = QImage(80, 64, QImage::Format_Grayscale8);
+  src.currentWindow.fill(160);
+  src.defaultWindowText = QStringLiteral("center 2048, width 4096 (file default)");
+  src.currentWindowText = QStringLiteral("center 1000, width 500 (on screen)");
+  src.filePath = QStringLiteral("/data/cxr/chest.dcm");
+  src.sha256 = QString(64, u'a');
+  src.patient = {QStringLiteral("DOE^JANE"), QStringLiteral("ID42"), {}, {}};
+  return src;
+}
+
+struct PanelHarness {
+  QTemporaryDir dir;
+  std::unique_ptr<HistoryStore> history;
+  ScriptedBackend* backend = nullptr;
+  std::unique_ptr<AssistantEngine> engine;
+  std::unique_ptr<ChatPanel> panel;
+
+  explicit PanelHarness(BackendScript s = script(), bool load = true) {
+    history = std::make_unique<HistoryStore>(dir.filePath(QStringLiteral("history.sqlite")));
+    auto b = std::make_unique<ScriptedBackend>(std::move(s));
+    backend = b.get();
+    engine = std::make_unique<AssistantEngine>(std::move(b));
+    panel = std::make_unique<ChatPanel>(*engine, history.get());
+    panel->resize(700, 900);
+    panel->show();
+    if (load) {
+      panel->loadModel(QStringLiteral("/models/fake"));
+      panel->setImageSource(imageSource());
+    }
+  }
+  ~PanelHarness() {
+    panel.reset();
+    engine.reset();
+  }
+  bool idle() {
+    return QTest::qWaitFor([&] { return !engine->isBusy(); }, 20000);
+  }
+  QPushButton* button(const char* name) { return panel->findChild<QPushButton*>(QString::fromUtf8(name)); }
+  QString findingStatus(int row) {
+    auto* table = panel->findChild<QTableWidget*>(QStringLiteral("findings"));
+    return table->item(row, 1) ? table->item(row, 1)->text() : QString();
+  }
+};
+
+}  // namespace
+
+class TestChatPanel : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void keyRule_data();
+  void keyRule();
+  void enterSendsShiftEnterAddsLine();
+  void reportStreamsIntoPanelChecklistAndHistory();
+  void questionsGetImagePrefixOnlyFirst();
+  void previewAndCropRectangle();
+  void regenerateAndEditReplaceTheLastExchange();
+  void stopButtonStopsStreaming();
+  void seedIsShownAndReusable();
+  void withoutModelSaysHowToGetIt();
+  void exportFromPanelIsAnonymised();
+  void historyBrowserSearchDeleteUndoReopen();
+  void runSpec_data();
+  void runSpec();
+  void batchRunWritesExports();
+};
+
+void TestChatPanel::keyRule_data() {
+  QTest::addColumn<int>("key");
+  QTest::addColumn<int>("modifiers");
+  QTest::addColumn<QuestionKeyAction>("expected");
+  QTest::newRow("Enter") << int(Qt::Key_Return) << int(Qt::NoModifier) << QuestionKeyAction::Send;
+  QTest::newRow("keypad Enter") << int(Qt::Key_Enter) << int(Qt::KeypadModifier) << QuestionKeyAction::Send;
+  QTest::newRow("Shift+Enter") << int(Qt::Key_Return) << int(Qt::ShiftModifier) << QuestionKeyAction::NewLine;
+  QTest::newRow("Ctrl+Enter") << int(Qt::Key_Return) << int(Qt::ControlModifier) << QuestionKeyAction::NewLine;
+  QTest::newRow("letter") << int(Qt::Key_A) << int(Qt::NoModifier) << QuestionKeyAction::Default;
+  QTest::newRow("Alt+Enter") << int(Qt::Key_Return) << int(Qt::AltModifier) << QuestionKeyAction::Default;
+}
+
+void TestChatPanel::keyRule() {
+  QFETCH(int, key);
+  QFETCH(int, modifiers);
+  QFETCH(QuestionKeyAction, expected);
+  QCOMPARE(int(questionKeyAction(key, Qt::KeyboardModifiers(modifiers))), int(expected));
+}
+
+void TestChatPanel::enterSendsShiftEnterAddsLine() {
+  QuestionBox box;
+  box.show();
+  QSignalSpy submitted(&box, &QuestionBox::submitted);
+  QTest::keyClicks(&box, QStringLiteral("first line"));
+  QTest::keyClick(&box, Qt::Key_Return, Qt::ShiftModifier);
+  QTest::keyClicks(&box, QStringLiteral("second"));
+  QCOMPARE(submitted.count(), 0);
+  QCOMPARE(box.toPlainText(), QStringLiteral("first line\nsecond"));
+  QTest::keyClick(&box, Qt::Key_Return);
+  QCOMPARE(submitted.count(), 1);
+  QCOMPARE(submitted[0][0].toString(), QStringLiteral("first line\nsecond"));
+  box.clear();
+  QTest::keyClick(&box, Qt::Key_Return);  // nothing to send
+  QCOMPARE(submitted.count(), 1);
+}
+
+void TestChatPanel::reportStreamsIntoPanelChecklistAndHistory() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  QTRY_VERIFY(h.button("writeReport")->isEnabled());
+  QTest::mouseClick(h.button("writeReport"), Qt::LeftButton);
+  QTRY_VERIFY(h.button("stop")->isEnabled() || h.panel->transcript().exchangeCount() == 1);
+  QVERIFY(h.idle());
+  const auto& entries = h.panel->transcript().entries();
+  QCOMPARE(entries.size(), 2);
+  QCOMPARE(entries[0].sentMessage, QString::fromUtf8(cxr::prompts::kReport));
+  QVERIFY(entries[0].text.startsWith(QStringLiteral("Write a radiologic report")));
+  QCOMPARE(entries[1].text, QString::fromUtf8(kReportAnswer));
+  QVERIFY(entries[1].result.has_value());
+  QVERIFY(h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"))->toPlainText().contains(QStringLiteral("No pneumothorax.")));
+  // Checklist rows follow allFindings(): atelectasis, cardiomegaly, consolidation, edema, effusion, pneumothorax.
+  QCOMPARE(h.findingStatus(0), QStringLiteral("not mentioned"));
+  QCOMPARE(h.findingStatus(1), QStringLiteral("present"));
+  QCOMPARE(h.findingStatus(4), QStringLiteral("uncertain"));
+  QCOMPARE(h.findingStatus(5), QStringLiteral("absent"));
+  // Stored as it streamed, complete at the end, with the image and model identity.
+  const auto stored = h.history->conversation(h.panel->historyConversationId());
+  QVERIFY(stored);
+  QCOMPARE(stored->image.path, QStringLiteral("/data/cxr/chest.dcm"));
+  QCOMPARE(stored->image.windowText, QStringLiteral("center 2048, width 4096 (file default)"));
+  QCOMPARE(stored->model.folder, QStringLiteral("/models/fake"));
+  QCOMPARE(stored->messages.size(), 2);
+  QCOMPARE(stored->messages[0].sentMessage, QString::fromUtf8(cxr::prompts::kReport));
+  QCOMPARE(stored->messages[1].content, QString::fromUtf8(kReportAnswer));
+  QVERIFY(stored->messages[1].complete);
+}
+
+void TestChatPanel::questionsGetImagePrefixOnlyFirst() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  QTest::keyClicks(h.panel->questionBox(), QStringLiteral("Is there an effusion?"));
+  QTest::keyClick(h.panel->questionBox(), Qt::Key_Return);
+  QVERIFY(h.idle());
+  QVERIFY(h.panel->questionBox()->toPlainText().isEmpty());
+  QTest::keyClicks(h.panel->questionBox(), QStringLiteral("Which side?"));
+  QTest::keyClick(h.panel->questionBox(), Qt::Key_Return);
+  QVERIFY(h.idle());
+  const auto& e = h.panel->transcript().entries();
+  QCOMPARE(e.size(), 4);
+  QCOMPARE(e[0].sentMessage, QStringLiteral("<image>\nIs there an effusion?"));
+  QCOMPARE(e[0].text, QStringLiteral("Is there an effusion?"));
+  QCOMPARE(e[2].sentMessage, QStringLiteral("Which side?"));
+}
+
+void TestChatPanel::previewAndCropRectangle() {
+  PanelHarness h(script(), false);
+  QSignalSpy crop(h.panel.get(), &ChatPanel::cropRectChanged);
+  h.panel->loadModel(QStringLiteral("/models/fake"));
+  h.panel->setImageSource(imageSource());
+  QVERIFY(h.idle());
+  QTRY_VERIFY(crop.count() >= 1);
+  // 80x64 -> shortest edge 64 (the fake's image size) -> 80x64, centre crop 64x64 at x = 8.
+  QCOMPARE(crop.last()[0].toRectF(), QRectF(8, 0, 64, 64));
+  // Choosing the on-screen window sends that rendering instead (and starts a new conversation).
+  h.panel->setImageChoice(ModelImageChoice::CurrentWindow);
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->imageChoice(), ModelImageChoice::CurrentWindow);
+  QTest::mouseClick(h.button("writeReport"), Qt::LeftButton);
+  QVERIFY(h.idle());
+  const auto stored = h.history->conversation(h.panel->historyConversationId());
+  QVERIFY(stored);
+  QCOMPARE(stored->image.windowText, QStringLiteral("center 1000, width 500 (on screen)"));
+}
+
+void TestChatPanel::regenerateAndEditReplaceTheLastExchange() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  h.panel->askQuestion(QStringLiteral("Which side?"));
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().entries().last().text, QStringLiteral("Left side."));
+  QTRY_VERIFY(h.button("regenerate")->isEnabled());
+  QTest::mouseClick(h.button("regenerate"), Qt::LeftButton);
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().exchangeCount(), 2);
+  QCOMPARE(h.panel->transcript().entries()[2].sentMessage, QStringLiteral("Which side?"));
+  QCOMPARE(h.panel->transcript().entries().last().text, QStringLiteral("Right side."));
+  // Edit: the last question goes back into the box; sending replaces the exchange.
+  h.panel->editLastQuestion();
+  QCOMPARE(h.panel->questionBox()->toPlainText(), QStringLiteral("Which side?"));
+  h.panel->questionBox()->setPlainText(QStringLiteral("Is it large?"));
+  QTest::keyClick(h.panel->questionBox(), Qt::Key_Return);
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().exchangeCount(), 2);
+  QCOMPARE(h.panel->transcript().entries()[2].sentMessage, QStringLiteral("Is it large?"));
+  QCOMPARE(h.backend->userMessages().size(), size_t(2));
+  // The history shows the conversation as it now reads (superseded turns are kept but hidden).
+  const auto stored = h.history->conversation(h.panel->historyConversationId());
+  QCOMPARE(stored->messages.size(), 4);
+  QCOMPARE(stored->messages[2].content, QStringLiteral("Is it large?"));
+}
+
+void TestChatPanel::stopButtonStopsStreaming() {
+  BackendScript s = script(40ms);
+  std::string longAnswer;
+  for (int i = 0; i < 200; ++i) longAnswer += "word ";
+  s.answers = {longAnswer};
+  PanelHarness h(s);
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QTRY_VERIFY_WITH_TIMEOUT(h.panel->transcript().isStreaming() && !h.panel->transcript().entries().last().text.isEmpty(), 20000);
+  QVERIFY(h.button("stop")->isEnabled());
+  QTest::mouseClick(h.button("stop"), Qt::LeftButton);
+  QVERIFY(h.idle());
+  const auto& last = h.panel->transcript().entries().last();
+  QVERIFY(last.result);
+  QCOMPARE(int(last.result->stopReason), int(cxr::StopReason::Cancelled));
+  QVERIFY(last.text.size() < int(longAnswer.size()));
+  QVERIFY(!h.button("stop")->isEnabled());
+  QVERIFY(h.button("writeReport")->isEnabled());  // usable right after
+}
+
+void TestChatPanel::seedIsShownAndReusable() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  auto* messages = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"));
+  QVERIFY(messages->toPlainText().contains(QStringLiteral("seed 4242")));
+  QVERIFY(messages->toHtml().contains(QStringLiteral("seed:4242")));
+  Q_EMIT messages->anchorClicked(QUrl(QStringLiteral("seed:4242")));
+  QCOMPARE(h.panel->samplingSettings().seed.value_or(0), quint64(4242));
+  QCOMPARE(h.panel->findChild<QLineEdit*>(QStringLiteral("seed"))->text(), QStringLiteral("4242"));
+  SamplingSettings greedy = SamplingSettings::deterministic();
+  h.panel->setSamplingSettings(greedy);
+  QVERIFY(h.panel->samplingSettings().isGreedy());
+  QCOMPARE(h.panel->samplingSettings().maxNewTokens, 512);
+}
+
+void TestChatPanel::withoutModelSaysHowToGetIt() {
+  PanelHarness h(script(), false);
+  QVERIFY(h.panel->statusText().contains(QString::fromStdString(cxr::howToGetModel()).left(30)));
+  QVERIFY(!h.button("writeReport")->isEnabled());
+  QVERIFY(h.button("chooseModelFolder")->isEnabled());
+}
+
+void TestChatPanel::exportFromPanelIsAnonymised() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  const QString path = h.dir.filePath(QStringLiteral("report.txt"));
+  QString error;
+  QVERIFY2(h.panel->exportTo(path, ExportFormat::PlainText, ExportDocument::Scope::Report, &error), qPrintable(error));
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  const QString text = QString::fromUtf8(f.readAll());
+  QVERIFY(text.contains(QString::fromUtf8(kReportAnswer)));
+  QVERIFY(text.contains(QStringLiteral("center 2048, width 4096")));
+  QVERIFY(text.contains(QStringLiteral("Model folder: /models/fake")));
+  QVERIFY(!text.contains(QStringLiteral("DOE^JANE")));
+  QVERIFY(!text.contains(QStringLiteral("chest.dcm")));
+  h.panel->setIncludeIdentifyingInExports(true);
+  QVERIFY(h.panel->exportTo(path, ExportFormat::PlainText, ExportDocument::Scope::Report, &error));
+  QFile g(path);
+  QVERIFY(g.open(QIODevice::ReadOnly));
+  QVERIFY(QString::fromUtf8(g.readAll()).contains(QStringLiteral("DOE^JANE")));
+}
+
+void TestChatPanel::historyBrowserSearchDeleteUndoReopen() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->askQuestion(QStringLiteral("Is there a pneumothorax?"));
+  QVERIFY(h.idle());
+  h.panel->newConversation();
+  h.panel->askQuestion(QStringLiteral("Heart size?"));
+  QVERIFY(h.idle());
+  HistoryBrowser browser(*h.history);
+  QCOMPARE(browser.rowCount(), 2);
+  browser.findChild<QLineEdit*>()->setText(QStringLiteral("pneumothorax"));
+  QCOMPARE(browser.rowCount(), 1);
+  browser.selectRow(0);
+  const qint64 id = browser.selectedId();
+  QVERIFY(id != 0);
+  QVERIFY(browser.deleteSelected(/*confirm=*/false));
+  QCOMPARE(browser.rowCount(), 0);
+  QVERIFY(browser.undoLastDelete());
+  QCOMPARE(browser.rowCount(), 1);
+  QSignalSpy reopen(&browser, &HistoryBrowser::reopenRequested);
+  QSignalSpy imageRequest(h.panel.get(), &ChatPanel::reopenImageRequested);
+  connect(&browser, &HistoryBrowser::reopenRequested, h.panel.get(), [&](const ConversationRecord& r) {
+    Q_EMIT h.panel->reopenImageRequested(r.image.path);
+    h.panel->restoreConversation(r);
+  });
+  browser.selectRow(0);
+  const auto buttons = browser.findChildren<QPushButton*>();
+  for (auto* b : buttons)
+    if (b->text().startsWith(QStringLiteral("Reopen"))) QTest::mouseClick(b, Qt::LeftButton);
+  QCOMPARE(reopen.count(), 1);
+  QCOMPARE(imageRequest.count(), 1);
+  QCOMPARE(imageRequest[0][0].toString(), QStringLiteral("/data/cxr/chest.dcm"));
+  QCOMPARE(h.panel->transcript().entries().size(), 2);
+  QCOMPARE(h.panel->transcript().entries()[0].text, QStringLiteral("Is there a pneumothorax?"));
+}
+
+void TestChatPanel::runSpec_data() {
+  QTest::addColumn<QString>("spec");
+  QTest::addColumn<bool>("valid");
+  QTest::addColumn<int>("kind");
+  QTest::addColumn<QString>("question");
+  QTest::newRow("report") << QStringLiteral("report") << true << int(RequestKind::Report) << QString();
+  QTest::newRow("differential") << QStringLiteral("differential") << true << int(RequestKind::Differential) << QString();
+  QTest::newRow("ask") << QStringLiteral("ask:Is there an effusion?") << true << int(RequestKind::Question) << QStringLiteral("Is there an effusion?");
+  QTest::newRow("ask with colon") << QStringLiteral("ask:Size: large?") << true << int(RequestKind::Question) << QStringLiteral("Size: large?");
+  QTest::newRow("empty ask") << QStringLiteral("ask:") << false << 0 << QString();
+  QTest::newRow("unknown") << QStringLiteral("summary") << false << 0 << QString();
+}
+
+void TestChatPanel::runSpec() {
+  QFETCH(QString, spec);
+  QFETCH(bool, valid);
+  QFETCH(int, kind);
+  QFETCH(QString, question);
+  QString error;
+  const auto r = parseRunSpec(spec, &error);
+  QCOMPARE(r.has_value(), valid);
+  if (!valid) {
+    QVERIFY(error.contains(spec));
+    return;
+  }
+  QCOMPARE(int(r->kind), kind);
+  QCOMPARE(r->question, question);
+}
+
+void TestChatPanel::batchRunWritesExports() {
+  QTemporaryDir dir;
+  AssistantEngine engine(std::make_unique<ScriptedBackend>(script()));
+  BatchOptions options;
+  options.modelFolder = QStringLiteral("/models/fake");
+  options.request = {RequestKind::Report, {}};
+  options.exportTxt = dir.filePath(QStringLiteral("out.txt"));
+  options.exportPdf = dir.filePath(QStringLiteral("out.pdf"));
+  BatchRun run(engine, imageSource(), options);
+  QSignalSpy finished(&run, &BatchRun::finished);
+  run.start();
+  QVERIFY(finished.wait(20000));
+  QCOMPARE(finished[0][0].toInt(), 0);
+  QFile txt(options.exportTxt);
+  QVERIFY(txt.open(QIODevice::ReadOnly));
+  const QString text = QString::fromUtf8(txt.readAll());
+  QVERIFY(text.contains(QString::fromUtf8(kReportAnswer)));
+  QVERIFY(text.contains(QStringLiteral("- Pneumothorax: absent")));
+  QVERIFY(QFile(options.exportPdf).size() > 1000);
+
+  BatchOptions bad = options;
+  bad.exportTxt = QStringLiteral("/proc/no/such/out.txt");
+  AssistantEngine engine2(std::make_unique<ScriptedBackend>(script()));
+  BatchRun failing(engine2, imageSource(), bad);
+  QSignalSpy failed(&failing, &BatchRun::finished);
+  QSignalSpy lines(&failing, &BatchRun::progress);
+  failing.start();
+  QVERIFY(failed.wait(20000));
+  QCOMPARE(failed[0][0].toInt(), 1);
+  QVERIFY(lines.last()[0].toString().contains(QStringLiteral("out.txt")));
+}
+
+QTEST_MAIN(TestChatPanel)
+#include "test_chat_panel.moc"
