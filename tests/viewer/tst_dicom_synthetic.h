@@ -13,6 +13,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct SyntheticDicom {
   std::optional<SyntheticLut> modalityLut;
   std::vector<SyntheticLut> voiLuts;
   QString pixelSpacing, imagerPixelSpacing;  // "0.2\\0.3"
+  std::function<void(DcmDataset&)> extra;     // anything else a test wants in the data set
 };
 
 inline void putLut(DcmItem& item, const SyntheticLut& lut) {
@@ -86,6 +88,7 @@ inline bool writeSyntheticDicom(const SyntheticDicom& s, const QString& path) {
   if (s.modalityLut && ds.findOrCreateSequenceItem(DCM_ModalityLUTSequence, item, -2).good()) putLut(*item, *s.modalityLut);
   for (const SyntheticLut& lut : s.voiLuts)
     if (ds.findOrCreateSequenceItem(DCM_VOILUTSequence, item, -2).good()) putLut(*item, lut);
+  if (s.extra) s.extra(ds);
   if (s.bitsAllocated == 8)
     ds.putAndInsertUint8Array(DCM_PixelData, s.bytes.data(), static_cast<unsigned long>(s.bytes.size()));
   else

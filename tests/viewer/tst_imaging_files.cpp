@@ -156,6 +156,15 @@ class TestImagingFiles : public QObject {
     QCOMPARE(QImage(out).convertToFormat(QImage::Format_Grayscale8), QImage(in).convertToFormat(QImage::Format_Grayscale8));
     QVERIFY(!renderFileToPng(in, out, 3, std::nullopt, &error));
     QVERIFY2(error.contains(QStringLiteral("frame 3")), qPrintable(error));
+    // A DICOM through the same path, with a window from the command line.
+    const QString dicom = QStringLiteral(CXR_TEST_DATA_DIR "/dicom/MR_small_implicit.dcm");
+    QVERIFY2(renderFileToPng(dicom, out, 0, parseWindowArgument(QStringLiteral("600,1")), &error), qPrintable(error));
+    const QImage thresholded(out);
+    QCOMPARE(thresholded.size(), QSize(64, 64));
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 64; ++x) QVERIFY(qGray(thresholded.pixel(x, y)) == 0 || qGray(thresholded.pixel(x, y)) == 255);
+    QVERIFY(!renderFileToPng(QStringLiteral(CXR_TEST_DATA_DIR "/dicom/MR_truncated.dcm"), out, 0, std::nullopt, &error));
+    QVERIFY2(error.contains(QStringLiteral("MR_truncated.dcm")), qPrintable(error));
     QVERIFY(parseWindowArgument(QStringLiteral("-600,1500")).has_value());
     QCOMPARE(parseWindowArgument(QStringLiteral("40, 400"))->width, 400.0);
     QVERIFY(!parseWindowArgument(QStringLiteral("40")).has_value());

@@ -366,6 +366,33 @@ class TestPipeline : public QObject {
     QCOMPARE(image->framesData[0][3], 128);
   }
 
+  void paletteColour() {
+    SyntheticDicom s;
+    s.rows = 1;
+    s.columns = 4;
+    s.bitsAllocated = s.bitsStored = 8;
+    s.photometric = QStringLiteral("PALETTE COLOR");
+    s.bytes = {10, 11, 12, 200};  // 200 is past the table: clamps to the last entry
+    s.extra = [](DcmDataset& ds) {
+      const DcmTagKey descriptors[3] = {DCM_RedPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableDescriptor,
+                                        DCM_BluePaletteColorLookupTableDescriptor};
+      const DcmTagKey data[3] = {DCM_RedPaletteColorLookupTableData, DCM_GreenPaletteColorLookupTableData,
+                                 DCM_BluePaletteColorLookupTableData};
+      const Uint16 descriptor[3] = {3, 10, 16};  // 3 entries, first index 10, 16-bit entries
+      const Uint16 tables[3][3] = {{0xFFFF, 0x0000, 0x8000}, {0x0000, 0xFFFF, 0x8000}, {0x0000, 0x0000, 0x8000}};
+      for (int c = 0; c < 3; ++c) {
+        ds.putAndInsertUint16Array(descriptors[c], descriptor, 3);
+        auto* element = new DcmOtherByteOtherWord(DcmTag(data[c], EVR_OW));
+        element->putUint16Array(tables[c], 3);
+        ds.insert(element, true);
+      }
+    };
+    const auto image = load(s);
+    QVERIFY(image);
+    QCOMPARE(image->samplesPerPixel, 3);
+    QCOMPARE(image->framesData[0], (std::vector<qint32>{255, 0, 0, 0, 255, 0, 128, 128, 128, 128, 128, 128}));
+  }
+
   // ---- Defaults and presets ----
   void defaultVoiOrder() {
     SyntheticDicom s = ramp(QStringLiteral("MONOCHROME2"), false);

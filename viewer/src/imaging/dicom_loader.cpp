@@ -365,6 +365,54 @@ bool decodeJpeg2000(DcmDataset& dataset, E_TransferSyntax xfer, const PixelForma
   return true;
 }
 
+// PALETTE COLOR (PS3.3 C.7.6.3.1.5): each stored index looks up R, G and B in three tables.
+// Segmented palettes (0028,122x) are not supported.
+bool applyPalette(DcmDataset& ds, RadiographImage& image, QString* error) {
+  const DcmTagKey descriptors[3] = {DCM_RedPaletteColorLookupTableDescriptor, DCM_GreenPaletteColorLookupTableDescriptor,
+                                    DCM_BluePaletteColorLookupTableDescriptor};
+  const DcmTagKey data[3] = {DCM_RedPaletteColorLookupTableData, DCM_GreenPaletteColorLookupTableData,
+                             DCM_BluePaletteColorLookupTableData};
+  std::vector<quint8> tables[3];
+  int firstMapped = 0;
+  for (int c = 0; c < 3; ++c) {
+    Uint16 d[3] = {0, 0, 0};
+    for (unsigned long i = 0; i < 3; ++i)
+      if (ds.findAndGetUint16(descriptors[c], d[i], i).bad()) {
+        Sint16 v = 0;
+        if (ds.findAndGetSint16(descriptors[c], v, i).bad()) {
+          *error = QStringLiteral("it is PALETTE COLOR but its palette descriptors are missing (segmented palettes are not supported).");
+          return false;
+        }
+        d[i] = Uint16(v);
+      }
+    const size_t entries = d[0] == 0 ? 65536 : d[0];
+    firstMapped = image.isSigned ? int(Sint16(d[1])) : int(d[1]);
+    const Uint16* words = nullptr;
+    unsigned long count = 0;
+    if (ds.findAndGetUint16Array(data[c], words, &count).bad() || !words || count == 0) {
+      *error = QStringLiteral("it is PALETTE COLOR but its palette data are missing.");
+      return false;
+    }
+    tables[c].resize(entries);
+    for (size_t i = 0; i < entries; ++i) {
+      if (d[2] == 8 && count < entries)  // 8-bit entries packed two per word
+        tables[c][i] = quint8(i / 2 < count ? (words[i / 2] >> ((i % 2) * 8)) & 0xFF : 0);
+      else
+        tables[c][i] = quint8(i < count ? (d[2] == 8 ? words[i] & 0xFF : words[i] >> 8) : 0);
+    }
+  }
+  for (auto& frame : image.framesData) {
+    std::vector<qint32> rgb(frame.size() * 3);
+    for (size_t i = 0; i < frame.size(); ++i)
+      for (int c = 0; c < 3; ++c) {
+        const qint64 index = std::clamp<qint64>(qint64(frame[i]) - firstMapped, 0, qint64(tables[c].size()) - 1);
+        rgb[i * 3 + size_t(c)] = tables[c][size_t(index)];
+      }
+    frame = std::move(rgb);
+  }
+  return true;
+}
+
 // ---- Reading the file ---------------------------------------------------------------------------
 
 struct Parsed {
@@ -563,8 +611,9 @@ LoadResult loadDicomFile(const QString& path) {
                                       .arg(f.bitsAllocated).arg(f.bitsStored).arg(f.highBit))};
   if (f.samples != 1 && f.samples != 3)
     return {nullptr, failIn(path, QStringLiteral("Samples per Pixel %1 is not supported (1 or 3 are).").arg(f.samples))};
+  const bool palette = f.samples == 1 && f.photometric == QLatin1String("PALETTE COLOR");
   if (f.samples == 1 && f.photometric != QLatin1String("MONOCHROME1") && f.photometric != QLatin1String("MONOCHROME2") &&
-      !f.photometric.isEmpty())
+      !f.photometric.isEmpty() && !palette)
     return {nullptr, failIn(path, QStringLiteral("Photometric Interpretation %1 is not supported for one-sample images.").arg(f.photometric))};
   if (quint64(f.frames) * f.pixelsPerFrame() * quint64(f.samples) * sizeof(qint32) > kMaxDecodedBytes)
     return {nullptr, failIn(path, QStringLiteral("%1 frame(s) of %2x%3 are too large to display.").arg(f.frames).arg(f.columns).arg(f.rows))};
@@ -615,6 +664,11 @@ LoadResult loadDicomFile(const QString& path) {
     if (!unpackNative(f, bytes, words, length, *image, &error)) return {nullptr, failIn(path, error)};
   }
 
+  if (palette) {
+    if (!applyPalette(ds, *image, &error)) return {nullptr, failIn(path, error)};
+    f.samples = 3;
+    f.photometric = QStringLiteral("RGB");
+  }
   if (f.samples == 3) {
     if (f.photometric == QLatin1String("YBR_FULL") || f.photometric == QLatin1String("YBR_FULL_422")) {
       for (auto& frame : image->framesData)

@@ -9,6 +9,8 @@
 #include <QImage>
 #include <QImageReader>
 
+#include <mutex>
+
 namespace cxr::viewer::detail {
 namespace {
 
@@ -34,7 +36,8 @@ bool isGray(const QImage& image) {
 }  // namespace
 
 LoadResult loadImageFile(const QString& path) {
-  QImageReader::setAllocationLimit(kAllocationLimitMiB);
+  static std::once_flag limitSet;  // a process-wide setting: set once, not on every (possibly concurrent) load
+  std::call_once(limitSet, [] { QImageReader::setAllocationLimit(kAllocationLimitMiB); });
   QImageReader reader(path);
   reader.setDecideFormatFromContent(true);
   reader.setAutoTransform(false);  // pixels as stored: EXIF rotation would break pixel identity with Pillow
