@@ -1,0 +1,148 @@
+// Engine benchmark (prints figures; not a test). Three modes:
+//   bench_engine kernels                  oneDNN bf16 vs fp32 linear, memory read bandwidth
+//   bench_engine write-random DIR TOKDIR  writeRandomCheckpoint("7b", bf16) into DIR
+//   bench_engine run DIR [--threads N] [--tokens N]
+//                                         load, vision, report prefill (1121 positions on the 7B
+//                                         shapes), decode, follow-up prefill, peak RSS
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cxr/model/engine.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+long statusKb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
+  return -1;
+}
+
+int kernels(int threads) {
+  c10::InferenceMode guard;
+  at::set_num_threads(threads);
+  std::printf("threads %d, mkldnn user-enabled %d, built with mkldnn %d\n", at::get_num_threads(),
+              int(at::globalContext().userEnabledMkldnn()), int(at::hasMKLDNN()));
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    at::Tensor W = at::randn({4096, 4096}).to(dt), v = at::randn({1, 4096}).to(dt), V = at::randn({128, 4096}).to(dt);
+    at::linear(v, W);
+    at::linear(V, W);
+    auto t0 = Clock::now();
+    for (int i = 0; i < 50; ++i) at::linear(v, W);
+    const double gemv = since(t0) / 50;
+    t0 = Clock::now();
+    for (int i = 0; i < 5; ++i) at::linear(V, W);
+    const double gemm = since(t0) / 5;
+    std::printf("%-9s linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.2f ms (%.0f GFLOP/s)\n",
+                c10::toString(dt), gemv * 1e3, 4096.0 * 4096 * at::elementSize(dt) / gemv / 1e9, gemm * 1e3,
+                2.0 * 128 * 4096 * 4096 / gemm / 1e9);
+  }
+  // Read bandwidth: a streaming sum over 2 GiB (larger than any cache), best of 5, with the same
+  // thread count as decoding uses.
+  const int64_t n = (int64_t(2) << 30) / 4;
+  at::Tensor big = at::ones({n}, at::kFloat);
+  double best = 1e9;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    volatile float s = big.sum().item<float>();
+    (void)s;
+    best = std::min(best, since(t0));
+  }
+  std::printf("read bandwidth (at::sum over 2 GiB, %d threads): %.1f GB/s\n", threads, double(n) * 4 / best / 1e9);
+  return 0;
+}
+
+int run(const std::string& dir, int threads, int tokens) {
+  cxr::LoadOptions opt;
+  opt.threads = threads;
+  auto t0 = Clock::now();
+  int lastPct = -10;
+  auto model = cxr::Model::load(dir, opt, [&](double f, const std::string&) {
+    if (int(f * 100) >= lastPct + 10) {
+      lastPct = int(f * 100);
+      std::fprintf(stderr, "  load %d%%\n", lastPct);
+    }
+    return true;
+  });
+  const double load = since(t0);
+  const auto& info = model->info();
+  std::printf("model %s: %lld params, %.2f GB of %s weights, compute %s on %s, %d threads\n", dir.c_str(),
+              (long long)info.parameterCount, info.weightBytes / 1e9, info.storedDtype.c_str(), info.dtype.c_str(),
+              info.device.c_str(), info.threads);
+  std::printf("load: %.1f s (RSS after load %.2f GiB)\n", load, statusKb("VmRSS:") / 1048576.0);
+
+  cxr::ImageInput img;
+  img.width = img.height = 600;
+  img.pixels.resize(600 * 600);
+  for (int y = 0; y < 600; ++y)
+    for (int x = 0; x < 600; ++x) img.pixels[size_t(y * 600 + x)] = uint8_t((x * 7 + y * 3) % 256);
+  auto encoded = model->encodeImage(img);
+  std::printf("vision encode: preprocess %.3f s, vision tower + projector %.2f s\n", encoded->preprocessSeconds(),
+              encoded->visionSeconds());
+
+  cxr::Conversation conv(*model);
+  conv.setImage(encoded);
+  cxr::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.maxNewTokens = tokens;
+  auto r = conv.send(cxr::prompts::kReport, greedy);
+  std::printf("report prefill: %d positions in %.2f s = %.1f positions/s\n", r.timings.prefillPositions,
+              r.timings.prefillSeconds, r.timings.prefillPositionsPerSecond());
+  std::printf("decode: %d tokens in %.2f s = %.2f tokens/s (%.0f ms/token; stop: %s)\n", r.timings.decodeTokens,
+              r.timings.decodeSeconds, r.timings.decodeTokensPerSecond(),
+              r.timings.decodeTokens ? 1e3 * r.timings.decodeSeconds / r.timings.decodeTokens : 0.0,
+              cxr::toString(r.stopReason).c_str());
+  if (r.timings.decodeTokens > 0) {
+    const double bytesPerToken = double(info.weightBytes);
+    std::printf("weights read per token: %.2f GB -> %.1f GB/s effective\n", bytesPerToken / 1e9,
+                bytesPerToken * r.timings.decodeTokensPerSecond() / 1e9);
+  }
+  greedy.maxNewTokens = 2;
+  auto f = conv.send("Is there a pleural effusion?", greedy);
+  std::printf("follow-up: %d new positions prefilled in %.2f s, first token after %.2f s\n",
+              f.timings.prefillPositions, f.timings.prefillSeconds, f.timings.firstTokenSeconds);
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("peak RSS: %.2f GiB (weights %.2f GiB; VmHWM %.2f GiB)\n", ru.ru_maxrss / 1048576.0,
+              info.weightBytes / 1073741824.0, statusKb("VmHWM:") / 1048576.0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const std::string mode = argc > 1 ? argv[1] : "";
+    int threads = 2, tokens = 16;
+    for (int i = 1; i + 1 < argc; ++i) {
+      if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
+      if (std::string(argv[i]) == "--tokens") tokens = std::stoi(argv[i + 1]);
+    }
+    if (mode == "kernels") return kernels(threads);
+    if (mode == "write-random" && argc >= 4) {
+      auto t0 = Clock::now();
+      cxr::writeRandomCheckpoint(argv[2], "7b", "bf16", argv[3], 1, {});
+      std::printf("wrote %s in %.1f s\n", argv[2], since(t0));
+      return 0;
+    }
+    if (mode == "run" && argc >= 3) return run(argv[2], threads, tokens);
+    std::fprintf(stderr, "usage: bench_engine kernels | write-random DIR TOKENIZER_DIR | run DIR [--threads N] [--tokens N]\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_engine: %s\n", e.what());
+    return 1;
+  }
+}
