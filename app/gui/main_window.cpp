@@ -583,10 +583,13 @@ void MainWindow::scheduleScreenshot(const QString& path, int delayMs) {
       shot = screen->grabWindow(winId());
     if (shot.isNull())
       shot = grab();
-    const bool ok = shot.save(path, "PNG");
-    if (!ok)
+    const bool saved = shot.save(path, "PNG");
+    if (!saved)
       qWarning("Cannot write screenshot %s", qPrintable(QDir::toNativeSeparators(path)));
-    QCoreApplication::exit(ok ? 0 : 1);
+    // Scripts use this mode: an error shown in the window (e.g. the file did not open) fails it.
+    if (!m_lastError.isEmpty())
+      qWarning("%s", qPrintable(m_lastError));
+    QCoreApplication::exit(saved && m_lastError.isEmpty() ? 0 : 1);
   });
 }
 

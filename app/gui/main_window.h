@@ -51,7 +51,7 @@ class MainWindow : public QMainWindow {
   QList<QAction*> shortcutActions() const;
 
   // Debug aid: after `delayMs`, save what the screen shows of this window to `path` and quit
-  // the application (exit code 0 on success).
+  // the application: exit code 0 when saved and no error was shown, else 1.
   void scheduleScreenshot(const QString& path, int delayMs);
 
  public Q_SLOTS:

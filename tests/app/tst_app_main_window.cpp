@@ -8,6 +8,7 @@
 #include "cxr/viewer/viewer_widget.h"
 
 #include <QAction>
+#include <QClipboard>
 #include <QFile>
 #include <QLabel>
 #include <QMessageBox>
@@ -224,6 +225,17 @@ class TestAppMainWindow : public QObject {
     QVERIFY(!w.exportView(dir.filePath(QStringLiteral("no/such/dir/view.png"))));
     QVERIFY(w.lastError().contains(u"view.png"));
     closeErrors(w);
+  }
+
+  void copiesTheViewToTheClipboard() {
+    MainWindow w;
+    w.show();
+    QVERIFY(w.openFile(kSample));
+    QGuiApplication::clipboard()->clear();
+    w.copyViewToClipboard();
+    const QImage copied = QGuiApplication::clipboard()->image();
+    QVERIFY(!copied.isNull());
+    QCOMPARE(copied.size(), w.viewer()->size() * w.viewer()->devicePixelRatio());
   }
 
   void dropOpensTheFile() {

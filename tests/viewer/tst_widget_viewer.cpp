@@ -4,8 +4,12 @@
 #include "cxr/viewer/tag_browser.h"
 #include "cxr/viewer/viewer_actions.h"
 #include "cxr/viewer/viewer_widget.h"
+#include "cxr/viewer/window_dialog.h"
 
 #include <QAction>
+#include <QDoubleSpinBox>
+#include <QSignalSpy>
+#include <QSlider>
 #include <QLineEdit>
 #include <QMenu>
 #include <QStandardItemModel>
@@ -272,6 +276,80 @@ class TestWidgetViewer : public QObject {
     QCOMPARE(w.tool(), ViewerTool::Length);
     w.setImage(rampImage());
     QVERIFY(!actions.presetMenu()->actions().isEmpty());
+  }
+
+  void numericWindowEntryEditsLive() {
+    VoiWindow start;
+    start.center = 500;
+    start.width = 400;
+    WindowEntryDialog dialog(start, 0, 1000);
+    QSignalSpy edited(&dialog, &WindowEntryDialog::windowEdited);
+    auto* center = dialog.findChild<QDoubleSpinBox*>(QStringLiteral("windowCenter"));
+    auto* width = dialog.findChild<QDoubleSpinBox*>(QStringLiteral("windowWidth"));
+    QVERIFY(center && width);
+    center->setValue(40);
+    width->setValue(80);
+    QCOMPARE(edited.count(), 2);
+    QCOMPARE(dialog.window().center, 40.0);
+    QCOMPARE(dialog.window().width, 80.0);
+  }
+
+  void parseWindowSpec_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<double>("center");
+    QTest::addColumn<double>("width");
+    QTest::newRow("integers") << QStringLiteral("40,400") << true << 40.0 << 400.0;
+    QTest::newRow("negative centre, spaces") << QStringLiteral(" -600 , 1500 ") << true << -600.0 << 1500.0;
+    QTest::newRow("fractional") << QStringLiteral("2047.5,4096") << true << 2047.5 << 4096.0;
+    QTest::newRow("one number") << QStringLiteral("40") << false << 0.0 << 0.0;
+    QTest::newRow("three numbers") << QStringLiteral("1,2,3") << false << 0.0 << 0.0;
+    QTest::newRow("zero width") << QStringLiteral("40,0") << false << 0.0 << 0.0;
+    QTest::newRow("negative width") << QStringLiteral("40,-5") << false << 0.0 << 0.0;
+    QTest::newRow("words") << QStringLiteral("lung,wide") << false << 0.0 << 0.0;
+    QTest::newRow("not finite") << QStringLiteral("inf,400") << false << 0.0 << 0.0;
+  }
+  void parseWindowSpec() {
+    QFETCH(QString, text);
+    QFETCH(bool, ok);
+    QFETCH(double, center);
+    QFETCH(double, width);
+    QString error;
+    const auto w = cxr::viewer::parseWindowSpec(text, &error);
+    QCOMPARE(w.has_value(), ok);
+    if (ok) {
+      QCOMPARE(w->center, center);
+      QCOMPARE(w->width, width);
+    } else {
+      QVERIFY(!error.isEmpty());
+    }
+  }
+
+  void multiFrameSliderAndKeys() {
+    auto img = rampImage();
+    img->framesData.push_back(std::vector<qint32>(img->framesData[0].size(), 1000));
+    img->framesData.push_back(std::vector<qint32>(img->framesData[0].size(), 0));
+    img->frames = 3;
+    ViewerWidget w;
+    w.resize(400, 300);
+    w.setImage(img);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto* slider = w.findChild<QSlider*>(QStringLiteral("frameSlider"));
+    QVERIFY(slider && slider->isVisible());
+    QCOMPARE(slider->maximum(), 2);
+    QSignalSpy changed(&w, &ViewerWidget::frameChanged);
+    slider->setValue(1);
+    QCOMPARE(w.frame(), 1);
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(w.overlayText().joined().contains(u"Frame 2/3"));
+    w.nextFrame();
+    w.nextFrame();  // clamps at the last frame
+    QCOMPARE(w.frame(), 2);
+    QCOMPARE(slider->value(), 2);
+    // A single-frame image hides the slider.
+    w.setImage(rampImage());
+    QVERIFY(!slider->isVisible());
   }
 
   void tagBrowserFiltersAndKeepsParents() {
