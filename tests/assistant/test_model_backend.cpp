@@ -137,8 +137,8 @@ void TestModelBackend::followUpPrefillsOnlyItsOwnTokens() {
   QVERIFY(run.idle());
   QVERIFY2(run.failures.isEmpty(), qPrintable(run.failures.join(u'\n')));
   QCOMPARE(run.answers.size(), 2);
-  const AnswerResult& first = run.answers[0];
-  const AnswerResult& second = run.answers[1];
+  const AnswerResult first = run.answers[0];
+  const AnswerResult second = run.answers[1];
   QCOMPARE(first.userMessage, QStringLiteral("<image>\nIs there a pleural effusion?"));
   QCOMPARE(first.promptIds, reference(QStringLiteral("ask"))[QStringLiteral("prompt")].toObject()[QStringLiteral("ids")].toArray().size());
   QCOMPARE(first.text, referenceText(reference(QStringLiteral("ask"))));
