@@ -343,7 +343,7 @@ bool decodeJpeg2000(DcmDataset& dataset, E_TransferSyntax xfer, const PixelForma
     QString why;
     if (!decodeJ2kFrame(reinterpret_cast<const uint8_t*>(bytes.constData()), size_t(bytes.size()),
                         {f.columns, f.rows, f.samples}, decoded, &why)) {
-      *error = QStringLiteral("frame %1 of %2: %3.").arg(frame + 1).arg(f.frames).arg(why);
+      *error = QStringLiteral("frame %1 of %2 cannot be decoded: %3.").arg(frame + 1).arg(f.frames).arg(why);
       return false;
     }
     std::vector<qint32>& out = image.framesData[size_t(frame)];
@@ -431,9 +431,15 @@ Parsed parseFile(const QString& path, bool partTen) {
     result.file = std::make_unique<DcmFileFormat>();
     const OFCondition status = result.file->loadFile(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
     if (status.bad()) {
-      result.error = status == EC_StreamNotifyClient || status == EC_SequEnd || status == EC_ItemEnd
-                         ? QStringLiteral("the file ends before its data do (truncated?) - DCMTK: %1.").arg(text(status))
-                         : QStringLiteral("DCMTK cannot parse it: %1.").arg(text(status));
+      if (status == EC_StreamNotifyClient || status == EC_SequEnd || status == EC_ItemEnd)
+        result.error = QStringLiteral("the file ends before its data do, so it is truncated (DCMTK: %1). Copy or export it "
+                                      "again from the source.").arg(text(status));
+      else if (status == EC_SequDelimitationItemMissing)
+        result.error = QStringLiteral("a sequence or the encapsulated Pixel Data is never closed, so the file is probably "
+                                      "truncated or a fragment is damaged (DCMTK: %1). Copy or export it again from the source.")
+                           .arg(text(status));
+      else
+        result.error = QStringLiteral("DCMTK cannot parse it: %1.").arg(text(status));
       result.file.reset();
     }
     return result;
