@@ -1,6 +1,7 @@
 // Engine benchmark (prints figures; not a test). Three modes:
 //   bench_engine kernels                  oneDNN bf16 vs fp32 linear, memory read bandwidth
 //   bench_engine write-random DIR TOKDIR  writeRandomCheckpoint("7b", bf16) into DIR
+//   bench_engine decode DIR [--tokens N]  decode speed alone (2-token text prompt)
 //   bench_engine run DIR [--threads N] [--tokens N]
 //                                         load, vision, report prefill (1121 positions on the 7B
 //                                         shapes), decode, follow-up prefill, peak RSS
@@ -121,6 +122,21 @@ int run(const std::string& dir, int threads, int tokens) {
   return 0;
 }
 
+// Decode speed alone: a 2-token text prompt (no image, negligible prefill), N greedy tokens.
+int decodeOnly(const std::string& dir, int threads, int tokens) {
+  cxr::LoadOptions opt;
+  opt.threads = threads;
+  auto model = cxr::Model::load(dir, opt);
+  cxr::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.maxNewTokens = tokens;
+  auto r = cxr::generateFromIds(*model, {1, 13}, nullptr, greedy);
+  std::printf("decode only: %d tokens in %.2f s = %.2f tokens/s (%.0f ms/token)\n", r.timings.decodeTokens,
+              r.timings.decodeSeconds, r.timings.decodeTokensPerSecond(),
+              r.timings.decodeTokens ? 1e3 * r.timings.decodeSeconds / r.timings.decodeTokens : 0.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,6 +155,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (mode == "run" && argc >= 3) return run(argv[2], threads, tokens);
+    if (mode == "decode" && argc >= 3) return decodeOnly(argv[2], threads, tokens);
     std::fprintf(stderr, "usage: bench_engine kernels | write-random DIR TOKENIZER_DIR | run DIR [--threads N] [--tokens N]\n");
     return 2;
   } catch (const std::exception& e) {
