@@ -224,7 +224,7 @@ bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* wo
     if (ybr422) {
       // Y0 Y1 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2).
       const uint8_t* p = bytes + size_t(frame) * frameBytes;
-      for (size_t i = 0; i + 1 < pixels + 1; i += 2) {
+      for (size_t i = 0; i < pixels; i += 2) {
         const size_t quad = (i / 2) * 4;
         for (size_t k = 0; k < 2 && i + k < pixels; ++k) {
           out[(i + k) * 3] = p[quad + k];
