@@ -121,8 +121,8 @@ void ChatPanel::buildUi() {
   layout->addWidget(inputBox);
   connect(imageChoice_, &QComboBox::currentIndexChanged, this, [this] {
     if (!source_.isNull()) {
+      imagePending_ = true;  // newConversation() sends the newly chosen rendering
       newConversation();
-      sendImageToEngine();
     }
   });
 
@@ -418,6 +418,10 @@ void ChatPanel::newConversation() {
   conversationId_ = 0;
   editing_ = false;
   engine_.newConversation();
+  if (imagePending_) {
+    imagePending_ = false;
+    sendImageToEngine();
+  }
   render();
   renderFindings();
   updateEnabled();
@@ -488,6 +492,13 @@ void ChatPanel::setImageSource(const ModelImageSource& source) {
                                                                : tr("Current on-screen window"));
   // A window change on screen only matters when the model is told to see the on-screen window.
   if (sameFile && chosenImage() == before) return;
+  if (sameFile && !transcript_.isEmpty()) {
+    // Dragging the window must not throw the conversation away: the new rendering waits for the
+    // next conversation.
+    imagePending_ = true;
+    cropInfo_->setText(tr("The on-screen window changed. Start a new conversation to let the model see it."));
+    return;
+  }
   if (!transcript_.isEmpty()) newConversation();
   sendImageToEngine();
   updateEnabled();

@@ -91,6 +91,7 @@ class TestChatPanel : public QObject {
   void questionsGetImagePrefixOnlyFirst();
   void previewAndCropRectangle();
   void regenerateAndEditReplaceTheLastExchange();
+  void windowDragKeepsTheConversation();
   void stopButtonStopsStreaming();
   void seedIsShownAndReusable();
   void withoutModelSaysHowToGetIt();
@@ -232,6 +233,35 @@ void TestChatPanel::regenerateAndEditReplaceTheLastExchange() {
   const auto stored = h.history->conversation(h.panel->historyConversationId());
   QCOMPARE(stored->messages.size(), 4);
   QCOMPARE(stored->messages[2].content, QStringLiteral("Is it large?"));
+}
+
+void TestChatPanel::windowDragKeepsTheConversation() {
+  PanelHarness h;
+  h.panel->setImageChoice(ModelImageChoice::CurrentWindow);
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  QCOMPARE(h.backend->encodeCount(), 1);
+  ModelImageSource dragged = imageSource();
+  dragged.currentWindow.fill(200);  // the user drags the window on screen
+  h.panel->setImageSource(dragged);
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().exchangeCount(), 1);  // kept
+  h.panel->askQuestion(QStringLiteral("Follow-up on the same input?"));
+  QVERIFY(h.idle());
+  QCOMPARE(h.backend->encodeCount(), 1);  // still the image the conversation started with
+  QCOMPARE(h.panel->transcript().entries()[2].sentMessage, QStringLiteral("Follow-up on the same input?"));
+  h.panel->newConversation();             // now the new rendering goes to the model
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  QCOMPARE(h.backend->encodeCount(), 2);
+  // A different file always starts over.
+  ModelImageSource other = imageSource();
+  other.filePath = QStringLiteral("/data/cxr/other.png");
+  other.defaultWindow.fill(10);
+  other.currentWindow.fill(20);
+  h.panel->setImageSource(other);
+  QVERIFY(h.panel->transcript().isEmpty());
 }
 
 void TestChatPanel::stopButtonStopsStreaming() {

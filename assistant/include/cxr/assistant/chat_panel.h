@@ -116,6 +116,7 @@ class ChatPanel : public QWidget {
   ModelImageSource source_;
   qint64 conversationId_ = 0;
   bool editing_ = false;
+  bool imagePending_ = false;  // a new rendering of the same file waits for the next conversation
   bool includeIdentifying_ = false;
   bool busy_ = false;
   QString lastError_;
