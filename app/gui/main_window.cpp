@@ -94,6 +94,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   });
   updateTitle();
   updateStatus();
+  updateActionStates();
 }
 
 MainWindow::~MainWindow() = default;
@@ -294,11 +295,22 @@ void MainWindow::updateStatus() {
 // ---- Opening ---------------------------------------------------------------------------------
 
 bool MainWindow::openFile(const QString& path) {
+  if (QFileInfo(path).isDir())
+    return openFolder(path);
+  QString error;
+  if (!loadAndShow(path, &error)) {
+    showError(tr("Cannot open image"), error);
+    return false;
+  }
+  return true;
+}
+
+bool MainWindow::loadAndShow(const QString& path, QString* error) {
   QApplication::setOverrideCursor(Qt::WaitCursor);
   const cxr::viewer::LoadResult result = cxr::viewer::loadRadiograph(path);
   QApplication::restoreOverrideCursor();
   if (!result.ok()) {
-    showError(tr("Cannot open image"), result.error);
+    *error = result.error;
     return false;
   }
   m_lastError.clear();
@@ -313,8 +325,19 @@ bool MainWindow::openFile(const QString& path) {
   addRecentFile(m_currentFile);
   updateTitle();
   updateStatus();
+  updateActionStates();
   Q_EMIT imageOpened(m_currentFile);
   return true;
+}
+
+void MainWindow::updateActionStates() {
+  const auto& image = m_viewer->image();
+  for (QAction* a : {m_exportAction, m_copyAction, m_windowEntryAction})
+    a->setEnabled(image != nullptr);
+  m_tagsAction->setEnabled(image && !image->tags.empty());
+  const bool inFolder = m_folderImages.size() > 1;
+  m_nextImageAction->setEnabled(inFolder);
+  m_previousImageAction->setEnabled(inFolder);
 }
 
 bool MainWindow::openFolderListing(const QString& folder, const QString& selectPath) {
@@ -334,12 +357,25 @@ bool MainWindow::openFolder(const QString& folder) {
     return false;
   }
   QSettings().setValue(QStringLiteral("files/lastDir"), folder);
-  // Open the first image that loads; report the ones that do not on the way.
+  // Open the first image that loads. Unreadable ones before it are counted, not each shown in
+  // its own message box.
+  QString firstError;
   for (int i = 0; i < m_folderImages.size(); ++i) {
     m_folderIndex = i;
-    if (openFile(m_folderImages[i]))
+    QString error;
+    if (loadAndShow(m_folderImages[i], &error)) {
+      if (i > 0)
+        statusBar()->showMessage(tr("Skipped %n unreadable file(s) at the start of the folder.",
+                                    nullptr, i), 8000);
       return true;
+    }
+    if (firstError.isEmpty())
+      firstError = error;
   }
+  showError(tr("No readable images in folder"),
+            tr("None of the %n image file(s) in %1 could be opened. The first said: %2", nullptr,
+               static_cast<int>(m_folderImages.size()))
+                .arg(QDir::toNativeSeparators(folder), firstError));
   return false;
 }
 

@@ -89,6 +89,8 @@ class MainWindow : public QMainWindow {
   void updateStatus();
   void showError(const QString& title, const QString& message);
   bool openFolderListing(const QString& folder, const QString& selectPath);
+  bool loadAndShow(const QString& path, QString* error);  // no message box; openFile shows it
+  void updateActionStates();
 
   cxr::viewer::ViewerWidget* m_viewer = nullptr;
   cxr::viewer::ViewerActions* m_viewerActions = nullptr;

@@ -147,6 +147,27 @@ class TestAppMainWindow : public QObject {
     closeErrors(w);
   }
 
+  void folderOfBrokenFilesGivesOneMessage() {
+    QTemporaryDir dir;
+    for (const QString& n : {QStringLiteral("x.dcm"), QStringLiteral("y.png"), QStringLiteral("z.jpg")}) {
+      QFile f(dir.filePath(n));
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("garbage");
+    }
+    MainWindow w;
+    w.show();
+    QVERIFY(!w.openFolder(dir.path()));
+    int boxes = 0;
+    for (QMessageBox* box : w.findChildren<QMessageBox*>())
+      boxes += box->isVisible() ? 1 : 0;
+    QCOMPARE(boxes, 1);
+    QVERIFY2(w.lastError().contains(u"x.dcm"), qPrintable(w.lastError()));  // the first reason
+    QVERIFY(w.lastError().contains(u"3 image file"));
+    closeErrors(w);
+    QVERIFY(!w.openFolder(dir.filePath(QStringLiteral("no-such-folder"))));
+    closeErrors(w);
+  }
+
   void pageDownStepsThroughTheFolderOfAnOpenedFile() {
     QTemporaryDir dir;
     QVERIFY(QFile::copy(kSample, dir.filePath(QStringLiteral("a.png"))));

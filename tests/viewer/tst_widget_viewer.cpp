@@ -244,6 +244,18 @@ class TestWidgetViewer : public QObject {
     QCOMPARE(w.measurements().size(), 2);
     QCOMPARE(measurementLabel(w.measurements().last(), *w.image(), 0), QStringLiteral("90.0°"));
 
+    // Clicking twice on the same spot makes no zero-length measurement: the tool waits.
+    w.setTool(ViewerTool::Length);
+    QTest::mouseClick(&w, Qt::LeftButton, {}, QPoint(50, 50));
+    QTest::mouseClick(&w, Qt::LeftButton, {}, QPoint(51, 50));
+    QCOMPARE(w.measurements().size(), 2);
+    QTest::mouseClick(&w, Qt::LeftButton, {}, QPoint(50, 90));
+    QCOMPARE(w.measurements().size(), 3);
+    QCOMPARE(measureLength(w.measurements().last().points[0], w.measurements().last().points[1],
+                           w.image()->calibration).value, 10.0);  // 40 widget px = 20 image px = 10 mm
+    w.selectMeasurement(2);
+    w.deleteSelectedMeasurement();
+
     // Select the length by clicking on it with the pan tool, then delete it.
     w.setTool(ViewerTool::Pan);
     QTest::mouseClick(&w, Qt::LeftButton, {}, QPoint(150, 102));

@@ -388,6 +388,15 @@ int ViewerWidget::pickMeasurement(QPointF widgetPos) const {
 void ViewerWidget::finishMeasurementPoint(QPointF imagePos) {
   if (!m_pending)
     return;
+  // A point on top of the previous one (a double click, a click without moving) would make a
+  // zero-length arm or an empty ROI: ignore it and keep waiting for a real point.
+  const QPointF previous = m_pending->points.at(m_pending->points.size() - 2);
+  const QPointF onScreen = m_view.mapToWidget(imagePos) - m_view.mapToWidget(previous);
+  if (std::hypot(onScreen.x(), onScreen.y()) <= kClickSlopPx) {
+    m_pending->points.last() = imagePos;
+    update();
+    return;
+  }
   m_pending->points.last() = imagePos;
   if (m_pending->points.size() >= Measurement::pointsNeeded(m_pending->kind)) {
     Measurement done = *m_pending;
@@ -683,10 +692,9 @@ void ViewerWidget::mouseReleaseEvent(QMouseEvent* event) {
 }
 
 void ViewerWidget::mouseDoubleClickEvent(QMouseEvent* event) {
-  if (event->button() == Qt::LeftButton && !isMeasuringTool())
+  // Measuring tools ignore the double click (its first click already counted); elsewhere it fits.
+  if (event->button() == Qt::LeftButton && !isMeasuringTool() && pickMeasurement(event->position()) < 0)
     fitToWindow();
-  else
-    mousePressEvent(event);
 }
 
 void ViewerWidget::wheelEvent(QWheelEvent* event) {
