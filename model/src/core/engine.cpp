@@ -26,6 +26,17 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// libtorch reports failures (out of memory, a kernel missing for a dtype) as c10::Error; the API
+// promises cxr::ModelError with a readable sentence.
+template <typename F>
+auto translateTorchErrors(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw ModelError(std::string(what) + " failed inside libtorch: " + e.what_without_backtrace());
+  }
+}
+
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -126,7 +137,8 @@ std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions&
                  " pieces but config.json says vocab_size " + std::to_string(m->cfg.llama.vocab) +
                  ": the tokenizer does not belong to these weights"}));
 
-  detail::bindWeights(*m, progress);  // LoadCancelled propagates; `m` and its mappings are freed
+  // LoadCancelled propagates; `m` and its mappings are freed
+  translateTorchErrors("loading the weights", [&] { detail::bindWeights(*m, progress); });
 
   ModelInfo& info = m->info;
   const auto& c = m->cfg;
@@ -190,8 +202,10 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
   const int64_t S = m.cfg.vision.imageSize;
   at::Tensor pixels = at::from_blob(enc->pixelValues.data(), {S, S}, at::kFloat);
   try {
-    enc->embeddings = detail::visionForward(m, pixels, [&](int done, int total) {
-      return !progress || progress(Phase::Vision, done, total);
+    enc->embeddings = translateTorchErrors("encoding the image", [&] {
+      return detail::visionForward(m, pixels, [&](int done, int total) {
+        return !progress || progress(Phase::Vision, done, total);
+      });
     });
   } catch (const detail::StopRequested&) {
     throw Cancelled();
@@ -296,6 +310,8 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
       throw ModelError("the prompt holds an image placeholder (-200), but this is a text-only model");
     if (!image) throw ModelError("the prompt holds an image placeholder (-200) but no image was given: encode one first");
     if (image->impl().owner != &m)
+      throw ModelError("the image was encoded by a different model; encode it again with this one");
+    if (image->impl().embeddings.size(1) != m.cfg.llama.hidden)
       throw ModelError("the image was encoded by a different model; encode it again with this one");
     imageTokens = int(image->impl().embeddings.size(0));
   }
@@ -426,7 +442,9 @@ GenerationResult generateFromIds(Model& model, const std::vector<int32_t>& promp
                                  const SamplingParams& sampling, const TokenCallback& onToken,
                                  const PhaseProgress& progress, DebugCapture* debug) {
   detail::Session session;
-  GenerationResult r = detail::generate(model.impl(), session, promptIds, image, sampling, onToken, progress, debug);
+  GenerationResult r = translateTorchErrors("generation", [&] {
+    return detail::generate(model.impl(), session, promptIds, image, sampling, onToken, progress, debug);
+  });
   if (image) {
     r.timings.preprocessSeconds = image->preprocessSeconds();
     r.timings.visionSeconds = image->visionSeconds();
@@ -488,7 +506,9 @@ GenerationResult Conversation::send(const std::string& userMessage, const Sampli
   std::vector<int32_t> ids;
   try {
     ids = c.promptIds();
-    GenerationResult r = detail::generate(c.model.impl(), c.session, ids, c.image, sampling, onToken, progress, debug);
+    GenerationResult r = translateTorchErrors("generation", [&] {
+      return detail::generate(c.model.impl(), c.session, ids, c.image, sampling, onToken, progress, debug);
+    });
     if (c.image && !c.imageTimingReported) {
       r.timings.preprocessSeconds = c.image->preprocessSeconds();
       r.timings.visionSeconds = c.image->visionSeconds();
