@@ -183,6 +183,9 @@ void ChatPanel::buildUi() {
   findings_->verticalHeader()->setVisible(false);
   findings_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   findings_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  findings_->verticalHeader()->setDefaultSectionSize(findings_->fontMetrics().height() + 6);
+  findings_->setMinimumHeight(findings_->horizontalHeader()->sizeHint().height() +
+                              6 * findings_->verticalHeader()->defaultSectionSize() + 4);
   findings_->setToolTip(tr("Rule-based reading of the report (negation and hedge aware). Click a row to find its sentence."));
   connect(findings_, &QTableWidget::cellClicked, this, [this](int row, int) {
     const auto* item = findings_->item(row, 2);
@@ -193,7 +196,8 @@ void ChatPanel::buildUi() {
   split->addWidget(messages_);
   split->addWidget(findings_);
   split->setStretchFactor(0, 4);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(1, 0);
+  split->setCollapsible(1, false);
   layout->addWidget(split, 1);
 
   auto* progressRow = new QHBoxLayout;
@@ -643,6 +647,8 @@ void ChatPanel::renderFindings() {
     findings_->setItem(row, 1, status);
     findings_->setItem(row, 2, sentence);
   }
+  findings_->resizeColumnToContents(0);
+  findings_->resizeColumnToContents(1);
 }
 
 void ChatPanel::onAnchor(const QUrl& url) {

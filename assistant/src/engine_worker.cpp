@@ -2,11 +2,23 @@
 
 #include "cxr/assistant/prompting.h"
 
+#include <QFile>
 #include <chrono>
 
 namespace cxr::assistant {
 
 // ---- EngineWorker (runs in the worker thread) -----------------------------------------------
+
+namespace {
+// Resident memory of this process (Linux /proc); 0 where unavailable.
+qint64 residentBytes() {
+  QFile status(QStringLiteral("/proc/self/status"));
+  if (!status.open(QIODevice::ReadOnly)) return 0;
+  for (const QByteArray& line : status.readAll().split('\n'))
+    if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
+  return 0;
+}
+}  // namespace
 
 EngineWorker::EngineWorker(std::unique_ptr<EngineBackend> backend, std::shared_ptr<StopControl> stop)
     : backend_(std::move(backend)), stop_(std::move(stop)) {}
@@ -43,6 +55,7 @@ void EngineWorker::load(quint64 requestId, const QString& folder, const LoadSett
           });
       summary.loadSeconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      summary.residentBytes = residentBytes();
       imageChanged_ = true;  // a new model needs a new encoding and conversation
       Q_EMIT modelLoaded(summary);
     } catch (const LoadCancelled&) {

@@ -49,10 +49,13 @@ QString ModelSummary::statusText() const {
   const double gib = double(info.weightBytes) / (1024.0 * 1024.0 * 1024.0);
   const QString memory = gib >= 0.1 ? QStringLiteral("%1 GiB").arg(gib, 0, 'f', 1)
                                     : QStringLiteral("%1 MiB").arg(double(info.weightBytes) / (1024.0 * 1024.0), 0, 'f', 1);
-  return QStringLiteral("%1 · %2 · %3 · %4 threads · weights %5 · %6")
+  const QString resident = residentBytes > 0
+      ? QStringLiteral(" · memory %1 GiB").arg(double(residentBytes) / (1024.0 * 1024.0 * 1024.0), 0, 'f', 2)
+      : QString();
+  return QStringLiteral("%1 · %2 · %3 · %4 threads · weights %5%6 · %7")
       .arg(kind, QString::fromStdString(info.device), QString::fromStdString(info.dtype))
       .arg(info.threads)
-      .arg(memory, QString::fromStdString(info.folder));
+      .arg(memory, resident, QString::fromStdString(info.folder));
 }
 
 QString phaseName(Phase phase) {

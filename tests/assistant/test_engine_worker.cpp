@@ -88,6 +88,11 @@ void TestEngineWorker::signalOrderDuringStreaming() {
   Harness h(fastScript());
   QVERIFY(h.loadAndSetImage());
   QCOMPARE(h.events, (QStringList{QStringLiteral("loadProgress"), QStringLiteral("modelLoaded")}));
+  // Status line: model, device, dtype, threads, memory.
+  const QString status = h.engine->model().statusText();
+  for (const QString& part : {QStringLiteral("cpu"), QStringLiteral("bf16"), QStringLiteral("2 threads"),
+                              QStringLiteral("weights"), QStringLiteral("memory"), QStringLiteral("/models/fake")})
+    QVERIFY2(status.contains(part), qPrintable(status));
   h.events.clear();
   h.engine->ask(RequestKind::Report, {}, SamplingSettings{});
   QVERIFY(h.waitIdle());

@@ -53,6 +53,7 @@ struct AnswerResult {
 struct ModelSummary {
   ModelInfo info;
   double loadSeconds = 0;
+  qint64 residentBytes = 0;  // process resident memory right after loading (0: unknown)
   QString statusText() const;  // "CXR-LLaVA v2 · cpu · bf16 · 2 threads · 13.5 GiB"
 };
 
