@@ -57,6 +57,7 @@ ViewerWidget::ViewerWidget(QWidget* parent) : QWidget(parent) {
   setMouseTracking(true);
   setAttribute(Qt::WA_OpaquePaintEvent);
   setMinimumSize(200, 200);
+  setCursor(Qt::OpenHandCursor);  // the Pan tool
 
   // Frame slider at the bottom, shown for multi-frame images only.
   m_frameBar = new QWidget(this);
@@ -670,7 +671,9 @@ void ViewerWidget::mouseMoveEvent(QMouseEvent* event) {
       break;
   }
   m_lastMouse = pos;
-  update();
+  // Plain hovering changes nothing on screen unless the loupe or a measurement follows the cursor.
+  if (m_drag != Drag::None || m_pending || m_magnifier)
+    update();
 }
 
 void ViewerWidget::mouseReleaseEvent(QMouseEvent* event) {
