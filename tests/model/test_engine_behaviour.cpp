@@ -88,6 +88,16 @@ int main(int argc, char** argv) {
     CHECK_EQ_VEC(r.tokenIds, head(goldenGreedy, 4), "tokens up to the cancel are kept");
     auto again = cxr::generateFromIds(*model, reportIds, image, greedy(16));
     CHECK_EQ_VEC(again.tokenIds, goldenGreedy, "golden ids after a decode cancel");
+    // Streamed text: the events add up to the result text, which is the decode of the ids
+    // (these random ids contain no newline, so the streamer's newline rule does not apply).
+    std::string streamed;
+    auto s = cxr::generateFromIds(*model, reportIds, image, greedy(16), [&](const cxr::TokenEvent& e) {
+      streamed += e.text;
+      return true;
+    });
+    CHECK(streamed == s.text || s.text.rfind(streamed, 0) == 0, "streamed chunks add up to the text");
+    if (s.text.find('\n') == std::string::npos)
+      CHECK(s.text == model->detokenize(s.tokenIds), "text = decode(ids): " + check::escaped(s.text));
   }
 
   // ---- conversation with KV reuse

@@ -163,6 +163,11 @@ int main(int argc, char** argv) {
     opt.threads = 2;
     std::printf("%s float32\n", name);
     auto model = cxr::Model::load((root / "checkpoint").string(), opt);
+    const Json anyRef = readJson(root / "report" / "reference.json");
+    CHECK(model->info().configSha256 == anyRef.find("checkpoint")->find("config_sha256")->asString(),
+          std::string(name) + ": ModelInfo.configSha256 = the reference's config sha256");
+    CHECK(model->info().storedDtype == "BF16" && model->info().dtype == "f32" && model->info().tokenizerLegacy,
+          std::string(name) + ": stored BF16, compute f32, legacy tokenizer");
     for (const char* c : {"report", "ask", "short", "resize"})
       if (fs::exists(root / c)) runCase(*model, root / c, std::string(name) + "/" + c);
     const fs::path source = fs::path(shared) / "cxr" / "nih_cxr14_00000001_000.png";

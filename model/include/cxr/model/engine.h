@@ -104,6 +104,9 @@ struct SamplingParams {
   int topK = 50;             // 0 disables
   int maxNewTokens = 0;      // 0: the reference rule min(512, maxContext - promptIds - 1)
   std::optional<uint64_t> seed;  // absent: a fresh random seed is drawn and reported in the result
+  // Sampling (temperature -> top-k -> top-p -> softmax -> multinomial, in the logits' dtype) draws
+  // from a CPU torch generator seeded with `seed`, also when the model runs on CUDA: the same seed,
+  // settings, device and dtype give the same tokens.
 };
 
 enum class StopReason { EndOfSequence, MaxNewTokens, ContextFull, Cancelled };
@@ -243,7 +246,11 @@ class Conversation {
 
   // Appends the user message (verbatim: include "<image>\n" in the first one, as the stock
   // prompts do), generates the assistant answer, appends it, and keeps the cache. On
-  // cancellation the partial answer is kept as the assistant turn and the conversation stays usable.
+  // cancellation the partial answer is kept as the assistant turn and the conversation stays usable
+  // (cancelled during the prefill: an empty assistant turn, so popLastExchange() works the same).
+  // A follow-up re-renders the whole chat, tokenizes it and processes only the ids after the longest
+  // prefix already in the cache (Timings::prefillPositions says how many). Errors (ModelError)
+  // leave the conversation as it was before the call.
   GenerationResult send(const std::string& userMessage, const SamplingParams& sampling = {},
                         const TokenCallback& onToken = {}, const PhaseProgress& progress = {},
                         DebugCapture* debug = nullptr);
