@@ -265,6 +265,31 @@ class TestWidgetViewer : public QObject {
     QCOMPARE(w.measurements().first().kind, MeasurementKind::Angle);
   }
 
+  void regionOutlineIsDrawnAndClearedWithTheImage() {
+    ViewerWidget w;
+    w.resize(400, 200);  // fit: scale 2
+    w.setOverlaysVisible(false);
+    w.setImage(rampImage());
+    const QImage before = w.renderView();
+    w.setRegionOutline(QRectF(50, 25, 100, 50), QStringLiteral("model input"));
+    const QImage after = w.renderView();
+    // The outline's left edge runs at widget x = 100 from y 50 to 150 (dashed): count the
+    // magenta pixels along it; the gray ramp has none.
+    auto magentaAlong = [](const QImage& img) {
+      int n = 0;
+      for (int y = 50; y <= 150; ++y) {
+        const QRgb c = img.pixel(100, y);
+        n += (qRed(c) > qGreen(c) + 60 && qBlue(c) > qGreen(c) + 60) ? 1 : 0;
+      }
+      return n;
+    };
+    QCOMPARE(magentaAlong(before), 0);
+    QVERIFY2(magentaAlong(after) > 40, qPrintable(QString::number(magentaAlong(after))));
+    QCOMPARE(after.pixel(300, 20), before.pixel(300, 20));  // elsewhere unchanged
+    w.setImage(rampImage());
+    QVERIFY(w.regionOutline().isEmpty());
+  }
+
   void wheelZoomKeepsPointUnderCursor() {
     ViewerWidget w;
     w.resize(400, 200);

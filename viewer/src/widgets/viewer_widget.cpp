@@ -89,6 +89,8 @@ void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
   m_selected = -1;
   m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
   m_proxy.reset();
+  m_outline = QRectF();
+  m_outlineLabel.clear();
   m_voi = m_image ? defaultVoi(*m_image) : VoiSelection{};
   m_view.setImageSize(m_image ? QSize(m_image->width, m_image->height) : QSize());
   syncViewGeometry();
@@ -409,6 +411,31 @@ void ViewerWidget::finishMeasurementPoint(QPointF imagePos) {
   update();
 }
 
+void ViewerWidget::setRegionOutline(const QRectF& imageRect, const QString& label) {
+  m_outline = imageRect.normalized();
+  m_outlineLabel = label;
+  update();
+}
+
+void ViewerWidget::paintRegionOutline(QPainter& p) const {
+  if (m_outline.isEmpty())
+    return;
+  p.save();
+  p.setTransform(m_view.imageToWidget(), true);
+  QPen pen(QColor(255, 80, 200), 1.5, Qt::DashLine);
+  pen.setCosmetic(true);
+  p.setPen(pen);
+  p.setBrush(Qt::NoBrush);
+  p.drawRect(m_outline);
+  p.restore();
+  if (!m_outlineLabel.isEmpty()) {
+    // Label at the outline's top-left corner as seen on screen (rotation may move it).
+    const QPolygonF corners = m_view.imageToWidget().map(QPolygonF(m_outline));
+    const QRectF onScreen = corners.boundingRect();
+    drawLabel(p, onScreen.topLeft() + QPointF(-6, 14), m_outlineLabel, QColor(255, 80, 200));
+  }
+}
+
 // ---- Output ----------------------------------------------------------------------------------
 
 OverlayText ViewerWidget::overlayText() const {
@@ -505,6 +532,7 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
   p.restore();
 
   p.setRenderHint(QPainter::Antialiasing, true);
+  paintRegionOutline(p);
   paintMeasurements(p);
   if (m_overlaysVisible)
     paintOverlays(p, viewport);

@@ -72,6 +72,12 @@ class ViewerWidget : public QWidget {
   void addMeasurement(const Measurement& m);
   void selectMeasurement(int index);
 
+  // ---- Region outline (for the assistant: the part of the image the model sees) ----
+  // Draws a dashed outline of `imageRect` (image coordinates) with a small label; an empty
+  // rectangle removes it. Cleared when another image is shown.
+  void setRegionOutline(const QRectF& imageRect, const QString& label = {});
+  QRectF regionOutline() const { return m_outline; }
+
   // ---- Output ----
   OverlayText overlayText() const;
   // The current view as on screen (image, measurements, overlays), at device resolution.
@@ -140,6 +146,7 @@ class ViewerWidget : public QWidget {
   void paintMeasurements(QPainter& p) const;
   void paintOverlays(QPainter& p, QSizeF viewport) const;
   void paintMagnifier(QPainter& p) const;
+  void paintRegionOutline(QPainter& p) const;
   void syncViewGeometry();
   void invalidateRender();
   void updateFrameBar();
@@ -177,6 +184,9 @@ class ViewerWidget : public QWidget {
   QPointF m_pressPos;
   std::optional<QPointF> m_cursor;  // widget position, for the magnifier and live measurements
   WindowDrag m_windowDrag;
+
+  QRectF m_outline;
+  QString m_outlineLabel;
 
   QList<Measurement> m_measurements;
   std::optional<Measurement> m_pending;  // being drawn
