@@ -5,7 +5,7 @@
 //    the same tokens as a fresh run over the whole prompt; popLastExchange / reset; image reuse;
 //  - sampling: the same seed gives the same tokens, the seed is always reported, top-k 1 = greedy;
 //  - the max-new-tokens rule of the reference and the context limit;
-//  - writeRandomCheckpoint("tiny") writes a folder that loads and generates.
+//  - writeRandomCheckpoint("tiny") writes a folder that loads and generates, in BF16, F16 and F32.
 #include <cstdio>
 #include <filesystem>
 
@@ -235,6 +235,21 @@ int main(int argc, char** argv) {
       cancelled = true;
     }
     CHECK(cancelled, "writing a random checkpoint can be cancelled");
+  }
+  // F16 and F32 storage (converted once at load to the compute dtype) and bf16 -> f32 compute.
+  for (const char* stored : {"f16", "f32"}) {
+    TempDir tmp;
+    cxr::writeRandomCheckpoint(tmp.path.string(), "tiny", stored, folder.string(), 3);
+    for (const char* compute : {"f32", "bf16"}) {
+      auto m = cxr::Model::load(tmp.path.string(), {"cpu", compute, 1});
+      const std::string want = std::string(stored) == "f16" ? "F16" : "F32";
+      CHECK(m->info().storedDtype == want && m->info().dtype == compute,
+            std::string("stored ") + stored + ", compute " + compute + ": " + m->info().storedDtype + "/" + m->info().dtype);
+      auto img = m->encodeImage(crop);
+      auto r = cxr::generateFromIds(*m, reportIds, img, greedy(2));
+      CHECK(r.stopReason != cxr::StopReason::Cancelled && r.timings.prefillPositions == 113,
+            std::string("stored ") + stored + ", compute " + compute + " generates");
+    }
   }
   return check::finish("test_engine_behaviour");
 }
