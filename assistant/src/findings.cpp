@@ -37,7 +37,7 @@ const std::vector<FindingVocabulary>& vocabulary() {
                   re(R"(\b(?:cardiac silhouette|cardiac shadow|heart size|heart|cardiomediastinal silhouette)(?: (?:is|are|appears|remains|seems))?(?: (?:mildly|moderately|severely|markedly|slightly))? (?:enlarged|increased)\b)")},
                  {re(R"(\b(?:heart size|cardiac size|size of the heart|cardiac silhouette|cardiomediastinal silhouette|heart|cardiac shadow|cardiomediastinal contours?)(?: (?:is|are|appears|remains))? (?:normal|within normal limits|unremarkable|not enlarged|stable and normal)\b)"),
                   re(R"(\bnormal (?:heart size|cardiac size|heart|cardiac silhouette|cardiomediastinal silhouette|cardiomediastinal contours?)\b)")},
-                 {re(R"(\b(?:upper limits? of normal|borderline (?:enlarged|cardiomegaly|heart size))\b)")},
+                 {re(R"(\b(?:upper limits? of normal|top[- ]normal|borderline (?:enlarged|cardiomegaly|heart size))\b)")},
                  Re()});
     t.push_back({Finding::Consolidation, {re(R"(\bconsolidat\w*)")}, {}, {}, Re()});
     t.push_back({Finding::PulmonaryEdema,
@@ -85,12 +85,16 @@ const std::vector<CuePattern>& cuePatterns() {
       {CueKind::PostHedge, re(R"(\bversus\b|\bvs\.?(?=\s))")},
       {CueKind::PreHedge, re(R"(\b(?:cannot|can ?not|can't|could not|does not|do not|did not|unable to) (?:entirely |completely |definitely )?(?:exclude|rule out|be excluded)\b)")},
       {CueKind::PreHedge, re(R"(\b(?:possible|possibly|probable|probably|likely|questionable|equivocal|indeterminate|suspected|presumed|may represent|may reflect|may be|might be|could be|could represent|suggestive of|suggests|suggesting|suspicious for|suspicious of|concerning for|worrisome for|question of|differential (?:diagnosis )?(?:includes?|of)|versus|vs\.?(?=\s)|cannot be differentiated from|borderline)\b)")},
+      // Structured reports: "Pneumothorax: none."
+      {CueKind::PostNegation, re(R"(:\s*(?:none|no|negative|absent|not seen)\b)")},
+      // "Resolved right pneumothorax" (before the mention; "the effusion has resolved" is a post cue).
+      {CueKind::PreNegation, re(R"(\b(?:resolved|cleared)(?=\s+(?!and\b|or\b|but\b)[a-z]))")},
       {CueKind::PostNegation, re(R"(\b(?:is|are|was|were) (?:not|no longer) (?:seen|identified|present|visualized|visualised|demonstrated|appreciated|evident|noted|detected|observed)\b)")},
       {CueKind::PostNegation, re(R"(\b(?:not|no longer) (?:seen|identified|present|visualized|visualised|demonstrated|appreciated|evident|noted|detected|observed)\b)")},
       {CueKind::PostNegation, re(R"(\b(?:is|are|has|have)? ?(?:absent|resolved|cleared|excluded|ruled out)\b)")},
       {CueKind::PreNegation, re(R"(\b(?:no evidence of|no signs? of|no radiographic evidence of|no definite|no convincing|no obvious|negative for|absence of|free of|clear of|without|resolution of|no|not|nor|neither)\b)")},
       // Scope ends: a new clause or a new statement.
-      {CueKind::Terminator, re(R"(\b(?:but|however|although|though|except|apart from|aside from|whereas|while|yet|which|otherwise)\b|[;:]|\b(?:and|,)\s+(?:the|there)\b|\bthere (?:is|are)\b|\b(?:is|are|was|were|has|have|appears?|remains?|seen|noted|present|identified|demonstrated|shows?)\b)")},
+      {CueKind::Terminator, re(R"(\b(?:but|however|although|though|except|apart from|aside from|whereas|while|yet|which|otherwise)\b|;|\b(?:and|,)\s+(?:the|there)\b|\bthere (?:is|are)\b|\b(?:is|are|was|were|has|have|appears?|remains?|seen|noted|present|identified|demonstrated|shows?)\b)")},
   };
   return table;
 }

@@ -115,6 +115,27 @@ void TestFindings::sentence_data() {
   row("nothing", "The lungs are clear.", cons, N);
   row("nodule is not no", "A nodule in the right upper lobe.", ptx, N);
   row("case insensitive", "NO PNEUMOTHORAX.", ptx, A);
+  // More phrasings seen in reports
+  row("semicolon however", "There is no evidence of pneumothorax; however, a small right effusion is present.", eff, P);
+  row("semicolon however negated part", "There is no evidence of pneumothorax; however, a small right effusion is present.", ptx, A);
+  row("likely represent", "Bibasilar opacities likely represent atelectasis, although pneumonia cannot be excluded.", atel, U);
+  row("heart normal in size", "The heart is normal in size.", cardio, A);
+  row("unchanged is present", "Cardiomegaly is unchanged.", cardio, P);
+  row("resolved before", "Resolved right pneumothorax.", ptx, A);
+  row("resolved after", "The left pleural effusion has resolved.", eff, A);
+  row("structured none", "Pneumothorax: none.", ptx, A);
+  row("structured present", "Pleural effusion: small on the left.", eff, P);
+  row("top normal heart size", "Top-normal heart size.", cardio, U);
+  row("enlarged heart", "Mildly enlarged heart.", cardio, P);
+  row("heart size enlarged", "Heart size is enlarged.", cardio, P);
+  row("trace cannot be ruled out", "Trace pleural effusion cannot be ruled out.", eff, U);
+  row("without evidence of edema", "Without evidence of edema.", edema, A);
+  row("no new", "No new consolidation.", cons, A);
+  row("persistent", "Persistent left effusion.", eff, P);
+  row("low volumes with atelectasis", "Low lung volumes with bibasilar atelectasis.", atel, P);
+  row("no effusions plural list", "No pleural effusions or pneumothoraces.", ptx, A);
+  row("post negation after list with verb", "No acute findings. Pleural effusions are not present.", eff, A);
+  row("edema with hedge after", "Mild interstitial edema is possible.", edema, U);
 }
 
 void TestFindings::sentence() {
