@@ -145,6 +145,15 @@ void testGoldenCases(const std::string& shared, const std::string& model) {
   }
 }
 
+// `differential` sends the stock DDX prompt: spec 5.4's ids (legacy=True, as the tiny checkpoint says).
+void testDifferential(const std::string& shared) {
+  std::vector<int32_t> ddx = {1, 1, 518, 25580, 29962, 3532, 14816, 29903, 6778, 13, 3492, 526, 263, 8444, 17937, 19915, 29889, 3967, 304, 6613, 521, 342, 921, 15570, 1967, 322, 1234, 304, 278, 1139, 393, 1404, 8128, 29889, 13, 29966, 829, 14816, 29903, 6778, 13, 13, -200, 29871, 13, 5618, 526, 278, 1950, 16712, 24876, 15806, 363, 445, 16500, 29973, 518, 29914, 25580, 29962};
+  const Run r = runCli({"differential", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
+                        shared + "/cxr/nih_cxr14_00000001_000.png", "--temperature", "0", "--max-new-tokens", "2", "--json"});
+  CHECK(r.status == 0, "differential exit status: " + r.err);
+  if (r.status == 0) CHECK_EQ_VEC(testjson::Parser(r.out).parse()["prompt_ids"].ints(), ddx, "differential prompt ids");
+}
+
 void testStories(const std::string& shared) {
   const std::string dir = shared + "/stories260k-hf";
   const auto golden = testjson::parseFile(dir + "/golden.json");
@@ -241,6 +250,7 @@ int main(int argc, char** argv) {
     testErrors(shared);
     testGoldenCases(shared, "tiny64");
     testStories(shared);
+    testDifferential(shared);
     testChat(shared);
     bool withImaging = false;
     for (int i = 1; i < argc; ++i) withImaging |= std::string(argv[i]) == "--with-imaging";
