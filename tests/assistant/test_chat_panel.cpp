@@ -95,6 +95,7 @@ class TestChatPanel : public QObject {
   void stopButtonStopsStreaming();
   void seedIsShownAndReusable();
   void withoutModelSaysHowToGetIt();
+  void cancelLoadingThenLoadAgain();
   void exportFromPanelIsAnonymised();
   void historyBrowserSearchDeleteUndoReopen();
   void runSpec_data();
@@ -306,6 +307,27 @@ void TestChatPanel::withoutModelSaysHowToGetIt() {
   QVERIFY(h.panel->statusText().contains(QString::fromStdString(cxr::howToGetModel()).left(30)));
   QVERIFY(!h.button("writeReport")->isEnabled());
   QVERIFY(h.button("chooseModelFolder")->isEnabled());
+}
+
+void TestChatPanel::cancelLoadingThenLoadAgain() {
+  BackendScript s = script();
+  s.loadSteps = 200;
+  s.loadStepDelay = 20ms;  // 4 s unless cancelled
+  PanelHarness h(s, false);
+  h.panel->setImageSource(imageSource());
+  h.panel->loadModel(QStringLiteral("/models/fake"));
+  auto* cancel = h.button("cancelLoad");
+  QTRY_VERIFY(cancel->isVisible());
+  QTest::mouseClick(cancel, Qt::LeftButton);
+  QVERIFY(h.idle());
+  QVERIFY(!h.engine->isModelLoaded());
+  QVERIFY2(h.panel->statusText().contains(QStringLiteral("cancelled")), qPrintable(h.panel->statusText()));
+  QVERIFY(!cancel->isVisible());
+  QVERIFY(!h.button("writeReport")->isEnabled());
+  h.panel->loadModel(QStringLiteral("/models/fake"));
+  QTRY_VERIFY_WITH_TIMEOUT(h.engine->isModelLoaded(), 20000);
+  QVERIFY(h.idle());
+  QVERIFY(h.button("writeReport")->isEnabled());
 }
 
 void TestChatPanel::exportFromPanelIsAnonymised() {
