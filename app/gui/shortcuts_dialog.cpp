@@ -13,7 +13,7 @@ QList<QPair<QString, QString>> ShortcutsDialog::mouseGestures() {
       {tr("Right-drag"), tr("Window/level: left/right changes width, up/down changes centre")},
       {tr("Wheel"), tr("Zoom around the cursor")},
       {tr("Middle-drag"), tr("Pan")},
-      {tr("Left-drag (Pan tool)"), tr("Pan; click a measurement to select it")},
+      {tr("Left-drag (Pan tool)"), tr("Pan; on a measurement: select it, drag its point or move it whole")},
       {tr("Left-drag (W/L tool)"), tr("Window/level, as right-drag")},
       {tr("Double-click"), tr("Fit to window")},
       {tr("Length / ROI tools"), tr("Drag from one end to the other, or click twice")},

@@ -290,6 +290,34 @@ class TestWidgetViewer : public QObject {
     QVERIFY(w.regionOutline().isEmpty());
   }
 
+  void measurementsCanBeEditedByDragging() {
+    ViewerWidget w;
+    w.resize(400, 200);  // fit: scale 2, image (x, y) at widget (2x, 2y)
+    w.setImage(rampImage());
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.addMeasurement({MeasurementKind::Length, {QPointF(20, 20), QPointF(60, 20)}});
+    QSignalSpy changed(&w, &ViewerWidget::measurementsChanged);
+    // Drag the right end (widget 120,40) 40 px further right: +20 image px = 60 px long.
+    QTest::mousePress(&w, Qt::LeftButton, {}, QPoint(121, 41));
+    QTest::mouseMove(&w, QPoint(141, 41));
+    QTest::mouseMove(&w, QPoint(161, 41));
+    QTest::mouseRelease(&w, Qt::LeftButton, {}, QPoint(161, 41));
+    const Measurement edited = w.measurements().first();
+    QCOMPARE(measureLength(edited.points[0], edited.points[1], Calibration{}).value, 60.0);
+    QCOMPARE(edited.points[0], QPointF(20, 20));
+    QCOMPARE(changed.count(), 1);
+    // Drag the middle of the line: the whole measurement moves, its length stays.
+    QTest::mousePress(&w, Qt::LeftButton, {}, QPoint(100, 40));
+    QTest::mouseMove(&w, QPoint(100, 60));
+    QTest::mouseMove(&w, QPoint(100, 80));
+    QTest::mouseRelease(&w, Qt::LeftButton, {}, QPoint(100, 80));
+    const Measurement moved = w.measurements().first();
+    QCOMPARE(moved.points[0], QPointF(20, 40));
+    QCOMPARE(moved.points[1], QPointF(80, 40));
+    QCOMPARE(w.view().zoom(), 2.0);  // the view did not pan
+  }
+
   void wheelZoomKeepsPointUnderCursor() {
     ViewerWidget w;
     w.resize(400, 200);

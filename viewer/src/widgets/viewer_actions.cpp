@@ -36,7 +36,7 @@ ViewerActions::ViewerActions(ViewerWidget* viewer, QObject* parent)
     return a;
   };
   panTool = tool(tr("&Pan / Select"), QKeySequence(Qt::Key_P), QStringLiteral("pan"), ViewerTool::Pan,
-                 tr("Pan by dragging; click a measurement to select it"));
+                 tr("Pan by dragging; click a measurement to select it, drag its points to edit it"));
   windowTool = tool(tr("&Window/Level"), QKeySequence(Qt::Key_W), QStringLiteral("window"),
                     ViewerTool::WindowLevel,
                     tr("Drag: left/right width, up/down centre (right button always does this)"));

@@ -387,6 +387,23 @@ int ViewerWidget::pickMeasurement(QPointF widgetPos) const {
   return best;
 }
 
+std::optional<std::pair<int, int>> ViewerWidget::pickMeasurementPoint(QPointF widgetPos) const {
+  std::optional<std::pair<int, int>> best;
+  double bestDistance = kPickTolerancePx;
+  for (int i = 0; i < m_measurements.size(); ++i) {
+    const QList<QPointF>& pts = m_measurements[i].points;
+    for (int j = 0; j < pts.size(); ++j) {
+      const QPointF d = m_view.mapToWidget(pts[j]) - widgetPos;
+      const double distance = std::hypot(d.x(), d.y());
+      if (distance <= bestDistance) {
+        bestDistance = distance;
+        best = std::make_pair(i, j);
+      }
+    }
+  }
+  return best;
+}
+
 // The pending measurement holds its fixed points plus one floating point that follows the cursor.
 void ViewerWidget::finishMeasurementPoint(QPointF imagePos) {
   if (!m_pending)
@@ -672,12 +689,17 @@ void ViewerWidget::mousePressEvent(QMouseEvent* event) {
     }
     return;
   }
+  // Pan tool: grab a measurement's point to move it, its outline to move it whole, else pan.
+  if (const auto handle = pickMeasurementPoint(pos)) {
+    selectMeasurement(handle->first);
+    m_draggedPoint = handle->second;
+    m_drag = Drag::MeasurementPoint;
+    return;
+  }
   const int picked = pickMeasurement(pos);
   selectMeasurement(picked);
-  if (picked < 0) {
-    m_drag = Drag::Pan;
-    setCursor(Qt::ClosedHandCursor);
-  }
+  m_drag = picked < 0 ? Drag::Pan : Drag::MeasurementBody;
+  setCursor(Qt::ClosedHandCursor);
 }
 
 void ViewerWidget::mouseMoveEvent(QMouseEvent* event) {
@@ -691,6 +713,20 @@ void ViewerWidget::mouseMoveEvent(QMouseEvent* event) {
       break;
     case Drag::Window:
       setWindow(m_windowDrag.update(pos.toPoint()));
+      break;
+    case Drag::MeasurementPoint:
+      if (m_selected >= 0 && m_draggedPoint >= 0 &&
+          m_draggedPoint < m_measurements[m_selected].points.size())
+        // Move by the mouse's movement, so the point keeps its offset from where it was grabbed.
+        m_measurements[m_selected].points[m_draggedPoint] +=
+            m_view.mapToImage(pos) - m_view.mapToImage(m_lastMouse);
+      break;
+    case Drag::MeasurementBody:
+      if (m_selected >= 0) {
+        const QPointF delta = m_view.mapToImage(pos) - m_view.mapToImage(m_lastMouse);
+        for (QPointF& pt : m_measurements[m_selected].points)
+          pt += delta;
+      }
       break;
     case Drag::Measure:
     case Drag::None:
@@ -709,7 +745,11 @@ void ViewerWidget::mouseReleaseEvent(QMouseEvent* event) {
   const Drag drag = m_drag;
   m_drag = Drag::None;
   m_windowDrag.end();
-  if (drag == Drag::Pan)
+  if (drag == Drag::MeasurementPoint || drag == Drag::MeasurementBody) {
+    m_draggedPoint = -1;
+    Q_EMIT measurementsChanged();
+  }
+  if (drag == Drag::Pan || drag == Drag::MeasurementBody)
     setCursor(m_tool == ViewerTool::Pan ? Qt::OpenHandCursor
               : m_tool == ViewerTool::WindowLevel ? Qt::SizeAllCursor
                                                   : Qt::CrossCursor);

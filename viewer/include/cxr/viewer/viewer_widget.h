@@ -140,7 +140,7 @@ class ViewerWidget : public QWidget {
   void changeEvent(QEvent* event) override;
 
  private:
-  enum class Drag { None, Pan, Window, Measure };
+  enum class Drag { None, Pan, Window, Measure, MeasurementPoint, MeasurementBody };
 
   void paintContent(QPainter& p, QSizeF viewport, double dpr) const;
   void paintMeasurements(QPainter& p) const;
@@ -151,6 +151,8 @@ class ViewerWidget : public QWidget {
   void invalidateRender();
   void updateFrameBar();
   int pickMeasurement(QPointF widgetPos) const;
+  // The measurement point (end, vertex or ROI corner) near widgetPos: {measurement, point}.
+  std::optional<std::pair<int, int>> pickMeasurementPoint(QPointF widgetPos) const;
   bool isMeasuringTool() const;
   MeasurementKind measurementKindForTool() const;
   void finishMeasurementPoint(QPointF imagePos);
@@ -191,6 +193,7 @@ class ViewerWidget : public QWidget {
   QList<Measurement> m_measurements;
   std::optional<Measurement> m_pending;  // being drawn
   int m_selected = -1;
+  int m_draggedPoint = -1;  // Drag::MeasurementPoint: which point of the selected measurement
 
   QWidget* m_frameBar = nullptr;
   QSlider* m_frameSlider = nullptr;
