@@ -146,6 +146,13 @@ int main(int argc, char** argv) {
       {"config key missing",
        [](const fs::path& d) { replaceInFile(d / "config.json", "\"num_hidden_layers\"", "\"num_hidden_layerz\""); },
        {"config.json: key llama.num_hidden_layers is missing"}},
+      {"tokenizer missing, with a weight problem",
+       [&](const fs::path& d) {
+         fs::remove(d / "tokenizer.model");
+         const std::string shard = shardOf(d, gate);
+         editShard(d, shard.c_str(), [&](auto& es, auto&) { entry(es, gate)->shape = {64, 176}; });
+       },
+       {"tokenizer.model", "'" + gate + "' has shape [64, 176]", "2 problems"}},
       {"several problems at once",
        [&](const fs::path& d) {
          const std::string shard = shardOf(d, gate);

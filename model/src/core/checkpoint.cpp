@@ -197,8 +197,17 @@ bool isIgnorableExtra(const std::string& name) {
 
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const ModelConfig& config,
                                              const LoadProgress& progress) {
-  auto ck = std::unique_ptr<Checkpoint>(new Checkpoint);
   std::vector<std::string> problems;
+  auto ck = open(folder, config, problems, progress);
+  if (!ck) throw ModelError(formatProblems(folder, problems));
+  return ck;
+}
+
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const ModelConfig& config,
+                                             std::vector<std::string>& problems,
+                                             const LoadProgress& progress) {
+  auto ck = std::unique_ptr<Checkpoint>(new Checkpoint);
+  const size_t problemsBefore = problems.size();
   const fs::path dir(folder);
   const fs::path indexPath = dir / "model.safetensors.index.json";
   const fs::path singlePath = dir / "model.safetensors";
@@ -248,7 +257,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
     else
       problems.push_back("no weights found: expected model.safetensors or model.safetensors.index.json "
                          "with its model-*.safetensors shards");
-    throw ModelError(formatProblems(folder, problems));
+    return nullptr;
   }
 
   // Map and parse every shard.
@@ -341,7 +350,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
                          "match the weights)");
   }
 
-  if (!problems.empty()) throw ModelError(formatProblems(folder, problems));
+  if (problems.size() > problemsBefore) return nullptr;
 
   for (const auto& [name, v] : ck->tensors_) {
     ck->weightBytes_ += int64_t(v.bytes);

@@ -55,6 +55,11 @@ class Checkpoint {
   // callback is asked between files; returning false throws LoadCancelled.
   static std::unique_ptr<Checkpoint> open(const std::string& folder, const ModelConfig& config,
                                           const LoadProgress& progress = {});
+  // The same, but the problems are appended to `problems` (nullptr returned) so that the caller
+  // can add its own (tokenizer) before reporting them all together.
+  static std::unique_ptr<Checkpoint> open(const std::string& folder, const ModelConfig& config,
+                                          std::vector<std::string>& problems,
+                                          const LoadProgress& progress = {});
 
   const TensorView& tensor(const std::string& name) const;  // throws ModelError if absent
   const TensorView* find(const std::string& name) const;

@@ -128,14 +128,19 @@ std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions&
   const int threads = options.threads > 0 ? options.threads : physicalCores();
   at::set_num_threads(threads);
 
-  m->checkpoint = detail::Checkpoint::open(folder, m->cfg, progress);  // validates everything
+  // Weights and tokenizer are both checked before either problem is reported: one message lists all.
+  m->checkpoint = detail::Checkpoint::open(folder, m->cfg, problems, progress);
   if (progress && !progress(0.1, "reading tokenizer.model")) throw LoadCancelled();
-  m->tokenizer = detail::Tokenizer::load(folder);
-  if (m->tokenizer->vocabSize() != m->cfg.llama.vocab)
-    throw ModelError(detail::formatProblems(
-        folder, {"tokenizer.model has " + std::to_string(m->tokenizer->vocabSize()) +
-                 " pieces but config.json says vocab_size " + std::to_string(m->cfg.llama.vocab) +
-                 ": the tokenizer does not belong to these weights"}));
+  try {
+    m->tokenizer = detail::Tokenizer::load(folder);
+    if (m->tokenizer->vocabSize() != m->cfg.llama.vocab)
+      problems.push_back("tokenizer.model has " + std::to_string(m->tokenizer->vocabSize()) +
+                         " pieces but config.json says vocab_size " + std::to_string(m->cfg.llama.vocab) +
+                         ": the tokenizer does not belong to these weights");
+  } catch (const ModelError& e) {
+    problems.push_back(e.what());
+  }
+  if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
 
   // LoadCancelled propagates; `m` and its mappings are freed
   translateTorchErrors("loading the weights", [&] { detail::bindWeights(*m, progress); });
