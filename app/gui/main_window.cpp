@@ -31,6 +31,8 @@
 #include <QToolButton>
 #include <QWindow>
 
+#include <functional>
+
 // Outside any namespace, as Q_INIT_RESOURCE requires.
 static void initIconResources() { Q_INIT_RESOURCE(cxr_icons); }
 

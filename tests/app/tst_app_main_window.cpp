@@ -230,6 +230,11 @@ class TestAppMainWindow : public QObject {
     QVERIFY(w.viewer()->isInverted());
     QTest::keyClick(w.viewer(), Qt::Key_BracketRight);
     QCOMPARE(w.viewer()->view().rotationDegrees(), 90);
+    const double zoom = w.viewer()->view().zoom();
+    QTest::keyClick(w.viewer(), Qt::Key_Equal);  // '+' without Shift
+    QVERIFY(w.viewer()->view().zoom() > zoom);
+    QTest::keyClick(w.viewer(), Qt::Key_F);
+    QCOMPARE(w.viewer()->view().zoom(), zoom);
   }
 
   void exportsTheViewAsDisplayed() {

@@ -49,9 +49,13 @@ ViewerActions::ViewerActions(ViewerWidget* viewer, QObject* parent)
   ellipseTool = tool(tr("&Ellipse ROI"), QKeySequence(Qt::Key_E), QStringLiteral("ellipse"),
                      ViewerTool::EllipseRoi, tr("Ellipse region: mean, SD, min, max, area"));
   panTool->setChecked(true);
+  // '+' needs Shift on most layouts: '=' and the standard Ctrl++ / Ctrl+- work too.
 
   zoomIn = makeAction(this, tr("Zoom &In"), QKeySequence(Qt::Key_Plus), QStringLiteral("zoom-in"));
   zoomOut = makeAction(this, tr("Zoom &Out"), QKeySequence(Qt::Key_Minus), QStringLiteral("zoom-out"));
+  zoomIn->setShortcuts({QKeySequence(Qt::Key_Plus), QKeySequence(Qt::Key_Equal),
+                        QKeySequence(QKeySequence::ZoomIn)});
+  zoomOut->setShortcuts({QKeySequence(Qt::Key_Minus), QKeySequence(QKeySequence::ZoomOut)});
   fit = makeAction(this, tr("&Fit to Window"), QKeySequence(Qt::Key_F), QStringLiteral("fit"));
   actualPixels = makeAction(this, tr("&1:1 (One Image Pixel per Screen Pixel)"),
                             QKeySequence(Qt::Key_1), QStringLiteral("actual-size"), tr("1:1"));
