@@ -276,8 +276,10 @@ void MainWindow::updateStatus() {
   if (image->frames > 1)
     parts << tr("frame %1/%2").arg(m_viewer->frame() + 1).arg(image->frames);
   const auto& cal = image->calibration;
-  if (cal.source != cxr::viewer::Calibration::Source::None)
-    parts << tr("%1 x %2 mm (%3)")
+  if (cal.source != cxr::viewer::Calibration::Source::None && cal.rowSpacingMm == cal.columnSpacingMm)
+    parts << tr("%1 mm pixels (%2)").arg(cal.rowSpacingMm, 0, 'g', 4).arg(cal.label());
+  else if (cal.source != cxr::viewer::Calibration::Source::None)
+    parts << tr("%1 x %2 mm pixels, row x column (%3)")
                  .arg(cal.rowSpacingMm, 0, 'g', 4)
                  .arg(cal.columnSpacingMm, 0, 'g', 4)
                  .arg(cal.label());
