@@ -5,9 +5,6 @@
 //   bench_engine run DIR [--threads N] [--tokens N]
 //                                         load, vision, report prefill (1121 positions on the 7B
 //                                         shapes), decode, follow-up prefill, peak RSS
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <c10/core/InferenceMode.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -33,36 +30,15 @@ long statusKb(const char* key) {
 }
 
 int kernels(int threads) {
-  c10::InferenceMode guard;
-  at::set_num_threads(threads);
-  std::printf("threads %d, mkldnn user-enabled %d, built with mkldnn %d\n", at::get_num_threads(),
-              int(at::globalContext().userEnabledMkldnn()), int(at::hasMKLDNN()));
-  for (auto dt : {at::kFloat, at::kBFloat16}) {
-    at::Tensor W = at::randn({4096, 4096}).to(dt), v = at::randn({1, 4096}).to(dt), V = at::randn({128, 4096}).to(dt);
-    at::linear(v, W);
-    at::linear(V, W);
-    auto t0 = Clock::now();
-    for (int i = 0; i < 50; ++i) at::linear(v, W);
-    const double gemv = since(t0) / 50;
-    t0 = Clock::now();
-    for (int i = 0; i < 5; ++i) at::linear(V, W);
-    const double gemm = since(t0) / 5;
-    std::printf("%-9s linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.2f ms (%.0f GFLOP/s)\n",
-                c10::toString(dt), gemv * 1e3, 4096.0 * 4096 * at::elementSize(dt) / gemv / 1e9, gemm * 1e3,
-                2.0 * 128 * 4096 * 4096 / gemm / 1e9);
-  }
-  // Read bandwidth: a streaming sum over 2 GiB (larger than any cache), best of 5, with the same
-  // thread count as decoding uses.
-  const int64_t n = (int64_t(2) << 30) / 4;
-  at::Tensor big = at::ones({n}, at::kFloat);
-  double best = 1e9;
-  for (int i = 0; i < 5; ++i) {
-    auto t0 = Clock::now();
-    volatile float s = big.sum().item<float>();
-    (void)s;
-    best = std::min(best, since(t0));
-  }
-  std::printf("read bandwidth (at::sum over 2 GiB, %d threads): %.1f GB/s\n", threads, double(n) * 4 / best / 1e9);
+  const cxr::KernelReport k = cxr::measureKernels(threads);
+  std::printf("threads %d, mkldnn user-enabled %d, built with mkldnn %d\n", k.threads, int(k.mkldnnEnabled),
+              int(k.mkldnnBuilt));
+  const double bytes = 4096.0 * 4096;
+  std::printf("float32   linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.0f GFLOP/s\n",
+              k.f32GemvMs, bytes * 4 / (k.f32GemvMs / 1e3) / 1e9, k.f32GemmGflops);
+  std::printf("bfloat16  linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.0f GFLOP/s\n",
+              k.bf16GemvMs, bytes * 2 / (k.bf16GemvMs / 1e3) / 1e9, k.bf16GemmGflops);
+  std::printf("read bandwidth (streaming sum over 2 GiB, %d threads): %.1f GB/s\n", k.threads, k.readBandwidthGBs);
   return 0;
 }
 

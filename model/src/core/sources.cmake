@@ -1,5 +1,5 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
-# Only engine.cpp and transformer.cpp include ATen (slow to compile); keep it that way.
+# Only engine.cpp, transformer.cpp and kernel_bench.cpp include ATen (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sha256.cpp
@@ -7,4 +7,5 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/random_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transformer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp)

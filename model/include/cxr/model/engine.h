@@ -288,6 +288,19 @@ std::string howToGetModel();
 }  // namespace cxr
 
 namespace cxr {
+// Figures about the compute backend for benchmarks (bench_engine, `cxr-llava bench`): whether
+// oneDNN is built and enabled, fp32 vs bf16 linear speed on the decode shape (1x4096 @ 4096x4096)
+// and the prefill shape (128x4096 @ 4096x4096), and the memory read bandwidth (streaming sum over
+// 2 GiB, best of 5) that bounds decoding. Takes a few seconds; sets the intra-op thread count.
+struct KernelReport {
+  bool mkldnnBuilt = false, mkldnnEnabled = false;
+  int threads = 0;
+  double f32GemvMs = 0, bf16GemvMs = 0;          // one 1x4096 @ 4096x4096 linear
+  double f32GemmGflops = 0, bf16GemmGflops = 0;  // 128x4096 @ 4096x4096
+  double readBandwidthGBs = 0;                   // 1e9 bytes per second
+};
+KernelReport measureKernels(int threads);
+
 // Writes a checkpoint folder in the exact CXR-LLaVA v2 layout (config.json, tokenizer files copied
 // from `tokenizerSource` folder, sharded safetensors + index) filled with random weights, so that
 // speed and memory can be measured without the real weights. preset: "7b" (the real shapes) or
