@@ -76,6 +76,75 @@ class TestViewProxy : public QObject {
     QCOMPARE(proxy->framesData.at(0), (std::vector<qint32>{128, 128, 15}));
   }
 
+  void regionForVisiblePart_data() {
+    QTest::addColumn<QRectF>("visible");
+    QTest::addColumn<int>("factor");
+    QTest::addColumn<QRect>("region");
+    // A 3000x3000 image.
+    QTest::newRow("middle: visible plus a quarter on each side") << QRectF(1000, 1000, 500, 400) << 1 << QRect(875, 900, 750, 600);
+    QTest::newRow("corner: clipped to the image") << QRectF(-100, -100, 500, 500) << 1 << QRect(0, 0, 525, 525);
+    QTest::newRow("origin aligned to the factor") << QRectF(1001, 1001, 300, 300) << 3 << QRect(924, 924, 452, 452);
+    QTest::newRow("most of the image: whole") << QRectF(200, 200, 2000, 2000) << 1 << QRect(0, 0, 3000, 3000);
+    QTest::newRow("zoomed out: whole") << QRectF(-1000, -500, 5000, 4000) << 2 << QRect(0, 0, 3000, 3000);
+  }
+  void regionForVisiblePart() {
+    QFETCH(QRectF, visible);
+    QFETCH(int, factor);
+    QFETCH(QRect, region);
+    QCOMPARE(displayRegionFor(visible, QSize(3000, 3000), factor), region);
+  }
+
+  void proxyOfARegion() {
+    const std::vector<qint32> v = {
+        0,  2,  4,  6,  100,   //
+        10, 12, 14, 16, 101,   //
+        20, 21, 22, 23, 7};
+    const RadiographImage img = grayImage(5, 3, v);
+    const auto part = makeDisplayProxy(img, 0, 1, QRect(1, 1, 3, 2));
+    QCOMPARE(part->width, 3);
+    QCOMPARE(part->height, 2);
+    QCOMPARE(part->framesData.at(0), (std::vector<qint32>{12, 14, 16, 21, 22, 23}));
+    const auto reduced = makeDisplayProxy(img, 0, 2, QRect(2, 0, 3, 3));  // columns 2..4
+    // (4+6+14+16)/4, (100+101)/2 = 100.5, (22+23)/2 = 22.5, 7; halves round up
+    QCOMPARE(reduced->framesData.at(0), (std::vector<qint32>{10, 101, 23, 7}));
+  }
+
+  void widgetRendersOnlyTheVisiblePartOfALargeImage() {
+    // 3000x2000, value = (x + y) mod 4096: every region looks different.
+    std::vector<qint32> v(3000 * 2000);
+    for (int y = 0; y < 2000; ++y)
+      for (int x = 0; x < 3000; ++x)
+        v[static_cast<size_t>(y) * 3000 + x] = (x + y) % 4096;
+    auto img = std::make_shared<RadiographImage>(grayImage(3000, 2000, v));
+    img->rescaleSlope = 1;
+    ViewerWidget w;
+    w.resize(400, 300);
+    w.setOverlaysVisible(false);
+    w.setImage(img);
+    w.actualPixels();  // 1:1 around the centre (1500, 1000)
+    const QImage view = w.renderView();
+    QCOMPARE(w.displayFactor(), 1);
+    const QRect region = w.displayRegion();
+    QVERIFY2(region.width() < 1000 && region.height() < 1000,
+             qPrintable(QStringLiteral("%1x%2").arg(region.width()).arg(region.height())));
+    QVERIFY(region.contains(QPoint(1500, 1000)));
+    // What is painted equals the full-resolution rendering, pixel for pixel (1:1, nearest).
+    const QImage full = w.renderedFrame();
+    for (const QPoint p : {QPoint(0, 0), QPoint(199, 149), QPoint(399, 299), QPoint(123, 45)}) {
+      const QPointF ip = w.view().mapToImage(QPointF(p) + QPointF(0.5, 0.5));
+      QCOMPARE(qGray(view.pixel(p)), qGray(full.pixel(ip.toPoint())));
+    }
+    // Panning within the margin reuses the render; panning far renders a new region.
+    const int renders = w.renderCount();
+    w.viewForTests().panBy(QPointF(60, 40));
+    (void)w.renderView();
+    QCOMPARE(w.renderCount(), renders);
+    w.viewForTests().panBy(QPointF(900, 0));
+    (void)w.renderView();
+    QCOMPARE(w.renderCount(), renders + 1);
+    QVERIFY(w.displayRegion() != region);
+  }
+
   void badFrameGivesEmptyProxy() {
     const RadiographImage img = grayImage(2, 2, {1, 2, 3, 4});
     QVERIFY(makeDisplayProxy(img, 5, 2)->framesData.empty());

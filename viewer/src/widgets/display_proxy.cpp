@@ -11,8 +11,24 @@ int displayProxyFactor(double zoom) {
   return std::clamp(static_cast<int>(std::floor(1.0 / zoom)), 1, 16);
 }
 
+QRect displayRegionFor(const QRectF& visible, QSize imageSize, int factor) {
+  const QRect whole(QPoint(0, 0), imageSize);
+  factor = std::max(1, factor);
+  const QRectF v = visible.normalized();
+  const QRectF grown = v.adjusted(-v.width() / 4, -v.height() / 4, v.width() / 4, v.height() / 4);
+  QRect region = grown.toAlignedRect() & whole;
+  if (region.isEmpty())
+    return whole;
+  // Align the origin to the proxy grid, so a proxy pixel always covers the same image pixels.
+  region.setLeft(region.left() / factor * factor);
+  region.setTop(region.top() / factor * factor);
+  const double covered = static_cast<double>(region.width()) * region.height() /
+                         (static_cast<double>(whole.width()) * whole.height());
+  return covered > 0.6 ? whole : region;
+}
+
 std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, int frame,
-                                                  int factor) {
+                                                  int factor, QRect region) {
   auto proxy = std::make_shared<RadiographImage>();
   // Copy every attribute except the pixel data (which may be many frames).
   {
@@ -36,7 +52,9 @@ std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, 
     p.isDicom = image.isDicom;
   }
   factor = std::max(1, factor);
-  const int w = image.width, h = image.height;
+  const QRect whole(0, 0, image.width, image.height);
+  region = region.isEmpty() ? whole : (region & whole);
+  const int w = region.width(), h = region.height();
   const int pw = (w + factor - 1) / factor, ph = (h + factor - 1) / factor;
   proxy->width = pw;
   proxy->height = ph;
@@ -45,7 +63,8 @@ std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, 
     return proxy;
   const std::vector<qint32>& src = image.framesData[static_cast<size_t>(frame)];
   const int channels = image.samplesPerPixel == 3 ? 3 : 1;
-  if (src.size() < static_cast<size_t>(w) * static_cast<size_t>(h) * channels)
+  if (region.isEmpty() ||
+      src.size() < static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * channels)
     return proxy;
   std::vector<qint32> out(static_cast<size_t>(pw) * static_cast<size_t>(ph) * channels);
   std::vector<qint64> rowSums(static_cast<size_t>(pw) * channels);
@@ -53,7 +72,10 @@ std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, 
     std::fill(rowSums.begin(), rowSums.end(), 0);
     const int y0 = py * factor, y1 = std::min(h, y0 + factor);
     for (int y = y0; y < y1; ++y) {
-      const qint32* line = src.data() + static_cast<size_t>(y) * w * channels;
+      // Row y of the region, starting at its left edge.
+      const qint32* line = src.data() +
+                           (static_cast<size_t>(y + region.top()) * image.width + region.left()) *
+                               channels;
       for (int x = 0; x < w; ++x)
         for (int c = 0; c < channels; ++c)
           rowSums[static_cast<size_t>(x / factor) * channels + c] += line[x * channels + c];

@@ -89,6 +89,7 @@ void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
   m_selected = -1;
   m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
   m_proxy.reset();
+  m_renderedRegion = QRect();
   m_outline = QRectF();
   m_outlineLabel.clear();
   m_voi = m_image ? defaultVoi(*m_image) : VoiSelection{};
@@ -254,30 +255,47 @@ int ViewerWidget::displayFactor() const {
   return m_image ? displayProxyFactor(m_view.zoom()) : 1;
 }
 
-const QImage& ViewerWidget::displayImage(int* factor) const {
+QRectF ViewerWidget::visibleImageRect() const {
+  const QPolygonF corners = m_view.imageToWidget().inverted().map(
+      QPolygonF(QRectF(QPointF(0, 0), QSizeF(size()))));
+  return corners.boundingRect();
+}
+
+const QImage& ViewerWidget::displayImage(int* factor, QRect* region) const {
   const int k = displayFactor();
-  if (m_renderDirty || k != m_renderedFactor) {
+  const QSize imageSize = m_image ? QSize(m_image->width, m_image->height) : QSize();
+  const QRect whole(QPoint(0, 0), imageSize);
+  // Keep the rendered region while what is on screen stays inside it (panning within the margin
+  // and window changes reuse it).
+  const QRect visible = visibleImageRect().toAlignedRect() & whole;
+  // (Nothing of the image on screen needs no new render either.)
+  const bool regionStillCovers = m_renderedFactor == k && !m_renderedRegion.isEmpty() &&
+                                 (visible.isEmpty() || m_renderedRegion.contains(visible));
+  if (m_renderDirty || !regionStillCovers) {
+    const QRect wanted = regionStillCovers ? m_renderedRegion
+                                           : displayRegionFor(visibleImageRect(), imageSize, k);
     if (!m_image) {
       m_rendered = QImage();
-    } else if (k == 1) {
+    } else if (k == 1 && wanted == whole) {
       m_rendered = renderFrame(*m_image, m_frame, m_voi);
+      m_fullRendered = m_rendered;
+      m_fullDirty = false;
     } else {
-      if (!m_proxy || m_proxyFactor != k || m_proxyFrame != m_frame) {
-        m_proxy = makeDisplayProxy(*m_image, m_frame, k);
+      if (!m_proxy || m_proxyFactor != k || m_proxyFrame != m_frame || m_proxyRegion != wanted) {
+        m_proxy = makeDisplayProxy(*m_image, m_frame, k, wanted);
         m_proxyFactor = k;
         m_proxyFrame = m_frame;
+        m_proxyRegion = wanted;
       }
       m_rendered = renderFrame(*m_proxy, 0, m_voi);
     }
     m_renderedFactor = k;
+    m_renderedRegion = wanted;
     m_renderDirty = false;
     ++m_renderCount;
-    if (k == 1) {
-      m_fullRendered = m_rendered;
-      m_fullDirty = false;
-    }
   }
   *factor = k;
+  *region = m_renderedRegion;
   return m_rendered;
 }
 
@@ -536,16 +554,18 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
     return;
   }
   int factor = 1;
-  const QImage& frameImage = displayImage(&factor);
+  QRect region;
+  const QImage& frameImage = displayImage(&factor, &region);
   p.save();
   p.setTransform(m_view.imageToWidget(), true);
   // Smooth when shrinking (avoids aliasing); show crisp pixels when magnifying, as radiologists
   // expect to see the acquired pixels at high zoom.
   p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() < 2.0);
-  // A proxy pixel covers factor x factor image pixels; the last row/column may be partial.
-  p.drawImage(QRectF(0, 0, m_image->width, m_image->height), frameImage,
-              QRectF(0, 0, static_cast<double>(m_image->width) / factor,
-                     static_cast<double>(m_image->height) / factor));
+  // The rendered image covers `region` of the frame; a proxy pixel covers factor x factor image
+  // pixels (the last row/column may be partial).
+  p.drawImage(QRectF(region), frameImage,
+              QRectF(0, 0, static_cast<double>(region.width()) / factor,
+                     static_cast<double>(region.height()) / factor));
   p.restore();
 
   p.setRenderHint(QPainter::Antialiasing, true);

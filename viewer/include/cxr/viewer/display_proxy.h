@@ -2,10 +2,15 @@
 // ten image pixels per screen pixel: rendering and smoothly scaling all of them on every
 // window/level step costs ~50 ms a frame. Box-averaging the stored values by an integer factor
 // first makes a W/L drag ~10x cheaper and also anti-aliases better than bilinear scaling at
-// that ratio. Statistics and pixel read-outs always use the full image, never the proxy.
+// that ratio. At high zoom only the visible part (with a margin) of a large image is rendered.
+// Statistics and pixel read-outs always use the full image, never the proxy.
 #pragma once
 
 #include "cxr/viewer/radiograph.h"
+
+#include <QRect>
+#include <QRectF>
+#include <QSize>
 
 #include <memory>
 
@@ -15,11 +20,18 @@ namespace cxr::viewer {
 // floor(1 / zoom), at most 16. The proxy is then shown at 0.5..1 device pixels per proxy pixel.
 int displayProxyFactor(double zoom);
 
-// `frame` of `image` reduced by `factor`: each proxy pixel is the rounded mean of a factor x factor
-// block of stored values (partial blocks at the right and bottom edges average what they have).
-// The result has one frame, size ceil(width / factor) x ceil(height / factor), and otherwise the
+// The part of the image worth rendering when `visible` (image coordinates) is on screen: the
+// visible part plus a quarter of its size on each side (so panning a little needs no new render),
+// clipped to the image, its origin aligned to `factor`. Returns the whole image when that part
+// would cover more than 60% of it anyway (cropping would save little).
+QRect displayRegionFor(const QRectF& visible, QSize imageSize, int factor);
+
+// `frame` of `image`, restricted to `region` (image pixels; empty = whole image), reduced by
+// `factor`: each proxy pixel is the rounded mean of a factor x factor block of stored values
+// (partial blocks at the region's right and bottom edges average what they have). The result has
+// one frame, size ceil(region.width / factor) x ceil(region.height / factor), and otherwise the
 // same display attributes (modality LUT, VOI, photometric) as `image`.
 std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, int frame,
-                                                  int factor);
+                                                  int factor, QRect region = {});
 
 }  // namespace cxr::viewer

@@ -85,10 +85,14 @@ class ViewerWidget : public QWidget {
   // The full-resolution 8-bit frame under the current window (cached).
   QImage renderedFrame() const;
   // How often the frame shown on screen was rendered: once per window, invert or frame change,
-  // plus once when zooming crosses a display-proxy level (display_proxy.h).
+  // plus once when zooming crosses a display-proxy level or panning leaves the rendered region
+  // of a large image (display_proxy.h).
   int renderCount() const { return m_renderCount; }
   // The reduction factor of what is painted now (1: full resolution).
   int displayFactor() const;
+  // The part of the frame (image pixels) the last paint rendered: the whole frame, or for a large
+  // image at high zoom the visible part plus a margin.
+  QRect displayRegion() const { return m_renderedRegion; }
   // "x, y = value unit" for the pixel under a widget position, empty outside the image.
   QString pixelInfoAt(QPointF widgetPos) const;
 
@@ -164,10 +168,13 @@ class ViewerWidget : public QWidget {
   ViewTransform m_view;
 
   // What is painted: the frame rendered at full resolution or from a reduced proxy (factor > 1).
-  const QImage& displayImage(int* factor) const;
+  const QImage& displayImage(int* factor, QRect* region) const;
+  QRectF visibleImageRect() const;  // the widget's area in image coordinates
 
   mutable QImage m_rendered;          // what is painted
   mutable int m_renderedFactor = 0;   // its reduction factor
+  mutable QRect m_renderedRegion;     // the part of the frame it covers (image pixels)
+  mutable QRect m_proxyRegion;
   mutable bool m_renderDirty = true;
   mutable int m_renderCount = 0;
   mutable QImage m_fullRendered;      // full resolution, for the magnifier and export callers
