@@ -434,6 +434,7 @@ void ChatPanel::newConversation() {
 // ---- Engine events ----------------------------------------------------------------------------
 
 void ChatPanel::onAnswerStarted(const QString& sent, RequestKind kind) {
+  error_->setVisible(false);
   transcript_.beginExchange(sent, kind, clock_.elapsed());
   if (history_ && history_->isOpen()) {
     if (conversationId_ == 0) {

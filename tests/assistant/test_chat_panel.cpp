@@ -275,6 +275,11 @@ void TestChatPanel::stopButtonStopsStreaming() {
   h.panel->writeReport();
   QTRY_VERIFY_WITH_TIMEOUT(h.panel->transcript().isStreaming() && !h.panel->transcript().entries().last().text.isEmpty(), 20000);
   QVERIFY(h.button("stop")->isEnabled());
+  // Already in the history while it streams (what a crash now would leave behind).
+  const auto midStream = h.history->conversation(h.panel->historyConversationId());
+  QVERIFY(midStream && midStream->messages.size() == 2);
+  QVERIFY(!midStream->messages[1].complete);
+  QVERIFY(midStream->messages[1].content.startsWith(QStringLiteral("word")));
   QTest::mouseClick(h.button("stop"), Qt::LeftButton);
   QVERIFY(h.idle());
   const auto& last = h.panel->transcript().entries().last();
