@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 
 #include <cstdio>
+#include <functional>
 
 using namespace cxr::viewer;
 
