@@ -18,8 +18,9 @@ packages=(
   libpng-dev
   # Headless testing and looking at results: a virtual X server, PDF to text/PNG
   xvfb xauth poppler-utils
-  # Fonts so that rendered text and PDFs have glyphs on a bare machine
-  fonts-dejavu-core
+  # Fonts so that rendered text and PDFs have glyphs on a bare machine (WenQuanYi: CJK text the
+  # model may write, e.g. in exported PDFs; DejaVu has none)
+  fonts-dejavu-core fonts-wqy-microhei
 )
 
 SUDO=""
