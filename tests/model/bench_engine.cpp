@@ -39,6 +39,8 @@ int kernels(int threads) {
   std::printf("bfloat16  linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.0f GFLOP/s\n",
               k.bf16GemvMs, bytes * 2 / (k.bf16GemvMs / 1e3) / 1e9, k.bf16GemmGflops);
   std::printf("read bandwidth (streaming sum over 2 GiB, %d threads): %.1f GB/s\n", k.threads, k.readBandwidthGBs);
+  std::printf("decode gemv 1x4096 @ 32000x4096 bf16 (256 MB): oneDNN %.1f GB/s, engine AVX-512 BF16 %.1f GB/s\n",
+              k.onednnGemvGBs, k.engineGemvGBs);
   return 0;
 }
 

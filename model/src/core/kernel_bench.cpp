@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/gemv_bf16.h"
 #include "cxr/model/engine.h"
 
 namespace cxr {
@@ -48,6 +49,28 @@ KernelReport measureKernels(int threads) {
     best = std::min(best, since(t0));
   }
   r.readBandwidthGBs = double(n) * 4 / best / 1e9;
+  big = at::Tensor();
+
+  // lm_head-sized decode product, the two implementations interleaved (best of 5 each) so that
+  // both see the same machine load.
+  at::Tensor head = at::randn({32000, 4096}).to(at::kBFloat16);  // [V, H]
+  at::Tensor x = at::randn({1, 4096}).to(at::kBFloat16);
+  at::Tensor y = at::empty({1, 32000}, at::kBFloat16);
+  double onednn = 1e9, engine = 1e9;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    at::linear(x, head);
+    onednn = std::min(onednn, since(t0));
+    if (detail::gemvBf16Available()) {
+      t0 = Clock::now();
+      detail::gemvBf16(reinterpret_cast<const uint16_t*>(head.data_ptr()), reinterpret_cast<const uint16_t*>(x.data_ptr()),
+                       reinterpret_cast<uint16_t*>(y.data_ptr()), 32000, 4096);
+      engine = std::min(engine, since(t0));
+    }
+  }
+  const double bytes = 32000.0 * 4096 * 2;
+  r.onednnGemvGBs = bytes / onednn / 1e9;
+  r.engineGemvGBs = detail::gemvBf16Available() ? bytes / engine / 1e9 : 0;
   return r;
 }
 

@@ -8,4 +8,5 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/random_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transformer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp)

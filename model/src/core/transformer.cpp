@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/engine_internal.h"
+#include "core/gemv_bf16.h"
 
 namespace cxr::detail {
 
@@ -69,6 +70,21 @@ class WeightBinder {
 };
 
 // ---- building blocks ------------------------------------------------------------------------
+
+// y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
+// AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
+// at::linear (oneDNN for bf16).
+at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
+  if (x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
+      x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available()) {
+    at::Tensor xc = x.contiguous();
+    at::Tensor y = at::empty({1, w.size(0)}, x.options());  // [1, N]
+    gemvBf16(reinterpret_cast<const uint16_t*>(w.data_ptr()), reinterpret_cast<const uint16_t*>(xc.data_ptr()),
+             reinterpret_cast<uint16_t*>(y.data_ptr()), w.size(0), w.size(1));
+    return y;
+  }
+  return at::linear(x, w);
+}
 
 // LLaMA RMSNorm exactly as transformers 4.36: fp32 statistics, the normalised value rounded to
 // the compute dtype BEFORE the weight multiply (spec 6.2).
@@ -271,9 +287,9 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     const LlamaLayer& w = m.w.layers[size_t(l)];
     // ---- attention
     at::Tensor n1 = rmsNorm(x, w.inputNorm, lc.rmsEps);                          // [T, H]
-    at::Tensor q = at::linear(n1, w.wq).reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
-    at::Tensor k = at::linear(n1, w.wk).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
-    at::Tensor v = at::linear(n1, w.wv).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    at::Tensor q = project(n1, w.wq).reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
+    at::Tensor k = project(n1, w.wk).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    at::Tensor v = project(n1, w.wv).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
     q = q * cos + rotateHalf(q) * sin;  // RoPE, rotate_half form, positions pos0..pos0+T-1
     k = k * cos + rotateHalf(k) * sin;
     cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
@@ -284,15 +300,15 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     at::Tensor qg = q.reshape({kvh, G * T, hd});                                   // [kvh, G*T, hd]
     at::Tensor a = attention(qg, K, V, scale, mask).reshape({nh, T, hd});          // [nh, T, hd]
     a = a.transpose(0, 1).reshape({T, nh * hd});                                   // [T, nh*hd]
-    x = x + at::linear(a, w.wo);
+    x = x + project(a, w.wo);
     // ---- SwiGLU MLP: down(silu(gate(n2)) * up(n2))
     at::Tensor n2 = rmsNorm(x, w.postNorm, lc.rmsEps);
-    at::Tensor h = at::silu(at::linear(n2, w.wGate)) * at::linear(n2, w.wUp);     // [T, I]
-    x = x + at::linear(h, w.wDown);
+    at::Tensor h = at::silu(project(n2, w.wGate)) * project(n2, w.wUp);     // [T, I]
+    x = x + project(h, w.wDown);
   }
   if (progress && !progress(lc.layers, lc.layers)) throw StopRequested{};
   at::Tensor last = rmsNorm(x.narrow(0, T - 1, 1), m.w.finalNorm, lc.rmsEps);     // [1, H]
-  return at::linear(last, m.w.lmHead).reshape({lc.vocab});                        // [V]
+  return project(last, m.w.lmHead).reshape({lc.vocab});                        // [V]
 }
 
 }  // namespace cxr::detail

@@ -298,6 +298,9 @@ struct KernelReport {
   double f32GemvMs = 0, bf16GemvMs = 0;          // one 1x4096 @ 4096x4096 linear
   double f32GemmGflops = 0, bf16GemmGflops = 0;  // 128x4096 @ 4096x4096
   double readBandwidthGBs = 0;                   // 1e9 bytes per second
+  // Decode-shaped product over a 256 MB bf16 matrix (lm_head, 32000x4096, beyond any cache), in
+  // weight bytes per second: oneDNN's at::linear vs the engine's AVX-512 BF16 gemv (0 if absent).
+  double onednnGemvGBs = 0, engineGemvGBs = 0;
 };
 KernelReport measureKernels(int threads);
 
