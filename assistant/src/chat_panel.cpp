@@ -369,7 +369,7 @@ void ChatPanel::updateEnabled() {
   differential_->setEnabled(ready);
   send_->setEnabled(ready);
   stop_->setEnabled(busy_);
-  const bool hasExchange = transcript_.exchangeCount() > 0 && !transcript_.isStreaming();
+  const bool hasExchange = transcript_.exchangeCount() > 0 && !transcript_.isStreaming() && !restored_;
   regenerate_->setEnabled(ready && hasExchange);
   edit_->setEnabled(ready && hasExchange);
   newConversation_->setEnabled(!busy_);
@@ -419,6 +419,7 @@ void ChatPanel::editLastQuestion() {
 
 void ChatPanel::newConversation() {
   transcript_.clear();
+  restored_ = false;
   conversationId_ = 0;
   editing_ = false;
   engine_.newConversation();
@@ -435,6 +436,12 @@ void ChatPanel::newConversation() {
 
 void ChatPanel::onAnswerStarted(const QString& sent, RequestKind kind) {
   error_->setVisible(false);
+  if (restored_) {
+    // A conversation reopened from the history is for reading and exporting: the engine never saw
+    // its turns, so a new request starts a new conversation on the image.
+    restored_ = false;
+    transcript_.clear();
+  }
   transcript_.beginExchange(sent, kind, clock_.elapsed());
   if (history_ && history_->isOpen()) {
     if (conversationId_ == 0) {
@@ -708,6 +715,7 @@ void ChatPanel::restoreConversation(const ConversationRecord& record) {
   }
   engine_.newConversation();
   transcript_.restore(entries);
+  restored_ = true;
   conversationId_ = 0;  // new questions go to a new stored conversation
   render();
   renderFindings();

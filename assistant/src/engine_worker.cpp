@@ -71,6 +71,7 @@ void EngineWorker::setImage(quint64 requestId, const ImageInput& image) {
     image_ = image;
     imageChanged_ = true;
     exchanges_ = 0;
+    lastMessage_.clear();
   });
 }
 
@@ -104,6 +105,9 @@ bool EngineWorker::ensureConversation(quint64 requestId) {
 void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& message,
                            const SamplingSettings& sampling) {
   Q_EMIT answerStarted(message, kind);
+  lastKind_ = kind;
+  lastMessage_ = message;
+  lastReached_ = false;
   AnswerResult answer;
   answer.kind = kind;
   answer.userMessage = message;
@@ -113,6 +117,7 @@ void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& m
     Q_EMIT answerFinished(answer);
     return;
   }
+  lastReached_ = true;
   const GenerationResult result = backend_->send(
       message.toStdString(), sampling.toEngine(),
       [&](const TokenEvent& event) {
@@ -124,7 +129,6 @@ void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& m
         return !stop_->isCancelled(requestId);
       });
   ++exchanges_;
-  lastKind_ = kind;
   answer.text = QString::fromStdString(result.text);
   answer.seed = result.seed;
   answer.sampling.seed = result.seed;
@@ -148,6 +152,10 @@ void EngineWorker::ask(quint64 requestId, RequestKind kind, const QString& quest
 void EngineWorker::regenerate(quint64 requestId, const SamplingSettings& sampling) {
   guarded(requestId, [&] {
     if (stop_->isCancelled(requestId)) return;
+    if (!lastMessage_.isEmpty() && !lastReached_) {  // (setImage clears lastMessage_)
+      runTurn(requestId, lastKind_, lastMessage_, sampling);  // never reached the engine: just run it
+      return;
+    }
     if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no answer to regenerate yet.");
     const QString message = QString::fromStdString(backend_->popLastExchange());
     --exchanges_;
@@ -159,9 +167,12 @@ void EngineWorker::editAndResend(quint64 requestId, const QString& newQuestion,
                                  const SamplingSettings& sampling) {
   guarded(requestId, [&] {
     if (stop_->isCancelled(requestId)) return;
-    if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no question to edit yet.");
-    backend_->popLastExchange();
-    --exchanges_;
+    const bool reached = lastMessage_.isEmpty() || lastReached_;
+    if (reached) {
+      if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no question to edit yet.");
+      backend_->popLastExchange();
+      --exchanges_;
+    }
     runTurn(requestId, RequestKind::Question,
             composeUserMessage(RequestKind::Question, newQuestion, exchanges_ == 0), sampling);
   });
@@ -171,6 +182,7 @@ void EngineWorker::newConversation(quint64 requestId) {
   guarded(requestId, [&] {
     if (backend_->hasConversation() && !imageChanged_) backend_->reset();
     exchanges_ = 0;
+    lastMessage_.clear();
     Q_EMIT conversationReset();
   });
 }

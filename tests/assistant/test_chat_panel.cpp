@@ -392,6 +392,12 @@ void TestChatPanel::historyBrowserSearchDeleteUndoReopen() {
   QCOMPARE(imageRequest[0][0].toString(), QStringLiteral("/data/cxr/chest.dcm"));
   QCOMPARE(h.panel->transcript().entries().size(), 2);
   QCOMPARE(h.panel->transcript().entries()[0].text, QStringLiteral("Is there a pneumothorax?"));
+  QVERIFY(!h.button("regenerate")->isEnabled());  // the engine never saw these turns
+  // A new request starts a new conversation (first turn, with the image).
+  h.panel->askQuestion(QStringLiteral("Any effusion?"));
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().entries().size(), 2);
+  QCOMPARE(h.panel->transcript().entries()[0].sentMessage, QStringLiteral("<image>\nAny effusion?"));
 }
 
 void TestChatPanel::runSpec_data() {

@@ -78,6 +78,7 @@ class TestEngineWorker : public QObject {
   void stopAtEachStage();
   void regenerateAndEdit();
   void newConversationReusesEncoding();
+  void regenerateAfterStopDuringEncoding();
   void failuresArriveAsMessages();
   void guiThreadStaysResponsive();
   void destructorStopsAndWaits();
@@ -239,6 +240,31 @@ void TestEngineWorker::newConversationReusesEncoding() {
   QVERIFY(h.waitIdle());
   QCOMPARE(h.answers[2].userMessage, QStringLiteral("<image>\nAnd here?"));
   QCOMPARE(h.backend->encodeCount(), 2);
+}
+
+void TestEngineWorker::regenerateAfterStopDuringEncoding() {
+  BackendScript s = fastScript();
+  s.visionLayers = 40;
+  s.visionLayerDelay = 25ms;
+  Harness h(s);
+  QVERIFY(h.loadAndSetImage());
+  bool stopped = false;
+  QObject::connect(h.engine.get(), &AssistantEngine::phaseProgress, h.engine.get(), [&](cxr::Phase p, int, int) {
+    if (p == cxr::Phase::Vision && !stopped) {
+      stopped = true;
+      h.engine->stop();
+    }
+  });
+  h.engine->ask(RequestKind::Question, QStringLiteral("Effusion?"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(int(h.answers.last().stopReason), int(cxr::StopReason::Cancelled));
+  QCOMPARE(h.backend->sendCount(), 0);  // the question never reached the engine
+  h.engine->regenerate({});               // so regenerate runs it instead of popping anything
+  QVERIFY(h.waitIdle());
+  QVERIFY2(h.failures.isEmpty(), qPrintable(h.failures.join(u'\n')));
+  QCOMPARE(h.answers.last().userMessage, QStringLiteral("<image>\nEffusion?"));
+  QCOMPARE(int(h.answers.last().stopReason), int(cxr::StopReason::EndOfSequence));
+  QCOMPARE(h.backend->userMessages().size(), size_t(1));
 }
 
 void TestEngineWorker::failuresArriveAsMessages() {

@@ -116,6 +116,7 @@ class ChatPanel : public QWidget {
   ModelImageSource source_;
   qint64 conversationId_ = 0;
   bool editing_ = false;
+  bool restored_ = false;      // showing a conversation from the history (read-only for the engine)
   bool imagePending_ = false;  // a new rendering of the same file waits for the next conversation
   bool includeIdentifying_ = false;
   bool busy_ = false;

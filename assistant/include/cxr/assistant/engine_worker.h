@@ -68,6 +68,10 @@ class EngineWorker : public QObject {
   bool imageChanged_ = false;
   int exchanges_ = 0;  // user+assistant turns in the backend's conversation
   RequestKind lastKind_ = RequestKind::Question;
+  // The last turn requested, and whether it reached the engine's conversation (a turn stopped while
+  // the image was being encoded did not, so regenerate/edit must not pop anything for it).
+  QString lastMessage_;
+  bool lastReached_ = false;
 };
 
 // GUI-thread facade: owns the thread and the worker, numbers requests, tracks busy state.
