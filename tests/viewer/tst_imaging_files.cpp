@@ -101,6 +101,44 @@ class TestImagingFiles : public QObject {
     QCOMPARE(loaded.image->height, 900);
   }
 
+  // The file name can identify a patient ("Doe_John_chest.png"); DisplayFields' non-identifying
+  // fields are shown in anonymised mode and exported, so none of them may carry it.
+  void fileNameStaysOutOfNonIdentifyingFields_data() {
+    QTest::addColumn<QString>("source");
+    QTest::addColumn<QString>("suffix");
+    QTest::newRow("8-bit gray PNG") << fixture(QStringLiteral("gray8_gradient.png")) << QStringLiteral("png");
+    QTest::newRow("JPEG") << QString() << QStringLiteral("jpg");
+    QTest::newRow("DICOM CT") << QStringLiteral(CXR_TEST_DATA_DIR "/dicom/CT_small.dcm") << QStringLiteral("dcm");
+    QTest::newRow("DICOM without meta header") << QStringLiteral(CXR_TEST_DATA_DIR "/dicom/no_meta.dcm") << QStringLiteral("dcm");
+    QTest::newRow("DICOM JPEG 2000") << QStringLiteral(CXR_TEST_DATA_DIR "/dicom/MR_small_jp2klossless.dcm") << QStringLiteral("dcm");
+  }
+  void fileNameStaysOutOfNonIdentifyingFields() {
+    QFETCH(QString, source);
+    QFETCH(QString, suffix);
+    const QString marker = QStringLiteral("Doe_John_4711");
+    const QString path = tmp_.filePath(marker + u"_chest." + suffix);
+    QFile::remove(path);
+    if (source.isEmpty()) {
+      QImage jpeg(32, 24, QImage::Format_Grayscale8);
+      jpeg.fill(90);
+      QVERIFY(jpeg.save(path, "JPEG"));
+    } else {
+      QVERIFY2(QFile::copy(source, path), qPrintable(source));
+    }
+    const LoadResult loaded = loadRadiograph(path);
+    QVERIFY2(loaded.ok(), qPrintable(loaded.error));
+    const DisplayFields& f = loaded.image->fields;
+    const std::pair<const char*, QString> nonIdentifying[] = {
+        {"modality", f.modality},         {"viewPosition", f.viewPosition},
+        {"bodyPart", f.bodyPart},         {"studyDescription", f.studyDescription},
+        {"seriesDescription", f.seriesDescription}, {"manufacturer", f.manufacturer},
+        {"laterality", f.laterality}};
+    for (const auto& [name, value] : nonIdentifying)
+      QVERIFY2(!value.contains(QStringLiteral("Doe_John")),
+               qPrintable(QString::fromLatin1(name) + u" = \"" + value + u'"'));
+    QCOMPARE(loaded.image->path, path);  // the name stays available, as the identifying path
+  }
+
   void nonImagesAreRejectedByName_data() {
     QTest::addColumn<QByteArray>("content");
     QTest::newRow("text") << QByteArray("hello, this is not an image\n");

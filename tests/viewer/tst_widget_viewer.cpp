@@ -98,7 +98,7 @@ class TestWidgetViewer : public QObject {
   }
 
   void anonymisedOverlayDropsDescriptionsNamingTheFile() {
-    // Plain image files carry their file name as the series description; a name like
+    // A description that repeats the file name (some writers do); a name like
     // "Doe_John_chest.png" must not come back that way.
     DisplayFields fields;
     fields.seriesDescription = QStringLiteral("Doe_John_chest.png");

@@ -5,7 +5,6 @@
 // luma, and the model input must match Pillow, so that conversion lives in renderForModel().
 #include "loaders.h"
 
-#include <QFileInfo>
 #include <QImage>
 #include <QImageReader>
 
@@ -95,7 +94,9 @@ LoadResult loadImageFile(const QString& path) {
   }
   image->framesData.push_back(std::move(values));
   computeStoredRange(*image);
-  image->fields.seriesDescription = QFileInfo(path).fileName();
+  // No DisplayFields from the file name: a name such as "Doe_John_chest.png" can identify the
+  // patient, and DisplayFields' non-identifying fields go wherever anonymity is promised (the
+  // anonymised overlay, exported reports). Whoever wants to show the name has `path`.
   return {image, {}};
 }
 

@@ -48,9 +48,9 @@ OverlayText buildOverlay(const DisplayFields& f, const OverlayState& s) {
     out.topLeft << QStringLiteral("Anonymised");
   }
 
-  // Top right: what study. A file name such as "Doe_John_chest.png" can identify a patient, and
-  // loaders may use it as a description for plain image files, so anonymised mode drops any
-  // description that contains it.
+  // Top right: what study. A file name such as "Doe_John_chest.png" can identify a patient, and a
+  // description may repeat it (our loaders never put it there, but other writers might), so
+  // anonymised mode drops any description that contains it.
   for (const QString& description : {f.studyDescription, f.seriesDescription}) {
     const bool namesTheFile = !s.fileName.isEmpty() && description.contains(s.fileName);
     if (!(s.anonymised && namesTheFile))

@@ -60,7 +60,8 @@ struct Calibration {
 };
 
 // Fields for corner overlays. Identifying fields are kept apart so anonymised mode can never
-// show them by accident.
+// show them by accident. Filled only from the file's own tags (DICOM); never from the file name,
+// which can identify a patient and is available, identifying, as RadiographImage::path.
 struct DisplayFields {
   // Identifying
   QString patientName, patientId, patientBirthDate, studyDate, seriesDate, acquisitionDate,
