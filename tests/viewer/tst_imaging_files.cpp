@@ -196,17 +196,47 @@ class TestImagingFiles : public QObject {
     QVERIFY2(error.contains(QStringLiteral("frame 3")), qPrintable(error));
     // A DICOM through the same path, with a window from the command line.
     const QString dicom = QStringLiteral(CXR_TEST_DATA_DIR "/dicom/MR_small_implicit.dcm");
-    QVERIFY2(renderFileToPng(dicom, out, 0, parseWindowArgument(QStringLiteral("600,1")), &error), qPrintable(error));
+    QVERIFY2(renderFileToPng(dicom, out, 0, cxr::viewer::parseWindowSpec(QStringLiteral("600,1")), &error), qPrintable(error));
     const QImage thresholded(out);
     QCOMPARE(thresholded.size(), QSize(64, 64));
     for (int y = 0; y < 64; ++y)
       for (int x = 0; x < 64; ++x) QVERIFY(qGray(thresholded.pixel(x, y)) == 0 || qGray(thresholded.pixel(x, y)) == 255);
     QVERIFY(!renderFileToPng(QStringLiteral(CXR_TEST_DATA_DIR "/dicom/MR_truncated.dcm"), out, 0, std::nullopt, &error));
     QVERIFY2(error.contains(QStringLiteral("MR_truncated.dcm")), qPrintable(error));
-    QVERIFY(parseWindowArgument(QStringLiteral("-600,1500")).has_value());
-    QCOMPARE(parseWindowArgument(QStringLiteral("40, 400"))->width, 400.0);
-    QVERIFY(!parseWindowArgument(QStringLiteral("40")).has_value());
-    QVERIFY(!parseWindowArgument(QStringLiteral("40,0")).has_value());
+  }
+
+  // The one parser of "CENTER,WIDTH" (numeric entry box and --window).
+  void parseWindowSpec_data() {
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<double>("center");
+    QTest::addColumn<double>("width");
+    QTest::newRow("integers") << QStringLiteral("40,400") << true << 40.0 << 400.0;
+    QTest::newRow("command line example") << QStringLiteral("-600,1500") << true << -600.0 << 1500.0;
+    QTest::newRow("space after the comma") << QStringLiteral("40, 400") << true << 40.0 << 400.0;
+    QTest::newRow("negative centre, spaces") << QStringLiteral(" -600 , 1500 ") << true << -600.0 << 1500.0;
+    QTest::newRow("fractional") << QStringLiteral("2047.5,4096") << true << 2047.5 << 4096.0;
+    QTest::newRow("one number") << QStringLiteral("40") << false << 0.0 << 0.0;
+    QTest::newRow("three numbers") << QStringLiteral("1,2,3") << false << 0.0 << 0.0;
+    QTest::newRow("zero width") << QStringLiteral("40,0") << false << 0.0 << 0.0;
+    QTest::newRow("negative width") << QStringLiteral("40,-5") << false << 0.0 << 0.0;
+    QTest::newRow("words") << QStringLiteral("lung,wide") << false << 0.0 << 0.0;
+    QTest::newRow("not finite") << QStringLiteral("inf,400") << false << 0.0 << 0.0;
+  }
+  void parseWindowSpec() {
+    QFETCH(QString, text);
+    QFETCH(bool, ok);
+    QFETCH(double, center);
+    QFETCH(double, width);
+    QString error;
+    const auto w = cxr::viewer::parseWindowSpec(text, &error);
+    QCOMPARE(w.has_value(), ok);
+    if (ok) {
+      QCOMPARE(w->center, center);
+      QCOMPARE(w->width, width);
+    } else {
+      QVERIFY(!error.isEmpty());
+    }
   }
 };
 

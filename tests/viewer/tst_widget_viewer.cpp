@@ -359,37 +359,6 @@ class TestWidgetViewer : public QObject {
     QCOMPARE(dialog.window().width, 80.0);
   }
 
-  void parseWindowSpec_data() {
-    QTest::addColumn<QString>("text");
-    QTest::addColumn<bool>("ok");
-    QTest::addColumn<double>("center");
-    QTest::addColumn<double>("width");
-    QTest::newRow("integers") << QStringLiteral("40,400") << true << 40.0 << 400.0;
-    QTest::newRow("negative centre, spaces") << QStringLiteral(" -600 , 1500 ") << true << -600.0 << 1500.0;
-    QTest::newRow("fractional") << QStringLiteral("2047.5,4096") << true << 2047.5 << 4096.0;
-    QTest::newRow("one number") << QStringLiteral("40") << false << 0.0 << 0.0;
-    QTest::newRow("three numbers") << QStringLiteral("1,2,3") << false << 0.0 << 0.0;
-    QTest::newRow("zero width") << QStringLiteral("40,0") << false << 0.0 << 0.0;
-    QTest::newRow("negative width") << QStringLiteral("40,-5") << false << 0.0 << 0.0;
-    QTest::newRow("words") << QStringLiteral("lung,wide") << false << 0.0 << 0.0;
-    QTest::newRow("not finite") << QStringLiteral("inf,400") << false << 0.0 << 0.0;
-  }
-  void parseWindowSpec() {
-    QFETCH(QString, text);
-    QFETCH(bool, ok);
-    QFETCH(double, center);
-    QFETCH(double, width);
-    QString error;
-    const auto w = cxr::viewer::parseWindowSpec(text, &error);
-    QCOMPARE(w.has_value(), ok);
-    if (ok) {
-      QCOMPARE(w->center, center);
-      QCOMPARE(w->width, width);
-    } else {
-      QVERIFY(!error.isEmpty());
-    }
-  }
-
   void multiFrameSliderAndKeys() {
     auto img = rampImage();
     img->framesData.push_back(std::vector<qint32>(img->framesData[0].size(), 1000));

@@ -2,7 +2,10 @@
 #include "cxr/viewer/headless.h"
 
 #include <QDir>
+#include <QStringList>
 #include <QImageWriter>
+
+#include <cmath>
 
 namespace cxr::viewer {
 
@@ -32,16 +35,27 @@ bool renderFileToPng(const QString& in, const QString& out, int frame, std::opti
   return true;
 }
 
-std::optional<VoiWindow> parseWindowArgument(const QString& text) {
-  const QStringList parts = text.split(QLatin1Char(','));
-  if (parts.size() != 2) return std::nullopt;
+std::optional<VoiWindow> parseWindowSpec(const QString& text, QString* error) {
+  const QStringList parts = text.split(u',');
+  auto fail = [&](const QString& why) -> std::optional<VoiWindow> {
+    if (error)
+      *error = why;
+    return std::nullopt;
+  };
+  if (parts.size() != 2)
+    return fail(u"window \"" + text + u"\" must be CENTER,WIDTH, e.g. 40,400");
   bool okCenter = false, okWidth = false;
-  VoiWindow window;
-  window.center = parts[0].trimmed().toDouble(&okCenter);
-  window.width = parts[1].trimmed().toDouble(&okWidth);
-  if (!okCenter || !okWidth || window.width <= 0) return std::nullopt;
-  window.explanation = QStringLiteral("Command line");
-  return window;
+  const double center = parts[0].trimmed().toDouble(&okCenter);
+  const double width = parts[1].trimmed().toDouble(&okWidth);
+  if (!okCenter || !okWidth || !std::isfinite(center) || !std::isfinite(width))
+    return fail(u"window \"" + text + u"\" must be two numbers CENTER,WIDTH, e.g. 40,400");
+  if (width <= 0)
+    return fail(u"window width must be positive (got " + parts[1].trimmed() + u')');
+  VoiWindow w;
+  w.center = center;
+  w.width = width;
+  w.explanation = QStringLiteral("Manual");
+  return w;
 }
 
 }  // namespace cxr::viewer

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <QStringList>
 
 namespace cxr::viewer {
 
@@ -27,29 +26,6 @@ VoiWindow WindowDrag::update(QPoint mousePos) const {
   w.width = std::max(1.0, m_start.width + d.x() * m_step);
   w.center = m_start.center + d.y() * m_step;
   w.function = VoiWindow::Function::Linear;
-  w.explanation = QStringLiteral("Manual");
-  return w;
-}
-
-std::optional<VoiWindow> parseWindowSpec(const QString& text, QString* error) {
-  const QStringList parts = text.split(u',');
-  auto fail = [&](const QString& why) -> std::optional<VoiWindow> {
-    if (error)
-      *error = why;
-    return std::nullopt;
-  };
-  if (parts.size() != 2)
-    return fail(u"window \"" + text + u"\" must be CENTER,WIDTH, e.g. 40,400");
-  bool okCenter = false, okWidth = false;
-  const double center = parts[0].trimmed().toDouble(&okCenter);
-  const double width = parts[1].trimmed().toDouble(&okWidth);
-  if (!okCenter || !okWidth || !std::isfinite(center) || !std::isfinite(width))
-    return fail(u"window \"" + text + u"\" must be two numbers CENTER,WIDTH, e.g. 40,400");
-  if (width <= 0)
-    return fail(u"window width must be positive (got " + parts[1].trimmed() + u')');
-  VoiWindow w;
-  w.center = center;
-  w.width = width;
   w.explanation = QStringLiteral("Manual");
   return w;
 }

@@ -2,7 +2,7 @@
 //
 // For app/gui/main.cpp (widgets developer): `cxr-assistant --render IN OUT.png [--frame N]
 // [--window CENTER,WIDTH]` should call cxr::viewer::renderFileToPng() and exit 0 when it returns
-// true, else print *error to stderr and exit non-zero. parseWindowArgument() parses "CENTER,WIDTH".
+// true, else print *error to stderr and exit non-zero. parseWindowSpec() parses "CENTER,WIDTH".
 #pragma once
 
 #include "cxr/viewer/radiograph.h"
@@ -19,7 +19,10 @@ namespace cxr::viewer {
 bool renderFileToPng(const QString& in, const QString& out, int frame = 0,
                      std::optional<VoiWindow> window = std::nullopt, QString* error = nullptr);
 
-// Parses "CENTER,WIDTH" (e.g. "-600,1500"); nullopt when malformed or WIDTH <= 0.
-std::optional<VoiWindow> parseWindowArgument(const QString& text);
+// "CENTER,WIDTH" as typed in the numeric entry box or given to `--window` ("40,400", "-600, 1500",
+// "2047.5,4096"). Returns nothing when the text is not two finite numbers or the width is not
+// positive; `error` then says what is wrong. (The one parser for this text: the widgets and the
+// command line both use it.)
+std::optional<VoiWindow> parseWindowSpec(const QString& text, QString* error = nullptr);
 
 }  // namespace cxr::viewer

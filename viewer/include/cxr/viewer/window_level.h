@@ -3,10 +3,10 @@
 // A plain class so the amount per pixel is a unit test, not a feel.
 #pragma once
 
+#include "cxr/viewer/headless.h"  // parseWindowSpec(), declared beside --window where it is parsed too
 #include "cxr/viewer/radiograph.h"
 
 #include <QPoint>
-#include <QString>
 
 #include <optional>
 
@@ -30,11 +30,6 @@ class WindowDrag {
   double m_step = 1.0;
   bool m_active = false;
 };
-
-// "CENTER,WIDTH" as typed in the numeric entry box or given to `--window` ("40,400", "-600, 1500",
-// "2047.5,4096"). Returns nothing when the text is not two numbers or the width is not positive;
-// `error` then says what is wrong.
-std::optional<VoiWindow> parseWindowSpec(const QString& text, QString* error = nullptr);
 
 // A window covering [minModality, maxModality] (used when dragging starts from a VOI LUT).
 VoiWindow windowForRange(double minModality, double maxModality);
