@@ -4,73 +4,28 @@
 #include "tst_dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
+#include "j2k_test_encoder.h"
 
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
-#include <openjpeg.h>
 
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <cstring>
 
 using namespace cxr::viewer;
 
 namespace {
 
-struct Sink {
-  std::vector<uint8_t> bytes;
-  size_t position = 0;
-};
-OPJ_SIZE_T sinkWrite(void* buffer, OPJ_SIZE_T n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  if (s->position + n > s->bytes.size()) s->bytes.resize(s->position + n);
-  std::memcpy(s->bytes.data() + s->position, buffer, n);
-  s->position += n;
-  return n;
-}
-OPJ_OFF_T sinkSkip(OPJ_OFF_T n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  s->position += size_t(n);
-  if (s->position > s->bytes.size()) s->bytes.resize(s->position);
-  return n;
-}
-OPJ_BOOL sinkSeek(OPJ_OFF_T n, void* user) {
-  static_cast<Sink*>(user)->position = size_t(n);
-  return OPJ_TRUE;
-}
-
-// Lossless J2K codestream of one gray frame.
+// Lossless J2K codestream of one gray frame, padded to the even length fragments need.
 std::vector<uint8_t> encodeLossless(const std::vector<int>& values, int width, int height, int precision, bool isSigned) {
-  opj_image_cmptparm_t component{};
-  component.dx = component.dy = 1;
-  component.w = OPJ_UINT32(width);
-  component.h = OPJ_UINT32(height);
-  component.prec = OPJ_UINT32(precision);
-  component.sgnd = isSigned ? 1 : 0;
-  opj_image_t* image = opj_image_create(1, &component, OPJ_CLRSPC_GRAY);
-  image->x1 = OPJ_UINT32(width);
-  image->y1 = OPJ_UINT32(height);
-  for (size_t i = 0; i < values.size(); ++i) image->comps[0].data[i] = values[i];
-  opj_cparameters_t parameters;
-  opj_set_default_encoder_parameters(&parameters);
-  parameters.numresolution = 3;
-  opj_codec_t* codec = opj_create_compress(OPJ_CODEC_J2K);
-  opj_setup_encoder(codec, &parameters, image);
-  Sink sink;
-  opj_stream_t* stream = opj_stream_create(4096, OPJ_FALSE);
-  opj_stream_set_user_data(stream, &sink, nullptr);
-  opj_stream_set_write_function(stream, sinkWrite);
-  opj_stream_set_skip_function(stream, sinkSkip);
-  opj_stream_set_seek_function(stream, sinkSeek);
-  const bool ok = opj_start_compress(codec, image, stream) && opj_encode(codec, stream) && opj_end_compress(codec, stream);
-  opj_stream_destroy(stream);
-  opj_destroy_codec(codec);
-  opj_image_destroy(image);
-  if (!ok) sink.bytes.clear();
-  if (sink.bytes.size() % 2) sink.bytes.push_back(0);  // fragments have even length
-  return sink.bytes;
+  testsupport::J2kEncodeSettings settings;
+  settings.precision = precision;
+  settings.isSigned = isSigned;
+  std::vector<uint8_t> bytes = testsupport::encodeJ2kGray(values, width, height, settings);
+  if (bytes.size() % 2) bytes.push_back(0);
+  return bytes;
 }
 
 struct J2kFile {

@@ -4,6 +4,7 @@
 //   3. decode of a 2000x2000 chest radiograph stored as JPEG 2000    (reported)
 // Usage: bench-viewer [chest.png]   (default: the NIH image in ../shared/data/cxr, else a pattern)
 #include "cxr/viewer/radiograph.h"
+#include "j2k_test_encoder.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -12,7 +13,6 @@
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcuid.h>
-#include <openjpeg.h>
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 using namespace cxr::viewer;
@@ -48,67 +47,6 @@ void putImageAttributes(DcmDataset& ds, int width, int height, int bitsStored) {
   ds.putAndInsertUint16(DCM_PixelRepresentation, 0);
   ds.putAndInsertString(DCM_WindowCenter, "2048");
   ds.putAndInsertString(DCM_WindowWidth, "4096");
-}
-
-// ---- OpenJPEG encoder into memory ----
-struct Sink {
-  std::vector<uint8_t> bytes;
-  size_t position = 0;
-};
-OPJ_SIZE_T sinkWrite(void* buffer, OPJ_SIZE_T n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  if (s->position + n > s->bytes.size()) s->bytes.resize(s->position + n);
-  std::memcpy(s->bytes.data() + s->position, buffer, n);
-  s->position += n;
-  return n;
-}
-OPJ_OFF_T sinkSkip(OPJ_OFF_T n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  s->position += size_t(n);
-  if (s->position > s->bytes.size()) s->bytes.resize(s->position);
-  return n;
-}
-OPJ_BOOL sinkSeek(OPJ_OFF_T n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  s->position = size_t(n);
-  if (s->position > s->bytes.size()) s->bytes.resize(s->position);
-  return OPJ_TRUE;
-}
-
-// rate 0 = lossless (reversible 5/3), else a compression ratio for the irreversible 9/7 path.
-std::vector<uint8_t> encodeJ2k(const std::vector<quint16>& pixels, int width, int height, int bits, float rate) {
-  opj_image_cmptparm_t component{};
-  component.dx = component.dy = 1;
-  component.w = OPJ_UINT32(width);
-  component.h = OPJ_UINT32(height);
-  component.prec = OPJ_UINT32(bits);
-  component.sgnd = 0;
-  opj_image_t* image = opj_image_create(1, &component, OPJ_CLRSPC_GRAY);
-  image->x1 = OPJ_UINT32(width);
-  image->y1 = OPJ_UINT32(height);
-  for (size_t i = 0; i < pixels.size(); ++i) image->comps[0].data[i] = pixels[i];
-  opj_cparameters_t parameters;
-  opj_set_default_encoder_parameters(&parameters);
-  parameters.tcp_numlayers = 1;
-  parameters.cp_disto_alloc = 1;
-  parameters.tcp_rates[0] = rate;
-  parameters.irreversible = rate > 0 ? 1 : 0;
-  parameters.numresolution = 6;
-  opj_codec_t* codec = opj_create_compress(OPJ_CODEC_J2K);
-  opj_setup_encoder(codec, &parameters, image);
-  opj_codec_set_threads(codec, 2);
-  Sink sink;
-  opj_stream_t* stream = opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_FALSE);
-  opj_stream_set_user_data(stream, &sink, nullptr);
-  opj_stream_set_write_function(stream, sinkWrite);
-  opj_stream_set_skip_function(stream, sinkSkip);
-  opj_stream_set_seek_function(stream, sinkSeek);
-  const bool ok = opj_start_compress(codec, image, stream) && opj_encode(codec, stream) && opj_end_compress(codec, stream);
-  opj_stream_destroy(stream);
-  opj_destroy_codec(codec);
-  opj_image_destroy(image);
-  if (!ok) sink.bytes.clear();
-  return sink.bytes;
 }
 
 bool writeJ2kDicom(const QString& path, const std::vector<uint8_t>& codestream, int width, int height, int bits, bool lossless) {
@@ -225,7 +163,12 @@ int main(int argc, char** argv) {
   std::printf("JPEG 2000 source: %s upscaled to %dx%d, 12-bit\n", qPrintable(source), side, side);
   for (const bool lossless : {true, false}) {
     t.restart();
-    const std::vector<uint8_t> codestream = encodeJ2k(chest, side, side, 12, lossless ? 0.0f : 20.0f);
+    testsupport::J2kEncodeSettings settings;
+    settings.precision = 12;
+    settings.ratio = lossless ? 0.0f : 20.0f;
+    settings.resolutions = 6;
+    settings.threads = 2;
+    const std::vector<uint8_t> codestream = testsupport::encodeJ2kGray(chest, side, side, settings);
     const double encodeMs = msSince(t);
     const QString path = dir.filePath(lossless ? QStringLiteral("j2k_lossless.dcm") : QStringLiteral("j2k_lossy.dcm"));
     if (codestream.empty() || !writeJ2kDicom(path, codestream, side, side, 12, lossless)) {
