@@ -1,5 +1,6 @@
 // The reduced display copy used at low zoom: block means of stored values, partial edge blocks,
-// colour per channel, and the widget painting the same picture through it.
+// colour per channel, rendering through the original image's table, and the widget painting the
+// same picture through it.
 #include "cxr/viewer/display_proxy.h"
 #include "cxr/viewer/viewer_widget.h"
 
@@ -51,18 +52,58 @@ class TestViewProxy : public QObject {
         10, 12, 14, 16, 101,   //
         20, 21, 22, 23, 7};
     const RadiographImage img = grayImage(5, 3, v);
-    const auto proxy = makeDisplayProxy(img, 0, 2);
-    QCOMPARE(proxy->width, 3);
-    QCOMPARE(proxy->height, 2);
-    QCOMPARE(proxy->frames, 1);
+    const ReducedFrame proxy = reduceFrame(img, 0, {}, 2);
+    QCOMPARE(proxy.width, 3);
+    QCOMPARE(proxy.height, 2);
+    QCOMPARE(proxy.region, QRect(0, 0, 5, 3));
+    QCOMPARE(proxy.factor, 2);
     const std::vector<qint32> expected = {
         6, 10, 101,  // (0+2+10+12)/4, (4+6+14+16)/4, (100+101)/2 rounded
         21, 23, 7};  // (20+21)/2 = 20.5 -> 21, (22+23)/2 = 22.5 -> 23
-    QCOMPARE(proxy->framesData.at(0), expected);
-    // Display attributes travel with it.
-    QCOMPARE(proxy->rescaleSlope, 2.0);
-    QCOMPARE(proxy->rescaleType, QStringLiteral("US"));
-    QCOMPARE(proxy->maxStored, img.maxStored);
+    QCOMPARE(proxy.values, expected);
+    // Displayed through the image's own attributes (rescale, stored range, window): exactly as an
+    // image holding those values with the same attributes would be.
+    RadiographImage same = img;
+    same.width = 3;
+    same.height = 2;
+    same.framesData = {expected};
+    VoiSelection voi;
+    voi.window = VoiWindow{60, 100, {}, VoiWindow::Function::Linear};
+    const QImage shown = renderFrame(img, proxy, voi);
+    QCOMPARE(shown.size(), QSize(3, 2));
+    QCOMPARE(shown, renderFrame(same, 0, voi));
+    QCOMPARE(renderFrame(img, 0, voi, {}, 2), shown);  // the one-call form
+  }
+
+  void regionRendersAsTheSamePartOfTheWholeFrame_data() {
+    QTest::addColumn<QRect>("region");
+    QTest::addColumn<bool>("colour");
+    QTest::newRow("gray middle") << QRect(1, 1, 3, 2) << false;
+    QTest::newRow("gray clipped at the edge") << QRect(3, 2, 10, 10) << false;
+    QTest::newRow("gray empty = whole") << QRect() << false;
+    QTest::newRow("colour middle") << QRect(1, 0, 2, 3) << true;
+  }
+  void regionRendersAsTheSamePartOfTheWholeFrame() {
+    QFETCH(QRect, region);
+    QFETCH(bool, colour);
+    RadiographImage img;
+    img.width = 5;
+    img.height = 3;
+    if (colour) {
+      img.samplesPerPixel = 3;
+      img.photometric = Photometric::Rgb;
+      img.framesData.push_back({});
+      for (int i = 0; i < 5 * 3 * 3; ++i) img.framesData[0].push_back((i * 37) % 256);
+      img.maxStored = 255;
+    } else {
+      img = grayImage(5, 3, {0, 2, 4, 6, 100, 10, 12, 14, 16, 101, 20, 21, 22, 23, 7});
+    }
+    VoiSelection voi;
+    voi.window = VoiWindow{50, 120, {}, VoiWindow::Function::Linear};
+    const QImage whole = renderFrame(img, 0, voi);
+    const QRect clipped = region.isEmpty() ? QRect(0, 0, 5, 3) : region & QRect(0, 0, 5, 3);
+    QCOMPARE(renderFrame(img, 0, voi, region), whole.copy(clipped));
+    QVERIFY(renderFrame(img, 7, voi, region).isNull());
   }
 
   void colourChannelsSeparately() {
@@ -72,8 +113,9 @@ class TestViewProxy : public QObject {
     img.samplesPerPixel = 3;
     img.photometric = Photometric::Rgb;
     img.framesData.push_back({255, 0, 10, 0, 255, 20});
-    const auto proxy = makeDisplayProxy(img, 0, 2);
-    QCOMPARE(proxy->framesData.at(0), (std::vector<qint32>{128, 128, 15}));
+    const ReducedFrame proxy = reduceFrame(img, 0, {}, 2);
+    QCOMPARE(proxy.samplesPerPixel, 3);
+    QCOMPARE(proxy.values, (std::vector<qint32>{128, 128, 15}));
   }
 
   void regionForVisiblePart_data() {
@@ -100,13 +142,13 @@ class TestViewProxy : public QObject {
         10, 12, 14, 16, 101,   //
         20, 21, 22, 23, 7};
     const RadiographImage img = grayImage(5, 3, v);
-    const auto part = makeDisplayProxy(img, 0, 1, QRect(1, 1, 3, 2));
-    QCOMPARE(part->width, 3);
-    QCOMPARE(part->height, 2);
-    QCOMPARE(part->framesData.at(0), (std::vector<qint32>{12, 14, 16, 21, 22, 23}));
-    const auto reduced = makeDisplayProxy(img, 0, 2, QRect(2, 0, 3, 3));  // columns 2..4
+    const ReducedFrame part = reduceFrame(img, 0, QRect(1, 1, 3, 2), 1);
+    QCOMPARE(part.width, 3);
+    QCOMPARE(part.height, 2);
+    QCOMPARE(part.values, (std::vector<qint32>{12, 14, 16, 21, 22, 23}));
+    const ReducedFrame reduced = reduceFrame(img, 0, QRect(2, 0, 3, 3), 2);  // columns 2..4
     // (4+6+14+16)/4, (100+101)/2 = 100.5, (22+23)/2 = 22.5, 7; halves round up
-    QCOMPARE(reduced->framesData.at(0), (std::vector<qint32>{10, 101, 23, 7}));
+    QCOMPARE(reduced.values, (std::vector<qint32>{10, 101, 23, 7}));
   }
 
   void widgetRendersOnlyTheVisiblePartOfALargeImage() {
@@ -147,7 +189,8 @@ class TestViewProxy : public QObject {
 
   void badFrameGivesEmptyProxy() {
     const RadiographImage img = grayImage(2, 2, {1, 2, 3, 4});
-    QVERIFY(makeDisplayProxy(img, 5, 2)->framesData.empty());
+    QVERIFY(reduceFrame(img, 5, {}, 2).isNull());
+    QVERIFY(renderFrame(img, reduceFrame(img, 5, {}, 2), VoiSelection{}).isNull());
   }
 
   void widgetPaintsTheSamePictureThroughTheProxy() {

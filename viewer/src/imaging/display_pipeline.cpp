@@ -49,19 +49,21 @@ struct VoiStage {
   }
 };
 
-// Maps src rows [row0, row1) of a gray frame through the table into an 8-bit image.
-void mapGrayRows(const qint32* src, int width, int row0, int row1, const quint8* table, qint32 first,
-                 QImage& out) {
+// Maps src rows [row0, row1) of a gray frame through the table into an 8-bit image. `stride` is
+// the distance between rows of src in pixels (wider than `width` when rendering part of a frame).
+void mapGrayRows(const qint32* src, int width, size_t stride, int row0, int row1, const quint8* table,
+                 qint32 first, QImage& out) {
   for (int y = row0; y < row1; ++y) {
-    const qint32* in = src + size_t(y) * width;
+    const qint32* in = src + size_t(y) * stride;
     uchar* line = out.scanLine(y);
     for (int x = 0; x < width; ++x) line[x] = table[in[x] - first];
   }
 }
 
-void mapColourRows(const qint32* src, int width, int row0, int row1, const quint8* table, QImage& out) {
+void mapColourRows(const qint32* src, int width, size_t stride, int row0, int row1, const quint8* table,
+                   QImage& out) {
   for (int y = row0; y < row1; ++y) {
-    const qint32* in = src + size_t(y) * width * 3;
+    const qint32* in = src + size_t(y) * stride * 3;
     auto* line = reinterpret_cast<QRgb*>(out.scanLine(y));
     for (int x = 0; x < width; ++x) {
       const auto channel = [&](int c) { return table[std::clamp(in[3 * x + c], 0, 255)]; };
@@ -204,12 +206,15 @@ QList<VoiWindow> radiographPresets(const RadiographImage& image, int frame) {
   return presets;
 }
 
-QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi) {
-  if (frame < 0 || frame >= int(image.framesData.size()) || image.width <= 0 || image.height <= 0) return {};
-  const std::vector<qint32>& pixels = image.framesData[size_t(frame)];
-  const size_t count = size_t(image.width) * size_t(image.height);
+namespace {
+
+// Renders width x height stored values of `image` (rows `stride` pixels apart, starting at src):
+// the one implementation behind every renderFrame overload, so a frame, a part of it and a
+// reduced copy of it all go through the same table.
+QImage renderValues(const RadiographImage& image, const qint32* src, int width, int height, size_t stride,
+                    const VoiSelection& voi) {
+  const size_t count = size_t(width) * size_t(height);
   const bool colour = image.samplesPerPixel == 3;
-  if (pixels.size() < count * (colour ? 3 : 1)) return {};
 
   const VoiWindow fallback = fullRangeWindow(image);
   VoiStage stage;
@@ -229,12 +234,12 @@ QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& 
       const quint8 y = toByte((*stage.window == fallback) ? double(v) : stage(v));
       table[v] = invert ? quint8(255 - y) : y;
     }
-    QImage out(image.width, image.height, QImage::Format_RGB32);
-    forRows(image.height, count, [&](int r0, int r1) { mapColourRows(pixels.data(), image.width, r0, r1, table, out); });
+    QImage out(width, height, QImage::Format_RGB32);
+    forRows(height, count, [&](int r0, int r1) { mapColourRows(src, width, stride, r0, r1, table, out); });
     return out;
   }
 
-  QImage out(image.width, image.height, QImage::Format_Grayscale8);
+  QImage out(width, height, QImage::Format_Grayscale8);
   const qint64 span = qint64(image.maxStored) - image.minStored + 1;
   const auto display = [&](qint32 stored) {
     const quint8 y = toByte(stage(image.modalityValue(stored)));
@@ -243,17 +248,55 @@ QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& 
   if (span > 0 && span <= kMaxTableSize) {
     std::vector<quint8> table(static_cast<size_t>(span));
     for (qint64 i = 0; i < span; ++i) table[size_t(i)] = display(qint32(image.minStored + i));
-    forRows(image.height, count, [&](int r0, int r1) {
-      mapGrayRows(pixels.data(), image.width, r0, r1, table.data(), image.minStored, out);
+    forRows(height, count, [&](int r0, int r1) {
+      mapGrayRows(src, width, stride, r0, r1, table.data(), image.minStored, out);
     });
   } else {
-    for (int y = 0; y < image.height; ++y) {
+    for (int y = 0; y < height; ++y) {
       uchar* line = out.scanLine(y);
-      const qint32* in = pixels.data() + size_t(y) * image.width;
-      for (int x = 0; x < image.width; ++x) line[x] = display(in[x]);
+      const qint32* in = src + size_t(y) * stride;
+      for (int x = 0; x < width; ++x) line[x] = display(in[x]);
     }
   }
   return out;
+}
+
+int channelsOf(const RadiographImage& image) { return image.samplesPerPixel == 3 ? 3 : 1; }
+
+// The frame's stored values when the frame exists and holds all its pixels, else null.
+const std::vector<qint32>* completeFrame(const RadiographImage& image, int frame) {
+  if (frame < 0 || frame >= int(image.framesData.size()) || image.width <= 0 || image.height <= 0) return nullptr;
+  const std::vector<qint32>& pixels = image.framesData[size_t(frame)];
+  const size_t count = size_t(image.width) * size_t(image.height) * size_t(channelsOf(image));
+  return pixels.size() < count ? nullptr : &pixels;
+}
+
+}  // namespace
+
+QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi) {
+  const std::vector<qint32>* pixels = completeFrame(image, frame);
+  if (!pixels) return {};
+  return renderValues(image, pixels->data(), image.width, image.height, size_t(image.width), voi);
+}
+
+QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi, QRect region, int factor) {
+  if (factor > 1) return renderFrame(image, reduceFrame(image, frame, region, factor), voi);
+  const std::vector<qint32>* pixels = completeFrame(image, frame);
+  if (!pixels) return {};
+  const QRect whole(0, 0, image.width, image.height);
+  region = region.isEmpty() ? whole : (region & whole);
+  if (region.isEmpty()) return {};
+  // Straight from the frame's rows: no copy of the region.
+  const qint32* first = pixels->data() + (size_t(region.top()) * size_t(image.width) + size_t(region.left())) *
+                                             size_t(channelsOf(image));
+  return renderValues(image, first, region.width(), region.height(), size_t(image.width), voi);
+}
+
+QImage renderFrame(const RadiographImage& image, const ReducedFrame& pixels, const VoiSelection& voi) {
+  if (pixels.width <= 0 || pixels.height <= 0 || pixels.samplesPerPixel != channelsOf(image) ||
+      pixels.values.size() < size_t(pixels.width) * size_t(pixels.height) * size_t(pixels.samplesPerPixel))
+    return {};
+  return renderValues(image, pixels.values.data(), pixels.width, pixels.height, size_t(pixels.width), voi);
 }
 
 QImage renderForModel(const RadiographImage& image, int frame, const std::optional<VoiSelection>& voi) {

@@ -88,7 +88,8 @@ void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
   m_pending.reset();
   m_selected = -1;
   m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
-  m_proxy.reset();
+  m_reduced = ReducedFrame{};
+  m_reducedFrame = -1;
   m_renderedRegion = QRect();
   m_outline = QRectF();
   m_outlineLabel.clear();
@@ -281,13 +282,15 @@ const QImage& ViewerWidget::displayImage(int* factor, QRect* region) const {
       m_fullRendered = m_rendered;
       m_fullDirty = false;
     } else {
-      if (!m_proxy || m_proxyFactor != k || m_proxyFrame != m_frame || m_proxyRegion != wanted) {
-        m_proxy = makeDisplayProxy(*m_image, m_frame, k, wanted);
-        m_proxyFactor = k;
-        m_proxyFrame = m_frame;
-        m_proxyRegion = wanted;
+      // Keep the region's values (block means when k > 1) while it stays on screen: each window
+      // change then maps only those, from one compact buffer. (Mapping a region in place in the
+      // full frame measured ~1.5 ms slower per W/L step at 1:1 in bench-widget-repaint.)
+      if (m_reduced.factor != k || m_reducedFrame != m_frame || m_reduced.region != wanted ||
+          m_reduced.isNull()) {
+        m_reduced = reduceFrame(*m_image, m_frame, wanted, k);
+        m_reducedFrame = m_frame;
       }
-      m_rendered = renderFrame(*m_proxy, 0, m_voi);
+      m_rendered = renderFrame(*m_image, m_reduced, m_voi);
     }
     m_renderedFactor = k;
     m_renderedRegion = wanted;

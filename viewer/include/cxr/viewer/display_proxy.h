@@ -4,6 +4,8 @@
 // first makes a W/L drag ~10x cheaper and also anti-aliases better than bilinear scaling at
 // that ratio. At high zoom only the visible part (with a margin) of a large image is rendered.
 // Statistics and pixel read-outs always use the full image, never the proxy.
+// The reduction itself is cxr_imaging's reduceFrame() / renderFrame(image, frame, voi, region,
+// factor) (radiograph.h); this header only decides the factor and the region.
 #pragma once
 
 #include "cxr/viewer/radiograph.h"
@@ -11,8 +13,6 @@
 #include <QRect>
 #include <QRectF>
 #include <QSize>
-
-#include <memory>
 
 namespace cxr::viewer {
 
@@ -25,13 +25,5 @@ int displayProxyFactor(double zoom);
 // clipped to the image, its origin aligned to `factor`. Returns the whole image when that part
 // would cover more than 60% of it anyway (cropping would save little).
 QRect displayRegionFor(const QRectF& visible, QSize imageSize, int factor);
-
-// `frame` of `image`, restricted to `region` (image pixels; empty = whole image), reduced by
-// `factor`: each proxy pixel is the rounded mean of a factor x factor block of stored values
-// (partial blocks at the region's right and bottom edges average what they have). The result has
-// one frame, size ceil(region.width / factor) x ceil(region.height / factor), and otherwise the
-// same display attributes (modality LUT, VOI, photometric) as `image`.
-std::shared_ptr<RadiographImage> makeDisplayProxy(const RadiographImage& image, int frame,
-                                                  int factor, QRect region = {});
 
 }  // namespace cxr::viewer

@@ -8,6 +8,7 @@
 
 #include <QImage>
 #include <QList>
+#include <QRect>
 #include <QString>
 #include <QStringList>
 #include <QVariant>
@@ -157,6 +158,30 @@ QList<VoiWindow> radiographPresets(const RadiographImage& image, int frame = 0);
 // 3000x3000 on the team machine; see bench-viewer). Returns a null QImage for a frame out of range.
 // For colour, a window acts on each channel's 0..255 value (DICOM defines no colour VOI).
 QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi);
+
+// Stored values of `region` of one frame (image pixels; empty = the whole frame), reduced by
+// `factor`: each value is the rounded mean of a factor x factor block (partial blocks at the
+// region's right and bottom edges average what they have; colour per channel). Values only: they
+// are displayed through the RadiographImage they came from (renderFrame below), so nothing about
+// how to display them is copied. The viewer keeps one for display at low zoom.
+struct ReducedFrame {
+  QRect region;              // the part of the frame it covers, clipped to the image
+  int factor = 1;
+  int width = 0;             // ceil(region.width() / factor)
+  int height = 0;            // ceil(region.height() / factor)
+  int samplesPerPixel = 1;   // 1 gray, 3 colour (interleaved, as in framesData)
+  std::vector<qint32> values;
+  bool isNull() const { return values.empty(); }  // no such frame, or an empty region
+};
+ReducedFrame reduceFrame(const RadiographImage& image, int frame, QRect region = {}, int factor = 1);
+
+// `region` of a frame (image pixels, clipped; empty = whole frame), reduced by `factor` as
+// reduceFrame() does, through the same table as renderFrame(image, frame, voi). With factor 1 the
+// frame's rows are mapped in place (no copy). Null QImage for a frame out of range.
+QImage renderFrame(const RadiographImage& image, int frame, const VoiSelection& voi, QRect region,
+                   int factor = 1);
+// Values from reduceFrame(image, ...) displayed as `image` displays its own stored values.
+QImage renderFrame(const RadiographImage& image, const ReducedFrame& pixels, const VoiSelection& voi);
 
 // The window used for "Full range": LINEAR_EXACT over [min, max] of the modality values. For
 // ordinary 8-bit image files it spans the whole 0..255 range, so the default rendering of an

@@ -174,14 +174,12 @@ class ViewerWidget : public QWidget {
   mutable QImage m_rendered;          // what is painted
   mutable int m_renderedFactor = 0;   // its reduction factor
   mutable QRect m_renderedRegion;     // the part of the frame it covers (image pixels)
-  mutable QRect m_proxyRegion;
   mutable bool m_renderDirty = true;
   mutable int m_renderCount = 0;
   mutable QImage m_fullRendered;      // full resolution, for the magnifier and export callers
   mutable bool m_fullDirty = true;
-  mutable std::shared_ptr<const RadiographImage> m_proxy;
-  mutable int m_proxyFactor = 0;
-  mutable int m_proxyFrame = -1;
+  mutable ReducedFrame m_reduced;     // the rendered region's values (block means if factor > 1)
+  mutable int m_reducedFrame = -1;    // the frame they were taken from
 
   ViewerTool m_tool = ViewerTool::Pan;
   bool m_overlaysVisible = true;
