@@ -109,6 +109,13 @@ class TestDicomJ2kFragments : public QObject {
   QTemporaryDir tmp_;
   int counter_ = 0;
 
+  // Writes `spec` to a fresh file in the temporary folder and loads it back.
+  LoadResult writeAndLoad(const J2kFile& spec) {
+    const QString path = tmp_.filePath(QStringLiteral("j2k_%1.dcm").arg(++counter_));
+    if (!writeJ2kDicom(spec, path)) return {nullptr, u"the test could not write " + path};
+    return loadRadiograph(path);
+  }
+
  private Q_SLOTS:
   void framesFromFragments_data() {
     QTest::addColumn<int>("frames");
@@ -129,9 +136,7 @@ class TestDicomJ2kFragments : public QObject {
     spec.frames = frames;
     spec.fragmentsPerFrame = fragmentsPerFrame;
     spec.offsetTable = offsetTable;
-    const QString path = tmp_.filePath(QStringLiteral("j2k_%1.dcm").arg(++counter_));
-    QVERIFY(writeJ2kDicom(spec, path));
-    const LoadResult r = loadRadiograph(path);
+    const LoadResult r = writeAndLoad(spec);
     QVERIFY2(r.ok(), qPrintable(r.error));
     QCOMPARE(r.image->frames, frames);
     for (int f = 0; f < frames; ++f) {
@@ -181,9 +186,7 @@ class TestDicomJ2kFragments : public QObject {
     spec.pixelSigned = pixelSigned;
     spec.j2kPrecision = j2kPrecision;
     spec.j2kSigned = j2kSigned;
-    const QString path = tmp_.filePath(QStringLiteral("j2k_sign_%1.dcm").arg(++counter_));
-    QVERIFY(writeJ2kDicom(spec, path));
-    const LoadResult r = loadRadiograph(path);
+    const LoadResult r = writeAndLoad(spec);
     QVERIFY2(r.ok(), qPrintable(r.error));
     QCOMPARE(r.image->framesData[0][0], first);
     QVERIFY2(r.image->minStored >= minimum && r.image->maxStored <= maximum,
