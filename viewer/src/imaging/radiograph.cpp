@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace cxr::viewer {
 
@@ -36,28 +37,29 @@ double RadiographImage::modalityValue(qint32 stored) const {
   return stored * rescaleSlope + rescaleIntercept;
 }
 
-double RadiographImage::minModality() const {
-  if (modalityLut) {
-    // A LUT need not be monotonic: take the extremes of the entries the stored range reaches.
-    double lo = std::numeric_limits<double>::max();
-    const qint64 span = qint64(maxStored) - minStored;
-    const qint64 step = std::max<qint64>(1, span / 65536);
-    for (qint64 v = minStored; v <= maxStored; v += step) lo = std::min(lo, modalityValue(qint32(v)));
-    return std::min(lo, modalityValue(maxStored));
+namespace {
+
+// The lowest and highest modality values the stored range [minStored, maxStored] reaches.
+std::pair<double, double> modalityExtremes(const RadiographImage& image) {
+  const double atMin = image.modalityValue(image.minStored), atMax = image.modalityValue(image.maxStored);
+  if (!image.modalityLut) return {std::min(atMin, atMax), std::max(atMin, atMax)};
+  // A LUT need not be monotonic: take the extremes of the entries the stored range reaches.
+  double lo = atMax, hi = atMax;
+  const qint64 span = qint64(image.maxStored) - image.minStored;
+  const qint64 step = std::max<qint64>(1, span / 65536);
+  for (qint64 v = image.minStored; v <= image.maxStored; v += step) {
+    const double m = image.modalityValue(qint32(v));
+    lo = std::min(lo, m);
+    hi = std::max(hi, m);
   }
-  return std::min(modalityValue(minStored), modalityValue(maxStored));
+  return {lo, hi};
 }
 
-double RadiographImage::maxModality() const {
-  if (modalityLut) {
-    double hi = std::numeric_limits<double>::lowest();
-    const qint64 span = qint64(maxStored) - minStored;
-    const qint64 step = std::max<qint64>(1, span / 65536);
-    for (qint64 v = minStored; v <= maxStored; v += step) hi = std::max(hi, modalityValue(qint32(v)));
-    return std::max(hi, modalityValue(maxStored));
-  }
-  return std::max(modalityValue(minStored), modalityValue(maxStored));
-}
+}  // namespace
+
+double RadiographImage::minModality() const { return modalityExtremes(*this).first; }
+
+double RadiographImage::maxModality() const { return modalityExtremes(*this).second; }
 
 bool RadiographImage::displayInverted() const {
   return photometric == Photometric::Monochrome1 || presentationInverse;
