@@ -4,6 +4,12 @@
 //   cxr-assistant [FILE]                                     open FILE (or nothing) in the window
 //   cxr-assistant --render IN OUT.png [--frame N] [--window CENTER,WIDTH]
 //                                                            headless: write the model's rendering
+//   cxr-assistant --open IMG [--model DIR] --run report|differential|ask:QUESTION
+//                 [--export-pdf OUT.pdf] [--export-txt OUT.txt] [--export-md OUT.md]
+//                 [--seed N] [--temperature T] [--quit-when-done]
+//                                                            the assistant without a person: with
+//                 --quit-when-done headless (no display, exit code says how it went); without it
+//                 the window opens, runs the request in the panel and stays open.
 //
 // To add an option (e.g. the assistant's --open/--model/--run/--export-pdf): declare it in
 // CommandLine::CommandLine(), add a field to CommandLineOptions, fill it in parse(), and add a
@@ -29,10 +35,22 @@ struct RenderRequest {
   std::optional<cxr::viewer::VoiWindow> window;    // default: the file's default window
 };
 
+// --run: one assistant request on one image, exports written when it is done.
+struct AssistantRun {
+  QString image;        // --open
+  QString modelFolder;  // --model; empty: discovered like the command-line tool does
+  QString runSpec;      // "report", "differential" or "ask:QUESTION" (checked by parse())
+  QString exportPdf, exportTxt, exportMarkdown;
+  std::optional<quint64> seed;
+  std::optional<double> temperature;
+};
+
 struct CommandLineOptions {
-  enum class Mode { Gui, Render, Help, Version } mode = Mode::Gui;
-  QString fileToOpen;                   // GUI: the positional FILE, if any
+  enum class Mode { Gui, Render, Batch, Help, Version } mode = Mode::Gui;
+  QString fileToOpen;                   // GUI: the positional FILE or --open, if any
   std::optional<RenderRequest> render;  // Mode::Render
+  // Mode::Batch (--run with --quit-when-done: headless), or Mode::Gui with --run (in the window).
+  std::optional<AssistantRun> run;
   QString screenshotPath;               // debug: grab the window to this PNG, then quit
   int screenshotDelayMs = 1000;
 };
@@ -48,15 +66,29 @@ class CommandLine {
   CommandLine();
   // `arguments` includes the program name first, as QCoreApplication::arguments() does.
   CommandLineResult parse(const QStringList& arguments);
+
+  // Exit code of --run when the image cannot be opened (BatchRun's own codes are 0 to 4).
+  static constexpr int kExitBadImage = 5;
   QString helpText() const {
     return m_parser.helpText().replace(QStringLiteral("<executable_name>"), QStringLiteral("cxr-assistant"));
   }
 
  private:
+  bool parseRun(const QString& image, CommandLineOptions* o, QString* error);
+
   QCommandLineParser m_parser;
   QCommandLineOption m_render;
   QCommandLineOption m_frame;
   QCommandLineOption m_window;
+  QCommandLineOption m_open;
+  QCommandLineOption m_model;
+  QCommandLineOption m_run;
+  QCommandLineOption m_exportPdf;
+  QCommandLineOption m_exportTxt;
+  QCommandLineOption m_exportMarkdown;
+  QCommandLineOption m_seed;
+  QCommandLineOption m_temperature;
+  QCommandLineOption m_quitWhenDone;
   QCommandLineOption m_screenshot;
   QCommandLineOption m_screenshotDelay;
   QCommandLineOption m_help;

@@ -5,9 +5,17 @@
 
 #include "cxr/viewer/headless.h"
 
+#ifdef CXR_APP_WITH_ASSISTANT
+#include "assistant_integration.h"
+#include "batch_mode.h"
+
+#include "cxr/assistant/batch_run.h"
+#endif
+
 #include <QApplication>
 #include <QCoreApplication>
 #include <QDir>
+#include <QGuiApplication>
 
 #include <cstdio>
 
@@ -34,6 +42,43 @@ int renderHeadless(const cxr::app::RenderRequest& r) {
                         .arg(QDir::toNativeSeparators(r.input), QDir::toNativeSeparators(r.output)));
   return 0;
 }
+
+#ifdef CXR_APP_WITH_ASSISTANT
+// --run without --quit-when-done: the request runs in the window's panel once the model is loaded;
+// the exports are written when the answer is done, and a --screenshot is taken then.
+void runInWindow(cxr::app::MainWindow& window, cxr::app::AssistantIntegration& assistant,
+                 const cxr::app::AssistantRun& run, const QString& screenshotPath) {
+  using namespace cxr::assistant;
+  auto* panel = assistant.panel();
+  const BatchOptions options = cxr::app::batchOptions(run);
+  panel->setSamplingSettings([&] {
+    SamplingSettings s = panel->samplingSettings();
+    s.temperature = options.sampling.temperature;
+    s.seed = options.sampling.seed;
+    return s;
+  }());
+  QObject::connect(&assistant.engine(), &AssistantEngine::modelLoaded, panel, [panel, options] {
+    switch (options.request.kind) {
+      case RequestKind::Report: panel->writeReport(); break;
+      case RequestKind::Differential: panel->differentialDiagnosis(); break;
+      case RequestKind::Question: panel->askQuestion(options.request.question); break;
+    }
+  }, Qt::QueuedConnection);  // after the panel has taken the loaded model in
+  QObject::connect(panel, &ChatPanel::answerFinished, &window, [&window, panel, options, screenshotPath] {
+    const struct { QString path; ExportFormat format; } exports[] = {
+        {options.exportPdf, ExportFormat::Pdf},
+        {options.exportTxt, ExportFormat::PlainText},
+        {options.exportMarkdown, ExportFormat::Markdown}};
+    for (const auto& e : exports) {
+      QString error;
+      if (!e.path.isEmpty() && !panel->exportTo(e.path, e.format, ExportDocument::Scope::Conversation, &error))
+        printLine(stderr, u"cxr-assistant: " + error);
+    }
+    if (!screenshotPath.isEmpty())
+      window.scheduleScreenshot(screenshotPath, 300);
+  });
+}
+#endif
 
 }  // namespace
 
@@ -64,6 +109,20 @@ int main(int argc, char** argv) {
       setApplicationIdentity();
       return renderHeadless(*options.render);
     }
+    case Mode::Batch: {
+#ifdef CXR_APP_WITH_ASSISTANT
+      // No window: the offscreen platform unless the caller chose one, so that it runs without a
+      // display. The PDF exporter needs the GUI application's fonts, hence not a core application.
+      if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+      cxr::app::installBatchMessageHandler();
+      QGuiApplication app(argc, argv);
+      setApplicationIdentity();
+      return cxr::app::runBatch(*options.run);
+#else
+      return 2;  // CommandLine refuses --run in a build without the assistant
+#endif
+    }
     case Mode::Gui:
       break;
   }
@@ -72,9 +131,23 @@ int main(int argc, char** argv) {
   setApplicationIdentity();
   QGuiApplication::setDesktopFileName(QStringLiteral("cxr-assistant"));
   cxr::app::MainWindow window;
+#ifdef CXR_APP_WITH_ASSISTANT
+  auto* assistant = new cxr::app::AssistantIntegration(window);  // owned by the window
+#endif
   window.show();
   if (!options.fileToOpen.isEmpty())
     window.openFile(options.fileToOpen);
+#ifdef CXR_APP_WITH_ASSISTANT
+  if (options.run) {
+    runInWindow(window, *assistant, *options.run, options.screenshotPath);
+    if (options.run->modelFolder.isEmpty())
+      assistant->loadModelAtStart();
+    else
+      assistant->panel()->loadModel(options.run->modelFolder);  // for this run only, not saved
+    return app.exec();
+  }
+  assistant->loadModelAtStart();
+#endif
   if (!options.screenshotPath.isEmpty())
     window.scheduleScreenshot(options.screenshotPath, options.screenshotDelayMs);
   return app.exec();

@@ -97,6 +97,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   updateTitle();
   updateStatus();
   updateActionStates();
+  m_viewer->setFocus();
 }
 
 MainWindow::~MainWindow() = default;
@@ -188,9 +189,15 @@ void MainWindow::createMenus() {
   tools->addAction(va->deleteMeasurement);
   tools->addAction(va->clearMeasurements);
 
-  QMenu* help = menuBar()->addMenu(tr("&Help"));
-  help->addAction(m_shortcutsAction);
-  help->addAction(m_aboutAction);
+  m_helpMenu = menuBar()->addMenu(tr("&Help"));
+  m_helpMenu->addAction(m_shortcutsAction);
+  m_helpMenu->addAction(m_aboutAction);
+}
+
+QMenu* MainWindow::addMenuBeforeHelp(const QString& title) {
+  auto* menu = new QMenu(title, menuBar());
+  menuBar()->insertMenu(m_helpMenu->menuAction(), menu);
+  return menu;
 }
 
 void MainWindow::createToolBar() {
@@ -222,8 +229,14 @@ void MainWindow::createToolBar() {
   bar->addAction(va->anonymised);
   bar->addAction(m_tagsAction);
   bar->addAction(m_exportAction);
-  // Actions that appear in no menu or toolbar still need their shortcuts to work.
-  addActions(m_viewerActions->all());
+  // The viewer's actions are on the viewer widget (ViewerActions adds them). The window's own
+  // plain-key shortcuts join them there, scoped like them: N or PageDown typed into the assistant's
+  // question box, or pressed in its read-only transcript, must not act on the image; and Ctrl+C
+  // there copies the selected text, not the view.
+  for (QAction* a : {m_windowEntryAction, m_nextImageAction, m_previousImageAction, m_copyAction}) {
+    a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    m_viewer->addAction(a);
+  }
 }
 
 void MainWindow::createStatusBar() {
@@ -327,6 +340,7 @@ bool MainWindow::loadAndShow(const QString& path, QString* error) {
   else
     m_folderIndex = static_cast<int>(m_folderImages.indexOf(m_currentFile));
   addRecentFile(m_currentFile);
+  m_viewer->setFocus();  // the viewer's single-key shortcuts act on what was just opened
   updateTitle();
   updateStatus();
   updateActionStates();

@@ -47,6 +47,9 @@ class MainWindow : public QMainWindow {
   QStringList folderImages() const { return m_folderImages; }
   int folderIndex() const { return m_folderIndex; }
 
+  // A top-level menu placed before Help (the assistant adds its own).
+  QMenu* addMenuBeforeHelp(const QString& title);
+
   // Every action with a keyboard shortcut, in menu order (for the Shortcuts dialog and tests).
   QList<QAction*> shortcutActions() const;
 
@@ -110,6 +113,7 @@ class MainWindow : public QMainWindow {
   QAction* m_aboutAction = nullptr;
   QAction* m_fullScreenAction = nullptr;
   QMenu* m_recentMenu = nullptr;
+  QMenu* m_helpMenu = nullptr;
 
   QLabel* m_imageInfo = nullptr;
   QLabel* m_windowInfo = nullptr;

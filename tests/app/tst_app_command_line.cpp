@@ -80,10 +80,119 @@ class TestAppCommandLine : public QObject {
     }
   }
 
+  // --open/--run and friends. --quit-when-done selects the headless batch; without it the window
+  // runs the request.
+  void parseRun_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<CommandLineOptions::Mode>("mode");
+    QTest::addColumn<QString>("image");
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<QString>("spec");
+    QTest::addColumn<QString>("pdf");
+    QTest::addColumn<QString>("txt");
+    QTest::addColumn<qlonglong>("seed");         // -1: none
+    QTest::addColumn<double>("temperature");     // -1: none
+    QTest::addColumn<QString>("error");          // part of the expected error, empty when ok
+    using M = CommandLineOptions::Mode;
+    const QString none;
+    auto S = [](const char* s) { return QString::fromUtf8(s); };
+    auto args = [](std::initializer_list<const char*> list) {
+      QStringList out;
+      for (const char* a : list)
+        out << QString::fromUtf8(a);
+      return out;
+    };
+#ifdef CXR_APP_WITH_ASSISTANT
+    QTest::newRow("batch report, all options")
+        << args({"--open", "cxr.png", "--model", "/m", "--run", "report", "--export-pdf", "o.pdf",
+                 "--export-txt", "o.txt", "--seed", "7", "--temperature", "0", "--quit-when-done"})
+        << M::Batch << S("cxr.png") << S("/m") << S("report") << S("o.pdf") << S("o.txt") << 7LL << 0.0 << none;
+    QTest::newRow("batch differential, discovered model")
+        << args({"--open", "cxr.dcm", "--run", "differential", "--quit-when-done"})
+        << M::Batch << S("cxr.dcm") << none << S("differential") << none << none << -1LL << -1.0 << none;
+    QTest::newRow("batch question with spaces and colon")
+        << args({"--open", "a.png", "--run", "ask:Is there an effusion: left or right?", "--quit-when-done"})
+        << M::Batch << S("a.png") << none << S("ask:Is there an effusion: left or right?") << none << none << -1LL << -1.0 << none;
+    QTest::newRow("run in the window (no --quit-when-done)")
+        << args({"--open", "a.png", "--run", "report", "--temperature", "0.7"})
+        << M::Gui << S("a.png") << none << S("report") << none << none << -1LL << 0.7 << none;
+    QTest::newRow("positional image with --run")
+        << args({"a.png", "--run", "report", "--quit-when-done"})
+        << M::Batch << S("a.png") << none << S("report") << none << none << -1LL << -1.0 << none;
+    QTest::newRow("--open alone opens the window")
+        << args({"--open", "a.png"}) << M::Gui << S("a.png") << none << none << none << none << -1LL << -1.0 << none;
+    QTest::newRow("unknown run") << args({"--open", "a.png", "--run", "summary", "--quit-when-done"})
+                                 << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("report, differential or ask:QUESTION");
+    QTest::newRow("empty question") << args({"--open", "a.png", "--run", "ask:  ", "--quit-when-done"})
+                                    << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("ask:QUESTION");
+    QTest::newRow("run without an image") << args({"--run", "report", "--quit-when-done"})
+                                          << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--open IMG");
+    QTest::newRow("image twice") << args({"b.png", "--open", "a.png", "--run", "report"})
+                                 << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("not both");
+    QTest::newRow("seed not a number") << args({"--open", "a.png", "--run", "report", "--seed", "x"})
+                                       << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--seed");
+    QTest::newRow("negative seed") << args({"--open", "a.png", "--run", "report", "--seed", "-3"})
+                                   << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--seed");
+    QTest::newRow("negative temperature") << args({"--open", "a.png", "--run", "report", "--temperature", "-1"})
+                                          << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--temperature");
+    QTest::newRow("screenshot with quit-when-done")
+        << args({"--open", "a.png", "--run", "report", "--quit-when-done", "--screenshot", "s.png"})
+        << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--screenshot");
+    QTest::newRow("run with render") << args({"--render", "a.png", "b.png", "--run", "report"})
+                                     << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("cannot be used with --render");
+#else
+    QTest::newRow("run in a viewer-only build") << args({"--open", "a.png", "--run", "report", "--quit-when-done"})
+                                                << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("CXR_BUILD_ASSISTANT=ON");
+#endif
+    QTest::newRow("export without run") << args({"a.png", "--export-pdf", "o.pdf"})
+                                        << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("only used with --run");
+    QTest::newRow("model without run") << args({"--model", "/m"})
+                                       << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("only used with --run");
+  }
+  void parseRun() {
+    QFETCH(QStringList, args);
+    QFETCH(CommandLineOptions::Mode, mode);
+    QFETCH(QString, image);
+    QFETCH(QString, model);
+    QFETCH(QString, spec);
+    QFETCH(QString, pdf);
+    QFETCH(QString, txt);
+    QFETCH(qlonglong, seed);
+    QFETCH(double, temperature);
+    QFETCH(QString, error);
+    CommandLine cl;
+    const auto result = cl.parse(QStringList{QStringLiteral("cxr-assistant")} + args);
+    if (!error.isEmpty()) {
+      QVERIFY2(!result.ok(), "a mistake was accepted");
+      QVERIFY2(result.error.contains(error), qPrintable(result.error));
+      return;
+    }
+    QVERIFY2(result.ok(), qPrintable(result.error));
+    QCOMPARE(result.options.mode, mode);
+    QCOMPARE(result.options.fileToOpen, image);
+    QCOMPARE(result.options.run.has_value(), !spec.isEmpty());
+    if (spec.isEmpty())
+      return;
+    const cxr::app::AssistantRun& run = *result.options.run;
+    QCOMPARE(run.image, image);
+    QCOMPARE(run.modelFolder, model);
+    QCOMPARE(run.runSpec, spec);
+    QCOMPARE(run.exportPdf, pdf);
+    QCOMPARE(run.exportTxt, txt);
+    QCOMPARE(run.seed.has_value(), seed >= 0);
+    if (seed >= 0)
+      QCOMPARE(qlonglong(*run.seed), seed);
+    QCOMPARE(run.temperature.has_value(), temperature >= 0);
+    if (temperature >= 0)
+      QCOMPARE(*run.temperature, temperature);
+  }
+
   void helpNamesTheProgram() {
     CommandLine cl;
     QVERIFY(cl.helpText().contains(u"cxr-assistant"));
     QVERIFY(cl.helpText().contains(u"--render"));
+    QVERIFY(cl.helpText().contains(u"--run"));
+    QVERIFY(cl.helpText().contains(u"--quit-when-done"));
     QVERIFY(!cl.helpText().contains(u"--screenshot"));  // debug option stays hidden
   }
 };

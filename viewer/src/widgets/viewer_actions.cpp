@@ -9,11 +9,29 @@ namespace cxr::viewer {
 
 namespace {
 
+// A key without Ctrl, Alt or Meta ('F', 'I', Left, Delete, '+') is also something a person types or
+// uses to move a text cursor.
+bool isPlainKey(const QKeySequence& key) {
+  if (key.isEmpty())
+    return false;
+  const Qt::KeyboardModifiers mods = key[0].keyboardModifiers();
+  return !(mods & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier));
+}
+
+// Plain-key shortcuts fire only while the viewer (or a child of it) has the focus, so typing in the
+// assistant's question box or pressing keys in its read-only transcript never flips or zooms the
+// image; modified shortcuts (Ctrl+Shift+A, Ctrl++) work anywhere in the window.
+void scopeShortcut(QAction* a) {
+  bool plain = false;
+  for (const QKeySequence& key : a->shortcuts())
+    plain = plain || isPlainKey(key);
+  a->setShortcutContext(plain ? Qt::WidgetWithChildrenShortcut : Qt::WindowShortcut);
+}
+
 QAction* makeAction(QObject* parent, const QString& text, const QKeySequence& key,
                     const QString& iconName = {}, const QString& tip = {}) {
   auto* a = new QAction(text, parent);
   a->setShortcut(key);
-  a->setShortcutContext(Qt::WindowShortcut);
   if (!iconName.isEmpty())
     a->setIcon(QIcon(u":/icons/" + iconName + u".svg"));
   a->setToolTip(QStringLiteral("%1 (%2)").arg(tip.isEmpty() ? QString(text).remove(u'&') : tip,
@@ -90,6 +108,11 @@ ViewerActions::ViewerActions(ViewerWidget* viewer, QObject* parent)
                                  QKeySequence(QKeySequence::Delete));
   clearMeasurements = makeAction(this, tr("&Clear All Measurements"),
                                  QKeySequence(tr("Shift+Del")));
+
+  for (QAction* a : all())
+    scopeShortcut(a);
+  // The scoped shortcuts need the viewer as their widget (menus and toolbars only show them).
+  m_viewer->addActions(all());
 
   connect(zoomIn, &QAction::triggered, m_viewer, &ViewerWidget::zoomIn);
   connect(zoomOut, &QAction::triggered, m_viewer, &ViewerWidget::zoomOut);

@@ -17,8 +17,10 @@ namespace cxr::viewer {
 class ViewerActions : public QObject {
   Q_OBJECT
  public:
-  // Actions are parented to `viewer`'s window-level owner (this object); call addTo() on the
-  // window so that their shortcuts work wherever the focus is.
+  // The actions are added to `viewer` itself. Shortcuts without Ctrl/Alt/Meta (F, I, H, arrows,
+  // Delete, +) fire only while the viewer or a child of it has the focus (so that typing in other
+  // panes of the window never triggers them); modified ones (Ctrl+Shift+A) fire anywhere in the
+  // window. Do not also add them to the window: a plain-key shortcut would then fire everywhere.
   explicit ViewerActions(ViewerWidget* viewer, QObject* parent = nullptr);
 
   // Tools (checkable, exclusive)

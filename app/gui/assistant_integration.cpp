@@ -1,0 +1,250 @@
+#include "assistant_integration.h"
+
+#include "main_window.h"
+#include "model_image_feed.h"
+
+#include "cxr/assistant/model_backend.h"
+#include "cxr/assistant/question_box.h"
+#include "cxr/viewer/viewer_widget.h"
+
+#include <QAction>
+#include <QDir>
+#include <QEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenu>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+
+namespace cxr::app {
+
+using cxr::assistant::AssistantEngine;
+using cxr::assistant::ChatPanel;
+using cxr::assistant::ExportDocument;
+using cxr::assistant::ExportFormat;
+using cxr::assistant::HistoryStore;
+
+namespace {
+
+const QString kModelFolderKey = QStringLiteral("model/folder");
+
+// Closing the window saves the panel's settings with the window's.
+class CloseWatcher : public QObject {
+ public:
+  CloseWatcher(QObject* parent, std::function<void()> onClose)
+      : QObject(parent), onClose_(std::move(onClose)) {}
+  bool eventFilter(QObject* watched, QEvent* event) override {
+    if (event->type() == QEvent::Close)
+      onClose_();
+    return QObject::eventFilter(watched, event);
+  }
+
+ private:
+  std::function<void()> onClose_;
+};
+
+}  // namespace
+
+AssistantIntegration::AssistantIntegration(MainWindow& window,
+                                           std::unique_ptr<cxr::assistant::EngineBackend> backend,
+                                           const QString& historyPath)
+    : QObject(&window), window_(window) {
+  history_ = std::make_unique<HistoryStore>(historyPath.isEmpty() ? HistoryStore::defaultPath() : historyPath);
+  if (!history_->isOpen()) {
+    // The assistant still works; only nothing is stored. Say so where it is seen.
+    window.statusBar()->showMessage(
+        tr("Conversation history is off: %1").arg(history_->errorString()), 15000);
+  }
+  engine_ = std::make_unique<AssistantEngine>(backend ? std::move(backend)
+                                                      : cxr::assistant::createModelBackend());
+  panel_ = new ChatPanel(*engine_, history_->isOpen() ? history_.get() : nullptr);
+  panel_->setObjectName(QStringLiteral("assistantPanel"));
+  panel_->restoreSettings();
+  window.setAssistantPanel(panel_);
+
+  modelStatus_ = new QLabel(tr("Model not loaded"), &window);
+  modelStatus_->setObjectName(QStringLiteral("modelStatus"));
+  window.statusBar()->addPermanentWidget(modelStatus_);
+  connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, &QLabel::setText);
+  connect(engine_.get(), &AssistantEngine::modelLoaded, this,
+          [](const cxr::assistant::ModelSummary& summary) {
+            // Whichever way the folder was chosen (menu, the panel's button, discovery), the next
+            // start loads it again.
+            QSettings().setValue(kModelFolderKey, QString::fromStdString(summary.info.folder));
+          });
+
+  // What the model sees follows the image on screen.
+  cxr::viewer::ViewerWidget* viewer = window.viewer();
+  connect(&window, &MainWindow::imageOpened, this, [this] {
+    window_.viewer()->setRegionOutline({});
+    feedImage(/*newFile=*/true);
+  });
+  connect(viewer, &cxr::viewer::ViewerWidget::frameChanged, this, [this] {
+    // A new file also starts at a frame; imageOpened follows and feeds it with the new hash.
+    if (window_.viewer()->image().get() == fedImage_ && window_.viewer()->frame() != fedFrame_)
+      feedImage(false);
+  });
+  windowDebounce_.setSingleShot(true);
+  windowDebounce_.setInterval(250);
+  connect(&windowDebounce_, &QTimer::timeout, this, [this] {
+    const auto& image = window_.viewer()->image();
+    if (image.get() == fedImage_ &&
+        describeVoi(*image, window_.viewer()->voi(), QStringLiteral("on screen")) != source_.currentWindowText)
+      feedImage(false);
+  });
+  connect(viewer, &cxr::viewer::ViewerWidget::windowChanged, &windowDebounce_,
+          qOverload<>(&QTimer::start));
+  connect(panel_, &ChatPanel::cropRectChanged, viewer, [viewer](const QRectF& rect) {
+    viewer->setRegionOutline(rect, tr("model input"));
+  });
+  connect(panel_, &ChatPanel::reopenImageRequested, &window, [this](const QString& path) {
+    if (QFileInfo(path).absoluteFilePath() != window_.currentFile())
+      window_.openFile(path);
+  });
+
+  window.installEventFilter(new CloseWatcher(this, [this] {
+    if (panel_)
+      panel_->saveSettings();
+  }));
+  createMenu();
+}
+
+AssistantIntegration::~AssistantIntegration() {
+  // The panel talks to the engine until it is gone; the engine's destructor then stops whatever
+  // still runs and joins its thread.
+  delete panel_;
+  engine_.reset();
+}
+
+QString AssistantIntegration::savedModelFolder() {
+  return QSettings().value(kModelFolderKey).toString();
+}
+
+bool AssistantIntegration::loadModelAtStart() {
+  const QString saved = savedModelFolder();
+  if (!qEnvironmentVariableIsSet("CXR_LLAVA_MODEL") && !saved.isEmpty() && QFileInfo(saved).isDir()) {
+    panel_->loadModel(saved);
+    return true;
+  }
+  return panel_->loadDiscoveredModel();
+}
+
+void AssistantIntegration::useModelFolder(const QString& folder) {
+  QSettings().setValue(kModelFolderKey, folder);
+  panel_->loadModel(folder);
+}
+
+void AssistantIntegration::chooseModelFolder() {
+  const QString folder = QFileDialog::getExistingDirectory(
+      &window_, tr("Choose the CXR-LLaVA model folder (config.json, weights, tokenizer.model)"),
+      savedModelFolder());
+  if (!folder.isEmpty())
+    useModelFolder(folder);
+}
+
+void AssistantIntegration::feedImage(bool newFile) {
+  const auto& image = window_.viewer()->image();
+  if (!image || !panel_)
+    return;
+  if (newFile) {
+    QString error;
+    sha256_ = fileSha256(window_.currentFile(), &error);
+    if (sha256_.isEmpty())
+      window_.statusBar()->showMessage(error, 10000);
+  }
+  fedImage_ = image.get();
+  fedFrame_ = window_.viewer()->frame();
+  source_ = makeModelImageSource(*image, fedFrame_, window_.viewer()->voi(), sha256_);
+  source_.filePath = window_.currentFile();
+  panel_->setImageSource(source_);
+  Q_EMIT imageSourceChanged(source_);
+}
+
+void AssistantIntegration::exportWithDialog(ExportFormat format, ExportDocument::Scope scope) {
+  const char* suffix = format == ExportFormat::Pdf ? "pdf" : format == ExportFormat::Markdown ? "md" : "txt";
+  // The suggested name carries the image's file name only when identifying fields are wanted.
+  const QString base = includeIdentifying_->isChecked() && !window_.currentFile().isEmpty()
+                           ? QFileInfo(window_.currentFile()).completeBaseName() + u"_assistant"
+                           : QStringLiteral("cxr_assistant");
+  const QString dir = QSettings().value(QStringLiteral("files/exportDir"), QDir::homePath()).toString();
+  const QString path = QFileDialog::getSaveFileName(
+      &window_, tr("Export"), QDir(dir).filePath(base + u'.' + QLatin1String(suffix)),
+      format == ExportFormat::Pdf        ? tr("PDF (*.pdf)")
+      : format == ExportFormat::Markdown ? tr("Markdown (*.md)")
+                                         : tr("Plain text (*.txt)"));
+  if (path.isEmpty())
+    return;
+  QSettings().setValue(QStringLiteral("files/exportDir"), QFileInfo(path).absolutePath());
+  QString error;
+  if (!panel_->exportTo(path, format, scope, &error))
+    QMessageBox::warning(&window_, tr("Export failed"), error);
+  else
+    window_.statusBar()->showMessage(tr("Exported to %1").arg(QDir::toNativeSeparators(path)), 5000);
+}
+
+void AssistantIntegration::createMenu() {
+  QMenu* menu = window_.addMenuBeforeHelp(tr("&Assistant"));
+  auto add = [&](const QString& text, const QKeySequence& key, auto&& slot) {
+    QAction* a = menu->addAction(text);
+    a->setShortcut(key);
+    connect(a, &QAction::triggered, this, slot);
+    return a;
+  };
+  QAction* report = add(tr("Write &Report"), QKeySequence(tr("Ctrl+R")), [this] { panel_->writeReport(); });
+  QAction* differential = add(tr("&Differential Diagnosis"), QKeySequence(tr("Ctrl+Shift+D")),
+                              [this] { panel_->differentialDiagnosis(); });
+  QAction* ask = add(tr("&Ask a Question"), QKeySequence(tr("Ctrl+L")), [this] {
+    panel_->questionBox()->setFocus();
+  });
+  QAction* stop = add(tr("&Stop"), QKeySequence(tr("Ctrl+.")), [this] { panel_->stop(); });
+  menu->addSeparator();
+  QAction* fresh = add(tr("&New Conversation"), QKeySequence(tr("Ctrl+Shift+N")),
+                       [this] { panel_->newConversation(); });
+  add(tr("&History…"), QKeySequence(tr("Ctrl+H")), [this] { panel_->showHistory(); });
+  QMenu* exportMenu = menu->addMenu(tr("&Export"));
+  const struct {
+    QString label;
+    ExportFormat format;
+    ExportDocument::Scope scope;
+  } exports[] = {
+      {tr("Report as Plain &Text…"), ExportFormat::PlainText, ExportDocument::Scope::Report},
+      {tr("Report as &Markdown…"), ExportFormat::Markdown, ExportDocument::Scope::Report},
+      {tr("Report as &PDF…"), ExportFormat::Pdf, ExportDocument::Scope::Report},
+      {tr("Conversation as Plain Te&xt…"), ExportFormat::PlainText, ExportDocument::Scope::Conversation},
+      {tr("Conversation as Mar&kdown…"), ExportFormat::Markdown, ExportDocument::Scope::Conversation},
+      {tr("Conversation as P&DF…"), ExportFormat::Pdf, ExportDocument::Scope::Conversation},
+  };
+  for (int i = 0; i < 6; ++i) {
+    if (i == 3)
+      exportMenu->addSeparator();
+    const auto e = exports[i];
+    connect(exportMenu->addAction(e.label), &QAction::triggered, this,
+            [this, e] { exportWithDialog(e.format, e.scope); });
+  }
+  includeIdentifying_ = menu->addAction(tr("&Include Identifying Fields in Exports"));
+  includeIdentifying_->setCheckable(true);
+  includeIdentifying_->setChecked(false);  // anonymised unless opted in, every session
+  includeIdentifying_->setToolTip(tr("Patient name, ID and dates in exported documents"));
+  connect(includeIdentifying_, &QAction::toggled, this,
+          [this](bool on) { panel_->setIncludeIdentifyingInExports(on); });
+  menu->addSeparator();
+  add(tr("Choose &Model Folder…"), QKeySequence(), [this] { chooseModelFolder(); });
+
+  // Requests need a model and an image, and only one runs at a time.
+  auto update = [this, report, differential, ask, stop, fresh] {
+    const bool ready = engine_->isModelLoaded() && !engine_->isBusy() && !source_.isNull();
+    report->setEnabled(ready);
+    differential->setEnabled(ready);
+    ask->setEnabled(ready);
+    stop->setEnabled(engine_->isBusy());
+    fresh->setEnabled(!engine_->isBusy());
+  };
+  connect(engine_.get(), &AssistantEngine::busyChanged, this, update);
+  connect(engine_.get(), &AssistantEngine::modelLoaded, this, update);
+  connect(this, &AssistantIntegration::imageSourceChanged, this, update);
+  update();
+}
+
+}  // namespace cxr::app

@@ -1,0 +1,78 @@
+#include "model_image_feed.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QStringList>
+
+namespace cxr::app {
+
+using cxr::viewer::RadiographImage;
+using cxr::viewer::VoiSelection;
+
+QString fileSha256(const QString& path, QString* error) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) {
+    if (error)
+      *error = QStringLiteral("Cannot read %1: %2").arg(QDir::toNativeSeparators(path), file.errorString());
+    return {};
+  }
+  QCryptographicHash hash(QCryptographicHash::Sha256);
+  if (!hash.addData(&file)) {
+    if (error)
+      *error = QStringLiteral("Cannot read %1: %2").arg(QDir::toNativeSeparators(path), file.errorString());
+    return {};
+  }
+  return QString::fromLatin1(hash.result().toHex());
+}
+
+QString describeVoi(const RadiographImage& image, const VoiSelection& voi, const QString& origin) {
+  QString what;
+  if (voi.voiLutIndex)
+    what = QStringLiteral("VOI LUT %1").arg(*voi.voiLutIndex + 1);
+  else {
+    const cxr::viewer::VoiWindow w = voi.window ? *voi.window : cxr::viewer::fullRangeWindow(image);
+    what = QStringLiteral("center %1, width %2").arg(w.center, 0, 'g', 6).arg(w.width, 0, 'g', 6);
+  }
+  return origin.isEmpty() ? what : QStringLiteral("%1 (%2)").arg(what, origin);
+}
+
+QString describeImage(const RadiographImage& image) {
+  // Only the non-identifying fields: never the name, ID, dates, institution or the file name.
+  const auto& f = image.fields;
+  QStringList parts;
+  for (const QString& s : {f.modality, f.viewPosition, f.bodyPart, f.laterality})
+    if (!s.trimmed().isEmpty())
+      parts << s.trimmed();
+  if (parts.isEmpty())
+    parts << image.formatName;
+  parts << QStringLiteral("%1 x %2").arg(image.width).arg(image.height);
+  return parts.join(QStringLiteral(" · "));
+}
+
+cxr::assistant::ModelImageSource makeModelImageSource(const RadiographImage& image, int frame,
+                                                      const std::optional<VoiSelection>& onScreen,
+                                                      const QString& sha256) {
+  cxr::assistant::ModelImageSource s;
+  const VoiSelection fileDefault = cxr::viewer::defaultVoi(image);
+  s.defaultWindow = cxr::viewer::renderForModel(image, frame);
+  s.defaultWindowText = describeVoi(image, fileDefault,
+                                    image.fileWindows.isEmpty() && image.voiLuts.empty()
+                                        ? QStringLiteral("full range, the file's default")
+                                        : QStringLiteral("the file's default"));
+  if (onScreen) {
+    s.currentWindow = cxr::viewer::renderForModel(image, frame, *onScreen);
+    s.currentWindowText = describeVoi(image, *onScreen, QStringLiteral("on screen"));
+  }
+  s.filePath = QFileInfo(image.path).absoluteFilePath();
+  s.sha256 = sha256;
+  s.description = describeImage(image);
+  s.patient.name = image.fields.patientName;
+  s.patient.id = image.fields.patientId;
+  s.patient.birthDate = image.fields.patientBirthDate;
+  s.patient.studyDate = image.fields.studyDate;
+  return s;
+}
+
+}  // namespace cxr::app

@@ -1,0 +1,30 @@
+// What the assistant is handed for the image on screen: the viewer's model renderings (default
+// window, and the on-screen window), the file's hash, the window values as text and the display
+// fields split into non-identifying (description) and identifying (exported only on opt-in).
+// Plain functions so that the window and the batch mode build the same thing.
+#pragma once
+
+#include "cxr/assistant/image_source.h"
+#include "cxr/viewer/radiograph.h"
+
+#include <QString>
+#include <optional>
+
+namespace cxr::app {
+
+// Lowercase hex SHA-256 of the file's bytes; empty (and *error set) when it cannot be read.
+QString fileSha256(const QString& path, QString* error = nullptr);
+
+// "center 40, width 400", "VOI LUT 1", with "(file default)" / "(full range)" / "(on screen)".
+QString describeVoi(const cxr::viewer::RadiographImage& image, const cxr::viewer::VoiSelection& voi,
+                    const QString& origin);
+
+// Non-identifying description from the file's own tags: "CR · PA · CHEST", else the format name.
+QString describeImage(const cxr::viewer::RadiographImage& image);
+
+// `onScreen`: the viewer's current VOI (nullopt: no on-screen rendering, e.g. the batch mode).
+cxr::assistant::ModelImageSource makeModelImageSource(
+    const cxr::viewer::RadiographImage& image, int frame,
+    const std::optional<cxr::viewer::VoiSelection>& onScreen, const QString& sha256);
+
+}  // namespace cxr::app

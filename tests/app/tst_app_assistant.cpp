@@ -1,0 +1,254 @@
+// The composed window: the assistant panel beside the viewer, what the model is handed when an
+// image opens or the window changes, the crop outline, reopening from the history, the Assistant
+// menu, and the single-key viewer shortcuts staying quiet while someone types in the panel.
+// Uses the assistant's scripted backend (no model needed); the real engine is exercised through
+// the executable in tst_app_batch.
+#include "assistant_integration.h"
+#include "main_window.h"
+#include "model_image_feed.h"
+
+#include "cxr/assistant/question_box.h"
+#include "cxr/assistant/scripted_backend.h"
+#include "cxr/viewer/radiograph.h"
+#include "cxr/viewer/viewer_widget.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QDialog>
+#include <QCryptographicHash>
+#include <QFile>
+#include <QLabel>
+#include <QMenuBar>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTextBrowser>
+
+using cxr::app::AssistantIntegration;
+using cxr::app::MainWindow;
+using cxr::assistant::ModelImageSource;
+
+Q_DECLARE_METATYPE(Qt::Key)
+
+namespace {
+
+const QString kSample = QStringLiteral(CXR_SAMPLE_IMAGE);
+
+QString sha256Of(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly))
+    return {};
+  return QString::fromLatin1(QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex());
+}
+
+// A window with the assistant over the scripted backend and a scratch history database.
+struct Composed {
+  QTemporaryDir dir;
+  MainWindow window;
+  AssistantIntegration* assistant;
+  Composed()
+      : assistant(new AssistantIntegration(window, std::make_unique<cxr::assistant::ScriptedBackend>(),
+                                           dir.filePath(QStringLiteral("history.sqlite")))) {}
+  bool loadScriptedModel() {
+    QSignalSpy loaded(&assistant->engine(), &cxr::assistant::AssistantEngine::modelLoaded);
+    assistant->panel()->loadModel(dir.path());
+    return loaded.wait(5000);
+  }
+};
+
+QAction* menuAction(MainWindow& w, const QString& menuTitle, const QString& text) {
+  for (QAction* top : w.menuBar()->actions()) {
+    if (QString(top->text()).remove(u'&') != menuTitle || !top->menu())
+      continue;
+    for (QAction* a : top->menu()->actions())
+      if (QString(a->text()).remove(u'&') == text)
+        return a;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+class TestAppAssistant : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("CXR Assistant Tests"));
+    QCoreApplication::setApplicationName(QStringLiteral("tst_app_assistant"));
+    qunsetenv("CXR_LLAVA_MODEL");
+    QVERIFY2(QFile::exists(kSample), qPrintable(kSample));
+  }
+  void init() { QSettings().clear(); }
+
+  void panelIsRightOfTheViewerWithMenuAndStatus() {
+    Composed c;
+    QCOMPARE(c.window.splitter()->count(), 2);
+    QCOMPARE(c.window.splitter()->widget(0), static_cast<QWidget*>(c.window.viewer()));
+    QCOMPARE(c.window.splitter()->widget(1), static_cast<QWidget*>(c.assistant->panel()));
+    QCOMPARE(c.window.assistantPanel(), static_cast<QWidget*>(c.assistant->panel()));
+    for (const char* item : {"Write Report", "Differential Diagnosis", "Stop", "New Conversation",
+                             "History…", "Include Identifying Fields in Exports", "Choose Model Folder…"})
+      QVERIFY2(menuAction(c.window, QStringLiteral("Assistant"), QString::fromUtf8(item)), item);
+    QAction* identifying = c.assistant->includeIdentifyingAction();
+    QVERIFY(identifying->isCheckable());
+    QVERIFY(!identifying->isChecked());  // anonymised exports unless the user opts in
+    // Requests wait for a model and an image.
+    QVERIFY(!menuAction(c.window, QStringLiteral("Assistant"), QStringLiteral("Write Report"))->isEnabled());
+    // The model's status reaches the status bar.
+    QVERIFY(c.loadScriptedModel());
+    QTRY_VERIFY(!c.assistant->modelStatusLabel()->text().contains(u"not loaded"));
+    QVERIFY2(c.assistant->modelStatusLabel()->text().contains(u"bf16"),
+             qPrintable(c.assistant->modelStatusLabel()->text()));
+  }
+
+  void openingAnImageHandsThePanelTheModelImage() {
+    Composed c;
+    QSignalSpy handed(c.assistant, &AssistantIntegration::imageSourceChanged);
+    QVERIFY(c.window.openFile(kSample));
+    QCOMPARE(handed.count(), 1);
+    const ModelImageSource src = c.assistant->imageSource();
+    const auto loaded = cxr::viewer::loadRadiograph(kSample);
+    QVERIFY(loaded.ok());
+    QCOMPARE(src.defaultWindow, cxr::viewer::renderForModel(*loaded.image, 0));
+    QCOMPARE(src.defaultWindow.format(), QImage::Format_Grayscale8);
+    QVERIFY(!src.currentWindow.isNull());
+    QCOMPARE(src.sha256, sha256Of(kSample));
+    QCOMPARE(src.filePath, QFileInfo(kSample).absoluteFilePath());
+    QVERIFY2(src.defaultWindowText.contains(u"default"), qPrintable(src.defaultWindowText));
+    // The description is for exports that may be anonymised: never the file name.
+    QVERIFY2(!src.description.contains(QFileInfo(kSample).completeBaseName()), qPrintable(src.description));
+    QVERIFY(src.patient.isEmpty());  // a PNG carries no patient fields
+  }
+
+  void onScreenWindowFollowsTheViewer() {
+    Composed c;
+    QVERIFY(c.window.openFile(kSample));
+    const ModelImageSource before = c.assistant->imageSource();
+    cxr::viewer::VoiWindow narrow;
+    narrow.center = 100;
+    narrow.width = 40;
+    QSignalSpy handed(c.assistant, &AssistantIntegration::imageSourceChanged);
+    c.window.viewer()->setWindow(narrow);
+    QVERIFY(handed.wait(3000));  // once the window stops changing
+    const ModelImageSource after = c.assistant->imageSource();
+    QCOMPARE(after.defaultWindow, before.defaultWindow);  // the default rendering does not move
+    QVERIFY(after.currentWindow != before.currentWindow);
+    QVERIFY2(after.currentWindowText.contains(u"center 100, width 40"), qPrintable(after.currentWindowText));
+    QVERIFY2(after.currentWindowText.contains(u"on screen"), qPrintable(after.currentWindowText));
+  }
+
+  void theModelsSquareIsOutlinedOnTheViewer() {
+    Composed c;
+    QVERIFY(c.loadScriptedModel());
+    QVERIFY(c.window.openFile(kSample));
+    QTRY_VERIFY_WITH_TIMEOUT(!c.window.viewer()->regionOutline().isEmpty(), 5000);
+    const QRectF outline = c.window.viewer()->regionOutline();
+    const auto& image = c.window.viewer()->image();
+    // Inside the image (the crop never reaches outside the source).
+    QVERIFY(QRectF(0, 0, image->width, image->height).adjusted(-1, -1, 1, 1).contains(outline));
+  }
+
+  void historyReopenOpensThatImage() {
+    Composed c;
+    QTemporaryDir dir;
+    const QString other = dir.filePath(QStringLiteral("other.png"));
+    QVERIFY(QFile::copy(kSample, other));
+    QVERIFY(c.window.openFile(kSample));
+    Q_EMIT c.assistant->panel()->reopenImageRequested(other);
+    QCOMPARE(c.window.currentFile(), QFileInfo(other).absoluteFilePath());
+  }
+
+  void chosenModelFolderPersists() {
+    QTemporaryDir folder;
+    {
+      Composed c;
+      QSignalSpy loaded(&c.assistant->engine(), &cxr::assistant::AssistantEngine::modelLoaded);
+      c.assistant->useModelFolder(folder.path());
+      QVERIFY(loaded.wait(5000));
+    }
+    QCOMPARE(AssistantIntegration::savedModelFolder(), folder.path());
+    Composed again;  // the next start loads it
+    QSignalSpy loaded(&again.assistant->engine(), &cxr::assistant::AssistantEngine::modelLoaded);
+    QVERIFY(again.assistant->loadModelAtStart());
+    QVERIFY(loaded.wait(5000));
+  }
+
+  void withoutAModelThePanelSaysHowToGetIt() {
+    QTemporaryDir emptyCache;
+    qputenv("HF_HOME", emptyCache.path().toUtf8());
+    qunsetenv("HF_HUB_CACHE");
+    Composed c;
+    QVERIFY(!c.assistant->loadModelAtStart());
+    QVERIFY2(!c.assistant->panel()->statusText().isEmpty(), "the panel says nothing");
+    // The viewer works fully.
+    QVERIFY(c.window.openFile(kSample));
+    QVERIFY(c.window.viewer()->hasImage());
+  }
+
+  // Keys a person types into the question box, each of which is a viewer shortcut.
+  void shortcutsDoNotFireWhileTyping_data() {
+    QTest::addColumn<Qt::Key>("key");
+    QTest::addColumn<QString>("typed");
+    QTest::newRow("I (invert)") << Qt::Key_I << QStringLiteral("i");
+    QTest::newRow("F (fit)") << Qt::Key_F << QStringLiteral("f");
+    QTest::newRow("H (flip)") << Qt::Key_H << QStringLiteral("h");
+    QTest::newRow("L (length tool)") << Qt::Key_L << QStringLiteral("l");
+    QTest::newRow("N (window entry)") << Qt::Key_N << QStringLiteral("n");
+    QTest::newRow("] (rotate)") << Qt::Key_BracketRight << QStringLiteral("]");
+    QTest::newRow("= (zoom)") << Qt::Key_Equal << QStringLiteral("=");
+  }
+  void shortcutsDoNotFireWhileTyping() {
+    QFETCH(Qt::Key, key);
+    QFETCH(QString, typed);
+    Composed c;
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    QVERIFY(c.window.openFile(kSample));
+    auto* viewer = c.window.viewer();
+    const auto tool = viewer->tool();
+    const double zoom = viewer->view().zoom();
+    const int rotation = viewer->view().rotationDegrees();
+    auto unchanged = [&] {
+      return !viewer->isInverted() && viewer->tool() == tool && viewer->view().zoom() == zoom &&
+             viewer->view().rotationDegrees() == rotation && !viewer->view().isMirrored() &&
+             QApplication::activeModalWidget() == nullptr && c.window.findChildren<QDialog*>().isEmpty();
+    };
+    // In the question box: the letter is text.
+    auto* box = c.assistant->panel()->questionBox();
+    box->setFocus();
+    QTRY_VERIFY(box->hasFocus());
+    QTest::keyClick(box, key);
+    QVERIFY2(box->toPlainText().contains(typed), qPrintable(box->toPlainText()));
+    QVERIFY2(unchanged(), "a viewer shortcut fired while typing a question");
+    // In the read-only transcript: nothing at all happens to the image either.
+    auto* transcript = c.assistant->panel()->findChild<QTextBrowser*>();
+    QVERIFY(transcript);
+    transcript->setFocus();
+    QTRY_VERIFY(transcript->hasFocus());
+    QTest::keyClick(transcript, key);
+    QVERIFY2(unchanged(), "a viewer shortcut fired from the read-only transcript");
+  }
+
+  void shortcutsStillWorkOnTheViewer() {
+    Composed c;
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    QVERIFY(c.window.openFile(kSample));
+    c.window.viewer()->setFocus();
+    QTest::keyClick(c.window.viewer(), Qt::Key_I);
+    QVERIFY(c.window.viewer()->isInverted());
+    // And a modified one works from the panel.
+    c.assistant->panel()->questionBox()->setFocus();
+    QTRY_VERIFY(c.assistant->panel()->questionBox()->hasFocus());
+    QTest::keyClick(c.assistant->panel()->questionBox(), Qt::Key_A, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(c.window.viewer()->isAnonymised());
+  }
+};
+
+QTEST_MAIN(TestAppAssistant)
+#include "tst_app_assistant.moc"
