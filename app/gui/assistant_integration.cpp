@@ -67,7 +67,15 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
   modelStatus_ = new QLabel(tr("Model not loaded"), &window);
   modelStatus_->setObjectName(QStringLiteral("modelStatus"));
   window.statusBar()->addPermanentWidget(modelStatus_);
-  connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, &QLabel::setText);
+  connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, [this](const QString& text) {
+    // The status bar is shared with the image and cursor readouts: the model folder (the last,
+    // long part) is in the tooltip and in the panel.
+    QStringList parts = text.split(QStringLiteral(" · "));
+    if (parts.size() > 1 && (parts.last().contains(u'/') || parts.last().contains(u'\\')))
+      parts.removeLast();
+    modelStatus_->setText(parts.join(QStringLiteral(" · ")));
+    modelStatus_->setToolTip(text);
+  });
   connect(engine_.get(), &AssistantEngine::modelLoaded, this,
           [](const cxr::assistant::ModelSummary& summary) {
             // Whichever way the folder was chosen (menu, the panel's button, discovery), the next

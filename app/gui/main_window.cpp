@@ -90,6 +90,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(m_viewer, &ViewerWidget::viewChanged, this, [this] { updateStatus(); });
   connect(m_viewer, &ViewerWidget::frameChanged, this, [this] { updateStatus(); });
   connect(m_viewer, &ViewerWidget::cursorInfoChanged, m_cursorInfo, &QLabel::setText);
+  // In fit mode a resize (window, splitter) changes the zoom without a viewChanged signal.
+  m_viewer->installEventFilter(this);
   connect(m_viewerActions->anonymised, &QAction::toggled, this, [this] {
     updateTitle();
     updateStatus();
@@ -511,8 +513,14 @@ void MainWindow::setAssistantPanel(QWidget* panel) {
   m_splitter->setStretchFactor(1, 2);
   const QByteArray saved = QSettings().value(QStringLiteral("window/splitter")).toByteArray();
   if (saved.isEmpty() || !m_splitter->restoreState(saved)) {
-    const int total = std::max(1000, m_splitter->width());
-    m_splitter->setSizes({total * 3 / 5, total * 2 / 5});
+    // 3:2 for the image. Set again once the window has its real size (it may not be shown yet,
+    // and then the splitter's width is not the one the user will see).
+    auto share = [splitter = m_splitter] {
+      const int total = std::max(1000, splitter->width());
+      splitter->setSizes({total * 3 / 5, total * 2 / 5});
+    };
+    share();
+    QTimer::singleShot(0, m_splitter, share);
   }
 }
 
@@ -621,6 +629,12 @@ void MainWindow::writeSettings() const {
   s.setValue(QStringLiteral("viewer/overlays"), m_viewer->overlaysVisible());
   s.setValue(QStringLiteral("viewer/anonymised"), m_viewer->isAnonymised());
   s.setValue(QStringLiteral("viewer/magnifier"), m_viewer->magnifierEnabled());
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == m_viewer && event->type() == QEvent::Resize)
+    QTimer::singleShot(0, this, [this] { updateStatus(); });  // after the viewer has refitted
+  return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
