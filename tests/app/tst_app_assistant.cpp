@@ -178,6 +178,29 @@ class TestAppAssistant : public QObject {
     QVERIFY(loaded.wait(5000));
   }
 
+  void splitterAndPanelSettingsPersist() {
+    QList<int> sizes;
+    {
+      Composed c;
+      c.window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+      QTest::qWait(50);  // the first-show 3:2 split
+      const int total = c.window.splitter()->sizes().value(0) + c.window.splitter()->sizes().value(1);
+      c.window.splitter()->setSizes({total - 620, 620});
+      sizes = c.window.splitter()->sizes();
+      auto sampling = c.assistant->panel()->samplingSettings();
+      sampling.temperature = 0.55;
+      c.assistant->panel()->setSamplingSettings(sampling);
+      c.window.close();  // saves the window's and the panel's settings
+    }
+    Composed again;
+    again.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&again.window));
+    QTest::qWait(50);
+    QCOMPARE(again.window.splitter()->sizes(), sizes);
+    QCOMPARE(again.assistant->panel()->samplingSettings().temperature, 0.55);
+  }
+
   void withoutAModelThePanelSaysHowToGetIt() {
     QTemporaryDir emptyCache;
     qputenv("HF_HOME", emptyCache.path().toUtf8());
