@@ -68,11 +68,12 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
   modelStatus_->setObjectName(QStringLiteral("modelStatus"));
   window.statusBar()->addPermanentWidget(modelStatus_);
   connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, [this](const QString& text) {
-    // The status bar is shared with the image and cursor readouts: the model folder (the last,
-    // long part) is in the tooltip and in the panel.
+    // The status bar is shared with the image and cursor readouts: model, device, dtype, threads
+    // and memory; the weight size and the folder (long) are in the tooltip and in the panel.
     QStringList parts = text.split(QStringLiteral(" · "));
     if (parts.size() > 1 && (parts.last().contains(u'/') || parts.last().contains(u'\\')))
       parts.removeLast();
+    parts.removeIf([](const QString& part) { return part.startsWith(QStringLiteral("weights ")); });
     modelStatus_->setText(parts.join(QStringLiteral(" · ")));
     modelStatus_->setToolTip(text);
   });
@@ -105,7 +106,11 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
   connect(viewer, &cxr::viewer::ViewerWidget::windowChanged, &windowDebounce_,
           qOverload<>(&QTimer::start));
   connect(panel_, &ChatPanel::cropRectChanged, viewer, [viewer](const QRectF& rect) {
-    viewer->setRegionOutline(rect, tr("model input"));
+    // Outline the square the model sees only when something is cut away; around the whole image it
+    // says nothing and its label would sit on the corner overlay.
+    const auto& image = viewer->image();
+    const bool whole = image && rect.adjusted(-1, -1, 1, 1).contains(QRectF(0, 0, image->width, image->height));
+    viewer->setRegionOutline(whole ? QRectF() : rect, tr("model input"));
   });
   connect(panel_, &ChatPanel::reopenImageRequested, &window, [this](const QString& path) {
     if (QFileInfo(path).absoluteFilePath() != window_.currentFile())
