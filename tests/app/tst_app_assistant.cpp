@@ -215,6 +215,25 @@ class TestAppAssistant : public QObject {
     QCOMPARE(again.assistant->panel()->samplingSettings().temperature, 0.55);
   }
 
+  // The viewer keeps fitting the image when the splitter gives it less room.
+  void viewerRefitsWhenTheSplitterMoves() {
+    Composed c;
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    QVERIFY(c.window.openFile(kSample));
+    QTest::qWait(50);
+    auto* viewer = c.window.viewer();
+    const QList<int> sizes = c.window.splitter()->sizes();
+    c.window.splitter()->setSizes({sizes[0] - 150, sizes[1] + 150});
+    QTest::qWait(50);
+    const auto& image = viewer->image();
+    const double expected = std::min(viewer->width() / double(image->width), viewer->height() / double(image->height)) *
+                            viewer->devicePixelRatioF();
+    QVERIFY2(std::abs(viewer->view().zoom() - expected) < 0.02,
+             qPrintable(QStringLiteral("zoom %1, fit %2 (viewer %3 x %4)").arg(viewer->view().zoom()).arg(expected)
+                            .arg(viewer->width()).arg(viewer->height())));
+  }
+
   void withoutAModelThePanelSaysHowToGetIt() {
     QTemporaryDir emptyCache;
     qputenv("HF_HOME", emptyCache.path().toUtf8());
