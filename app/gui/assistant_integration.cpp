@@ -78,10 +78,13 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
     modelStatus_->setToolTip(text);
   });
   connect(engine_.get(), &AssistantEngine::modelLoaded, this,
-          [](const cxr::assistant::ModelSummary& summary) {
-            // Whichever way the folder was chosen (menu, the panel's button, discovery), the next
-            // start loads it again.
-            QSettings().setValue(kModelFolderKey, QString::fromStdString(summary.info.folder));
+          [this](const cxr::assistant::ModelSummary& summary) {
+            // A folder the user chose (menu, the panel's button) or that was found in the cache
+            // loads again at the next start; one given for a single run (--model, the environment
+            // variable) does not replace it.
+            if (rememberLoadedFolder_)
+              QSettings().setValue(kModelFolderKey, QString::fromStdString(summary.info.folder));
+            rememberLoadedFolder_ = true;
           });
 
   // What the model sees follows the image on screen.
@@ -137,11 +140,21 @@ QString AssistantIntegration::savedModelFolder() {
 
 bool AssistantIntegration::loadModelAtStart() {
   const QString saved = savedModelFolder();
-  if (!qEnvironmentVariableIsSet("CXR_LLAVA_MODEL") && !saved.isEmpty() && QFileInfo(saved).isDir()) {
+  const bool fromEnvironment = qEnvironmentVariableIsSet("CXR_LLAVA_MODEL");
+  if (!fromEnvironment && !saved.isEmpty() && QFileInfo(saved).isDir()) {
     panel_->loadModel(saved);
     return true;
   }
-  return panel_->loadDiscoveredModel();
+  rememberLoadedFolder_ = !fromEnvironment;
+  const bool found = panel_->loadDiscoveredModel();
+  if (!found)
+    rememberLoadedFolder_ = true;
+  return found;
+}
+
+void AssistantIntegration::loadModelForThisRun(const QString& folder) {
+  rememberLoadedFolder_ = false;
+  panel_->loadModel(folder);
 }
 
 void AssistantIntegration::useModelFolder(const QString& folder) {

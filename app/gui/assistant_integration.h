@@ -38,6 +38,8 @@ class AssistantIntegration : public QObject {
   bool loadModelAtStart();
   // Persists `folder` (QSettings "model/folder") and loads it.
   void useModelFolder(const QString& folder);
+  // Loads `folder` without remembering it (cxr-assistant --model DIR).
+  void loadModelForThisRun(const QString& folder);
   static QString savedModelFolder();
 
   cxr::assistant::ChatPanel* panel() const { return panel_; }
@@ -67,6 +69,7 @@ class AssistantIntegration : public QObject {
   QTimer windowDebounce_;  // a window drag re-renders the on-screen image once it pauses
   QLabel* modelStatus_ = nullptr;
   QAction* includeIdentifying_ = nullptr;
+  bool rememberLoadedFolder_ = true;  // false while a --model / $CXR_LLAVA_MODEL folder loads
 };
 
 }  // namespace cxr::app

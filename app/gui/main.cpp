@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     if (options.run->modelFolder.isEmpty())
       assistant->loadModelAtStart();
     else
-      assistant->panel()->loadModel(options.run->modelFolder);  // for this run only, not saved
+      assistant->loadModelForThisRun(options.run->modelFolder);
     return app.exec();
   }
   assistant->loadModelAtStart();

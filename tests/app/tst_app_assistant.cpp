@@ -234,6 +234,30 @@ class TestAppAssistant : public QObject {
                             .arg(viewer->width()).arg(viewer->height())));
   }
 
+  void aFolderForOneRunIsNotRemembered() {
+    QTemporaryDir chosen, once;
+    Composed c;
+    QSignalSpy loaded(&c.assistant->engine(), &cxr::assistant::AssistantEngine::modelLoaded);
+    c.assistant->useModelFolder(chosen.path());
+    QVERIFY(loaded.wait(5000));
+    c.assistant->loadModelForThisRun(once.path());
+    QVERIFY(loaded.wait(5000));
+    QCOMPARE(AssistantIntegration::savedModelFolder(), chosen.path());
+  }
+
+  void shortcutsAreUniqueInTheComposedWindow() {
+    Composed c;
+    QHash<QString, QString> seen;
+    for (QAction* a : c.window.shortcutActions()) {
+      for (const QKeySequence& k : a->shortcuts()) {
+        const QString key = k.toString();
+        QVERIFY2(!seen.contains(key), qPrintable(key + u": " + seen.value(key) + u" and " + a->text()));
+        seen.insert(key, a->text());
+      }
+    }
+    QVERIFY(seen.contains(QStringLiteral("Ctrl+R")));  // Write Report is listed (Help > Shortcuts)
+  }
+
   void withoutAModelThePanelSaysHowToGetIt() {
     QTemporaryDir emptyCache;
     qputenv("HF_HOME", emptyCache.path().toUtf8());
