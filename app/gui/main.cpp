@@ -77,6 +77,14 @@ void runInWindow(cxr::app::MainWindow& window, cxr::app::AssistantIntegration& a
     if (!screenshotPath.isEmpty())
       window.scheduleScreenshot(screenshotPath, 300);
   });
+  // A model that does not load or an answer that fails ends a screenshot run too (showing why).
+  if (!screenshotPath.isEmpty()) {
+    for (auto failure : {&AssistantEngine::loadFailed, &AssistantEngine::failed})
+      QObject::connect(&assistant.engine(), failure, &window, [&window, screenshotPath](const QString& message) {
+        printLine(stderr, u"cxr-assistant: " + message);
+        window.scheduleScreenshot(screenshotPath, 300);
+      });
+  }
 }
 #endif
 
