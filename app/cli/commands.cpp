@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "image_reader.h"
-#include "json_writer.h"
+#include "cxr/model/json.h"
 
 namespace fs = std::filesystem;
 

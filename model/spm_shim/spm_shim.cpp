@@ -223,31 +223,9 @@ int32_t cxr_spm_bos_id(const cxr_spm* spm) { return spm->processor.bos_id(); }
 int32_t cxr_spm_eos_id(const cxr_spm* spm) { return spm->processor.eos_id(); }
 int32_t cxr_spm_unk_id(const cxr_spm* spm) { return spm->processor.unk_id(); }
 
-int cxr_spm_add_dummy_prefix(const cxr_spm* spm) {
-  const auto fields = parseFields(spm->processor.serialized_model_proto());
-  if (!fields) return -1;
-  // Default of NormalizerSpec.add_dummy_prefix is true.
-  const std::string proto = spm->processor.serialized_model_proto();
-  for (const Field& f : *fields) {
-    if (f.number != 3 || f.wireType != 2) continue;
-    const std::string spec = proto.substr(f.payloadBegin, f.payloadEnd - f.payloadBegin);
-    const auto specFields = parseFields(spec);
-    if (!specFields) return -1;
-    int value = 1;
-    for (const Field& g : *specFields)
-      if (g.number == 3 && g.wireType == 0) {
-        size_t pos = g.begin;
-        uint64_t key = 0, v = 0;
-        readVarint(spec, pos, key);
-        readVarint(spec, pos, v);
-        value = v ? 1 : 0;
-      }
-    return value;
-  }
-  return 1;
-}
-
-int cxr_spm_remove_extra_whitespaces(const cxr_spm* spm) {
+// A boolean field of ModelProto.normalizer_spec (ModelProto field 3): 1 or 0, `protoDefault` when
+// the field is not set, -1 when the serialized model cannot be parsed.
+static int normalizerSpecFlag(const cxr_spm* spm, uint32_t fieldNumber, int protoDefault) {
   const std::string proto = spm->processor.serialized_model_proto();
   const auto fields = parseFields(proto);
   if (!fields) return -1;
@@ -256,9 +234,9 @@ int cxr_spm_remove_extra_whitespaces(const cxr_spm* spm) {
     const std::string spec = proto.substr(f.payloadBegin, f.payloadEnd - f.payloadBegin);
     const auto specFields = parseFields(spec);
     if (!specFields) return -1;
-    int value = 1;  // proto default
+    int value = protoDefault;
     for (const Field& g : *specFields)
-      if (g.number == 4 && g.wireType == 0) {
+      if (g.number == fieldNumber && g.wireType == 0) {
         size_t pos = g.begin;
         uint64_t key = 0, v = 0;
         readVarint(spec, pos, key);
@@ -267,7 +245,12 @@ int cxr_spm_remove_extra_whitespaces(const cxr_spm* spm) {
       }
     return value;
   }
-  return 1;
+  return protoDefault;
 }
+
+// NormalizerSpec.add_dummy_prefix (field 3) and remove_extra_whitespaces (field 4) both default
+// to true.
+int cxr_spm_add_dummy_prefix(const cxr_spm* spm) { return normalizerSpecFlag(spm, 3, 1); }
+int cxr_spm_remove_extra_whitespaces(const cxr_spm* spm) { return normalizerSpecFlag(spm, 4, 1); }
 
 }  // extern "C"

@@ -14,7 +14,7 @@
 
 #include "cxr/model/engine.h"
 #include "support/check.h"
-#include "support/mini_json.h"
+#include "support/json_file.h"
 #include "tokenizer/spm_library.h"
 #include "tokenizer/tokenizer.h"
 
@@ -68,25 +68,25 @@ void testGoldenEncodings() {
   const auto tok = Tokenizer::load(dir);
   CHECK(tok->vocabSize() == 32000, "LLaMA-2 has 32000 pieces");
   CHECK(tok->legacy() && tok->addBosToken(), "no tokenizer_config.json: legacy and add_bos_token default to true");
-  for (const auto& c : golden["cases"].array) {
-    const std::string name = c["name"].string, text = c["text"].string;
-    const auto ids = c["ids"].ints();
+  for (const auto& c : golden["cases"].asArray()) {
+    const std::string name = c["name"].asString(), text = c["text"].asString();
+    const auto ids = testjson::ints(c["ids"]);
     CHECK_EQ_VEC(spm.encode(text), ids, "plain sentencepiece encode of '" + name + "'");
     // Without special-token text, the HF call equals BOS + plain sentencepiece.
     if (text.find("<s>") == std::string::npos && text.find("</s>") == std::string::npos &&
         text.find("<unk>") == std::string::npos) {
-      CHECK_EQ_VEC(tok->encode(text), c["ids_with_bos"].ints(), "HF encode (legacy) of '" + name + "'");
+      CHECK_EQ_VEC(tok->encode(text), testjson::ints(c["ids_with_bos"]), "HF encode (legacy) of '" + name + "'");
       CHECK_EQ_VEC(tok->encode(text, false), ids, "HF encode without specials of '" + name + "'");
     }
     for (size_t i = 0; i < ids.size(); ++i)
-      CHECK(tok->piece(ids[i]) == c["pieces"][i].string, name + ": piece " + std::to_string(i));
-    CHECK(tok->decode(ids) == c["decoded"].string,
-          "decode of '" + name + "': " + check::escaped(tok->decode(ids)) + " vs " + check::escaped(c["decoded"].string));
-    CHECK(spm.decode(ids) == c["decoded"].string, "plain sentencepiece decode of '" + name + "'");
+      CHECK(tok->piece(ids[i]) == c["pieces"][i].asString(), name + ": piece " + std::to_string(i));
+    CHECK(tok->decode(ids) == c["decoded"].asString(),
+          "decode of '" + name + "': " + check::escaped(tok->decode(ids)) + " vs " + check::escaped(c["decoded"].asString()));
+    CHECK(spm.decode(ids) == c["decoded"].asString(), "plain sentencepiece decode of '" + name + "'");
     if (!ids.empty()) {
       // Streaming the same ids gives the decode (no newline resets unless the text has "\n").
-      if (c["decoded"].string.find('\n') == std::string::npos)
-        CHECK(streamAll(*tok, ids, name) == c["decoded"].string, "streamed text of '" + name + "'");
+      if (c["decoded"].asString().find('\n') == std::string::npos)
+        CHECK(streamAll(*tok, ids, name) == c["decoded"].asString(), "streamed text of '" + name + "'");
     }
   }
   // HF splits the literal "</s>" out of the text (plain sentencepiece does not).
@@ -103,16 +103,16 @@ void testCxrLlavaPrompts(const std::string& shared) {
       const std::string label = model + "/" + entry.path().filename().string();
       const auto golden = testjson::parseFile(ref.string());
       const auto& prompt = golden["prompt"];
-      const auto ids = prompt["ids"].ints();
-      if (!prompt.has("text") || prompt["text"].type != testjson::Value::Type::String) continue;
-      const std::string text = prompt["text"].string;
-      const bool checkpointLegacy = prompt["tokenizer_legacy"].string == "true";
+      const auto ids = testjson::ints(prompt["ids"]);
+      if (!prompt.contains("text") || !prompt["text"].isString()) continue;
+      const std::string text = prompt["text"].asString();
+      const bool checkpointLegacy = prompt["tokenizer_legacy"].asString() == "true";
       CHECK(tok->legacy() == checkpointLegacy, label + ": legacy read from tokenizer_config.json");
       tok->setLegacy(checkpointLegacy);
       CHECK_EQ_VEC(tok->encodeWithImage(text), ids, label + ": prompt ids (checkpoint's legacy setting)");
-      if (prompt.has("ids_with_other_legacy_setting")) {
+      if (prompt.contains("ids_with_other_legacy_setting")) {
         tok->setLegacy(!checkpointLegacy);
-        CHECK_EQ_VEC(tok->encodeWithImage(text), prompt["ids_with_other_legacy_setting"].ints(),
+        CHECK_EQ_VEC(tok->encodeWithImage(text), testjson::ints(prompt["ids_with_other_legacy_setting"]),
                      label + ": prompt ids with legacy flipped");
         tok->setLegacy(checkpointLegacy);
       }
@@ -180,11 +180,11 @@ void testStories(const std::string& shared) {
   const auto golden = testjson::parseFile(dir + "/golden.json");
   const auto tok = Tokenizer::load(dir);
   CHECK(tok->vocabSize() == 512, "tok512 has 512 pieces");
-  for (const auto& c : golden["cases"].array) {
-    const std::string prompt = c["prompt"].string;
-    CHECK_EQ_VEC(tok->encode(prompt), c["prompt_ids"].ints(), "stories260K prompt ids of '" + prompt + "'");
-    const auto cont = c["continuation_ids"].ints();
-    CHECK(tok->decode(cont) == c["decoded_continuation"].string, "stories260K decoded continuation of '" + prompt + "'");
+  for (const auto& c : golden["cases"].asArray()) {
+    const std::string prompt = c["prompt"].asString();
+    CHECK_EQ_VEC(tok->encode(prompt), testjson::ints(c["prompt_ids"]), "stories260K prompt ids of '" + prompt + "'");
+    const auto cont = testjson::ints(c["continuation_ids"]);
+    CHECK(tok->decode(cont) == c["decoded_continuation"].asString(), "stories260K decoded continuation of '" + prompt + "'");
   }
 }
 
@@ -267,6 +267,35 @@ void testBadConfig(const std::string& shared) {
   const auto tok = Tokenizer::load(tmp.string());
   CHECK(!tok->legacy() && !tok->addBosToken(), "legacy and add_bos_token read from the file");
   CHECK(tok->encode("The cat").front() != 1, "no BOS when add_bos_token is false");
+  // The file is parsed as JSON (not scanned for the two keys): broken JSON is an error naming the
+  // file, keys nested in other objects or appearing as values are not the switches, null = absent.
+  struct BadRow { const char* name; const char* text; const char* expected; };
+  for (const BadRow& row : {BadRow{"truncated", "{\"legacy\": false", "not valid JSON"},
+                            BadRow{"trailing garbage", "{\"legacy\": false} x", "not valid JSON"},
+                            BadRow{"not an object", "[true]", "expected a JSON object"},
+                            BadRow{"string switch", "{\"add_bos_token\": \"false\"}", "add_bos_token"}}) {
+    { std::ofstream(tmp / "tokenizer_config.json") << row.text; }
+    message.clear();
+    try {
+      Tokenizer::load(tmp.string());
+    } catch (const cxr::ModelError& e) {
+      message = e.what();
+    }
+    CHECK(message.find("tokenizer_config.json") != std::string::npos && message.find(row.expected) != std::string::npos,
+          std::string(row.name) + ": the error names the file and the problem: " + message);
+  }
+  struct GoodRow { const char* name; const char* text; bool legacy, addBos; };
+  for (const GoodRow& row :
+       {GoodRow{"empty object: defaults", "{}", true, true},
+        GoodRow{"null means absent", "{\"legacy\": null, \"add_bos_token\": null}", true, true},
+        GoodRow{"nested keys are not the switches", "{\"added_tokens_decoder\": {\"legacy\": false, \"add_bos_token\": false}}", true, true},
+        GoodRow{"key text as a value", "{\"note\": \"\\\"legacy\\\": false\", \"legacy\": true}", true, true},
+        GoodRow{"only add_bos_token", "{\"add_bos_token\": false}", true, false}}) {
+    { std::ofstream(tmp / "tokenizer_config.json") << row.text; }
+    const auto t = Tokenizer::load(tmp.string());
+    CHECK(t->legacy() == row.legacy && t->addBosToken() == row.addBos,
+          std::string(row.name) + ": legacy/add_bos_token as expected");
+  }
   fs::remove_all(tmp);
 }
 

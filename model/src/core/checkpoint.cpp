@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/json.h"
+#include "cxr/model/json.h"
 #include "core/sha256.h"
 
 namespace fs = std::filesystem;

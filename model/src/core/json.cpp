@@ -1,12 +1,13 @@
-#include "core/json.h"
+#include "cxr/model/json.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 
-namespace cxr::detail {
+namespace cxr {
 
 class JsonParser {
  public:
@@ -20,8 +21,16 @@ class JsonParser {
   }
 
  private:
+  // The message quotes the text just before the problem (same line, up to 24 bytes), so that a
+  // person can find it in the file: at byte 11 (after '{"legacy": '): unexpected character 'm'.
   [[noreturn]] void fail(const std::string& what) const {
-    throw JsonError("at byte " + std::to_string(pos_) + ": " + what);
+    const size_t end = std::min(pos_, s_.size());
+    size_t begin = end > 24 ? end - 24 : 0;
+    const size_t newline = s_.rfind('\n', end == 0 ? 0 : end - 1);
+    if (newline != std::string_view::npos && newline + 1 > begin && newline < end) begin = newline + 1;
+    std::string where = "at byte " + std::to_string(pos_);
+    if (end > begin) where += " (after '" + std::string(s_.substr(begin, end - begin)) + "')";
+    throw JsonError(where + ": " + what);
   }
   void skipSpace() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) ++pos_;
@@ -269,26 +278,104 @@ const Json* Json::find(std::string_view key) const {
   return nullptr;
 }
 
-std::string jsonQuote(std::string_view s) {
+const Json& Json::operator[](std::string_view key) const {
+  if (type_ != Type::Object) wrongType(Type::Object, type_);
+  if (const Json* member = find(key)) return *member;
+  throw JsonError("the object has no key \"" + std::string(key) + "\"");
+}
+const Json& Json::operator[](size_t index) const {
+  if (type_ != Type::Array) wrongType(Type::Array, type_);
+  if (index >= array_.size())
+    throw JsonError("index " + std::to_string(index) + " is outside the array of " +
+                    std::to_string(array_.size()) + " elements");
+  return array_[index];
+}
+size_t Json::size() const {
+  if (type_ == Type::Array) return array_.size();
+  if (type_ == Type::Object) return object_.size();
+  return 0;
+}
+
+// ---- writer ------------------------------------------------------------------------------------
+
+void JsonWriter::separator() {
+  if (afterKey_) {
+    afterKey_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+  }
+}
+
+JsonWriter& JsonWriter::beginObject() { separator(); out_ += '{'; first_.push_back(true); return *this; }
+JsonWriter& JsonWriter::endObject() { out_ += '}'; first_.pop_back(); return *this; }
+JsonWriter& JsonWriter::beginArray() { separator(); out_ += '['; first_.push_back(true); return *this; }
+JsonWriter& JsonWriter::endArray() { out_ += ']'; first_.pop_back(); return *this; }
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+  separator();
+  out_ += quote(name);
+  out_ += ':';
+  afterKey_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(std::string_view text) { separator(); out_ += quote(text); return *this; }
+
+JsonWriter& JsonWriter::value(double number) {
+  separator();
+  if (!std::isfinite(number)) {
+    out_ += "null";
+  } else {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.17g", number);
+    out_ += buffer;
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(int64_t number) { separator(); out_ += std::to_string(number); return *this; }
+JsonWriter& JsonWriter::value(uint64_t number) { separator(); out_ += std::to_string(number); return *this; }
+JsonWriter& JsonWriter::value(bool flag) { separator(); out_ += flag ? "true" : "false"; return *this; }
+JsonWriter& JsonWriter::null() { separator(); out_ += "null"; return *this; }
+
+std::string JsonWriter::quote(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += char(c);
-        }
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            out += b;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    const int n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool valid = n > 0 && i + n <= s.size();
+    for (int k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (valid) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
     }
   }
   return out + "\"";
 }
 
-}  // namespace cxr::detail
+}  // namespace cxr

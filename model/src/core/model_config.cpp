@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/json.h"
+#include "cxr/model/json.h"
 
 namespace cxr::detail {
 

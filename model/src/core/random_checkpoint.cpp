@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/json.h"
+#include "cxr/model/json.h"
 #include "core/model_config.h"
 #include "cxr/model/engine.h"
 
@@ -200,11 +200,11 @@ void writeRandomCheckpoint(const std::string& outFolder, const std::string& pres
     for (const auto* t : shards[s]) {
       uint64_t n = 1;
       for (auto d : t->shape) n *= uint64_t(d);
-      header += "," + detail::jsonQuote(t->name) + ":{\"dtype\":\"" + st + "\",\"shape\":" +
+      header += "," + JsonWriter::quote(t->name) + ":{\"dtype\":\"" + st + "\",\"shape\":" +
                 detail::shapeString(t->shape) + ",\"data_offsets\":[" + std::to_string(offset) + "," +
                 std::to_string(offset + n * uint64_t(elem)) + "]}";
       offset += n * uint64_t(elem);
-      weightMap += std::string(weightMap.empty() ? "" : ",\n") + "    " + detail::jsonQuote(t->name) +
+      weightMap += std::string(weightMap.empty() ? "" : ",\n") + "    " + JsonWriter::quote(t->name) +
                    ": \"" + name + "\"";
     }
     header += "}";

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "cxr/model/json.h"
 #include "tokenizer/spm_library.h"
 
 namespace fs = std::filesystem;
@@ -26,27 +26,14 @@ struct TokenizerConfig {
   bool addBosToken = true;  // LlamaTokenizer default
 };
 
-// Reads a top-level boolean key. Only true/false/null are accepted as values; null means absent.
-// The file is small and flat, so a scan is enough, but it must at least look like a JSON object.
-std::optional<bool> readBoolKey(const std::string& json, const std::string& key,
-                                const std::string& file) {
-  const std::string quoted = "\"" + key + "\"";
-  size_t pos = 0;
-  while ((pos = json.find(quoted, pos)) != std::string::npos) {
-    size_t p = pos + quoted.size();
-    while (p < json.size() && std::isspace(static_cast<unsigned char>(json[p]))) ++p;
-    if (p >= json.size() || json[p] != ':') {  // the text appeared as a value, not a key
-      pos = p;
-      continue;
-    }
-    ++p;
-    while (p < json.size() && std::isspace(static_cast<unsigned char>(json[p]))) ++p;
-    if (json.compare(p, 4, "true") == 0) return true;
-    if (json.compare(p, 5, "false") == 0) return false;
-    if (json.compare(p, 4, "null") == 0) return std::nullopt;
-    throw cxr::ModelError(file + ": \"" + key + "\" must be true or false");
-  }
-  return std::nullopt;
+// A top-level boolean switch: true/false, or null/absent for the default.
+void readBoolSwitch(const Json& config, const char* key, const fs::path& file, bool& value) {
+  const Json* v = config.find(key);
+  if (v == nullptr || v->isNull()) return;
+  if (!v->isBool())
+    throw cxr::ModelError(file.string() + ": \"" + key + "\" must be true or false, found " +
+                          Json::typeName(v->type()));
+  value = v->asBool();
 }
 
 TokenizerConfig readTokenizerConfig(const fs::path& file) {
@@ -57,13 +44,17 @@ TokenizerConfig readTokenizerConfig(const fs::path& file) {
   if (!in) throw cxr::ModelError(file.string() + ": cannot read the file");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string json = buffer.str();
-  const auto first = json.find_first_not_of(" \t\r\n");
-  const auto last = json.find_last_not_of(" \t\r\n");
-  if (first == std::string::npos || json[first] != '{' || json[last] != '}')
-    throw cxr::ModelError(file.string() + ": not a JSON object (bad JSON)");
-  if (auto v = readBoolKey(json, "legacy", file.string())) config.legacy = *v;
-  if (auto v = readBoolKey(json, "add_bos_token", file.string())) config.addBosToken = *v;
+  Json json;
+  try {
+    json = Json::parse(buffer.str());
+  } catch (const JsonError& e) {
+    throw cxr::ModelError(file.string() + ": not valid JSON (" + e.what() +
+                          "); restore the file from the model repository");
+  }
+  if (!json.isObject())
+    throw cxr::ModelError(file.string() + ": expected a JSON object, found " + Json::typeName(json.type()));
+  readBoolSwitch(json, "legacy", file, config.legacy);
+  readBoolSwitch(json, "add_bos_token", file, config.addBosToken);
   return config;
 }
 

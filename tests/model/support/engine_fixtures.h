@@ -14,13 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
 #include "cxr/model/engine.h"
+#include "cxr/model/json.h"
+#include "support/json_file.h"
 
 namespace fixtures {
 
 namespace fs = std::filesystem;
-using cxr::detail::Json;
+using cxr::Json;
 
 inline std::string readText(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -32,7 +33,7 @@ inline void writeText(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << s;
 }
-inline Json readJson(const fs::path& p) { return Json::parse(readText(p)); }
+inline Json readJson(const fs::path& p) { return testjson::parseFile(p.string()); }
 
 inline std::vector<float> readF32(const fs::path& p) {
   std::string s = readText(p);
@@ -56,11 +57,7 @@ inline cxr::ImageInput loadGrayPng(const fs::path& p) {
   return img;
 }
 
-inline std::vector<int32_t> intList(const Json& a) {
-  std::vector<int32_t> v;
-  for (const auto& x : a.asArray()) v.push_back(int32_t(x.asInt()));
-  return v;
-}
+inline std::vector<int32_t> intList(const Json& a) { return testjson::ints(a); }
 inline std::vector<double> numList(const Json& a) {
   std::vector<double> v;
   for (const auto& x : a.asArray()) v.push_back(x.asDouble());
@@ -164,7 +161,7 @@ inline std::string headerJson(const std::vector<HeaderEntry>& entries) {
   std::string s = "{";
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
-    s += (i ? "," : "") + cxr::detail::jsonQuote(e.name) + ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
+    s += (i ? "," : "") + cxr::JsonWriter::quote(e.name) + ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
     for (size_t j = 0; j < e.shape.size(); ++j) s += (j ? "," : "") + std::to_string(e.shape[j]);
     s += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
   }
