@@ -420,6 +420,7 @@ void ChatPanel::editLastQuestion() {
 void ChatPanel::newConversation() {
   transcript_.clear();
   restored_ = false;
+  continuedTurns_.clear();
   conversationId_ = 0;
   editing_ = false;
   engine_.newConversation();
@@ -442,6 +443,7 @@ void ChatPanel::onAnswerStarted(const QString& sent, RequestKind kind) {
     restored_ = false;
     transcript_.clear();
   }
+  continuedTurns_.clear();  // the engine has the reopened turns now
   transcript_.beginExchange(sent, kind, clock_.elapsed());
   if (history_ && history_->isOpen()) {
     if (conversationId_ == 0) {
@@ -504,6 +506,15 @@ void ChatPanel::setImageSource(const ModelImageSource& source) {
                                                                : tr("Current on-screen window"));
   // A window change on screen only matters when the model is told to see the on-screen window.
   if (sameFile && chosenImage() == before) return;
+  if (!continuedTurns_.isEmpty() && (source.filePath == continuedImage_.path ||
+                                     (!source.sha256.isEmpty() && source.sha256 == continuedImage_.sha256))) {
+    // The reopened conversation's image arrived after restoreConversation(): encode it and replay
+    // the stored turns on it (setImage drops a pending replay in the worker).
+    sendImageToEngine();
+    engine_.restoreConversation(continuedTurns_);
+    updateEnabled();
+    return;
+  }
   if (sameFile && !transcript_.isEmpty()) {
     // Dragging the window must not throw the conversation away: the new rendering waits for the
     // next conversation.
@@ -715,8 +726,25 @@ void ChatPanel::restoreConversation(const ConversationRecord& record) {
   }
   engine_.newConversation();
   transcript_.restore(entries);
-  restored_ = true;
-  conversationId_ = 0;  // new questions go to a new stored conversation
+  // The engine continues the conversation when it alternates user/answer and ends with an answer.
+  QStringList turns;
+  bool alternates = true;
+  for (const auto& e : entries) {
+    const bool user = e.role == TranscriptEntry::Role::User;
+    alternates = alternates && user == (turns.size() % 2 == 0);
+    turns.push_back(user && !e.sentMessage.isEmpty() ? e.sentMessage : e.text);
+  }
+  continuedTurns_.clear();
+  continuedImage_ = record.image;
+  if (alternates && !turns.isEmpty() && turns.size() % 2 == 0) {
+    continuedTurns_ = turns;
+    engine_.restoreConversation(turns);
+    restored_ = false;
+    conversationId_ = record.id;  // new turns are stored with the old ones
+  } else {
+    restored_ = true;
+    conversationId_ = 0;  // new questions go to a new stored conversation
+  }
   render();
   renderFindings();
   updateEnabled();

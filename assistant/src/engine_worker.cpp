@@ -72,6 +72,7 @@ void EngineWorker::setImage(quint64 requestId, const ImageInput& image) {
     imageChanged_ = true;
     exchanges_ = 0;
     lastMessage_.clear();
+    restorePending_ = false;
   });
 }
 
@@ -102,6 +103,18 @@ bool EngineWorker::ensureConversation(quint64 requestId) {
   return true;
 }
 
+bool EngineWorker::ensureConversationRestored(quint64 requestId) {
+  if (!ensureConversation(requestId)) return false;
+  if (!restorePending_) return true;
+  std::vector<Message> turns;
+  for (int i = 0; i < restoredTurns_.size(); ++i)
+    turns.push_back({i % 2 == 0 ? Message::Role::User : Message::Role::Assistant, restoredTurns_[i].toStdString()});
+  restorePending_ = false;  // a refused restore is reported once, then the panel starts afresh
+  backend_->restore(turns);
+  exchanges_ = int(turns.size() / 2);
+  return true;
+}
+
 void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& message,
                            const SamplingSettings& sampling) {
   Q_EMIT answerStarted(message, kind);
@@ -112,7 +125,7 @@ void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& m
   answer.kind = kind;
   answer.userMessage = message;
   answer.sampling = sampling;
-  if (!ensureConversation(requestId)) {  // stopped while encoding the image: nothing was sent
+  if (!ensureConversationRestored(requestId)) {  // stopped while encoding the image: nothing was sent
     answer.stopReason = StopReason::Cancelled;
     Q_EMIT answerFinished(answer);
     return;
@@ -144,7 +157,8 @@ void EngineWorker::ask(quint64 requestId, RequestKind kind, const QString& quest
   guarded(requestId, [&] {
     if (stop_->isCancelled(requestId)) return;
     if (!backend_->isLoaded()) throw ModelError("No model is loaded yet: choose a CXR-LLaVA model folder first.");
-    const bool firstTurn = !backend_->hasConversation() || imageChanged_ || exchanges_ == 0;
+    const bool firstTurn = restorePending_ ? restoredTurns_.isEmpty()
+                                           : !backend_->hasConversation() || imageChanged_ || exchanges_ == 0;
     runTurn(requestId, kind, composeUserMessage(kind, question, firstTurn), sampling);
   });
 }
@@ -155,6 +169,10 @@ void EngineWorker::regenerate(quint64 requestId, const SamplingSettings& samplin
     if (!lastMessage_.isEmpty() && !lastReached_) {  // (setImage clears lastMessage_)
       runTurn(requestId, lastKind_, lastMessage_, sampling);  // never reached the engine: just run it
       return;
+    }
+    if (restorePending_) {
+      if (!ensureConversationRestored(requestId)) return;
+      lastKind_ = RequestKind::Question;
     }
     if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no answer to regenerate yet.");
     const QString message = QString::fromStdString(backend_->popLastExchange());
@@ -168,6 +186,7 @@ void EngineWorker::editAndResend(quint64 requestId, const QString& newQuestion,
   guarded(requestId, [&] {
     if (stop_->isCancelled(requestId)) return;
     const bool reached = lastMessage_.isEmpty() || lastReached_;
+    if (reached && restorePending_ && !ensureConversationRestored(requestId)) return;
     if (reached) {
       if (exchanges_ == 0 || imageChanged_) throw ModelError("There is no question to edit yet.");
       backend_->popLastExchange();
@@ -178,11 +197,23 @@ void EngineWorker::editAndResend(quint64 requestId, const QString& newQuestion,
   });
 }
 
+void EngineWorker::restoreConversation(quint64 requestId, const QStringList& turns) {
+  guarded(requestId, [&] {
+    if (turns.size() % 2 != 0)
+      throw ModelError("The stored conversation ends with an unanswered question; it cannot be continued as is.");
+    restorePending_ = true;
+    restoredTurns_ = turns;
+    exchanges_ = 0;
+    lastMessage_.clear();
+  });
+}
+
 void EngineWorker::newConversation(quint64 requestId) {
   guarded(requestId, [&] {
     if (backend_->hasConversation() && !imageChanged_) backend_->reset();
     exchanges_ = 0;
     lastMessage_.clear();
+    restorePending_ = false;
     Q_EMIT conversationReset();
   });
 }
@@ -277,6 +308,12 @@ void AssistantEngine::editAndResend(const QString& newQuestion, const SamplingSe
 void AssistantEngine::newConversation() {
   const quint64 id = nextId();
   QMetaObject::invokeMethod(worker_, [w = worker_, id] { w->newConversation(id); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::restoreConversation(const QStringList& turns) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, turns] { w->restoreConversation(id, turns); },
                             Qt::QueuedConnection);
 }
 

@@ -47,6 +47,7 @@ class ModelBackend final : public EngineBackend {
   }
   std::string popLastExchange() override { return requireConversation().popLastExchange(); }
   void reset() override { requireConversation().reset(); }
+  void restore(const std::vector<Message>& turns) override { requireConversation().restore(turns); }
   int cachedPositions() const override {
     return conversation_ ? conversation_->cachedPositions() : 0;
   }

@@ -18,6 +18,10 @@ const char* stopReasonName(StopReason reason) {
   return "unknown";
 }
 
+void EngineBackend::restore(const std::vector<Message>&) {
+  throw ModelError("this engine cannot continue a stored conversation; start a new one on the image");
+}
+
 namespace {
 
 std::vector<std::string> splitIntoTokens(const std::string& text) {
@@ -140,6 +144,10 @@ GenerationResult ScriptedBackend::send(const std::string& userMessage,
   turn.user = userMessage;
   // The first turn carries the system prompt and the image; follow-ups only their own tokens.
   turn.positions = pseudoTokenCount(userMessage) + (turns_.empty() ? script_.imageTokens + 40 : 0);
+  if (!turns_.empty() && cachedPositions() == 0) {  // restored turns: the whole conversation is processed now
+    turn.positions += script_.imageTokens + 40;
+    for (const Turn& t : turns_) turn.positions += pseudoTokenCount(t.user) + pseudoTokenCount(t.assistant);
+  }
   for (int layer = 0; layer < script_.prefillLayers; ++layer) {
     std::this_thread::sleep_for(script_.prefillLayerDelay);
     if (progress && !progress(Phase::Prefill, layer + 1, script_.prefillLayers)) {
@@ -187,6 +195,17 @@ std::string ScriptedBackend::popLastExchange() {
 }
 
 void ScriptedBackend::reset() { turns_.clear(); }
+
+void ScriptedBackend::restore(const std::vector<Message>& turns) {
+  if (!hasConversation_) throw ModelError("no conversation: attach an image first");
+  if (turns.size() % 2 != 0) throw ModelError("cannot restore the conversation: it ends with an unanswered question");
+  for (size_t i = 0; i < turns.size(); ++i)
+    if ((turns[i].role == Message::Role::User) != (i % 2 == 0))
+      throw ModelError("cannot restore the conversation: turns must alternate user/assistant");
+  turns_.clear();
+  for (size_t i = 0; i < turns.size(); i += 2) turns_.push_back({turns[i].content, turns[i + 1].content, 0});
+  ++restoreCount_;
+}
 
 int ScriptedBackend::cachedPositions() const {
   int positions = 0;

@@ -98,6 +98,7 @@ class TestChatPanel : public QObject {
   void cancelLoadingThenLoadAgain();
   void exportFromPanelIsAnonymised();
   void historyBrowserSearchDeleteUndoReopen();
+  void reopenedImageArrivingLateKeepsTheConversation();
   void runSpec_data();
   void runSpec();
   void batchRunWritesExports();
@@ -392,12 +393,48 @@ void TestChatPanel::historyBrowserSearchDeleteUndoReopen() {
   QCOMPARE(imageRequest[0][0].toString(), QStringLiteral("/data/cxr/chest.dcm"));
   QCOMPARE(h.panel->transcript().entries().size(), 2);
   QCOMPARE(h.panel->transcript().entries()[0].text, QStringLiteral("Is there a pneumothorax?"));
-  QVERIFY(!h.button("regenerate")->isEnabled());  // the engine never saw these turns
-  // A new request starts a new conversation (first turn, with the image).
+  // The reopened conversation continues: the engine replays its turns, the next question is a
+  // follow-up (no <image>), and the new turns are stored with the old ones.
+  QTRY_VERIFY(h.button("regenerate")->isEnabled());
   h.panel->askQuestion(QStringLiteral("Any effusion?"));
   QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().entries().size(), 4);
+  QCOMPARE(h.panel->transcript().entries()[2].sentMessage, QStringLiteral("Any effusion?"));
+  QCOMPARE(h.backend->restoreCount(), 1);
+  QCOMPARE(h.backend->userMessages(),
+           (std::vector<std::string>{"<image>\nIs there a pneumothorax?", "Any effusion?"}));
+  QCOMPARE(h.panel->historyConversationId(), id);
+  QCOMPARE(h.history->conversation(id)->messages.size(), 4);
+}
+
+// The app may deliver the reopened image after restoreConversation() (chat_panel.h): a source for
+// the record's image must not wipe the restored conversation, and the engine must see that image.
+void TestChatPanel::reopenedImageArrivingLateKeepsTheConversation() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->askQuestion(QStringLiteral("Is there a pneumothorax?"));
+  QVERIFY(h.idle());
+  const qint64 id = h.panel->historyConversationId();
+  const auto record = h.history->conversation(id);
+  QVERIFY(record);
+  ModelImageSource other = imageSource();
+  other.filePath = QStringLiteral("/data/cxr/other.png");
+  other.sha256 = QString(64, u'b');
+  other.defaultWindow.fill(30);
+  h.panel->setImageSource(other);  // the user moved on to another image and asked about it
+  h.panel->askQuestion(QStringLiteral("Heart size?"));
+  QVERIFY(h.idle());
+  const int encodedBefore = h.backend->encodeCount();
+  h.panel->restoreConversation(*record);
+  h.panel->setImageSource(imageSource());  // the reopened image, late
+  QVERIFY(h.idle());
   QCOMPARE(h.panel->transcript().entries().size(), 2);
-  QCOMPARE(h.panel->transcript().entries()[0].sentMessage, QStringLiteral("<image>\nAny effusion?"));
+  h.panel->askQuestion(QStringLiteral("Any effusion?"));
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().entries().size(), 4);
+  QCOMPARE(h.backend->encodeCount(), encodedBefore + 1);  // the reopened image was encoded again
+  QCOMPARE(h.backend->userMessages(),
+           (std::vector<std::string>{"<image>\nIs there a pneumothorax?", "Any effusion?"}));
 }
 
 void TestChatPanel::runSpec_data() {

@@ -86,6 +86,7 @@ class TestModelBackend : public QObject {
   void initTestCase();
   void reportMatchesReferenceAndStreamsInOrder();
   void followUpPrefillsOnlyItsOwnTokens();
+  void restoredConversationContinuesLikeTheLiveOne();
   void stopAtEachStageLeavesEngineUsable();
   void previewIsTheExactCrop();
   void batchRunExportsTheRealAnswer();
@@ -159,6 +160,36 @@ void TestModelBackend::followUpPrefillsOnlyItsOwnTokens() {
   QCOMPARE(run.answers.size(), 3);
   QCOMPARE(run.answers[2].text, second.text);
   QCOMPARE(run.answers[2].cachedPositions, second.cachedPositions);
+}
+
+// A conversation reopened from history (its turns as stored: the user messages as sent and the
+// answers' text) continues exactly as the live conversation did: same prompt, same greedy answer.
+void TestModelBackend::restoredConversationContinuesLikeTheLiveOne() {
+  Run live;
+  live.engine->loadModel(checkpoint(), f32());
+  live.engine->setImage(toImageInput(QImage(imagePath())));
+  live.engine->ask(RequestKind::Question, QStringLiteral("Is there a pleural effusion?"), greedy16());
+  live.engine->ask(RequestKind::Question, QStringLiteral("Which side?"), greedy16());
+  QVERIFY(live.idle());
+  QVERIFY2(live.failures.isEmpty(), qPrintable(live.failures.join(u'\n')));
+  QCOMPARE(live.answers.size(), 2);
+
+  Run reopened;
+  reopened.engine->loadModel(checkpoint(), f32());
+  reopened.engine->setImage(toImageInput(QImage(imagePath())));  // the image first, then the turns
+  reopened.engine->restoreConversation({live.answers[0].userMessage, live.answers[0].text});
+  reopened.engine->ask(RequestKind::Question, QStringLiteral("Which side?"), greedy16());
+  QVERIFY(reopened.idle());
+  QVERIFY2(reopened.failures.isEmpty(), qPrintable(reopened.failures.join(u'\n')));
+  QCOMPARE(reopened.answers.size(), 1);
+  const AnswerResult& continued = reopened.answers[0];
+  QCOMPARE(continued.userMessage, QStringLiteral("Which side?"));  // no <image>: not a first turn
+  QCOMPARE(continued.promptIds, live.answers[1].promptIds);
+  QCOMPARE(continued.text, live.answers[1].text);
+  QCOMPARE(continued.cachedPositions, live.answers[1].cachedPositions);
+  // The first answer after the restore processed the whole conversation, image included.
+  QVERIFY(continued.timings.prefillPositions > live.answers[1].timings.prefillPositions);
+  QVERIFY(continued.timings.visionSeconds > 0);
 }
 
 void TestModelBackend::stopAtEachStageLeavesEngineUsable() {

@@ -150,6 +150,52 @@ int main(int argc, char** argv) {
     CHECK(r6.timings.visionSeconds == image->visionSeconds(), "a new conversation on the same image reuses its encoding");
   }
 
+  // ---- a conversation restored from stored turns continues exactly like the live one
+  {
+    cxr::Conversation live(*model);
+    live.setImage(image);
+    const auto a1 = live.send(cxr::prompts::kReport, greedy(8));
+    const auto a2 = live.send("Is there a pleural effusion?", greedy(6));
+
+    cxr::Conversation reopened(*model);
+    using R = cxr::Message::Role;
+    const std::vector<cxr::Message> turns = {{R::User, cxr::prompts::kReport}, {R::Assistant, a1.text}};
+    bool threw = false;
+    try {
+      reopened.restore(turns);  // the first message carries <image>: no image yet
+    } catch (const cxr::ModelError& e) {
+      threw = std::string(e.what()).find("setImage") != std::string::npos;
+    }
+    CHECK(threw && reopened.messages().size() == 1, "restore without the image is refused, conversation unchanged");
+    reopened.setImage(image);
+    struct BadTurns { const char* name; std::vector<cxr::Message> turns; };
+    for (const BadTurns& row : {BadTurns{"assistant first", {{R::Assistant, "a"}, {R::User, "b"}}},
+                                BadTurns{"two user messages", {{R::User, "a"}, {R::User, "b"}}},
+                                BadTurns{"unanswered question", {{R::User, "a"}, {R::Assistant, "b"}, {R::User, "c"}}}}) {
+      threw = false;
+      try {
+        reopened.restore(row.turns);
+      } catch (const cxr::ModelError& e) {
+        threw = std::string(e.what()).find("cannot restore") != std::string::npos;
+      }
+      CHECK(threw && reopened.messages().size() == 1, std::string(row.name) + ": restore refused, conversation unchanged");
+    }
+    reopened.restore(turns);
+    CHECK(reopened.messages().size() == 3 && reopened.cachedPositions() == 0,
+          "restored: system + two turns, nothing computed yet");
+    CHECK(reopened.renderedPrompt() == live.renderedPrompt().substr(0, reopened.renderedPrompt().size()),
+          "the restored conversation renders as the live one did");
+    const auto b2 = reopened.send("Is there a pleural effusion?", greedy(6));
+    CHECK_EQ_VEC(b2.promptIds, a2.promptIds, "restored + follow-up: the same prompt ids as the live conversation");
+    CHECK_EQ_VEC(b2.tokenIds, a2.tokenIds, "restored + follow-up: the same greedy answer");
+    CHECK(b2.text == a2.text, "restored + follow-up: the same text");
+    CHECK(b2.timings.prefillPositions == int(a2.promptIds.size()) - 1 + 16,
+          "the first send after restore prefills the whole conversation");
+    const auto b3 = reopened.send("And the heart?", greedy(4));
+    CHECK(b3.timings.prefillPositions < int(b3.promptIds.size()) - int(b2.promptIds.size()) + 8,
+          "after that, follow-ups reuse the cache again");
+  }
+
   // ---- sampling
   {
     cxr::SamplingParams s;

@@ -527,6 +527,34 @@ GenerationResult Conversation::send(const std::string& userMessage, const Sampli
   }
 }
 
+void Conversation::restore(const std::vector<Message>& turns) {
+  Impl& c = *impl_;
+  std::vector<Message> restored;
+  size_t first = 0;
+  if (!turns.empty() && turns[0].role == Message::Role::System) {
+    restored.push_back(turns[0]);
+    first = 1;
+  } else if (!c.messages.empty() && c.messages[0].role == Message::Role::System) {
+    restored.push_back(c.messages[0]);
+  }
+  for (size_t i = first; i < turns.size(); ++i) {
+    const bool userExpected = (i - first) % 2 == 0;
+    if ((turns[i].role == Message::Role::User) != userExpected || turns[i].role == Message::Role::System)
+      throw ModelError("cannot restore the conversation: turn " + std::to_string(i + 1) + " should be " +
+                       (userExpected ? "a user message" : "an assistant answer") +
+                       " (turns alternate user/assistant, starting with the user)");
+    restored.push_back(turns[i]);
+  }
+  if ((turns.size() - first) % 2 != 0)
+    throw ModelError("cannot restore the conversation: it ends with a user message without an answer; "
+                     "restore the answered turns and send() the last question again");
+  if (turns.size() > first && !c.image && turns[first].content.find("<image>") != std::string::npos)
+    throw ModelError("cannot restore the conversation: its first message refers to the image (<image>); "
+                     "encode the image and call setImage() before restore()");
+  c.messages = std::move(restored);
+  c.session.cachedIds.clear();  // the next send() prefills the whole restored conversation
+}
+
 std::string Conversation::popLastExchange() {
   Impl& c = *impl_;
   std::string user;

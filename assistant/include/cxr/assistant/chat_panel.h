@@ -71,8 +71,15 @@ class ChatPanel : public QWidget {
   ExportDocument exportDocument(ExportDocument::Scope scope) const;
   void setIncludeIdentifyingInExports(bool include) { includeIdentifying_ = include; }
 
-  // Shows a stored conversation (from the history browser). The engine cannot take over old turns,
-  // so the next question starts a new conversation on the image.
+  // Shows a stored conversation (from the history browser) and lets the next question continue it:
+  // the engine replays the stored turns (its image encoded again) before answering, and the new
+  // turns are stored in the same history conversation. A conversation that cannot be continued
+  // (one ending with an unanswered question) is shown read-only; the next question starts afresh.
+  //
+  // Ordering: give the panel the reopened image (setImageSource with the record's file) before
+  // calling this, as the history browser's reopenImageRequested does. A source for the record's
+  // image (same path or SHA-256) arriving after the call also works: it replaces the image without
+  // wiping the restored conversation. Any other image starts a new conversation, as always.
   void restoreConversation(const ConversationRecord& record);
   void showHistory();
 
@@ -117,6 +124,10 @@ class ChatPanel : public QWidget {
   qint64 conversationId_ = 0;
   bool editing_ = false;
   bool restored_ = false;      // showing a conversation from the history (read-only for the engine)
+  // A reopened conversation the engine will continue: its turns (user as sent, answer, ...) and
+  // its image, until the first new answer starts.
+  QStringList continuedTurns_;
+  ImageProvenance continuedImage_;
   bool imagePending_ = false;  // a new rendering of the same file waits for the next conversation
   bool includeIdentifying_ = false;
   bool busy_ = false;

@@ -42,6 +42,12 @@ class EngineBackend {
   virtual std::string popLastExchange() = 0;
   // Forgets every turn, keeps the image and its encoding.
   virtual void reset() = 0;
+  // Continues a stored conversation (reopened from history) on the current conversation's image:
+  // replaces its turns with `turns` (user, assistant, ..., ending with an answer; the first user
+  // message carries "<image>"). Nothing is computed now; the next send() processes the whole
+  // conversation. Call after startConversation(). The default refuses with a ModelError, for
+  // backends that cannot replay old turns.
+  virtual void restore(const std::vector<Message>& turns);
   // Positions held in the KV cache (a follow-up only adds its own).
   virtual int cachedPositions() const = 0;
 };

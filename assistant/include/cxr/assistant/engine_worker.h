@@ -39,6 +39,10 @@ class EngineWorker : public QObject {
   Q_INVOKABLE void editAndResend(quint64 requestId, const QString& newQuestion,
                                  const cxr::assistant::SamplingSettings& sampling);
   Q_INVOKABLE void newConversation(quint64 requestId);
+  // Continue a stored conversation: `turns` alternate user message (verbatim, as sent) and answer,
+  // ending with an answer. Applied to the backend with the next question (after the image set
+  // before it is encoded); a later setImage or newConversation drops it.
+  Q_INVOKABLE void restoreConversation(quint64 requestId, const QStringList& turns);
 
  Q_SIGNALS:
   void loadProgress(double fraction, const QString& stage);
@@ -59,6 +63,8 @@ class EngineWorker : public QObject {
   void runTurn(quint64 requestId, RequestKind kind, const QString& message,
                const SamplingSettings& sampling);
   bool ensureConversation(quint64 requestId);
+  // ensureConversation, then hands a pending restored conversation to the backend.
+  bool ensureConversationRestored(quint64 requestId);
   template <typename Fn>
   void guarded(quint64 requestId, Fn&& fn);
 
@@ -72,6 +78,9 @@ class EngineWorker : public QObject {
   // the image was being encoded did not, so regenerate/edit must not pop anything for it).
   QString lastMessage_;
   bool lastReached_ = false;
+  // A stored conversation waiting to be handed to the backend (restoreConversation).
+  bool restorePending_ = false;
+  QStringList restoredTurns_;
 };
 
 // GUI-thread facade: owns the thread and the worker, numbers requests, tracks busy state.
@@ -88,6 +97,9 @@ class AssistantEngine : public QObject {
   void regenerate(const SamplingSettings& sampling);
   void editAndResend(const QString& newQuestion, const SamplingSettings& sampling);
   void newConversation();
+  // Continue a conversation reopened from history on the image set last (setImage first):
+  // `turns` alternate the user messages as sent and the answers. See EngineWorker.
+  void restoreConversation(const QStringList& turns);
   // Cancels everything issued so far: the running request stops within one layer / token.
   void stop();
 

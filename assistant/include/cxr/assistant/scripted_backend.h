@@ -45,11 +45,15 @@ class ScriptedBackend : public EngineBackend {
                         const TokenCallback& onToken, const PhaseProgress& progress) override;
   std::string popLastExchange() override;
   void reset() override;
+  // Like the engine: checks alternation, keeps the turns, caches nothing until the next send(),
+  // which then counts the whole restored conversation as its prefill.
+  void restore(const std::vector<Message>& turns) override;
   int cachedPositions() const override;
 
   // Counters for tests (read after the worker is idle).
   int encodeCount() const { return encodeCount_; }
   int sendCount() const { return sendCount_; }
+  int restoreCount() const { return restoreCount_; }
   std::vector<std::string> userMessages() const;
 
  private:
@@ -63,6 +67,7 @@ class ScriptedBackend : public EngineBackend {
   int encodeCount_ = 0;
   int sendCount_ = 0;
   int answerCounter_ = 0;
+  int restoreCount_ = 0;
   struct Turn {
     std::string user, assistant;
     int positions = 0;

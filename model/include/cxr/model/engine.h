@@ -255,6 +255,16 @@ class Conversation {
                         const TokenCallback& onToken = {}, const PhaseProgress& progress = {},
                         DebugCapture* debug = nullptr);
 
+  // Continues a conversation stored earlier (e.g. reopened from history): replaces every turn after
+  // the system prompt with `turns` (user, assistant, user, assistant, ...; ending with an assistant
+  // answer, so that the next send() asks the next question). A leading System message in `turns`
+  // replaces the system prompt. Nothing is computed here: the cache is emptied, and the next send()
+  // prefills the whole rendered conversation, giving the same prompt ids (and, greedy, the same
+  // answer) as the live conversation had, provided the assistant texts are exactly what the model
+  // wrote (GenerationResult::text). A first user message carrying "<image>" needs the image: call
+  // setImage() first. Throws ModelError (conversation unchanged) on bad turns.
+  void restore(const std::vector<Message>& turns);
+
   // Drops the last user+assistant exchange (and the cache positions they used) so it can be
   // regenerated or edited and resent. Returns the dropped user message.
   std::string popLastExchange();
