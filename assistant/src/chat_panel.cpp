@@ -26,7 +26,6 @@
 #include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
-#include <QSplitter>
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QTextCursor>
@@ -171,12 +170,11 @@ void ChatPanel::buildUi() {
   });
 
   // ---- Conversation ------------------------------------------------------------------------
-  auto* split = new QSplitter(Qt::Vertical, this);
-  messages_ = new QTextBrowser(split);
+  messages_ = new QTextBrowser(this);
   messages_->setOpenLinks(false);
   messages_->setObjectName(QStringLiteral("messages"));
   connect(messages_, &QTextBrowser::anchorClicked, this, &ChatPanel::onAnchor);
-  findings_ = new QTableWidget(6, 3, split);
+  findings_ = new QTableWidget(6, 3, this);
   findings_->setObjectName(QStringLiteral("findings"));
   findings_->setHorizontalHeaderLabels({tr("Finding"), tr("Status"), tr("Sentence")});
   findings_->horizontalHeader()->setStretchLastSection(true);
@@ -184,8 +182,10 @@ void ChatPanel::buildUi() {
   findings_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   findings_->setSelectionBehavior(QAbstractItemView::SelectRows);
   findings_->verticalHeader()->setDefaultSectionSize(findings_->fontMetrics().height() + 6);
-  findings_->setMinimumHeight(findings_->horizontalHeader()->sizeHint().height() +
-                              6 * findings_->verticalHeader()->defaultSectionSize() + 4);
+  // Exactly six rows tall: every finding visible, and all remaining height goes to the transcript
+  // (a growing table left answers ~100 px at 1400x900).
+  findings_->setFixedHeight(findings_->horizontalHeader()->sizeHint().height() +
+                            6 * findings_->verticalHeader()->defaultSectionSize() + 4);
   findings_->setToolTip(tr("Rule-based reading of the report (negation and hedge aware). Click a row to find its sentence."));
   connect(findings_, &QTableWidget::cellClicked, this, [this](int row, int) {
     const auto* item = findings_->item(row, 2);
@@ -193,12 +193,8 @@ void ChatPanel::buildUi() {
     messages_->moveCursor(QTextCursor::Start);
     messages_->find(item->text());
   });
-  split->addWidget(messages_);
-  split->addWidget(findings_);
-  split->setStretchFactor(0, 4);
-  split->setStretchFactor(1, 0);
-  split->setCollapsible(1, false);
-  layout->addWidget(split, 1);
+  layout->addWidget(messages_, 1);
+  layout->addWidget(findings_);
 
   auto* progressRow = new QHBoxLayout;
   phase_ = new QLabel(this);
