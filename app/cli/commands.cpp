@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstdio>
@@ -17,7 +16,6 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "image_reader.h"
@@ -290,35 +288,6 @@ int runInspect(const Options& o) {
   return 0;
 }
 
-// Sustained read bandwidth of this machine with `threads` threads over a buffer much larger than
-// the caches: the bound a memory-bound decode step can reach.
-double measureReadBandwidth(int threads, size_t bytes) {
-  threads = std::max(1, threads);
-  std::vector<uint64_t> buffer(bytes / sizeof(uint64_t));
-  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = i;  // touch every page
-  std::atomic<uint64_t> sink{0};
-  auto pass = [&] {
-    std::vector<std::thread> pool;
-    const size_t chunk = buffer.size() / static_cast<size_t>(threads);
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        const uint64_t* p = buffer.data() + chunk * static_cast<size_t>(t);
-        uint64_t a = 0, b = 0, c = 0, d = 0;
-        for (size_t i = 0; i + 4 <= chunk; i += 4) { a += p[i]; b += p[i + 1]; c += p[i + 2]; d += p[i + 3]; }
-        sink += a + b + c + d;
-      });
-    for (auto& th : pool) th.join();
-  };
-  pass();  // warm-up
-  double best = 1e30;
-  for (int rep = 0; rep < 3; ++rep) {
-    const auto start = Clock::now();
-    pass();
-    best = std::min(best, secondsSince(start));
-  }
-  return static_cast<double>(buffer.size() * sizeof(uint64_t)) / best;
-}
-
 // A deterministic synthetic chest-sized gray image for bench when no --image is given.
 cxr::ImageInput syntheticImage() {
   cxr::ImageInput image;
@@ -355,7 +324,10 @@ int runBench(const Options& o) {
   const double visionParams = 12.0 * info.visionWidth * double(info.visionWidth) * info.visionLayers;
   const double embedParams = double(info.vocabSize) * info.hiddenSize;
   const double decodeBytes = std::max(0.0, (info.parameterCount - visionParams - embedParams) * bytesPerParameter);
-  const double bandwidth = measureReadBandwidth(info.threads, size_t(1) << 30);
+  // The engine's own kernel probe: oneDNN flags, bf16 vs fp32 linear, and the read bandwidth
+  // (the same figures bench_engine prints, so the two tools cannot disagree on the bound).
+  const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
+  const double bandwidth = kernels.readBandwidthGBs * 1e9;
   const double boundTokensPerSecond = decodeBytes > 0 ? bandwidth / decodeBytes : 0;
   const double decodeRate = report.timings.decodeTokensPerSecond();
 
@@ -380,6 +352,9 @@ int runBench(const Options& o) {
     j.key("followup_prefill_positions").value(followUp.timings.prefillPositions);
     j.key("followup_prefill_s").value(followUp.timings.prefillSeconds);
     j.key("followup_first_token_s").value(followUp.timings.firstTokenSeconds);
+    j.key("mkldnn_enabled").value(kernels.mkldnnBuilt && kernels.mkldnnEnabled);
+    j.key("bf16_linear_1x4096x4096_ms").value(kernels.bf16GemvMs);
+    j.key("f32_linear_1x4096x4096_ms").value(kernels.f32GemvMs);
     j.key("read_bandwidth_bytes_per_s").value(bandwidth);
     j.key("decode_bytes_per_token").value(decodeBytes);
     j.key("bandwidth_bound_tokens_per_s").value(boundTokensPerSecond);
@@ -401,7 +376,10 @@ int runBench(const Options& o) {
   std::printf("decode                %d tokens, %.2f tokens/s\n", report.timings.decodeTokens, decodeRate);
   std::printf("follow-up question    %d new positions prefilled in %.3f s, first token after %.3f s\n",
               followUp.timings.prefillPositions, followUp.timings.prefillSeconds, followUp.timings.firstTokenSeconds);
-  std::printf("memory read bandwidth %.1f GB/s (%d threads, 1 GiB buffer, best of 3)\n", bandwidth / 1e9, info.threads);
+  std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
+              kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
+  std::printf("memory read bandwidth %.1f GB/s (%d threads, streaming sum over 2 GiB, best of 5)\n", bandwidth / 1e9,
+              info.threads);
   std::printf("bandwidth bound       %.2f tokens/s (%.2f GB read per token); decode reaches %.0f%%\n",
               boundTokensPerSecond, decodeBytes / 1e9, boundTokensPerSecond > 0 ? 100 * decodeRate / boundTokensPerSecond : 0.0);
   std::printf("peak RSS              %.2f GiB (weights %.2f GiB)\n", peakRssBytes() / 1073741824.0,
