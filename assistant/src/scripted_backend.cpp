@@ -181,6 +181,7 @@ GenerationResult ScriptedBackend::send(const std::string& userMessage,
   }
   result.timings.decodeSeconds = secondsSince(decodeStart);
   result.timings.decodeTokens = int(result.tokenIds.size());
+  result.timings.decodeSteps = std::max(0, result.timings.decodeTokens - 1);  // as the engine counts them
   turn.assistant = result.text;
   turn.positions += int(result.tokenIds.size());
   turns_.push_back(turn);

@@ -28,6 +28,7 @@ ExportDocument sampleDocument() {
   r.timings.prefillPositions = 1121;
   r.timings.prefillSeconds = 61.5;
   r.timings.decodeTokens = 80;
+  r.timings.decodeSteps = 79;
   r.timings.decodeSeconds = 20;
   t.finish(r);
   t.beginExchange(QStringLiteral("Which side is the effusion on?"), RequestKind::Question, 20);

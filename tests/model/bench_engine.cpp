@@ -7,6 +7,7 @@
 //                                         shapes), decode, follow-up prefill, peak RSS
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -100,18 +101,55 @@ int run(const std::string& dir, int threads, int tokens) {
   return 0;
 }
 
-// Decode speed alone: a 2-token text prompt (no image, negligible prefill), N greedy tokens.
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Decode speed against the memory-bandwidth bound, paired step by step: after every decode step
+// (a 2-token text prompt, so no prefill to speak of; greedy) the decoder's weights are read once
+// (readDecoderWeights), and the step time is compared with that read time taken a moment later.
+// The bandwidth of this shared machine drifts by 2x within minutes; pairs taken seconds apart
+// see the same machine.
 int decodeOnly(const std::string& dir, int threads, int tokens) {
   cxr::LoadOptions opt;
   opt.threads = threads;
   auto model = cxr::Model::load(dir, opt);
+  cxr::readDecoderWeights(*model);  // fault the mapping in before anything is timed
   cxr::SamplingParams greedy;
   greedy.temperature = 0;
-  greedy.maxNewTokens = tokens;
-  auto r = cxr::generateFromIds(*model, {1, 13}, nullptr, greedy);
-  std::printf("decode only: %d tokens in %.2f s = %.2f tokens/s (%.0f ms/token)\n", r.timings.decodeTokens,
-              r.timings.decodeSeconds, r.timings.decodeTokensPerSecond(),
-              r.timings.decodeTokens ? 1e3 * r.timings.decodeSeconds / r.timings.decodeTokens : 0.0);
+  greedy.maxNewTokens = tokens + 1;
+  std::vector<double> steps, reads, ratios;
+  int64_t bytes = 0;
+  auto last = Clock::now();
+  auto r = cxr::generateFromIds(*model, {1, 13}, nullptr, greedy, [&](const cxr::TokenEvent& ev) {
+    const double step = since(last);
+    if (ev.index > 0) {  // token 0 comes out of the prefill, not a decode step
+      const cxr::WeightReadProbe probe = cxr::readDecoderWeights(*model);
+      bytes = probe.bytes;
+      steps.push_back(step);
+      reads.push_back(probe.seconds);
+      ratios.push_back(probe.seconds / step);
+      std::printf("  step %2d: %4.0f ms   weights read alone: %4.0f ms (%.1f GB/s)   -> %3.0f%% of the bound\n",
+                  ev.index, step * 1e3, probe.seconds * 1e3, probe.gigabytesPerSecond(), 100 * probe.seconds / step);
+    }
+    last = Clock::now();
+    return true;
+  });
+  if (steps.empty()) {
+    std::printf("no decode step was taken (stop: %s)\n", cxr::toString(r.stopReason).c_str());
+    return 1;
+  }
+  const double step = median(steps), read = median(reads);
+  std::printf("decode only, %zu steps, %d threads: median %.0f ms/step = %.2f tokens/s (%.1f GB/s of weights)\n",
+              steps.size(), threads, step * 1e3, 1 / step, bytes / step / 1e9);
+  std::printf("bound: %.2f GB of decoder weights read alone in median %.0f ms (%.1f GB/s) = %.2f tokens/s\n",
+              bytes / 1e9, read * 1e3, bytes / read / 1e9, 1 / read);
+  std::printf("decode reaches %.0f%% of the memory-bandwidth bound (median of the per-step ratios; min %.0f%%, max %.0f%%)\n",
+              100 * median(ratios), 100 * *std::min_element(ratios.begin(), ratios.end()),
+              100 * *std::max_element(ratios.begin(), ratios.end()));
   return 0;
 }
 

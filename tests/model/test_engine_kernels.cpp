@@ -1,12 +1,17 @@
-// The AVX-512 BF16 decode gemv against a float64 reference on bf16 inputs: all row lengths
-// (multiples of 64, of 32 and ragged tails) and a 7B-sized row; the result must be the reference
-// rounded to bf16 within one bf16 step (fp32 accumulation order differs from float64).
+// The hand-written decode kernels against float64 references on bf16 inputs, each result within
+// one bf16 step of the reference (fp32 accumulation order differs from float64):
+// - the AVX-512 BF16 gemv: all row lengths (multiples of 64, of 32, ragged tails) and 7B-sized rows;
+// - one-position attention: scores q.k and the probability-weighted sum of V, over head widths
+//   16..128, grouped-query layouts and a cache holding more positions than are attended.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "core/attention_decode.h"
 #include "core/gemv_bf16.h"
 #include "support/check.h"
 
@@ -49,6 +54,61 @@ int main() {
       worst = std::max(worst, std::fabs(bf(y[size_t(r)]) - ref) / tol);
     }
     CHECK(worst <= 1.0, "K=" + std::to_string(k) + ": error " + std::to_string(worst) + " x tolerance");
+  }
+
+  for (int64_t hd : {16, 32, 48, 64, 128}) {
+    for (auto [heads, kvHeads] : {std::pair<int64_t, int64_t>{4, 4}, {8, 2}}) {
+      for (int64_t keys : {1, 3, 37, 300}) {
+        if (!cxr::detail::attentionDecodeAvailable(hd)) continue;
+        const int64_t capacity = keys + 5, group = heads / kvHeads;
+        const float scale = 1.f / std::sqrt(float(hd));
+        std::vector<uint16_t> q(size_t(heads * hd)), k(size_t(kvHeads * capacity * hd)), v(k.size());
+        for (auto& e : q) e = tobf(normal(rng));
+        for (auto& e : k) e = tobf(normal(rng));
+        for (auto& e : v) e = tobf(normal(rng));
+        const std::string where = "hd " + std::to_string(hd) + ", heads " + std::to_string(heads) + "/" +
+                                  std::to_string(kvHeads) + ", keys " + std::to_string(keys);
+
+        std::vector<float> scores(size_t(heads * keys));
+        cxr::detail::attentionScoresBf16(q.data(), k.data(), heads, kvHeads, capacity, keys, hd, scale, scores.data());
+        double worstScore = 0;
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t j = 0; j < keys; ++j) {
+            double dot = 0, mag = 0;
+            for (int64_t d = 0; d < hd; ++d) {
+              const double p = double(bf(q[size_t(h * hd + d)])) * bf(k[size_t(((h / group) * capacity + j) * hd + d)]);
+              dot += p;
+              mag += std::fabs(p);
+            }
+            const double tol = scale * (std::fabs(dot) * std::ldexp(1.0, -8) + mag * 1e-6) + 1e-30;
+            worstScore = std::max(worstScore, std::fabs(scores[size_t(h * keys + j)] - scale * dot) / tol);
+          }
+        CHECK(worstScore <= 1.0, "attention scores, " + where + ": error " + std::to_string(worstScore) + " x tolerance");
+
+        // Probabilities as the engine hands them over: positive, summing to about 1, in bf16.
+        std::vector<uint16_t> probs(size_t(heads * keys)), out(size_t(heads * hd));
+        for (int64_t h = 0; h < heads; ++h) {
+          double total = 0;
+          std::vector<double> raw(static_cast<size_t>(keys));
+          for (auto& r : raw) total += (r = std::exp(normal(rng)));
+          for (int64_t j = 0; j < keys; ++j) probs[size_t(h * keys + j)] = tobf(float(raw[size_t(j)] / total));
+        }
+        cxr::detail::attentionValuesBf16(probs.data(), v.data(), heads, kvHeads, capacity, keys, hd, out.data());
+        double worstValue = 0;
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t d = 0; d < hd; ++d) {
+            double sum = 0, mag = 0;
+            for (int64_t j = 0; j < keys; ++j) {
+              const double p = double(bf(probs[size_t(h * keys + j)])) * bf(v[size_t(((h / group) * capacity + j) * hd + d)]);
+              sum += p;
+              mag += std::fabs(p);
+            }
+            const double tol = std::fabs(sum) * std::ldexp(1.0, -8) + mag * 1e-6 + 1e-30;
+            worstValue = std::max(worstValue, std::fabs(bf(out[size_t(h * hd + d)]) - sum) / tol);
+          }
+        CHECK(worstValue <= 1.0, "attention values, " + where + ": error " + std::to_string(worstValue) + " x tolerance");
+      }
+    }
   }
   return check::finish("test_engine_kernels");
 }

@@ -431,6 +431,7 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
     ensureCapacity(m, s.cache, position + 1);
     logits = llamaForward(m, s.cache, embedTokens(m, {next}), position, {});
     s.cachedIds.push_back(next);
+    ++r.timings.decodeSteps;
     ++position;
   }
   r.text += stream.finish();

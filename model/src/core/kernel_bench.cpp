@@ -2,11 +2,20 @@
 // what read bandwidth bounds decoding). Kept in model/src so that torch stays out of tools.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
+#error "Build with OpenMP (model/CMakeLists.txt links OpenMP::OpenMP_CXX): otherwise at::parallel_for runs serially."
+#endif
 #include <c10/core/InferenceMode.h>
 
-#include <algorithm>
-#include <chrono>
+#include <immintrin.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
+#include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 #include "cxr/model/engine.h"
 
@@ -15,7 +24,70 @@ namespace cxr {
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// XOR of every 8-byte word in [p, p + bytes): a pure read, so cheap that memory is the only limit.
+uint64_t xorWordsPortable(const char* p, int64_t bytes) {
+  uint64_t acc = 0;
+  int64_t i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    acc ^= word;
+  }
+  for (; i < bytes; ++i) acc ^= uint64_t(uint8_t(p[i]));
+  return acc;
+}
+
+// The same with 64-byte loads, four independent accumulators (as many loads in flight as the gemv).
+__attribute__((target("avx512f"))) uint64_t xorWordsAvx512(const char* p, int64_t bytes) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 256 <= bytes; i += 256) {
+    a0 = _mm512_xor_si512(a0, _mm512_loadu_si512(p + i));
+    a1 = _mm512_xor_si512(a1, _mm512_loadu_si512(p + i + 64));
+    a2 = _mm512_xor_si512(a2, _mm512_loadu_si512(p + i + 128));
+    a3 = _mm512_xor_si512(a3, _mm512_loadu_si512(p + i + 192));
+  }
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3)));
+  uint64_t acc = 0;
+  for (uint64_t v : lanes) acc ^= v;
+  return acc ^ xorWordsPortable(p + i, bytes - i);
+}
+
+// Reads one tensor the way the decode gemv does: its rows split over the intra-op threads.
+uint64_t readTensor(const at::Tensor& t) {
+  if (!t.device().is_cpu()) return uint64_t(t.to(at::kFloat).abs().sum().item<double>());  // syncs the device
+  const char* base = static_cast<const char*>(t.data_ptr());
+  const int64_t bytes = t.numel() * int64_t(t.element_size());
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  constexpr int64_t kBlock = 16 * 8192;  // the gemv's grain: 16 rows of 4096 bf16
+  std::atomic<uint64_t> sink{0};
+  at::parallel_for(0, (bytes + kBlock - 1) / kBlock, 1, [&](int64_t begin, int64_t end) {
+    const int64_t from = begin * kBlock, to = std::min(bytes, end * kBlock);
+    sink.fetch_xor(avx512 ? xorWordsAvx512(base + from, to - from) : xorWordsPortable(base + from, to - from));
+  });
+  return sink.load();
+}
 }  // namespace
+
+WeightReadProbe readDecoderWeights(Model& model) {
+  c10::InferenceMode guard;
+  const detail::Weights& w = model.impl().w;
+  std::vector<at::Tensor> tensors;
+  for (const detail::LlamaLayer& l : w.layers)
+    for (const at::Tensor* t : {&l.inputNorm, &l.wq, &l.wk, &l.wv, &l.wo, &l.postNorm, &l.wGate, &l.wUp, &l.wDown})
+      tensors.push_back(*t);
+  tensors.push_back(w.finalNorm);
+  tensors.push_back(w.lmHead);
+  WeightReadProbe probe;
+  for (const at::Tensor& t : tensors) probe.bytes += t.numel() * int64_t(t.element_size());
+  volatile uint64_t sink = 0;
+  const auto t0 = Clock::now();
+  for (const at::Tensor& t : tensors) sink = sink ^ readTensor(t);
+  probe.seconds = since(t0);
+  return probe;
+}
 
 KernelReport measureKernels(int threads) {
   c10::InferenceMode guard;

@@ -1,5 +1,6 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
-# Only engine.cpp, transformer.cpp and kernel_bench.cpp include ATen (slow to compile); keep it that way.
+# Only engine.cpp, transformer.cpp, kernel_bench.cpp and the kernels' at::parallel_for include ATen
+# (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sha256.cpp
@@ -9,4 +10,5 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/transformer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/attention_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp)

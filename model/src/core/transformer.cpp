@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "core/attention_decode.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 
@@ -118,6 +119,21 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     outs.push_back(at::matmul(probs, vs));  // [n, rows, hd]
   }
   return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+// The attention of one new position against the cache (decode step, CPU, bf16): q [nh, 1, hd];
+// kCache, vCache [kvh, capacity, hd] holding `keys` positions. Same rounding as attention().
+at::Tensor attentionOnePosition(const at::Tensor& q, const at::Tensor& kCache, const at::Tensor& vCache, int64_t keys,
+                                double scale) {
+  const int64_t nh = q.size(0), hd = q.size(2), kvh = kCache.size(0), capacity = kCache.size(1);
+  auto bits = [](const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr()); };
+  at::Tensor qc = q.contiguous();
+  at::Tensor scores = at::empty({nh, keys}, q.options().dtype(at::kFloat));  // [nh, keys]
+  attentionScoresBf16(bits(qc), bits(kCache), nh, kvh, capacity, keys, hd, float(scale), scores.data_ptr<float>());
+  at::Tensor probs = at::softmax(scores, -1).to(at::kBFloat16).contiguous();  // [nh, keys]
+  at::Tensor out = at::empty({nh, 1, hd}, q.options());
+  attentionValuesBf16(bits(probs), bits(vCache), nh, kvh, capacity, keys, hd, bits(out));
+  return out;
 }
 
 }  // namespace
@@ -281,6 +297,10 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     if (G > 1) mask = mask.repeat({G, 1});  // [G*T, Lk]
   }
 
+  // A decode step on the CPU in bf16 attends with the hand-written kernels (attention_decode.h).
+  const bool onePositionKernels = T == 1 && m.device.is_cpu() && m.dtype == at::kBFloat16 &&
+                                  attentionDecodeAvailable(hd) && cache.k[0].is_contiguous();
+
   at::Tensor x = input;  // [T, H]
   for (int l = 0; l < lc.layers; ++l) {
     if (progress && !progress(l, lc.layers)) throw StopRequested{};
@@ -294,11 +314,16 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     k = k * cos + rotateHalf(k) * sin;
     cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
     cache.v[size_t(l)].narrow(1, pos0, T).copy_(v);
-    at::Tensor K = cache.k[size_t(l)].narrow(1, 0, Lk);  // [kvh, Lk, hd]
-    at::Tensor V = cache.v[size_t(l)].narrow(1, 0, Lk);
-    // GQA (repeat_kv): query head h uses kv head h / G; group the G heads' rows per kv head.
-    at::Tensor qg = q.reshape({kvh, G * T, hd});                                   // [kvh, G*T, hd]
-    at::Tensor a = attention(qg, K, V, scale, mask).reshape({nh, T, hd});          // [nh, T, hd]
+    at::Tensor a;  // [nh, T, hd]
+    if (T == 1 && onePositionKernels) {
+      a = attentionOnePosition(q, cache.k[size_t(l)], cache.v[size_t(l)], Lk, scale);
+    } else {
+      at::Tensor K = cache.k[size_t(l)].narrow(1, 0, Lk);  // [kvh, Lk, hd]
+      at::Tensor V = cache.v[size_t(l)].narrow(1, 0, Lk);
+      // GQA (repeat_kv): query head h uses kv head h / G; group the G heads' rows per kv head.
+      at::Tensor qg = q.reshape({kvh, G * T, hd});  // [kvh, G*T, hd]
+      a = attention(qg, K, V, scale, mask).reshape({nh, T, hd});
+    }
     a = a.transpose(0, 1).reshape({T, nh * hd});                                   // [T, nh*hd]
     x = x + project(a, w.wo);
     // ---- SwiGLU MLP: down(silu(gate(n2)) * up(n2))

@@ -119,10 +119,12 @@ struct Timings {
   double prefillSeconds = 0;
   int prefillPositions = 0;      // positions processed by this call's prefill (new tokens only)
   double firstTokenSeconds = 0;  // from the call to the first generated token
-  double decodeSeconds = 0;
-  int decodeTokens = 0;
+  double decodeSeconds = 0;      // from the first sampled token to the last
+  int decodeTokens = 0;          // tokens generated (EOS excluded)
+  int decodeSteps = 0;           // forward passes in that time: the first token comes from the prefill
+  // Decode speed: forward passes per second (tokens/s once the first token is out).
   double decodeTokensPerSecond() const {
-    return decodeSeconds > 0 ? decodeTokens / decodeSeconds : 0;
+    return decodeSeconds > 0 ? decodeSteps / decodeSeconds : 0;
   }
   double prefillPositionsPerSecond() const {
     return prefillSeconds > 0 ? prefillPositions / prefillSeconds : 0;
@@ -313,6 +315,20 @@ struct KernelReport {
   double onednnGemvGBs = 0, engineGemvGBs = 0;
 };
 KernelReport measureKernels(int threads);
+
+// The memory-bandwidth bound of one decode step, measured on the loaded model: every weight byte
+// a decode step reads (each decoder layer's norms and seven projections, the final norm and
+// lm_head; the one embedding row is negligible) is read once, on the model's device and threads,
+// with nothing but a running XOR per 64 bytes. `seconds` is the time the memory allows a decode
+// step. Benchmarks take it right after each decode step and compare the two: on a shared machine
+// the read bandwidth changes by up to 2x from one minute to the next, so a bandwidth figure taken
+// at another moment says little about a given decode step.
+struct WeightReadProbe {
+  int64_t bytes = 0;
+  double seconds = 0;
+  double gigabytesPerSecond() const { return seconds > 0 ? double(bytes) / seconds / 1e9 : 0; }
+};
+WeightReadProbe readDecoderWeights(Model& model);
 
 // Writes a checkpoint folder in the exact CXR-LLaVA v2 layout (config.json, tokenizer files copied
 // from `tokenizerSource` folder, sharded safetensors + index) filled with random weights, so that
