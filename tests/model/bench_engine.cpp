@@ -1,10 +1,11 @@
-// Engine benchmark (prints figures; not a test). Three modes:
+// Engine benchmark (prints figures; not a test). Four modes:
 //   bench_engine kernels                  oneDNN bf16 vs fp32 linear, memory read bandwidth
 //   bench_engine write-random DIR TOKDIR  writeRandomCheckpoint("7b", bf16) into DIR
-//   bench_engine decode DIR [--tokens N]  decode speed alone (2-token text prompt)
+//   bench_engine decode DIR [--tokens N]  decode speed alone (2-token text prompt), each step paired
+//                                         with a read of the decoder weights (the bandwidth bound)
 //   bench_engine run DIR [--threads N] [--tokens N]
 //                                         load, vision, report prefill (1121 positions on the 7B
-//                                         shapes), decode, follow-up prefill, peak RSS
+//                                         shapes), decode paired as above, follow-up prefill, peak RSS
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -45,6 +46,45 @@ int kernels(int threads) {
   return 0;
 }
 
+// Decode steps against the memory-bandwidth bound, pair by pair (cxr::DecodeBoundMeter): the bandwidth
+// of this shared machine drifts by 2x within minutes, so each step is compared with a read of the
+// same weights taken right after it.
+void printDecodeAgainstBound(const cxr::DecodeBoundMeter& meter, int threads) {
+  const auto& pairs = meter.pairs();
+  for (size_t i = 0; i < pairs.size(); ++i)
+    std::printf("  step %2zu: %4.0f ms   weights read alone: %4.0f ms (%.1f GB/s)   -> %3.0f%% of the bound\n", i + 1,
+                pairs[i].stepSeconds * 1e3, pairs[i].readSeconds * 1e3, meter.bytesPerStep() / pairs[i].readSeconds / 1e9,
+                100 * pairs[i].fraction());
+  if (pairs.empty()) {
+    std::printf("  no decode step was taken\n");
+    return;
+  }
+  const double step = meter.medianStepSeconds(), read = meter.medianReadSeconds();
+  double lo = 1e9, hi = 0;
+  for (const auto& p : pairs) lo = std::min(lo, p.fraction()), hi = std::max(hi, p.fraction());
+  std::printf("decode, %zu steps, %d threads: median %.0f ms/step = %.2f tokens/s (%.1f GB/s of weights)\n",
+              pairs.size(), threads, step * 1e3, 1 / step, meter.bytesPerStep() / step / 1e9);
+  std::printf("bound: %.2f GB of decoder weights read alone in median %.0f ms (%.1f GB/s) = %.2f tokens/s\n",
+              meter.bytesPerStep() / 1e9, read * 1e3, meter.bytesPerStep() / read / 1e9, 1 / read);
+  std::printf("decode reaches %.0f%% of the memory-bandwidth bound (median of the per-step ratios; min %.0f%%, max %.0f%%)\n",
+              100 * meter.medianFraction(), 100 * lo, 100 * hi);
+}
+
+// Decode speed alone: a 2-token text prompt (no image, negligible prefill), greedy.
+int decodeOnly(const std::string& dir, int threads, int tokens) {
+  cxr::LoadOptions opt;
+  opt.threads = threads;
+  auto model = cxr::Model::load(dir, opt);
+  cxr::readDecoderWeights(*model);  // fault the mapping in before anything is timed
+  cxr::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.maxNewTokens = tokens + 1;  // the first token comes from the prefill
+  cxr::DecodeBoundMeter meter(*model);
+  cxr::generateFromIds(*model, {1, 13}, nullptr, greedy, meter.callback());
+  printDecodeAgainstBound(meter, threads);
+  return meter.pairs().empty() ? 1 : 0;
+}
+
 int run(const std::string& dir, int threads, int tokens) {
   cxr::LoadOptions opt;
   opt.threads = threads;
@@ -78,18 +118,12 @@ int run(const std::string& dir, int threads, int tokens) {
   cxr::SamplingParams greedy;
   greedy.temperature = 0;
   greedy.maxNewTokens = tokens;
-  auto r = conv.send(cxr::prompts::kReport, greedy);
+  cxr::DecodeBoundMeter meter(*model);
+  auto r = conv.send(cxr::prompts::kReport, greedy, meter.callback());
   std::printf("report prefill: %d positions in %.2f s = %.1f positions/s\n", r.timings.prefillPositions,
               r.timings.prefillSeconds, r.timings.prefillPositionsPerSecond());
-  std::printf("decode: %d tokens in %.2f s = %.2f tokens/s (%.0f ms/token; stop: %s)\n", r.timings.decodeTokens,
-              r.timings.decodeSeconds, r.timings.decodeTokensPerSecond(),
-              r.timings.decodeTokens ? 1e3 * r.timings.decodeSeconds / r.timings.decodeTokens : 0.0,
-              cxr::toString(r.stopReason).c_str());
-  if (r.timings.decodeTokens > 0) {
-    const double bytesPerToken = double(info.weightBytes);
-    std::printf("weights read per token: %.2f GB -> %.1f GB/s effective\n", bytesPerToken / 1e9,
-                bytesPerToken * r.timings.decodeTokensPerSecond() / 1e9);
-  }
+  std::printf("decode after the report prompt (stop: %s):\n", cxr::toString(r.stopReason).c_str());
+  printDecodeAgainstBound(meter, threads);
   greedy.maxNewTokens = 2;
   auto f = conv.send("Is there a pleural effusion?", greedy);
   std::printf("follow-up: %d new positions prefilled in %.2f s, first token after %.2f s\n",
@@ -98,58 +132,6 @@ int run(const std::string& dir, int threads, int tokens) {
   getrusage(RUSAGE_SELF, &ru);
   std::printf("peak RSS: %.2f GiB (weights %.2f GiB; VmHWM %.2f GiB)\n", ru.ru_maxrss / 1048576.0,
               info.weightBytes / 1073741824.0, statusKb("VmHWM:") / 1048576.0);
-  return 0;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// Decode speed against the memory-bandwidth bound, paired step by step: after every decode step
-// (a 2-token text prompt, so no prefill to speak of; greedy) the decoder's weights are read once
-// (readDecoderWeights), and the step time is compared with that read time taken a moment later.
-// The bandwidth of this shared machine drifts by 2x within minutes; pairs taken seconds apart
-// see the same machine.
-int decodeOnly(const std::string& dir, int threads, int tokens) {
-  cxr::LoadOptions opt;
-  opt.threads = threads;
-  auto model = cxr::Model::load(dir, opt);
-  cxr::readDecoderWeights(*model);  // fault the mapping in before anything is timed
-  cxr::SamplingParams greedy;
-  greedy.temperature = 0;
-  greedy.maxNewTokens = tokens + 1;
-  std::vector<double> steps, reads, ratios;
-  int64_t bytes = 0;
-  auto last = Clock::now();
-  auto r = cxr::generateFromIds(*model, {1, 13}, nullptr, greedy, [&](const cxr::TokenEvent& ev) {
-    const double step = since(last);
-    if (ev.index > 0) {  // token 0 comes out of the prefill, not a decode step
-      const cxr::WeightReadProbe probe = cxr::readDecoderWeights(*model);
-      bytes = probe.bytes;
-      steps.push_back(step);
-      reads.push_back(probe.seconds);
-      ratios.push_back(probe.seconds / step);
-      std::printf("  step %2d: %4.0f ms   weights read alone: %4.0f ms (%.1f GB/s)   -> %3.0f%% of the bound\n",
-                  ev.index, step * 1e3, probe.seconds * 1e3, probe.gigabytesPerSecond(), 100 * probe.seconds / step);
-    }
-    last = Clock::now();
-    return true;
-  });
-  if (steps.empty()) {
-    std::printf("no decode step was taken (stop: %s)\n", cxr::toString(r.stopReason).c_str());
-    return 1;
-  }
-  const double step = median(steps), read = median(reads);
-  std::printf("decode only, %zu steps, %d threads: median %.0f ms/step = %.2f tokens/s (%.1f GB/s of weights)\n",
-              steps.size(), threads, step * 1e3, 1 / step, bytes / step / 1e9);
-  std::printf("bound: %.2f GB of decoder weights read alone in median %.0f ms (%.1f GB/s) = %.2f tokens/s\n",
-              bytes / 1e9, read * 1e3, bytes / read / 1e9, 1 / read);
-  std::printf("decode reaches %.0f%% of the memory-bandwidth bound (median of the per-step ratios; min %.0f%%, max %.0f%%)\n",
-              100 * median(ratios), 100 * *std::min_element(ratios.begin(), ratios.end()),
-              100 * *std::max_element(ratios.begin(), ratios.end()));
   return 0;
 }
 

@@ -412,13 +412,9 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
     }
     // The reference's KeywordsStoppingCriteria(["</s>"]) also stops when the text of the last
     // (up to 3) generated tokens spells "</s>" literally; the token stays in the answer.
-    if (m.cfg.kind == ModelKind::CxrLlava) {
-      const size_t n = r.tokenIds.size(), from = n > 3 ? n - 3 : 0;
-      const std::vector<int32_t> tail(r.tokenIds.begin() + long(from), r.tokenIds.end());
-      if (m.tokenizer->decode(tail, true).find("</s>") != std::string::npos) {
-        r.stopReason = StopReason::EndOfSequence;
-        break;
-      }
+    if (m.cfg.kind == ModelKind::CxrLlava && m.tokenizer->lastTokensSpellEos(r.tokenIds)) {
+      r.stopReason = StopReason::EndOfSequence;
+      break;
     }
     if (int(r.tokenIds.size()) >= maxNew) {
       r.stopReason = StopReason::MaxNewTokens;

@@ -89,6 +89,48 @@ WeightReadProbe readDecoderWeights(Model& model) {
   return probe;
 }
 
+namespace {
+double medianOf(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
+TokenCallback DecodeBoundMeter::callback() {
+  return [this](const TokenEvent& event) {
+    if (event.index > 0) {  // token 0 comes out of the prefill, not out of a decode step
+      Pair pair;
+      pair.stepSeconds = since(last_);
+      const WeightReadProbe probe = readDecoderWeights(model_);
+      pair.readSeconds = probe.seconds;
+      bytes_ = probe.bytes;
+      pairs_.push_back(pair);
+    }
+    last_ = Clock::now();
+    return true;
+  };
+}
+
+double DecodeBoundMeter::medianStepSeconds() const {
+  std::vector<double> v;
+  for (const Pair& p : pairs_) v.push_back(p.stepSeconds);
+  return medianOf(v);
+}
+
+double DecodeBoundMeter::medianReadSeconds() const {
+  std::vector<double> v;
+  for (const Pair& p : pairs_) v.push_back(p.readSeconds);
+  return medianOf(v);
+}
+
+double DecodeBoundMeter::medianFraction() const {
+  std::vector<double> v;
+  for (const Pair& p : pairs_) v.push_back(p.fraction());
+  return medianOf(v);
+}
+
 KernelReport measureKernels(int threads) {
   c10::InferenceMode guard;
   if (threads > 0) at::set_num_threads(threads);

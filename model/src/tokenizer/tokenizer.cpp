@@ -236,6 +236,18 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skipSpecialT
   bool first = true, prevSpecial = false;
   auto flush = [&] {
     if (run.empty()) return;
+    // transformers removes one "▁" from the first piece's text and then has sentencepiece decode
+    // the pieces, which (with the dummy prefix) removes a leading "▁" once more. For a first piece
+    // of several "▁" (e.g. "▁▁", two spaces) both go; decoding the shorter piece instead does that.
+    if (out.empty() && s.active().addDummyPrefix()) {
+      const std::string firstPiece = s.active().idToPiece(run[0]);
+      const std::string twice = std::string(kSpieceUnderline) + kSpieceUnderline;
+      if (startsWith(firstPiece, twice)) {
+        const std::string shorter = firstPiece.substr(std::string(kSpieceUnderline).size());
+        const int32_t shorterId = s.active().pieceToId(shorter);
+        if (s.active().idToPiece(shorterId) == shorter) run[0] = shorterId;
+      }
+    }
     std::string text = s.active().decode(run);
     // sentencepiece strips the first "▁" itself only when add_dummy_prefix is on; the Python
     // side strips it in any case (the prefix space it added is not part of the text).
@@ -264,6 +276,12 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skipSpecialT
   }
   flush();
   return out;
+}
+
+bool Tokenizer::lastTokensSpellEos(const std::vector<int32_t>& generated) const {
+  const size_t from = generated.size() > 3 ? generated.size() - 3 : 0;
+  const std::vector<int32_t> tail(generated.begin() + long(from), generated.end());
+  return decode(tail, true).find("</s>") != std::string::npos;
 }
 
 std::string Tokenizer::piece(int32_t id) const { return state_->stored->idToPiece(id); }

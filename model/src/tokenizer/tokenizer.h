@@ -43,6 +43,12 @@ class Tokenizer {
   // out. The leading space of the first piece is dropped, as sentencepiece does.
   std::string decode(const std::vector<int32_t>& ids, bool skipSpecialTokens = true) const;
 
+  // The text rule of the reference's KeywordsStoppingCriteria(["</s>"]) (spec 5.3): the last (up to)
+  // three generated ids, decoded with special tokens skipped, contain the literal text "</s>". A
+  // model that spells the tag in three pieces or fewer stops; one that needs four ("<" "/" "s" ">")
+  // does not, exactly as in the reference. (Its id rule is the EOS id, checked by the caller.)
+  bool lastTokensSpellEos(const std::vector<int32_t>& generated) const;
+
   // The raw surface of one piece ("▁the", "<0x0A>", "<s>"). Empty for ids out of range.
   std::string piece(int32_t id) const;
   // The bytes one id stands for in decoded text: "▁" -> " ", <0xNN> -> that byte, controls -> "".

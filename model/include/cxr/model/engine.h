@@ -330,6 +330,33 @@ struct WeightReadProbe {
 };
 WeightReadProbe readDecoderWeights(Model& model);
 
+// Decode speed against that bound, step by step: pass callback() as the TokenCallback of a
+// generation; after every decode step (not the first token, which the prefill produces) it times the
+// step, then reads the decoder weights once (readDecoderWeights) and keeps the pair. The step time
+// includes sampling and streaming, as a user sees it. The reads slow the generation down, so the
+// timings of a measured generation are not its normal ones.
+class DecodeBoundMeter {
+ public:
+  explicit DecodeBoundMeter(Model& model) : model_(model) {}
+  TokenCallback callback();
+  struct Pair {
+    double stepSeconds = 0, readSeconds = 0;
+    double fraction() const { return stepSeconds > 0 ? readSeconds / stepSeconds : 0; }
+  };
+  const std::vector<Pair>& pairs() const { return pairs_; }
+  int64_t bytesPerStep() const { return bytes_; }
+  // Medians over the pairs (0 when none): the decode step, the weight read, and their ratio.
+  double medianStepSeconds() const;
+  double medianReadSeconds() const;
+  double medianFraction() const;
+
+ private:
+  Model& model_;
+  std::vector<Pair> pairs_;
+  int64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 // Writes a checkpoint folder in the exact CXR-LLaVA v2 layout (config.json, tokenizer files copied
 // from `tokenizerSource` folder, sharded safetensors + index) filled with random weights, so that
 // speed and memory can be measured without the real weights. preset: "7b" (the real shapes) or
