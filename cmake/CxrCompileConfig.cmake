@@ -26,7 +26,8 @@ if(CXR_SANITIZE)
   list(JOIN CXR_SANITIZE "," _cxr_san)
   target_compile_options(cxr_config INTERFACE -fsanitize=${_cxr_san} -fno-omit-frame-pointer)
   target_link_options(cxr_config INTERFACE -fsanitize=${_cxr_san})
-  # RTLD_DEEPBIND (used to isolate sentencepiece's protobuf from libtorch's) is incompatible with
-  # AddressSanitizer's interceptors; the tokenizer shim falls back to RTLD_LOCAL under sanitizers.
+  # The sanitizers' dlopen interceptor refuses RTLD_DEEPBIND, which isolates sentencepiece's protobuf
+  # from libtorch's; sanitized builds open the tokenizer shim with glibc's own dlopen instead
+  # (model/src/tokenizer/spm_library.cpp says why that is acceptable).
   target_compile_definitions(cxr_config INTERFACE CXR_SANITIZED_BUILD=1)
 endif()

@@ -1,13 +1,9 @@
-// measureKernels(): the backend figures behind docs/performance.md (is bf16 really on oneDNN, and
-// what read bandwidth bounds decoding). Kept in model/src so that torch stays out of tools.
+// The measurements behind docs/performance.md: measureKernels() (is bf16 really on oneDNN, how fast
+// do the decode-shaped products and a plain read run) and the decode bound (readDecoderWeights,
+// DecodeBoundMeter). Kept in model/src so that torch stays out of tools.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-
-#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
-#error "Build with OpenMP (model/CMakeLists.txt links OpenMP::OpenMP_CXX): otherwise at::parallel_for runs serially."
-#endif
 #include <c10/core/InferenceMode.h>
-
 #include <immintrin.h>
 
 #include <algorithm>
@@ -18,6 +14,10 @@
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 #include "cxr/model/engine.h"
+
+#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
+#error "Build with OpenMP (model/CMakeLists.txt links OpenMP::OpenMP_CXX): otherwise at::parallel_for runs serially."
+#endif
 
 namespace cxr {
 

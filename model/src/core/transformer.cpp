@@ -315,7 +315,7 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
     cache.v[size_t(l)].narrow(1, pos0, T).copy_(v);
     at::Tensor a;  // [nh, T, hd]
-    if (T == 1 && onePositionKernels) {
+    if (onePositionKernels) {
       a = attentionOnePosition(q, cache.k[size_t(l)], cache.v[size_t(l)], Lk, scale);
     } else {
       at::Tensor K = cache.k[size_t(l)].narrow(1, 0, Lk);  // [kvh, Lk, hd]

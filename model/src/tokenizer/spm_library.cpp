@@ -65,13 +65,25 @@ std::vector<std::string> candidatePaths() {
   return unique;
 }
 
-int openFlags() {
+// RTLD_LOCAL | RTLD_DEEPBIND: the shim and libsentencepiece resolve symbols in their own dependency
+// tree first, so sentencepiece's embedded protobuf 3.14 never binds to libtorch's 3.21.
+void* openShim(const std::string& path) {
+  constexpr int kFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
 #if defined(CXR_SANITIZED_BUILD)
-  // RTLD_DEEPBIND defeats AddressSanitizer's interceptors; sanitizer builds do not load libtorch's
-  // protobuf before sentencepiece's in the tests that use the tokenizer alone.
-  return RTLD_NOW | RTLD_LOCAL;
+  // Sanitizer runtimes intercept dlopen and abort on RTLD_DEEPBIND (google/sanitizers#611: a
+  // deep-bound library may reach libc's malloc/free past the sanitizer's). Without DEEPBIND the
+  // protobuf versions collide and the tokenizer cannot load next to libtorch at all. The shim's C
+  // interface only hands out memory it frees itself (cxr_spm_free), so sanitized builds take the risk
+  // and call glibc's own dlopen, which the interceptor does not see.
+  using DlopenFn = void* (*)(const char*, int);
+  static const DlopenFn libcDlopen = [] {
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    return libc ? reinterpret_cast<DlopenFn>(dlsym(libc, "dlopen")) : nullptr;
+  }();
+  if (libcDlopen) return libcDlopen(path.c_str(), kFlags);
+  return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
 #else
-  return RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+  return dlopen(path.c_str(), kFlags);
 #endif
 }
 
@@ -89,7 +101,7 @@ SpmApi loadApi() {
       tried += "\n  " + path + " (absent)";
       continue;
     }
-    void* handle = dlopen(path.c_str(), openFlags());
+    void* handle = openShim(path);
     if (!handle) {
       const char* why = dlerror();
       tried += "\n  " + path + " (" + (why ? why : "dlopen failed") + ")";

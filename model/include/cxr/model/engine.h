@@ -302,8 +302,9 @@ std::string howToGetModel();
 namespace cxr {
 // Figures about the compute backend for benchmarks (bench_engine, `cxr-llava bench`): whether
 // oneDNN is built and enabled, fp32 vs bf16 linear speed on the decode shape (1x4096 @ 4096x4096)
-// and the prefill shape (128x4096 @ 4096x4096), and the memory read bandwidth (streaming sum over
-// 2 GiB, best of 5) that bounds decoding. Takes a few seconds; sets the intra-op thread count.
+// and the prefill shape (128x4096 @ 4096x4096), and the read bandwidth of a fresh buffer (streaming
+// sum over 2 GiB, best of 5; the bound of an actual decode step is readDecoderWeights below, taken
+// at the same moment). Takes a few seconds and 2 GiB; sets the intra-op thread count.
 struct KernelReport {
   bool mkldnnBuilt = false, mkldnnEnabled = false;
   int threads = 0;
