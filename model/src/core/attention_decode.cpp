@@ -1,14 +1,10 @@
 #include "core/attention_decode.h"
 
-#include <ATen/Parallel.h>
 #include <immintrin.h>
 
 #include "core/bf16.h"
 #include "core/gemv_bf16.h"
-
-#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
-#error "Build with OpenMP (model/CMakeLists.txt links OpenMP::OpenMP_CXX): otherwise at::parallel_for runs serially."
-#endif
+#include "core/parallel.h"
 
 namespace cxr::detail {
 

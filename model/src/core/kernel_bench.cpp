@@ -2,7 +2,6 @@
 // do the decode-shaped products and a plain read run) and the decode bound (readDecoderWeights,
 // DecodeBoundMeter). Kept in model/src so that torch stays out of tools.
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <immintrin.h>
 
@@ -13,11 +12,8 @@
 
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
+#include "core/parallel.h"
 #include "cxr/model/engine.h"
-
-#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
-#error "Build with OpenMP (model/CMakeLists.txt links OpenMP::OpenMP_CXX): otherwise at::parallel_for runs serially."
-#endif
 
 namespace cxr {
 
