@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds everything and runs the whole test suite under CTest. Widget tests run offscreen.
-# Then, unless ctest arguments select a slice or CXR_SKIP_SANITIZED=1, the engine's tests again under
+# Then, unless ctest arguments select a slice or CXR_SKIP_SANITIZED=1, the whole suite again under
 # AddressSanitizer + UndefinedBehaviorSanitizer (scripts/run-sanitized-tests.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
