@@ -40,10 +40,11 @@ class Tokenizer {
   std::vector<int32_t> encodeWithImage(const std::string& prompt) const;
 
   // sentencepiece decode; with skipSpecialTokens BOS/EOS/UNK/control ids and kImageTokenId are left
-  // out. The leading space of the first piece is dropped, as sentencepiece does.
+  // out. The first piece loses its leading "▁" as in transformers, which also lets sentencepiece drop
+  // one more when that piece is a run of spaces ("▁▁" + "▁Hello" decodes to " Hello").
   std::string decode(const std::vector<int32_t>& ids, bool skipSpecialTokens = true) const;
 
-  // The text rule of the reference's KeywordsStoppingCriteria(["</s>"]) (spec 5.3): the last (up to)
+  // The text rule of the reference's KeywordsStoppingCriteria(["</s>"]) (spec 6.1): the last (up to)
   // three generated ids, decoded with special tokens skipped, contain the literal text "</s>". A
   // model that spells the tag in three pieces or fewer stops; one that needs four ("<" "/" "s" ">")
   // does not, exactly as in the reference. (Its id rule is the EOS id, checked by the caller.)
