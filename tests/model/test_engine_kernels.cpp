@@ -12,16 +12,12 @@
 #include <vector>
 
 #include "core/attention_decode.h"
+#include "core/bf16.h"
 #include "core/gemv_bf16.h"
 #include "support/check.h"
 
 namespace {
-float bf(uint16_t v) {
-  uint32_t u = uint32_t(v) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+float bf(uint16_t v) { return cxr::detail::bf16ToFloat(v); }
 uint16_t tobf(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);

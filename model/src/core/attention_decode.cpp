@@ -21,11 +21,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline float dotBf16(cons
     acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_maskz_loadu_epi16(mask, a + i),
                            (__m512bh)_mm512_maskz_loadu_epi16(mask, b + i));
   }
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, acc);
-  float sum = 0;
-  for (float f : lanes) sum += f;
-  return sum;
+  return horizontalSum(acc);
 }
 
 // scores[h, j] = scale * bf16(q_h . k_j) for heads [h0, h1).

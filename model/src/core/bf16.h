@@ -1,5 +1,8 @@
-// Scalar bf16 <-> fp32 conversions for the hand-written CPU kernels (bit patterns as uint16_t).
+// Shared pieces of the hand-written CPU kernels: scalar bf16 <-> fp32 conversions (bit patterns as
+// uint16_t) and the lane sum of an AVX-512 accumulator.
 #pragma once
+
+#include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
@@ -20,6 +23,15 @@ inline uint16_t floatToBf16(float f) {
   if ((u & 0x7FFFFFFF) > 0x7F800000) return uint16_t((u >> 16) | 0x40);  // NaN stays NaN
   u += 0x7FFF + ((u >> 16) & 1);
   return uint16_t(u >> 16);
+}
+
+// The 16 fp32 lanes summed in order. (GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized.)
+__attribute__((target("avx512f"))) inline float horizontalSum(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float sum = 0;
+  for (float f : lanes) sum += f;
+  return sum;
 }
 
 }  // namespace cxr::detail

@@ -9,14 +9,6 @@ namespace cxr::detail {
 
 namespace {
 
-__attribute__((target("avx512f,avx512bf16"))) inline float horizontalSum(__m512 v) {
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, v);
-  float sum = 0;
-  for (float f : lanes) sum += f;
-  return sum;
-}
-
 // One row at a time, read front to back as a single stream with four independent accumulators
 // (128 elements per iteration). Measured on the 7B decoder weights this comes within a few percent
 // of a pure read of the same bytes; interleaving four or eight rows (four or eight streams) was

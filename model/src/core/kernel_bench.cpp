@@ -86,7 +86,11 @@ WeightReadProbe readDecoderWeights(Model& model) {
 }
 
 namespace {
-double medianOf(std::vector<double> v) {
+// The median of one figure over the meter's pairs (0 when there are none).
+template <typename Figure>
+double medianOver(const std::vector<DecodeBoundMeter::Pair>& pairs, Figure figure) {
+  std::vector<double> v;
+  for (const DecodeBoundMeter::Pair& p : pairs) v.push_back(figure(p));
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
@@ -110,21 +114,15 @@ TokenCallback DecodeBoundMeter::callback() {
 }
 
 double DecodeBoundMeter::medianStepSeconds() const {
-  std::vector<double> v;
-  for (const Pair& p : pairs_) v.push_back(p.stepSeconds);
-  return medianOf(v);
+  return medianOver(pairs_, [](const Pair& p) { return p.stepSeconds; });
 }
 
 double DecodeBoundMeter::medianReadSeconds() const {
-  std::vector<double> v;
-  for (const Pair& p : pairs_) v.push_back(p.readSeconds);
-  return medianOf(v);
+  return medianOver(pairs_, [](const Pair& p) { return p.readSeconds; });
 }
 
 double DecodeBoundMeter::medianFraction() const {
-  std::vector<double> v;
-  for (const Pair& p : pairs_) v.push_back(p.fraction());
-  return medianOf(v);
+  return medianOver(pairs_, [](const Pair& p) { return p.fraction(); });
 }
 
 KernelReport measureKernels(int threads) {
