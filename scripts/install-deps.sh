@@ -16,6 +16,8 @@ packages=(
   libtorch-dev libsentencepiece-dev libopenblas0-pthread
   # the engine tests read their golden PNG crops with libpng (a model-only tree has no Qt)
   libpng-dev
+  # dataset manifests and label files (RFC 4180 CSV) for cxr-batch
+  libcsv-dev
   # Headless testing and looking at results: a virtual X server, PDF to text/PNG
   xvfb xauth poppler-utils
   # Fonts so that rendered text and PDFs have glyphs on a bare machine (WenQuanYi: CJK text the

@@ -1,0 +1,13 @@
+#include <QTextStream>
+
+#include "batch_commands.h"
+
+namespace cxr::batch {
+
+// Placeholder until the command lands: says so instead of pretending to work.
+int mergeCommand(const QStringList& /*args*/) {
+  QTextStream(stderr) << "cxr-batch merge: not available in this build yet\n";
+  return 1;
+}
+
+}  // namespace cxr::batch
