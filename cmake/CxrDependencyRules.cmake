@@ -1,4 +1,4 @@
-# The dependency direction is part of the architecture (DEVELOPERS.md): app -> assistant -> model,
+# The dependency direction is part of the architecture (CONTRIBUTING.md, section 4): app -> assistant -> model,
 # app -> viewer. model/ must never link Qt; viewer/ must never link libtorch. These rules are
 # checked at configure time over the whole transitive link closure, so a violation fails the build
 # the moment it is introduced rather than in review.
@@ -66,6 +66,6 @@ function(cxr_check_dependency_rules)
 endfunction()
 
 # The rules themselves.
-cxr_forbid_links(TARGET cxr_model  PATTERN "^Qt[0-9]*::|Qt6" WHY "model/ is a Qt-free library (DEVELOPERS.md).")
+cxr_forbid_links(TARGET cxr_model  PATTERN "^Qt[0-9]*::|Qt6" WHY "model/ is a Qt-free library (CONTRIBUTING.md, section 4).")
 cxr_forbid_links(TARGET cxr_imaging PATTERN "torch|c10|sentencepiece|cxr_model" WHY "viewer/ must build without libtorch.")
 cxr_forbid_links(TARGET cxr_viewer PATTERN "torch|c10|sentencepiece|cxr_model" WHY "viewer/ must build without libtorch.")
