@@ -145,9 +145,10 @@ qint64 fileSize(const QString& path) {
 
 }  // namespace
 
-HistoryStore::HistoryStore(const QString& databasePath, Access access)
+HistoryStore::HistoryStore(const QString& databasePath, Access access, Repair repair)
     : connectionName_(QStringLiteral("cxr-history-") + QUuid::createUuid().toString(QUuid::WithoutBraces)),
-      homePath_(QFileInfo(databasePath).absoluteFilePath()) {
+      homePath_(QFileInfo(databasePath).absoluteFilePath()),
+      repair_(repair) {
   open(homePath_, access);
 }
 
@@ -199,6 +200,12 @@ bool HistoryStore::open(const QString& path, Access access) {
   if (info.exists() && info.size() == 0 && fileSize(wal) <= 0) {
     // SQLite reads an empty file as an empty database, but a history always holds its tables (they
     // are written as soon as it is created): this one was truncated. Keep it as evidence.
+    if (repair_ == Repair::LeaveInPlace) {
+      condition_ = HistoryCondition::Damaged;
+      error_ = QStringLiteral("The history %1 is empty (0 bytes): it was truncated. It was left in place for the "
+                              "window to keep aside.").arg(native(path));
+      return false;
+    }
     QString error;
     const QString aside = keepAside(path, &error);
     if (aside.isEmpty()) {
@@ -253,12 +260,24 @@ bool HistoryStore::open(const QString& path, Access access) {
   }
   if (!problems.isEmpty()) {
     close();
-    const QString found = problems.join(QStringLiteral("; ")).left(400);
+    // quick_check's rows hold lines like "Page 24: btreeInitPage() returns error code 11": the
+    // first three say enough.
+    QStringList lines;
+    for (const QString& problem : problems)
+      for (const QString& line : problem.split(u'\n', Qt::SkipEmptyParts))
+        if (!line.startsWith(QStringLiteral("***"))) lines << line.trimmed();
+    QString found = lines.mid(0, 3).join(QStringLiteral("; "));
+    if (lines.size() > 3) found += QStringLiteral("; and more");
     if (!damaged) {  // busy, locked, I/O: not the file's fault, so nothing is moved
       error_ = QStringLiteral("Cannot read the history %1: %2").arg(native(path), found);
       return false;
     }
     condition_ = HistoryCondition::Damaged;
+    if (repair_ == Repair::LeaveInPlace) {
+      error_ = QStringLiteral("The history %1 is damaged (%2). It was left in place for the window to keep aside.")
+                   .arg(native(path), found);
+      return false;
+    }
     QString error;
     const QString aside = keepAside(path, &error);
     if (aside.isEmpty()) {

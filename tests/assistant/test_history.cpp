@@ -31,6 +31,7 @@ class TestHistory : public QObject {
   void keepAsideTakesWalAndShmAndNeverOverwrites();
   void corruptPagesAreFoundAtOpenAndKeptAside();
   void damagedHistoryCanBeReadOrReplaced();
+  void scriptedRunLeavesADamagedHistoryForTheWindow();
   void failedWriteIsReported();
   void readOnlyFileOpensForReadingAndSaysSo();
   void readOnlyFolderOpensForReadingAndSaysSo();
@@ -313,6 +314,30 @@ void TestHistory::damagedHistoryCanBeReadOrReplaced() {
   QVERIFY(store.search({}).isEmpty());
   QVERIFY(store.createConversation(QStringLiteral("new"), {}, {}) > 0);
   QVERIFY(QFileInfo::exists(aside));  // still there, untouched
+}
+
+// A scripted run (Repair::LeaveInPlace) saves nothing into a damaged or truncated history and
+// moves nothing: the window's next start finds it, keeps it aside and tells the user.
+void TestHistory::scriptedRunLeavesADamagedHistoryForTheWindow() {
+  QTemporaryDir dir;
+  const QString truncated = dir.filePath(QStringLiteral("empty.sqlite"));
+  { QFile f(truncated); QVERIFY(f.open(QIODevice::WriteOnly)); }
+  const QString damaged = dir.filePath(QStringLiteral("damaged.sqlite"));
+  writeHistory(damaged, 60);
+  corruptPages(damaged, 10, 4);
+  for (const QString& db : {truncated, damaged}) {
+    const qint64 size = QFileInfo(db).size();
+    {
+      HistoryStore store(db, HistoryStore::Access::ReadWrite, HistoryStore::Repair::LeaveInPlace);
+      QCOMPARE(store.condition(), HistoryCondition::Damaged);
+      QVERIFY(!store.isWritable());
+      QVERIFY(store.keptAsidePath().isEmpty());
+      QVERIFY2(store.conditionText().contains(db), qPrintable(store.conditionText()));
+    }
+    QCOMPARE(QFileInfo(db).size(), size);
+    HistoryStore window(db);  // the window's next start
+    QVERIFY(!window.keptAsidePath().isEmpty());
+  }
 }
 
 // Before: every write's result was ignored. Now a failed write (here: another program holds the

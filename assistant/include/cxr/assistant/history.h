@@ -91,8 +91,13 @@ enum class HistoryCondition {
 class HistoryStore {
  public:
   enum class Access { ReadWrite, ReadOnly };
+  // What to do with a truncated or damaged file: keep it aside (the window, where the user sees it
+  // and chooses), or leave it where it is for the window's next start (a scripted run, whose
+  // warning on stderr a person may never read).
+  enum class Repair { KeepAside, LeaveInPlace };
   // Opens (creating if needed) the database file. Check condition()/isOpen()/errorString().
-  explicit HistoryStore(const QString& databasePath, Access access = Access::ReadWrite);
+  explicit HistoryStore(const QString& databasePath, Access access = Access::ReadWrite,
+                        Repair repair = Repair::KeepAside);
   ~HistoryStore();
   HistoryStore(const HistoryStore&) = delete;
   HistoryStore& operator=(const HistoryStore&) = delete;
@@ -158,6 +163,7 @@ class HistoryStore {
   bool open_ = false;
   bool writable_ = false;
   HistoryCondition condition_ = HistoryCondition::Unavailable;
+  Repair repair_ = Repair::KeepAside;
   QString readOnlyReason_;
   QString keptAside_;
   QString truncatedNote_;
