@@ -25,11 +25,11 @@
 #include <QScreen>
 #include <QSettings>
 #include <QSplitter>
-#include <QVBoxLayout>
 #include <QStatusBar>
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
+#include <QVBoxLayout>
 #include <QWindow>
 
 #include <functional>

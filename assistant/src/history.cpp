@@ -430,6 +430,7 @@ bool HistoryStore::writeFailed(const QSqlError& error, const char* what) {
   if (corrupt) {
     // Keep it open for reading what is left until the user chooses; startNewHistory() keeps it aside.
     writable_ = false;
+    keptAside_.clear();  // an older copy kept aside is not this damage
     readOnlyReason_ = QStringLiteral("it is damaged");
   }
   if (onWriteFailure_) onWriteFailure_(error_);
