@@ -52,14 +52,20 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
                                            const QString& historyPath)
     : QObject(&window), window_(window) {
   history_ = std::make_unique<HistoryStore>(historyPath.isEmpty() ? HistoryStore::defaultPath() : historyPath);
-  if (!history_->isOpen()) {
-    // The assistant still works; only nothing is stored. Say so where it is seen.
-    window.statusBar()->showMessage(
-        tr("Conversation history is off: %1").arg(history_->errorString()), 15000);
-  }
+  // The assistant works whatever the history's state; a history that cannot be read or written
+  // (damaged, truncated, read-only, a failed write) is said in a bar across the window until the
+  // user acts on it.
+  historyBanner_ = new cxr::assistant::HistoryBanner(*history_, &window);
+  window.addMessageBar(historyBanner_);
+  history_->setWriteFailureHandler([banner = QPointer(historyBanner_)](const QString& message) {
+    qWarning("%s", qPrintable(message));
+    if (banner)
+      banner->showWriteFailure(message);
+  });
   engine_ = std::make_unique<AssistantEngine>(backend ? std::move(backend)
                                                       : cxr::assistant::createModelBackend());
-  panel_ = new ChatPanel(*engine_, history_->isOpen() ? history_.get() : nullptr);
+  panel_ = new ChatPanel(*engine_, history_.get());
+  connect(historyBanner_, &cxr::assistant::HistoryBanner::historyReplaced, panel_, &ChatPanel::forgetStoredIds);
   panel_->setObjectName(QStringLiteral("assistantPanel"));
   panel_->restoreSettings();
   window.setAssistantPanel(panel_);

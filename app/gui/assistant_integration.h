@@ -8,6 +8,7 @@
 #include "cxr/assistant/engine_backend.h"
 #include "cxr/assistant/engine_worker.h"
 #include "cxr/assistant/history.h"
+#include "cxr/assistant/history_browser.h"
 #include "cxr/assistant/image_source.h"
 
 #include <QObject>
@@ -47,6 +48,9 @@ class AssistantIntegration : public QObject {
   // What the panel was last handed (null image before any image is open).
   const cxr::assistant::ModelImageSource& imageSource() const { return source_; }
   QLabel* modelStatusLabel() const { return modelStatus_; }
+  cxr::assistant::HistoryStore& history() { return *history_; }
+  // The bar that says what is wrong with the history (hidden while it is healthy).
+  cxr::assistant::HistoryBanner* historyBanner() const { return historyBanner_; }
   QAction* includeIdentifyingAction() const { return includeIdentifying_; }
 
  Q_SIGNALS:
@@ -60,6 +64,7 @@ class AssistantIntegration : public QObject {
 
   MainWindow& window_;
   std::unique_ptr<cxr::assistant::HistoryStore> history_;
+  QPointer<cxr::assistant::HistoryBanner> historyBanner_;
   std::unique_ptr<cxr::assistant::AssistantEngine> engine_;
   QPointer<cxr::assistant::ChatPanel> panel_;
   cxr::assistant::ModelImageSource source_;

@@ -80,7 +80,20 @@ int runBatch(const AssistantRun& run, std::unique_ptr<cxr::assistant::EngineBack
       makeModelImageSource(*loaded.image, /*frame=*/0, std::nullopt, sha256);
 
   cxr::assistant::AssistantEngine engine(backend ? std::move(backend) : cxr::assistant::createModelBackend());
+  // A scripted run is kept in the history as the window's are: an exported report's provenance can
+  // be found there later. A history that cannot be written is said on stderr and the run goes on; a
+  // damaged one is left for the window, where a person sees it and chooses.
+  using cxr::assistant::HistoryStore;
+  HistoryStore history(HistoryStore::defaultPath(), HistoryStore::Access::ReadWrite,
+                       HistoryStore::Repair::LeaveInPlace);
+  if (!history.isWritable())
+    printLine(stderr, u"cxr-assistant: warning: " +
+                          oneLine(history.isOpen() ? history.conditionText()
+                                                   : history.errorString() + QStringLiteral(" This run is not kept in the history.")));
+  history.setWriteFailureHandler(
+      [](const QString& message) { printLine(stderr, u"cxr-assistant: warning: " + oneLine(message)); });
   cxr::assistant::BatchRun batch(engine, source, batchOptions(run));
+  batch.setHistory(&history);
   const bool interactive = isatty(fileno(stderr)) != 0;
   QString lastMessage;
   bool streamed = false;

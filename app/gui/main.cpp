@@ -2,6 +2,7 @@
 // the main window. Everything else lives in the cxr_app_gui library and the module libraries.
 #include "command_line.h"
 #include "main_window.h"
+#include "private_settings.h"
 
 #include "cxr/viewer/headless.h"
 
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
 
   QApplication app(argc, argv);
   setApplicationIdentity();
+  cxr::app::makeSettingsPrivate();
   QGuiApplication::setDesktopFileName(QStringLiteral("cxr-assistant"));
   cxr::app::MainWindow window;
 #ifdef CXR_APP_WITH_ASSISTANT

@@ -29,6 +29,7 @@
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
+#include <QVBoxLayout>
 #include <QWindow>
 
 #include <functional>
@@ -77,7 +78,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   m_splitter->setObjectName(QStringLiteral("mainSplitter"));
   m_splitter->setChildrenCollapsible(false);
   m_splitter->addWidget(m_viewer);
-  setCentralWidget(m_splitter);
+  // Message bars (addMessageBar) sit above the splitter.
+  auto* central = new QWidget(this);
+  m_centralLayout = new QVBoxLayout(central);
+  m_centralLayout->setContentsMargins(0, 0, 0, 0);
+  m_centralLayout->setSpacing(0);
+  m_centralLayout->addWidget(m_splitter, 1);
+  setCentralWidget(central);
 
   m_viewerActions = new ViewerActions(m_viewer, this);
   createActions();
@@ -500,6 +507,10 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 // ---- Assistant panel -------------------------------------------------------------------------
+
+void MainWindow::addMessageBar(QWidget* bar) {
+  m_centralLayout->insertWidget(m_centralLayout->count() - 1, bar);
+}
 
 void MainWindow::setAssistantPanel(QWidget* panel) {
   if (m_assistantPanel == panel)

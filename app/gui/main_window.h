@@ -11,6 +11,7 @@
 class QLabel;
 class QMenu;
 class QSplitter;
+class QVBoxLayout;
 class QAction;
 
 namespace cxr::viewer {
@@ -37,6 +38,9 @@ class MainWindow : public QMainWindow {
   // previous panel is deleted. Null removes it.
   void setAssistantPanel(QWidget* panel);
   QWidget* assistantPanel() const { return m_assistantPanel; }
+  // A bar across the top of the window, above the viewer and the panel (the history's problems).
+  // The window takes ownership; the bar shows and hides itself.
+  void addMessageBar(QWidget* bar);
 
   cxr::viewer::ViewerWidget* viewer() const { return m_viewer; }
   cxr::viewer::ViewerActions* viewerActions() const { return m_viewerActions; }
@@ -99,6 +103,7 @@ class MainWindow : public QMainWindow {
   cxr::viewer::ViewerWidget* m_viewer = nullptr;
   cxr::viewer::ViewerActions* m_viewerActions = nullptr;
   QSplitter* m_splitter = nullptr;
+  QVBoxLayout* m_centralLayout = nullptr;
   QPointer<QWidget> m_assistantPanel;
 
   QAction* m_openAction = nullptr;

@@ -1,6 +1,7 @@
 #include "cxr/assistant/batch_run.h"
 
 #include "cxr/assistant/findings.h"
+#include "cxr/assistant/prompting.h"
 
 #include <QDir>
 
@@ -31,16 +32,27 @@ BatchRun::BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions
   connect(&engine_, &AssistantEngine::loadCancelled, this, [this] { finish(4, QStringLiteral("loading was cancelled")); });
   connect(&engine_, &AssistantEngine::answerStarted, this, [this](const QString& sent, RequestKind kind) {
     transcript_.beginExchange(sent, kind, clock_.elapsed());
+    if (history_ && history_->isWritable()) {  // a failed write reaches the store's failure handler
+      conversationId_ = history_->createConversation(displayedUserMessage(sent).left(80),
+                                                     {image_.filePath, image_.sha256, image_.defaultWindowText},
+                                                     ModelIdentity::from(engine_.model().info));
+      if (conversationId_ && history_->addUserMessage(conversationId_, displayedUserMessage(sent), sent)) {
+        recorder_ = std::make_unique<StreamingRecorder>(*history_);
+        recorder_->begin(conversationId_, options_.sampling);
+      }
+    }
   });
   connect(&engine_, &AssistantEngine::phaseProgress, this, [this](Phase phase, int done, int total) {
     Q_EMIT progress(QStringLiteral("%1 %2/%3").arg(phaseName(phase)).arg(done).arg(total));
   });
   connect(&engine_, &AssistantEngine::tokenStreamed, this, [this](const QString& chunk, int) {
     transcript_.appendChunk(chunk, clock_.elapsed());
+    if (recorder_) recorder_->append(chunk);
     Q_EMIT textStreamed(chunk);
   });
   connect(&engine_, &AssistantEngine::answerFinished, this, [this](const AnswerResult& result) {
     transcript_.finish(result);
+    if (recorder_) recorder_->finish(result);
     QString error;
     if (!writeExports(&error)) finish(1, error);
     else if (result.stopReason == StopReason::Cancelled) finish(4, QStringLiteral("generation was stopped (partial answer exported)"));
@@ -85,6 +97,7 @@ bool BatchRun::writeExports(QString* error) {
 void BatchRun::finish(int code, const QString& message) {
   if (done_) return;
   done_ = true;
+  if (recorder_ && recorder_->active()) recorder_->flush();  // a failed answer stays, marked incomplete
   Q_EMIT progress(message);
   Q_EMIT finished(code);
 }

@@ -49,7 +49,8 @@ QString statusColor(FindingStatus s) {
 
 ChatPanel::ChatPanel(AssistantEngine& engine, HistoryStore* history, QWidget* parent)
     : QWidget(parent), engine_(engine), history_(history) {
-  if (history_ && history_->isOpen()) recorder_ = std::make_unique<StreamingRecorder>(*history_);
+  // Also for a history that is not writable now: the user may start a new one (HistoryBanner).
+  if (history_) recorder_ = std::make_unique<StreamingRecorder>(*history_);
   clock_.start();
   buildUi();
   connectEngine();
@@ -744,6 +745,11 @@ void ChatPanel::restoreConversation(const ConversationRecord& record) {
   render();
   renderFindings();
   updateEnabled();
+}
+
+void ChatPanel::forgetStoredIds() {
+  conversationId_ = 0;
+  for (auto& e : transcript_.entries()) e.historyId = 0;
 }
 
 void ChatPanel::showHistory() {

@@ -1,6 +1,7 @@
 #include "cxr/assistant/history.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -10,7 +11,14 @@
 #include <QStandardPaths>
 #include <QTimeZone>
 #include <QUuid>
+#include <QUrl>
 #include <QVariant>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace cxr::assistant {
 namespace {
@@ -78,29 +86,326 @@ QString HistoryStore::defaultPath() {
   return QDir(dir).filePath(QStringLiteral("history.sqlite"));
 }
 
-HistoryStore::HistoryStore(const QString& databasePath)
-    : connectionName_(QStringLiteral("cxr-history-") + QUuid::createUuid().toString(QUuid::WithoutBraces)),
-      path_(databasePath) {
-  QDir().mkpath(QFileInfo(databasePath).absolutePath());
-  QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connectionName_);
-  db.setDatabaseName(databasePath);
-  db.setConnectOptions(QStringLiteral("QSQLITE_BUSY_TIMEOUT=2000"));
-  if (!db.open()) {
-    error_ = QStringLiteral("Cannot open the history database %1: %2")
-                 .arg(QDir::toNativeSeparators(databasePath), db.lastError().text());
-    return;
-  }
-  open_ = exec(QStringLiteral("PRAGMA journal_mode=WAL")) && exec(QStringLiteral("PRAGMA synchronous=NORMAL")) &&
-          exec(QStringLiteral("PRAGMA foreign_keys=ON"));
-  for (const char* statement : kSchema) open_ = open_ && exec(QString::fromUtf8(statement));
+namespace {
+
+QString native(const QString& path) { return QDir::toNativeSeparators(path); }
+
+// SQLite's primary result codes that mean the file itself is bad (not busy, not locked).
+bool isCorruption(const QSqlError& error) {
+  bool ok = false;
+  const int code = error.nativeErrorCode().toInt(&ok) & 0xff;
+  return ok && (code == 11 /*SQLITE_CORRUPT*/ || code == 26 /*SQLITE_NOTADB*/);
 }
 
-HistoryStore::~HistoryStore() {
+// As the effective user (a test may run as root with a lowered euid): access() checks the real one.
+bool writableByUs(const QString& path) {
+  return ::faccessat(AT_FDCWD, QFile::encodeName(path).constData(), W_OK, AT_EACCESS) == 0;
+}
+
+// Group and other lose every bit; the owner's stay (a 0444 file becomes 0400, not writable).
+void makeOwnerOnly(const QString& path, mode_t keep) {
+  struct stat st {};
+  const QByteArray name = QFile::encodeName(path);
+  if (::lstat(name.constData(), &st) != 0 || S_ISLNK(st.st_mode) || (st.st_mode & 077) == 0) return;
+  const mode_t mode = st.st_mode & keep;
+  if (::chmod(name.constData(), mode) == 0)
+    qInfo("Tightened the permissions of %s from %04o to %04o: it holds reports, questions and image paths",
+          qPrintable(native(path)), unsigned(st.st_mode & 07777), unsigned(mode & 07777));
+  else
+    qWarning("Cannot tighten the permissions of %s (%04o): %s", qPrintable(native(path)),
+             unsigned(st.st_mode & 07777), std::strerror(errno));
+}
+
+// Creates the missing folders 0700, whatever the umask.
+bool makePrivateFolder(const QString& folder, QString* error) {
+  QStringList missing;
+  for (QString dir = QDir::cleanPath(folder); !QFileInfo::exists(dir); dir = QFileInfo(dir).absolutePath()) {
+    missing.prepend(dir);
+    if (QFileInfo(dir).absolutePath() == dir) break;
+  }
+  for (const QString& dir : missing) {
+    const QByteArray name = QFile::encodeName(dir);
+    if (::mkdir(name.constData(), 0700) != 0 && errno != EEXIST) {
+      *error = QStringLiteral("cannot create the folder %1: %2").arg(native(dir), QString::fromLocal8Bit(std::strerror(errno)));
+      return false;
+    }
+    ::chmod(name.constData(), 0700);
+  }
+  if (!QFileInfo(folder).isDir()) {
+    *error = QStringLiteral("%1 is not a folder").arg(native(folder));
+    return false;
+  }
+  return true;
+}
+
+qint64 fileSize(const QString& path) {
+  const QFileInfo info(path);
+  return info.exists() ? info.size() : -1;
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(const QString& databasePath, Access access, Repair repair)
+    : connectionName_(QStringLiteral("cxr-history-") + QUuid::createUuid().toString(QUuid::WithoutBraces)),
+      homePath_(QFileInfo(databasePath).absoluteFilePath()),
+      repair_(repair) {
+  open(homePath_, access);
+}
+
+HistoryStore::~HistoryStore() { close(); }
+
+void HistoryStore::close() {
   {
     QSqlDatabase db = QSqlDatabase::database(connectionName_, false);
     if (db.isOpen()) db.close();
   }
-  QSqlDatabase::removeDatabase(connectionName_);
+  if (QSqlDatabase::contains(connectionName_)) QSqlDatabase::removeDatabase(connectionName_);
+  open_ = writable_ = false;
+}
+
+bool HistoryStore::connect(const QString& name, const QString& options) {
+  close();
+  QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connectionName_);
+  db.setDatabaseName(name);
+  db.setConnectOptions(options);
+  if (db.open()) return true;
+  error_ = db.lastError().text();
+  return false;
+}
+
+bool HistoryStore::open(const QString& path, Access access) {
+  path_ = path;
+  readOnlyReason_.clear();
+  condition_ = HistoryCondition::Unavailable;
+  if (access == Access::ReadOnly) return openReadOnly(path, QStringLiteral("opened for reading only"));
+
+  const QString folder = QFileInfo(path).absolutePath();
+  QString folderError;
+  if (!makePrivateFolder(folder, &folderError)) {
+    error_ = QStringLiteral("Cannot create the history %1: %2").arg(native(path), folderError);
+    return false;
+  }
+  // Our own data folder is private; a folder someone chose for the history is left as it is.
+  if (QFileInfo(folder).absoluteFilePath() == QFileInfo(QFileInfo(defaultPath()).absolutePath()).absoluteFilePath())
+    makeOwnerOnly(folder, 07700);
+
+  const QString wal = path + QStringLiteral("-wal");
+  const QString shm = path + QStringLiteral("-shm");
+  const QFileInfo info(path);
+  if (info.exists() && !info.isFile()) {
+    error_ = QStringLiteral("The history %1 is not a regular file").arg(native(path));
+    return false;
+  }
+  truncatedNote_.clear();
+  if (info.exists() && info.size() == 0 && fileSize(wal) <= 0) {
+    // SQLite reads an empty file as an empty database, but a history always holds its tables (they
+    // are written as soon as it is created): this one was truncated. Keep it as evidence.
+    if (repair_ == Repair::LeaveInPlace) {
+      condition_ = HistoryCondition::Damaged;
+      error_ = QStringLiteral("The history %1 is empty (0 bytes): it was truncated. It was left in place for the "
+                              "window to keep aside.").arg(native(path));
+      return false;
+    }
+    QString error;
+    const QString aside = keepAside(path, &error);
+    if (aside.isEmpty()) {
+      error_ = QStringLiteral("The history %1 is empty (0 bytes): it was truncated. It could not be kept aside: %2")
+                   .arg(native(path), error);
+      return false;
+    }
+    keptAside_ = aside;
+    truncatedNote_ = QStringLiteral(
+                         "The history %1 was empty (0 bytes): it had been truncated and the conversations it "
+                         "held are lost. The empty file was kept as %2 and a new history was started.")
+                         .arg(native(path), native(aside));
+  }
+
+  if (!QFileInfo::exists(path)) {
+    // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
+    const int fd = ::open(QFile::encodeName(path).constData(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error_ = QStringLiteral("Cannot create the history %1: %2").arg(native(path), QString::fromLocal8Bit(std::strerror(errno)));
+      return false;
+    }
+    ::fchmod(fd, 0600);
+    ::close(fd);
+  } else {
+    for (const QString& file : {path, wal, shm}) makeOwnerOnly(file, 0700);
+  }
+
+  if (!writableByUs(path))
+    return openReadOnly(path, QStringLiteral("the file %1 is read-only").arg(native(path)));
+  if (!writableByUs(folder))
+    return openReadOnly(path, QStringLiteral("its folder %1 is not writable").arg(native(folder)));
+
+  if (!connect(path, QStringLiteral("QSQLITE_BUSY_TIMEOUT=2000"))) {
+    error_ = QStringLiteral("Cannot open the history %1: %2").arg(native(path), error_);
+    return false;
+  }
+  // Corruption first. quick_check reads every page but skips integrity_check's index-against-table
+  // cross-checks: 0.035 s for 2,000 conversations of three exchanges (25 MB), 1.6 s for 20,000
+  // (252 MB; integrity_check 2.2-2.7 s) on the 2-core development machine under load.
+  QStringList problems;
+  bool damaged = false;
+  {
+    QSqlQuery check(QSqlDatabase::database(connectionName_, false));
+    if (!check.exec(QStringLiteral("PRAGMA quick_check(20)"))) {
+      damaged = isCorruption(check.lastError());
+      problems << check.lastError().text();
+    } else {
+      while (check.next())
+        if (check.value(0).toString() != QStringLiteral("ok")) problems << check.value(0).toString();
+      damaged = !problems.isEmpty();
+    }
+  }
+  if (!problems.isEmpty()) {
+    close();
+    // quick_check's rows hold lines like "Page 24: btreeInitPage() returns error code 11": the
+    // first three say enough.
+    QStringList lines;
+    for (const QString& problem : problems)
+      for (const QString& line : problem.split(u'\n', Qt::SkipEmptyParts))
+        if (!line.startsWith(QStringLiteral("***"))) lines << line.trimmed();
+    QString found = lines.mid(0, 3).join(QStringLiteral("; "));
+    if (lines.size() > 3) found += QStringLiteral("; and more");
+    if (!damaged) {  // busy, locked, I/O: not the file's fault, so nothing is moved
+      error_ = QStringLiteral("Cannot read the history %1: %2").arg(native(path), found);
+      return false;
+    }
+    condition_ = HistoryCondition::Damaged;
+    if (repair_ == Repair::LeaveInPlace) {
+      error_ = QStringLiteral("The history %1 is damaged (%2). It was left in place for the window to keep aside.")
+                   .arg(native(path), found);
+      return false;
+    }
+    QString error;
+    const QString aside = keepAside(path, &error);
+    if (aside.isEmpty()) {
+      error_ = QStringLiteral("The history %1 is damaged (%2) and could not be kept aside: %3").arg(native(path), found, error);
+      return false;
+    }
+    keptAside_ = aside;
+    error_ = QStringLiteral("The history %1 is damaged (%2). It was kept as %3.").arg(native(path), found, native(aside));
+    return false;
+  }
+  bool ok = exec(QStringLiteral("PRAGMA journal_mode=WAL")) && exec(QStringLiteral("PRAGMA synchronous=NORMAL")) &&
+            exec(QStringLiteral("PRAGMA foreign_keys=ON"));
+  for (const char* statement : kSchema) ok = ok && exec(QString::fromUtf8(statement));
+  // A write lock proves that saving works (a read-only mount, a file SQLite opened read-only).
+  ok = ok && exec(QStringLiteral("BEGIN IMMEDIATE")) && exec(QStringLiteral("ROLLBACK"));
+  if (!ok) {
+    const QString why = error_;
+    close();
+    return openReadOnly(path, QStringLiteral("writing to it failed: %1").arg(why));
+  }
+  for (const QString& file : {wal, shm}) makeOwnerOnly(file, 0700);
+  open_ = writable_ = true;
+  condition_ = truncatedNote_.isEmpty() ? HistoryCondition::Healthy : HistoryCondition::Truncated;
+  return true;
+}
+
+bool HistoryStore::openReadOnly(const QString& path, const QString& reason) {
+  path_ = path;
+  if (!QFileInfo(path).isFile()) {
+    error_ = QStringLiteral("Cannot read the history %1: no such file").arg(native(path));
+    condition_ = HistoryCondition::Unavailable;
+    return false;
+  }
+  // A WAL database needs its -shm index, which a read-only folder cannot hold; "immutable" reads
+  // the main file alone (the last changes still in a -wal file are then not shown).
+  const QString uri = QUrl::fromLocalFile(path).toString(QUrl::FullyEncoded);
+  const QString options = QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_OPEN_URI");
+  QString readReason = reason;
+  bool ok = false;
+  for (const QString& suffix : {QStringLiteral("?mode=ro"), QStringLiteral("?mode=ro&immutable=1")}) {
+    if (!connect(uri + suffix, options)) continue;
+    {
+      QSqlQuery probe(QSqlDatabase::database(connectionName_, false));
+      ok = probe.exec(QStringLiteral("SELECT count(*) FROM conversations")) && probe.next();
+      if (!ok) error_ = probe.lastError().text();
+    }
+    if (ok) {
+      if (suffix.contains(u"immutable") && fileSize(path + QStringLiteral("-wal")) > 0)
+        readReason += QStringLiteral("; the latest changes in %1-wal cannot be shown").arg(native(path));
+      break;
+    }
+    close();
+  }
+  if (!ok) {
+    error_ = QStringLiteral("Cannot read the history %1 (%2): %3").arg(native(path), reason, error_);
+    condition_ = HistoryCondition::Unavailable;
+    return false;
+  }
+  open_ = true;
+  writable_ = false;
+  readOnlyReason_ = readReason;
+  condition_ = HistoryCondition::ReadOnly;
+  error_.clear();
+  return true;
+}
+
+QString HistoryStore::keepAside(const QString& path, QString* error) {
+  const QString stem = path + QStringLiteral(".damaged-") +
+                       QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+  QString target = stem;
+  for (int n = 2; QFileInfo::exists(target) || QFileInfo::exists(target + QStringLiteral("-wal")) ||
+                  QFileInfo::exists(target + QStringLiteral("-shm"));
+       ++n)
+    target = stem + QStringLiteral("-%1").arg(n);
+  // rename(2) replaces an existing target; link + unlink would not, but the loop above already
+  // found a free name and only this program names files so.
+  if (::rename(QFile::encodeName(path).constData(), QFile::encodeName(target).constData()) != 0) {
+    *error = QStringLiteral("cannot rename %1 to %2: %3")
+                 .arg(native(path), native(target), QString::fromLocal8Bit(std::strerror(errno)));
+    return {};
+  }
+  for (const QString& suffix : {QStringLiteral("-wal"), QStringLiteral("-shm")})
+    if (QFileInfo::exists(path + suffix))
+      ::rename(QFile::encodeName(path + suffix).constData(), QFile::encodeName(target + suffix).constData());
+  return target;
+}
+
+bool HistoryStore::startNewHistory() {
+  close();
+  if (QFileInfo::exists(homePath_)) {
+    QString error;
+    const QString aside = keepAside(homePath_, &error);
+    if (aside.isEmpty()) {
+      error_ = QStringLiteral("Cannot start a new history at %1: %2").arg(native(homePath_), error);
+      condition_ = HistoryCondition::Unavailable;
+      return false;
+    }
+    keptAside_ = aside;
+  }
+  return open(homePath_, Access::ReadWrite);
+}
+
+bool HistoryStore::openKeptAsideReadOnly() {
+  if (keptAside_.isEmpty()) return false;
+  close();
+  return openReadOnly(keptAside_, QStringLiteral("this is the damaged history kept as %1").arg(native(keptAside_)));
+}
+
+bool HistoryStore::retry() {
+  close();
+  return open(homePath_, Access::ReadWrite);
+}
+
+QString HistoryStore::conditionText() const {
+  switch (condition_) {
+    case HistoryCondition::Healthy: return {};
+    case HistoryCondition::Truncated: return truncatedNote_;
+    case HistoryCondition::Damaged:
+      return error_ + QStringLiteral(" New conversations are not saved until you start a new history.");
+    case HistoryCondition::ReadOnly:
+      return QStringLiteral("The history %1 is open for reading only (%2): new conversations are not saved.")
+          .arg(native(path_), readOnlyReason_);
+    case HistoryCondition::WriteFailed:
+      return error_ + QStringLiteral(" The conversation on screen may not be fully saved: export it to keep it.");
+    case HistoryCondition::Unavailable:
+      return error_ + QStringLiteral(" Conversations are not saved.");
+  }
+  return {};
 }
 
 bool HistoryStore::exec(const QString& sql) {
@@ -111,8 +416,30 @@ bool HistoryStore::exec(const QString& sql) {
   return false;
 }
 
+bool HistoryStore::canWrite() const {
+  // Not writable: the window already says why (condition()); each write does not repeat it.
+  return open_ && writable_;
+}
+
+bool HistoryStore::writeFailed(const QSqlError& error, const char* what) {
+  const bool corrupt = isCorruption(error);
+  error_ = QStringLiteral("Could not save %1 to the history %2: %3%4")
+               .arg(QString::fromLatin1(what), native(path_), error.text(),
+                    corrupt ? QStringLiteral(" (the file is damaged)") : QString());
+  condition_ = corrupt ? HistoryCondition::Damaged : HistoryCondition::WriteFailed;
+  if (corrupt) {
+    // Keep it open for reading what is left until the user chooses; startNewHistory() keeps it aside.
+    writable_ = false;
+    keptAside_.clear();  // an older copy kept aside is not this damage
+    readOnlyReason_ = QStringLiteral("it is damaged");
+  }
+  if (onWriteFailure_) onWriteFailure_(error_);
+  return false;
+}
+
 qint64 HistoryStore::createConversation(const QString& title, const ImageProvenance& image,
                                         const ModelIdentity& model) {
+  if (!canWrite()) return 0;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral(
       "INSERT INTO conversations (title, image_path, image_sha256, image_window, model_folder, "
@@ -122,16 +449,14 @@ qint64 HistoryStore::createConversation(const QString& title, const ImageProvena
   for (const QString& v : {title, image.path, image.sha256, image.windowText, model.folder, model.configSha256,
                            model.weightIndexSha256, model.device, model.dtype, t, t})
     q.addBindValue(v);
-  if (!q.exec()) {
-    error_ = q.lastError().text();
-    return 0;
-  }
+  if (!q.exec()) return writeFailed(q.lastError(), "a new conversation");
   return q.lastInsertId().toLongLong();
 }
 
 qint64 HistoryStore::addUserMessage(qint64 conversationId, const QString& shown, const QString& sent) {
+  if (!canWrite()) return 0;
   QSqlDatabase db = QSqlDatabase::database(connectionName_, false);
-  db.transaction();
+  if (!db.transaction()) return writeFailed(db.lastError(), "a question");
   QSqlQuery q(db);
   q.prepare(QStringLiteral(
       "INSERT INTO messages (conversation_id, seq, role, content, sent_message, complete, created_at, finished_at) "
@@ -143,22 +468,23 @@ qint64 HistoryStore::addUserMessage(qint64 conversationId, const QString& shown,
   q.addBindValue(sent);
   q.addBindValue(t);
   q.addBindValue(t);
-  if (!q.exec()) {
-    error_ = q.lastError().text();
-    db.rollback();
-    return 0;
-  }
-  const qint64 id = q.lastInsertId().toLongLong();
   QSqlQuery u(db);
   u.prepare(QStringLiteral("UPDATE conversations SET updated_at=? WHERE id=?"));
   u.addBindValue(t);
   u.addBindValue(conversationId);
-  u.exec();
-  db.commit();
+  const bool inserted = q.exec();
+  if (!inserted || !u.exec()) {
+    const QSqlError error = inserted ? u.lastError() : q.lastError();
+    db.rollback();
+    return writeFailed(error, "a question");
+  }
+  const qint64 id = q.lastInsertId().toLongLong();
+  if (!db.commit()) return writeFailed(db.lastError(), "a question");
   return id;
 }
 
 qint64 HistoryStore::beginAssistantMessage(qint64 conversationId, const SamplingSettings& sampling) {
+  if (!canWrite()) return 0;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral(
       "INSERT INTO messages (conversation_id, seq, role, content, complete, temperature, top_p, top_k, "
@@ -172,16 +498,14 @@ qint64 HistoryStore::beginAssistantMessage(qint64 conversationId, const Sampling
   q.addBindValue(sampling.maxNewTokens);
   q.addBindValue(sampling.seed ? QVariant(QString::number(*sampling.seed)) : QVariant());
   q.addBindValue(now());
-  if (!q.exec()) {
-    error_ = q.lastError().text();
-    return 0;
-  }
+  if (!q.exec()) return writeFailed(q.lastError(), "an answer");
   return q.lastInsertId().toLongLong();
 }
 
 bool HistoryStore::appendToMessage(qint64 messageId, const QString& text) {
+  if (!canWrite()) return false;
   QSqlDatabase db = QSqlDatabase::database(connectionName_, false);
-  if (!db.transaction()) return false;
+  if (!db.transaction()) return writeFailed(db.lastError(), "the answer's text");
   QSqlQuery q(db);
   q.prepare(QStringLiteral("UPDATE messages SET content = COALESCE(content, '') || ? WHERE id = ?"));
   q.addBindValue(text);
@@ -191,12 +515,14 @@ bool HistoryStore::appendToMessage(qint64 messageId, const QString& text) {
       "UPDATE conversations SET updated_at=? WHERE id=(SELECT conversation_id FROM messages WHERE id=?)"));
   u.addBindValue(now());
   u.addBindValue(messageId);
-  if (!q.exec() || !u.exec()) {
-    error_ = q.lastError().text();
+  const bool appended = q.exec();
+  if (!appended || !u.exec()) {
+    const QSqlError error = appended ? u.lastError() : q.lastError();
     db.rollback();
-    return false;
+    return writeFailed(error, "the answer's text");
   }
-  return db.commit();
+  if (!db.commit()) return writeFailed(db.lastError(), "the answer's text");
+  return true;
 }
 
 QString timingsToJson(const Timings& t) {
@@ -213,11 +539,10 @@ QString timingsToJson(const Timings& t) {
 }
 
 bool HistoryStore::finishAssistantMessage(qint64 messageId, const AnswerResult& result) {
-  QSqlDatabase db = QSqlDatabase::database(connectionName_, false);
-  db.transaction();
-  QSqlQuery q(db);
+  if (!canWrite()) return false;
+  QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   // The final text is authoritative (the streamed chunks should add up to it; if a chunk write
-  // failed, this repairs the row).
+  // failed, this repairs the row). One statement: its own transaction.
   q.prepare(QStringLiteral(
       "UPDATE messages SET content=?, complete=1, stop_reason=?, temperature=?, top_p=?, top_k=?, "
       "max_new_tokens=?, seed=?, timings_json=?, finished_at=? WHERE id=?"));
@@ -231,19 +556,17 @@ bool HistoryStore::finishAssistantMessage(qint64 messageId, const AnswerResult& 
   q.addBindValue(timingsToJson(result.timings));
   q.addBindValue(now());
   q.addBindValue(messageId);
-  if (!q.exec()) {
-    error_ = q.lastError().text();
-    db.rollback();
-    return false;
-  }
-  return db.commit();
+  if (!q.exec()) return writeFailed(q.lastError(), "the finished answer");
+  return true;
 }
 
 bool HistoryStore::markSuperseded(qint64 messageId) {
+  if (!canWrite()) return false;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral("UPDATE messages SET superseded=1 WHERE id=?"));
   q.addBindValue(messageId);
-  return q.exec();
+  if (!q.exec()) return writeFailed(q.lastError(), "a regenerated answer");
+  return true;
 }
 
 static ConversationRecord readConversationRow(const QSqlQuery& q) {
@@ -290,11 +613,14 @@ QList<ConversationRecord> HistoryStore::search(const HistoryQuery& query) const 
   q.prepare(sql);
   for (const auto& b : binds) q.addBindValue(b);
   QList<ConversationRecord> out;
+  readError_.clear();
   if (!q.exec()) {
-    error_ = q.lastError().text();
+    readError_ = QStringLiteral("Cannot read the history %1: %2").arg(native(path_), q.lastError().text());
     return out;
   }
   while (q.next()) out.push_back(readConversationRow(q));
+  if (q.lastError().isValid())  // a damaged page part-way: what came before it is shown
+    readError_ = QStringLiteral("Only part of the history %1 could be read: %2").arg(native(path_), q.lastError().text());
   return out;
 }
 
@@ -303,7 +629,12 @@ std::optional<ConversationRecord> HistoryStore::conversation(qint64 id) const {
   QSqlQuery q(db);
   q.prepare(QStringLiteral("SELECT ") + kConversationColumns + QStringLiteral(" FROM conversations c WHERE c.id=?"));
   q.addBindValue(id);
-  if (!q.exec() || !q.next()) return std::nullopt;
+  readError_.clear();
+  if (!q.exec() || !q.next()) {
+    if (q.lastError().isValid())
+      readError_ = QStringLiteral("Cannot read the history %1: %2").arg(native(path_), q.lastError().text());
+    return std::nullopt;
+  }
   ConversationRecord r = readConversationRow(q);
   QSqlQuery m(db);
   m.prepare(QStringLiteral(
@@ -311,7 +642,10 @@ std::optional<ConversationRecord> HistoryStore::conversation(qint64 id) const {
       "max_new_tokens, seed, timings_json, created_at, finished_at FROM messages "
       "WHERE conversation_id=? AND superseded=0 ORDER BY seq"));
   m.addBindValue(id);
-  if (!m.exec()) return r;
+  if (!m.exec()) {
+    readError_ = QStringLiteral("Cannot read the messages of this conversation from %1: %2").arg(native(path_), m.lastError().text());
+    return r;
+  }
   while (m.next()) {
     MessageRecord msg;
     msg.id = m.value(0).toLongLong();
@@ -335,29 +669,37 @@ std::optional<ConversationRecord> HistoryStore::conversation(qint64 id) const {
     msg.finishedAt = parseTime(m.value(14));
     r.messages.push_back(msg);
   }
+  if (m.lastError().isValid())
+    readError_ = QStringLiteral("Only part of this conversation could be read from %1: %2").arg(native(path_), m.lastError().text());
   return r;
 }
 
 bool HistoryStore::softDelete(qint64 conversationId) {
+  if (!canWrite()) return false;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral("UPDATE conversations SET deleted_at=? WHERE id=? AND deleted_at IS NULL"));
   q.addBindValue(now());
   q.addBindValue(conversationId);
-  return q.exec() && q.numRowsAffected() == 1;
+  if (!q.exec()) return writeFailed(q.lastError(), "a deletion");
+  return q.numRowsAffected() == 1;
 }
 
 bool HistoryStore::undoDelete(qint64 conversationId) {
+  if (!canWrite()) return false;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral("UPDATE conversations SET deleted_at=NULL WHERE id=? AND deleted_at IS NOT NULL"));
   q.addBindValue(conversationId);
-  return q.exec() && q.numRowsAffected() == 1;
+  if (!q.exec()) return writeFailed(q.lastError(), "an undone deletion");
+  return q.numRowsAffected() == 1;
 }
 
 int HistoryStore::purgeDeletedBefore(const QDateTime& cutoff) {
+  if (!canWrite()) return 0;
   QSqlQuery q(QSqlDatabase::database(connectionName_, false));
   q.prepare(QStringLiteral("DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at < ?"));
   q.addBindValue(timestamp(cutoff));
-  return q.exec() ? q.numRowsAffected() : 0;
+  if (!q.exec()) return writeFailed(q.lastError(), "a purge of deleted conversations");
+  return q.numRowsAffected();
 }
 
 // ---- StreamingRecorder ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QPalette>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
@@ -65,6 +66,12 @@ HistoryBrowser::HistoryBrowser(HistoryStore& store, QWidget* parent) : QDialog(p
   buttons->addWidget(undoNote_, 1);
   buttons->addWidget(undo_);
   layout->addLayout(buttons);
+  // Read-only (a read-only file, the damaged copy kept aside) and read errors are said here.
+  readNote_ = new QLabel(this);
+  readNote_->setObjectName(QStringLiteral("historyReadNote"));
+  readNote_->setWordWrap(true);
+  readNote_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(readNote_);
 
   for (auto* edit : {text_, image_}) connect(edit, &QLineEdit::textChanged, this, &HistoryBrowser::refresh);
   connect(useDates_, &QCheckBox::toggled, this, &HistoryBrowser::refresh);
@@ -94,8 +101,22 @@ HistoryQuery HistoryBrowser::query() const {
   return q;
 }
 
+namespace {
+QString readNoteFor(const HistoryStore& store) {
+  QStringList parts;
+  if (!store.isOpen())
+    parts << HistoryBrowser::tr("The history cannot be read: %1").arg(store.errorString());
+  else if (!store.isWritable())
+    parts << HistoryBrowser::tr("Read-only: %1. New conversations are not saved.").arg(store.readOnlyReason());
+  if (!store.readError().isEmpty()) parts << store.readError();
+  return parts.join(u'\n');
+}
+}  // namespace
+
 void HistoryBrowser::refresh() {
   const auto rows = store_.search(query());
+  readNote_->setText(readNoteFor(store_));
+  readNote_->setVisible(!readNote_->text().isEmpty());
   table_->setRowCount(int(rows.size()));
   for (int i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -109,6 +130,7 @@ void HistoryBrowser::refresh() {
   }
   reopen_->setEnabled(false);
   delete_->setEnabled(false);
+  delete_->setVisible(store_.isWritable());
   preview_->clear();
 }
 
@@ -127,6 +149,8 @@ void HistoryBrowser::showSelected() {
   reopen_->setEnabled(id != 0);
   delete_->setEnabled(id != 0);
   const auto record = id ? store_.conversation(id) : std::nullopt;
+  readNote_->setText(readNoteFor(store_));
+  readNote_->setVisible(!readNote_->text().isEmpty());
   if (!record) {
     preview_->clear();
     return;
@@ -162,6 +186,68 @@ bool HistoryBrowser::undoLastDelete() {
   undoNote_->clear();
   refresh();
   return true;
+}
+
+// ---- HistoryBanner --------------------------------------------------------------------------
+
+HistoryBanner::HistoryBanner(HistoryStore& store, QWidget* parent) : QFrame(parent), store_(store) {
+  setObjectName(QStringLiteral("historyBanner"));
+  setFrameShape(QFrame::StyledPanel);
+  setAutoFillBackground(true);
+  QPalette p = palette();
+  p.setColor(QPalette::Window, QColor(0xff, 0xf4, 0xce));
+  p.setColor(QPalette::WindowText, QColor(0x40, 0x30, 0x00));
+  setPalette(p);
+  auto* layout = new QHBoxLayout(this);
+  layout->setContentsMargins(8, 4, 8, 4);
+  text_ = new QLabel(this);
+  text_->setObjectName(QStringLiteral("historyBannerText"));
+  text_->setWordWrap(true);
+  text_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(text_, 1);
+  auto button = [&](const QString& label, const char* name) {
+    auto* b = new QPushButton(label, this);
+    b->setObjectName(QString::fromLatin1(name));
+    layout->addWidget(b);
+    return b;
+  };
+  startNew_ = button(tr("Start a New History"), "historyStartNew");
+  readAside_ = button(tr("Read the Damaged History"), "historyReadDamaged");
+  retry_ = button(tr("Retry"), "historyRetry");
+  dismiss_ = button(tr("Dismiss"), "historyDismiss");
+  readAside_->setToolTip(tr("Open the copy kept aside for reading: what can be read of it is shown, nothing is saved"));
+  connect(startNew_, &QPushButton::clicked, this, [this] { act(&HistoryStore::startNewHistory); });
+  connect(readAside_, &QPushButton::clicked, this, [this] { act(&HistoryStore::openKeptAsideReadOnly); });
+  connect(retry_, &QPushButton::clicked, this, [this] { act(&HistoryStore::retry); });
+  connect(dismiss_, &QPushButton::clicked, this, &QWidget::hide);
+  refresh();
+}
+
+void HistoryBanner::act(bool (HistoryStore::*choice)()) {
+  (store_.*choice)();
+  Q_EMIT historyReplaced();
+  refresh();
+}
+
+QString HistoryBanner::text() const { return isHidden() ? QString() : text_->text(); }
+
+void HistoryBanner::refresh() {
+  using C = HistoryCondition;
+  const C c = store_.condition();
+  const bool readingAside = c == C::ReadOnly && !store_.keptAsidePath().isEmpty() && store_.path() == store_.keptAsidePath();
+  text_->setText(store_.conditionText());
+  startNew_->setVisible(c == C::Damaged || c == C::ReadOnly || c == C::WriteFailed || c == C::Unavailable);
+  readAside_->setVisible(c == C::Damaged && !store_.keptAsidePath().isEmpty());
+  retry_->setVisible((c == C::ReadOnly && !readingAside) || c == C::Unavailable || c == C::WriteFailed);
+  // Nothing more is lost by hiding these; the others say that saving is off, so they stay.
+  dismiss_->setVisible(c == C::Truncated || c == C::WriteFailed);
+  setVisible(c != C::Healthy);
+}
+
+void HistoryBanner::showWriteFailure(const QString&) {
+  // The store's condition carries the message (and whether the file turned out damaged).
+  refresh();
+  show();
 }
 
 }  // namespace cxr::assistant

@@ -19,9 +19,14 @@
 #include <QFile>
 #include <QLabel>
 #include <QMenuBar>
+#include <QPushButton>
+#include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSplitter>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -49,9 +54,11 @@ struct Composed {
   QTemporaryDir dir;
   MainWindow window;
   AssistantIntegration* assistant;
-  Composed()
+  // `historyPath`: a history prepared by the test; empty for a new one in a scratch folder.
+  explicit Composed(const QString& historyPath = {})
       : assistant(new AssistantIntegration(window, std::make_unique<cxr::assistant::ScriptedBackend>(),
-                                           dir.filePath(QStringLiteral("history.sqlite")))) {}
+                                           historyPath.isEmpty() ? dir.filePath(QStringLiteral("history.sqlite"))
+                                                                 : historyPath)) {}
   bool loadScriptedModel() {
     QSignalSpy loaded(&assistant->engine(), &cxr::assistant::AssistantEngine::modelLoaded);
     assistant->panel()->loadModel(dir.path());
@@ -68,6 +75,32 @@ QAction* menuAction(MainWindow& w, const QString& menuTitle, const QString& text
         return a;
   }
   return nullptr;
+}
+
+// A history with `n` stored conversations whose pages from `first` on are overwritten with random
+// bytes (the header stays intact, so SQLite opens it without complaint).
+void writeDamagedHistory(const QString& path, int n, int first) {
+  {
+    cxr::assistant::HistoryStore store(path);
+    QVERIFY(store.isWritable());
+    for (int i = 0; i < n; ++i) {
+      const qint64 c = store.createConversation(QStringLiteral("Report %1").arg(i), {}, {});
+      store.addUserMessage(c, QStringLiteral("No pleural effusion. ").repeated(120), {});
+    }
+  }
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::ReadWrite));
+  QVERIFY(f.size() > (first + 4) * 4096);
+  QByteArray garbage(4 * 4096, Qt::Uninitialized);
+  QRandomGenerator rng(99);
+  for (auto& b : garbage)
+    b = char(rng.generate() & 0xff);
+  QVERIFY(f.seek(qint64(first) * 4096));
+  QCOMPARE(f.write(garbage), qint64(garbage.size()));
+}
+
+QPushButton* bannerButton(AssistantIntegration* a, const char* name) {
+  return a->historyBanner()->findChild<QPushButton*>(QString::fromLatin1(name));
 }
 
 }  // namespace
@@ -312,6 +345,76 @@ class TestAppAssistant : public QObject {
     QTRY_VERIFY(transcript->hasFocus());
     QTest::keyClick(transcript, key);
     QVERIFY2(unchanged(), "a viewer shortcut fired from the read-only transcript");
+  }
+
+  // Before: a damaged history left History enabled and nothing was saved, unseen; at most a
+  // 15-second status-bar line. Now a bar across the window says so until the user chooses.
+  void damagedHistoryShowsABannerUntilTheUserActs() {
+    QTemporaryDir dir;
+    const QString db = dir.filePath(QStringLiteral("history.sqlite"));
+    writeDamagedHistory(db, 40, 8);
+    Composed c(db);
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    auto* banner = c.assistant->historyBanner();
+    QVERIFY(banner->isVisible());
+    const QString aside = c.assistant->history().keptAsidePath();
+    QVERIFY2(banner->text().contains(u"damaged") && banner->text().contains(aside), qPrintable(banner->text()));
+    QVERIFY(bannerButton(c.assistant, "historyStartNew")->isVisible());
+    QVERIFY(bannerButton(c.assistant, "historyReadDamaged")->isVisible());
+    QVERIFY(!bannerButton(c.assistant, "historyDismiss")->isVisible());  // saving is off: it stays
+    QTest::qWait(200);
+    QVERIFY(banner->isVisible());
+
+    bannerButton(c.assistant, "historyReadDamaged")->click();  // what can be read, read-only
+    QVERIFY(banner->isVisible());
+    QVERIFY2(banner->text().contains(u"reading only") && banner->text().contains(aside), qPrintable(banner->text()));
+    QVERIFY(!c.assistant->history().isWritable());
+    QVERIFY(bannerButton(c.assistant, "historyStartNew")->isVisible());
+
+    bannerButton(c.assistant, "historyStartNew")->click();
+    QVERIFY(!banner->isVisible());
+    QVERIFY(c.assistant->history().isWritable());
+    QVERIFY(QFileInfo::exists(aside));
+  }
+
+  void truncatedHistoryIsSaidUntilDismissed() {
+    QTemporaryDir dir;
+    const QString db = dir.filePath(QStringLiteral("history.sqlite"));
+    { QFile f(db); QVERIFY(f.open(QIODevice::WriteOnly)); }
+    Composed c(db);
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    auto* banner = c.assistant->historyBanner();
+    QVERIFY(banner->isVisible());
+    QVERIFY2(banner->text().contains(u"0 bytes"), qPrintable(banner->text()));
+    QVERIFY(c.assistant->history().isWritable());  // a new history was started
+    bannerButton(c.assistant, "historyDismiss")->click();
+    QVERIFY(!banner->isVisible());
+  }
+
+  // Every failed write reaches the bar (here: another program holds the write lock).
+  void failedWriteShowsTheBanner() {
+    Composed c;
+    c.window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&c.window));
+    auto* banner = c.assistant->historyBanner();
+    QVERIFY(!banner->isVisible());
+    QSqlDatabase other = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("locker"));
+    other.setDatabaseName(c.assistant->history().path());
+    QVERIFY(other.open());
+    {
+      QSqlQuery lock(other);
+      QVERIFY(lock.exec(QStringLiteral("BEGIN IMMEDIATE")));
+      QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("Could not save")));
+      QCOMPARE(c.assistant->history().createConversation(QStringLiteral("blocked"), {}, {}), qint64(0));
+      QVERIFY(lock.exec(QStringLiteral("ROLLBACK")));
+    }
+    other.close();
+    other = QSqlDatabase();
+    QSqlDatabase::removeDatabase(QStringLiteral("locker"));
+    QVERIFY(banner->isVisible());
+    QVERIFY2(banner->text().contains(u"Could not save"), qPrintable(banner->text()));
   }
 
   void shortcutsStillWorkOnTheViewer() {

@@ -1,6 +1,8 @@
 // cxr-assistant --run ... --quit-when-done, the whole executable, headless: a report with the tiny
 // golden checkpoint (exit 0, exports with the text and the seed), and each way it can fail (exit
 // code non-zero, one line on stderr that says why).
+#include "cxr/assistant/history.h"
+
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -8,6 +10,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -20,11 +24,18 @@ struct Run {
   QString out, err;
 };
 
-Run runAssistant(const QStringList& args, int timeoutMs = 90000) {
+// Each run gets its own HOME (and XDG folders): the history and settings it writes are the test's.
+Run runAssistant(const QStringList& args, int timeoutMs = 90000, const QString& home = {}) {
+  QTemporaryDir scratch;
+  const QString h = home.isEmpty() ? scratch.path() : home;
   QProcess p;
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
   env.remove(QStringLiteral("CXR_LLAVA_MODEL"));
+  env.insert(QStringLiteral("HOME"), h);
+  env.insert(QStringLiteral("XDG_DATA_HOME"), h + QStringLiteral("/.local/share"));
+  env.insert(QStringLiteral("XDG_CONFIG_HOME"), h + QStringLiteral("/.config"));
+  env.insert(QStringLiteral("XDG_CACHE_HOME"), h + QStringLiteral("/.cache"));
   p.setProcessEnvironment(env);
   p.start(kExe, args);
   Run r;
@@ -40,6 +51,15 @@ Run runAssistant(const QStringList& args, int timeoutMs = 90000) {
   return r;
 }
 
+unsigned modeOf(const QString& path) {
+  struct stat st {};
+  return ::stat(QFile::encodeName(path).constData(), &st) == 0 ? unsigned(st.st_mode & 0777) : 0xffffu;
+}
+
+QString historyIn(const QString& home) {
+  return home + QStringLiteral("/.local/share/CXR Assistant/cxr-assistant/history.sqlite");
+}
+
 QString readText(const QString& path) {
   QFile f(path);
   return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
@@ -49,6 +69,8 @@ QString readText(const QString& path) {
 
 class TestAppBatch : public QObject {
   Q_OBJECT
+  QTemporaryDir reportHome_;
+  Run reportRun_;
 
  private Q_SLOTS:
   void initTestCase() { QVERIFY2(QFileInfo(kExe).isExecutable(), qPrintable(kExe)); }
@@ -56,7 +78,7 @@ class TestAppBatch : public QObject {
   void reportWithTheGoldenCheckpoint() {
     if (!QFileInfo(kCheckpoint + u"/config.json").exists())
       QSKIP(qPrintable(u"no tiny golden checkpoint at " + kCheckpoint));
-    QTemporaryDir out;
+    QTemporaryDir& out = reportHome_;  // also its HOME: scriptedRunIsKeptInTheHistory reads its history
     const QString pdf = out.filePath(QStringLiteral("report.pdf"));
     const QString txt = out.filePath(QStringLiteral("report.txt"));
     const QString md = out.filePath(QStringLiteral("report.md"));
@@ -64,8 +86,10 @@ class TestAppBatch : public QObject {
                                 QStringLiteral("--run"), QStringLiteral("report"), QStringLiteral("--temperature"),
                                 QStringLiteral("0"), QStringLiteral("--seed"), QStringLiteral("4242"),
                                 QStringLiteral("--export-pdf"), pdf, QStringLiteral("--export-txt"), txt,
-                                QStringLiteral("--export-md"), md, QStringLiteral("--quit-when-done")});
+                                QStringLiteral("--export-md"), md, QStringLiteral("--quit-when-done")},
+                               90000, out.path());
     QVERIFY2(r.exitCode == 0, qPrintable(QStringLiteral("exit %1: %2").arg(r.exitCode).arg(r.err)));
+    reportRun_ = r;
     const QString generated = r.out.trimmed();  // the answer, streamed to stdout
     QVERIFY2(!generated.isEmpty(), "nothing was generated");
     const QString text = readText(txt);
@@ -87,6 +111,59 @@ class TestAppBatch : public QObject {
     const QString firstWords = generated.section(u' ', 0, 2).simplified();
     QVERIFY2(pdfText.contains(u"Findings") || pdfText.simplified().contains(firstWords), qPrintable(pdfText.left(2000)));
     QVERIFY2(pdfText.contains(u"4242"), "the seed is not in the PDF");
+  }
+
+  // Before: --quit-when-done runs wrote no history, so an exported report's provenance could not be
+  // found later. Now the run is kept as the window keeps one: image path and hash, model, seed, text.
+  void scriptedRunIsKeptInTheHistory() {
+    if (reportRun_.exitCode != 0)
+      QSKIP("the report run above did not complete");
+    cxr::assistant::HistoryStore history(historyIn(reportHome_.path()));
+    QVERIFY2(history.isOpen(), qPrintable(history.conditionText()));
+    const auto found = history.search({});
+    QCOMPARE(found.size(), 1);
+    const auto conv = history.conversation(found[0].id);
+    QVERIFY(conv);
+    QCOMPARE(conv->image.path, QFileInfo(kSample).absoluteFilePath());
+    QCOMPARE(conv->image.sha256.size(), 64);
+    QCOMPARE(QFileInfo(conv->model.folder).canonicalFilePath(), QFileInfo(kCheckpoint).canonicalFilePath());
+    QVERIFY(!conv->model.configSha256.isEmpty());
+    QCOMPARE(conv->messages.size(), 2);
+    QCOMPARE(conv->messages[1].content.trimmed(), reportRun_.out.trimmed());
+    QVERIFY(conv->messages[1].complete);
+    QCOMPARE(conv->messages[1].sampling->seed.value_or(0), 4242ULL);
+  }
+
+  // Before: the history, its -wal/-shm and the settings file were 0644 in 0755 folders, readable by
+  // every local user. Now the folders are 0700 and the files 0600 whatever the umask, and looser
+  // ones left by an earlier version are tightened at the next start.
+  void filesHoldingPathsAreOwnerOnly() {
+    QTemporaryDir home;
+    const mode_t old = ::umask(022);
+    const QString shot = home.filePath(QStringLiteral("shot.png"));
+    const QStringList gui{kSample, QStringLiteral("--screenshot"), shot, QStringLiteral("--screenshot-delay"), QStringLiteral("100")};
+    Run r = runAssistant(gui, 60000, home.path());
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    const QString db = historyIn(home.path());
+    const QString settings = home.filePath(QStringLiteral(".config/CXR Assistant/cxr-assistant.conf"));
+    QCOMPARE(modeOf(QFileInfo(db).absolutePath()), 0700u);
+    QCOMPARE(modeOf(home.filePath(QStringLiteral(".local/share/CXR Assistant"))), 0700u);
+    QCOMPARE(modeOf(db), 0600u);
+    QCOMPARE(modeOf(QFileInfo(settings).absolutePath()), 0700u);
+    QCOMPARE(modeOf(settings), 0600u);
+
+    // As an earlier version left them.
+    for (const QString& file : {db, settings})
+      QVERIFY(::chmod(QFile::encodeName(file).constData(), 0644) == 0);
+    for (const QString& folder : {QFileInfo(db).absolutePath(), QFileInfo(settings).absolutePath()})
+      QVERIFY(::chmod(QFile::encodeName(folder).constData(), 0755) == 0);
+    r = runAssistant(gui, 60000, home.path());
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    ::umask(old);
+    QCOMPARE(modeOf(db), 0600u);
+    QCOMPARE(modeOf(settings), 0600u);
+    QCOMPARE(modeOf(QFileInfo(db).absolutePath()), 0700u);
+    QCOMPARE(modeOf(QFileInfo(settings).absolutePath()), 0700u);
   }
 
   // Every failure: a non-zero exit code and exactly one line on stderr that says why.

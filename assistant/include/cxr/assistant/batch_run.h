@@ -6,11 +6,13 @@
 #pragma once
 
 #include "cxr/assistant/engine_worker.h"
+#include "cxr/assistant/history.h"
 #include "cxr/assistant/image_source.h"
 #include "cxr/assistant/transcript.h"
 
 #include <QElapsedTimer>
 #include <QObject>
+#include <memory>
 #include <optional>
 
 namespace cxr::assistant {
@@ -40,6 +42,11 @@ class BatchRun : public QObject {
   BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions options, QObject* parent = nullptr);
   void start();
   const Transcript& transcript() const { return transcript_; }
+  // Records the run in `history` as the window would (image path and hash, model, sampling, seed,
+  // the answer as it streams), so that an exported report's provenance can be found later. Not
+  // owned; null (the default) records nothing.
+  void setHistory(HistoryStore* history) { history_ = history; }
+  qint64 historyConversationId() const { return conversationId_; }
 
  Q_SIGNALS:
   void progress(const QString& line);  // for stderr
@@ -55,6 +62,9 @@ class BatchRun : public QObject {
   BatchOptions options_;
   Transcript transcript_;
   QElapsedTimer clock_;
+  HistoryStore* history_ = nullptr;
+  std::unique_ptr<StreamingRecorder> recorder_;
+  qint64 conversationId_ = 0;
   bool done_ = false;
 };
 

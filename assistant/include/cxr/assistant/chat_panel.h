@@ -86,6 +86,9 @@ class ChatPanel : public QWidget {
   const Transcript& transcript() const { return transcript_; }
   QuestionBox* questionBox() const { return question_; }
   QString statusText() const;
+  // The history store now writes another file (a new history after damage): the conversation on
+  // screen is stored anew from its next turn, and the old file's row ids are forgotten.
+  void forgetStoredIds();
   qint64 historyConversationId() const { return conversationId_; }
 
  Q_SIGNALS:

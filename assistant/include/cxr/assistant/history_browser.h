@@ -1,9 +1,11 @@
 // Browse stored conversations: search by text, date and image; reopen; delete (asks, undoable).
+// HistoryBanner: the window's message bar for a history that cannot be read or written.
 #pragma once
 
 #include "cxr/assistant/history.h"
 
 #include <QDialog>
+#include <QFrame>
 
 class QDateEdit;
 class QCheckBox;
@@ -47,7 +49,38 @@ class HistoryBrowser : public QDialog {
   QPushButton* delete_ = nullptr;
   QPushButton* undo_ = nullptr;
   QLabel* undoNote_ = nullptr;
+  QLabel* readNote_ = nullptr;
   qint64 lastDeleted_ = 0;
+};
+
+// Shown in the window whenever the history is not Healthy or a write failed, and stays until the
+// user acts: a damaged history offers a new one or a read-only look at the copy kept aside; a
+// read-only or unavailable one offers a retry (after fixing the permissions) or a new one. Only the
+// notices that lose nothing more (a truncated file already replaced, a failed write) can be
+// dismissed. The logic is HistoryStore's; this widget shows it and passes the choice on.
+class HistoryBanner : public QFrame {
+  Q_OBJECT
+ public:
+  explicit HistoryBanner(HistoryStore& store, QWidget* parent = nullptr);
+  // Shows the store's condition (hidden when healthy).
+  void refresh();
+  // A write failed (connect HistoryStore::setWriteFailureHandler here).
+  void showWriteFailure(const QString& message);
+  QString text() const;
+
+ Q_SIGNALS:
+  // The store now reads or writes another file (a new history, the copy kept aside).
+  void historyReplaced();
+
+ private:
+  void act(bool (HistoryStore::*choice)());
+
+  HistoryStore& store_;
+  QLabel* text_ = nullptr;
+  QPushButton* startNew_ = nullptr;
+  QPushButton* readAside_ = nullptr;
+  QPushButton* retry_ = nullptr;
+  QPushButton* dismiss_ = nullptr;
 };
 
 }  // namespace cxr::assistant
