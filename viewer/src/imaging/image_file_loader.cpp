@@ -3,19 +3,42 @@
 // Gray stays gray with its full depth (a 16-bit PNG keeps its 16-bit values), colour becomes
 // interleaved RGB. No colour-to-gray conversion happens here: Qt's qGray() differs from Pillow's
 // luma, and the model input must match Pillow, so that conversion lives in renderForModel().
+#include "jpeg_structure.h"
 #include "loaders.h"
 
+#include <QFile>
 #include <QImage>
 #include <QImageReader>
 
+#include <algorithm>
+#include <limits>
 #include <mutex>
 
 namespace cxr::viewer::detail {
 namespace {
 
-// A 16-bit 8000x8000 radiograph needs 128 MiB; Qt's default limit (256 MiB in Qt 6.4) would
-// refuse a 16-bit RGBA scan of that size. 1 GiB still stops a forged header from exhausting memory.
-constexpr int kAllocationLimitMiB = 1024;
+// Qt's allocation limit backs up the pixel budget for a reader that cannot tell the size before
+// decoding: room for one frame of the budget in the widest format Qt decodes into (RGBA64, 8 bytes
+// a pixel; 382 MiB for the default 50 megapixels). The limit is process-wide, so it is only ever
+// raised (under a lock): a concurrent load never gets less than its own budget needs.
+void raiseAllocationLimit(qint64 maxFramePixels) {
+  static std::mutex mutex;
+  const qint64 mib = std::clamp<qint64>((maxFramePixels * 8 + (1 << 20) - 1) >> 20, 256, std::numeric_limits<int>::max());
+  const std::lock_guard lock(mutex);
+  if (mib > QImageReader::allocationLimit()) QImageReader::setAllocationLimit(int(mib));
+}
+
+// A JPEG file whose data stop before the end-of-image marker: libjpeg only warns ("Premature end of
+// JPEG file") and Qt returns the image with its missing rows gray. Empty when complete.
+QString truncatedJpeg(const QString& path) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) return {};
+  const qint64 size = file.size();
+  const uchar* data = file.map(0, size);
+  if (!data) return {};
+  const JpegStructure jpeg = readJpegStructure(data, size_t(size));
+  return jpeg.truncated ? jpeg.problem : QString();
+}
 
 bool isGray(const QImage& image) {
   switch (image.format()) {
@@ -34,9 +57,8 @@ bool isGray(const QImage& image) {
 
 }  // namespace
 
-LoadResult loadImageFile(const QString& path) {
-  static std::once_flag limitSet;  // a process-wide setting: set once, not on every (possibly concurrent) load
-  std::call_once(limitSet, [] { QImageReader::setAllocationLimit(kAllocationLimitMiB); });
+LoadResult loadImageFile(const QString& path, const LoadOptions& options) {
+  raiseAllocationLimit(options.maxFramePixels);
   QImageReader reader(path);
   reader.setDecideFormatFromContent(true);
   reader.setAutoTransform(false);  // pixels as stored: EXIF rotation would break pixel identity with Pillow
@@ -44,6 +66,16 @@ LoadResult loadImageFile(const QString& path) {
   if (format.isEmpty()) {
     return {nullptr, loadError(path, QStringLiteral("it is neither a DICOM file nor an image format this program reads "
                                                     "(PNG, JPEG, TIFF, BMP)."))};
+  }
+  // The header's size, before anything is decoded (a 498 kB PNG can declare 16000x16000 16-bit).
+  if (const QSize size = reader.size(); size.isValid())
+    if (const QString why = pixelBudgetProblem(size.width(), size.height(), 1, options); !why.isEmpty())
+      return {nullptr, loadError(path, why)};
+  QString incomplete;
+  if (format == "jpeg") {
+    incomplete = truncatedJpeg(path);
+    if (!incomplete.isEmpty() && !options.acceptIncomplete)
+      return {nullptr, loadError(path, incomplete + QStringLiteral("; an incomplete image is not shown or analysed."))};
   }
   const QImage decoded = reader.read();
   if (decoded.isNull()) {
@@ -57,6 +89,7 @@ LoadResult loadImageFile(const QString& path) {
   image->height = decoded.height();
   image->frames = 1;
   image->isDicom = false;
+  image->incomplete = incomplete;
   const size_t pixels = size_t(image->width) * size_t(image->height);
   std::vector<qint32> values;
 
