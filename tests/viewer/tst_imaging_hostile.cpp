@@ -290,6 +290,28 @@ class TestImagingHostile : public QObject {
     }
   }
 
+  // Every image file format cut in half is refused, never shown with the missing part blank: Qt's
+  // PNG and TIFF readers fail, its JPEG and BMP readers return an image from what they have.
+  void truncatedImageFileIsRefused_data() {
+    QTest::addColumn<QByteArray>("format");
+    for (const char* format : {"png", "tiff", "bmp", "jpeg"}) QTest::newRow(format) << QByteArray(format);
+  }
+  void truncatedImageFileIsRefused() {
+    QFETCH(QByteArray, format);
+    QImage picture(128, 96, QImage::Format_Grayscale8);
+    for (int y = 0; y < picture.height(); ++y)
+      for (int x = 0; x < picture.width(); ++x) picture.scanLine(y)[x] = uchar(x * y);
+    QByteArray whole;
+    QBuffer buffer(&whole);
+    buffer.open(QIODevice::WriteOnly);
+    QVERIFY(QImageWriter(&buffer, format).write(picture));
+    const QString complete = write(QStringLiteral("whole.%1").arg(QString::fromLatin1(format)), whole);
+    const LoadResult ok = loadRadiograph(complete);
+    QVERIFY2(ok.ok() && !ok.image->isIncomplete(), qPrintable(ok.error));
+    const QString path = write(QStringLiteral("half.%1").arg(QString::fromLatin1(format)), whole.left(whole.size() / 2));
+    QVERIFY(refusedSaying(loadRadiograph(path), path, {}));
+  }
+
   void truncatedJpegFileLoadsMarkedIncompleteOnRequest() {
     const QByteArray whole = jpegOf(256, 256);
     const QString path = write(QStringLiteral("cut_marked.jpg"), whole.left(whole.size() / 2));

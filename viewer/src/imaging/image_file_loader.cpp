@@ -9,8 +9,10 @@
 #include <QFile>
 #include <QImage>
 #include <QImageReader>
+#include <QtEndian>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <mutex>
 
@@ -28,16 +30,33 @@ void raiseAllocationLimit(qint64 maxFramePixels) {
   if (mib > QImageReader::allocationLimit()) QImageReader::setAllocationLimit(int(mib));
 }
 
-// A JPEG file whose data stop before the end-of-image marker: libjpeg only warns ("Premature end of
-// JPEG file") and Qt returns the image with its missing rows gray. Empty when complete.
-QString truncatedJpeg(const QString& path) {
+// Why the file's pixel data are incomplete, or empty. Qt returns an image from data that stop early
+// without a word in two formats: JPEG (libjpeg only warns "Premature end of JPEG file" and fills the
+// missing rows with gray) and uncompressed BMP (the rows never read stay as allocated). PNG and TIFF
+// readers fail instead, which the caller reports.
+QString incompleteData(const QString& path, const QByteArray& format) {
   QFile file(path);
   if (!file.open(QIODevice::ReadOnly)) return {};
   const qint64 size = file.size();
-  const uchar* data = file.map(0, size);
+  const uchar* data = size > 0 ? file.map(0, size) : nullptr;
   if (!data) return {};
-  const JpegStructure jpeg = readJpegStructure(data, size_t(size));
-  return jpeg.truncated ? jpeg.problem : QString();
+  if (format == "jpeg") {
+    const JpegStructure jpeg = readJpegStructure(data, size_t(size));
+    return jpeg.truncated ? jpeg.problem : QString();
+  }
+  if (format == "bmp" && size >= 54 && data[0] == 'B' && data[1] == 'M') {
+    const auto le32 = [&](int at) { return qFromLittleEndian<quint32>(data + at); };
+    const qint64 dataOffset = le32(10), infoSize = le32(14), compression = le32(30);
+    if (infoSize < 40 || (compression != 0 && compression != 3)) return {};  // RLE or an old header: Qt's own checks
+    const double width = std::abs(double(qint32(le32(18)))), height = std::abs(double(qint32(le32(22))));
+    const double bits = qFromLittleEndian<quint16>(data + 28);
+    // Doubles: a hostile header's product does not fit 64 bits. Rows are padded to 4 bytes.
+    const double needed = double(dataOffset) + std::floor((width * bits + 31) / 32) * 4 * height;
+    if (double(size) < needed)
+      return QStringLiteral("the BMP file ends after %1 bytes but its header needs %2 to hold its rows, so part of the "
+                            "image is missing (the file is truncated)").arg(size).arg(needed, 0, 'f', 0);
+  }
+  return {};
 }
 
 bool isGray(const QImage& image) {
@@ -71,12 +90,9 @@ LoadResult loadImageFile(const QString& path, const LoadOptions& options) {
   if (const QSize size = reader.size(); size.isValid())
     if (const QString why = pixelBudgetProblem(size.width(), size.height(), 1, options); !why.isEmpty())
       return {nullptr, loadError(path, why)};
-  QString incomplete;
-  if (format == "jpeg") {
-    incomplete = truncatedJpeg(path);
-    if (!incomplete.isEmpty() && !options.acceptIncomplete)
-      return {nullptr, loadError(path, incomplete + QStringLiteral("; an incomplete image is not shown or analysed."))};
-  }
+  const QString incomplete = incompleteData(path, format);
+  if (!incomplete.isEmpty() && !options.acceptIncomplete)
+    return {nullptr, loadError(path, incomplete + QStringLiteral("; an incomplete image is not shown or analysed."))};
   const QImage decoded = reader.read();
   if (decoded.isNull()) {
     return {nullptr, loadError(path, QStringLiteral("the %1 data could not be decoded (%2).")
