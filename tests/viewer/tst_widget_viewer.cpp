@@ -265,6 +265,30 @@ class TestWidgetViewer : public QObject {
     QCOMPARE(w.measurements().first().kind, MeasurementKind::Angle);
   }
 
+  // A truncated image loaded on request (LoadOptions::acceptIncomplete) is never shown without its
+  // mark: a red banner across the top, with overlays on or off.
+  void incompleteImageShowsItsMark() {
+    const auto redPixelsOnTop = [](const QImage& view) {
+      int n = 0;
+      for (int x = 0; x < view.width(); x += 4) {
+        const QRgb c = view.pixel(x, 3);
+        n += (qRed(c) > 150 && qGreen(c) < 60 && qBlue(c) < 60) ? 1 : 0;
+      }
+      return n;
+    };
+    ViewerWidget w;
+    w.resize(400, 200);
+    w.setOverlaysVisible(false);
+    w.setImage(rampImage());
+    QCOMPARE(redPixelsOnTop(w.renderView()), 0);
+    auto cut = rampImage();
+    cut->incomplete = QStringLiteral("the JPEG data stop after 100 bytes");
+    w.setImage(cut);
+    QVERIFY2(redPixelsOnTop(w.renderView()) > 90, qPrintable(QString::number(redPixelsOnTop(w.renderView()))));
+    w.setOverlaysVisible(true);
+    QVERIFY(redPixelsOnTop(w.renderView()) > 90);
+  }
+
   void regionOutlineIsDrawnAndClearedWithTheImage() {
     ViewerWidget w;
     w.resize(400, 200);  // fit: scale 2

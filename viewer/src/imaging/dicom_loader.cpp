@@ -4,6 +4,7 @@
 // Rule for bad input: every size the header promises is checked against the bytes actually present
 // BEFORE anything is allocated, and every failure becomes one sentence naming the file.
 #include "j2k_decoder.h"
+#include "jpeg_structure.h"
 #include "loaders.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -164,6 +165,7 @@ struct PixelFormat {
   int planar = 0;
   QString photometric;
   size_t pixelsPerFrame() const { return size_t(rows) * size_t(columns); }
+  bool isYbr422() const { return samples == 3 && photometric == QLatin1String("YBR_FULL_422"); }
 };
 
 // Stored value of one raw sample: the BitsStored bits ending at HighBit, sign-extended if signed.
@@ -194,12 +196,16 @@ void ybrFullToRgb(qint32& a, qint32& b, qint32& c) {
   c = clampByte(y + 1.772 * cb);
 }
 
-// Native (uncompressed) pixel data of all frames into stored values.
+// Native (uncompressed) pixel data of all frames into stored values. The format has passed
+// formatProblem(): Bits Allocated 8, 16 or 32, one or three samples, even Columns for YBR_FULL_422.
 bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* words, size_t byteLength,
                   RadiographImage& image, QString* error) {
-  const bool ybr422 = f.photometric == QLatin1String("YBR_FULL_422") && f.samples == 3;
+  const bool ybr422 = f.isYbr422();
+  const size_t pixels = f.pixelsPerFrame();
   const size_t bytesPerSample = size_t(f.bitsAllocated / 8);
-  const size_t frameBytes = ybr422 ? f.pixelsPerFrame() * 2 : f.pixelsPerFrame() * size_t(f.samples) * bytesPerSample;
+  // YBR_FULL_422 keeps two samples per pixel (Y0 Y1 Cb Cr for each pair), whatever Bits Allocated is.
+  const size_t samplesPerFrame = ybr422 ? pixels * 2 : pixels * size_t(f.samples);
+  const size_t frameBytes = samplesPerFrame * bytesPerSample;
   const size_t needed = frameBytes * size_t(f.frames);
   if (byteLength < needed) {
     *error = QStringLiteral("the Pixel Data holds %1 bytes but %2 frame(s) of %3x%4 with %5 sample(s) of %6 bits need %7 "
@@ -207,8 +213,12 @@ bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* wo
                  .arg(byteLength).arg(f.frames).arg(f.columns).arg(f.rows).arg(f.samples).arg(f.bitsAllocated).arg(needed);
     return false;
   }
+  // The pointer that holds the data depends on Bits Allocated: words for 16, bytes otherwise.
+  if ((f.bitsAllocated == 16 && !words) || (f.bitsAllocated != 16 && !bytes)) {
+    *error = QStringLiteral("its Pixel Data cannot be read as %1-bit samples.").arg(f.bitsAllocated);
+    return false;
+  }
   const SampleUnpacker unpack(f);
-  const size_t pixels = f.pixelsPerFrame();
   const auto raw = [&](size_t index) -> quint32 {  // index of a sample in the whole pixel data
     switch (f.bitsAllocated) {
       case 8: return bytes[index];
@@ -219,10 +229,16 @@ bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* wo
       }
     }
   };
+  // Colour deeper than 8 bits is reduced to 8 bits per channel for display (and for the YBR maths,
+  // which is defined on 0..255).
+  const int down = std::max(0, f.bitsStored - 8);
+  const auto channel = [&](size_t index) {
+    return qint32(std::min<quint32>(((raw(index) >> unpack.shift) & unpack.mask) >> down, 255));
+  };
   image.framesData.resize(size_t(f.frames));
   for (int frame = 0; frame < f.frames; ++frame) {
     std::vector<qint32>& out = image.framesData[size_t(frame)];
-    const size_t base = size_t(frame) * frameBytes / bytesPerSample;
+    const size_t base = size_t(frame) * samplesPerFrame;
     if (f.samples == 1) {
       out.resize(pixels);
       for (size_t i = 0; i < pixels; ++i) out[i] = unpack(raw(base + i));
@@ -230,24 +246,20 @@ bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* wo
     }
     out.resize(pixels * 3);
     if (ybr422) {
-      // Y0 Y1 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2).
-      const uint8_t* p = bytes + size_t(frame) * frameBytes;
-      for (size_t i = 0; i < pixels; i += 2) {
-        const size_t quad = (i / 2) * 4;
-        for (size_t k = 0; k < 2 && i + k < pixels; ++k) {
-          out[(i + k) * 3] = p[quad + k];
-          out[(i + k) * 3 + 1] = p[quad + 2];
-          out[(i + k) * 3 + 2] = p[quad + 3];
+      // Y0 Y1 Cb Cr for each horizontal pair of pixels (PS3.3 C.7.6.3.1.2); Columns is even.
+      for (size_t i = 0; i + 1 < pixels; i += 2) {
+        const size_t quad = base + i * 2;
+        const qint32 cb = channel(quad + 2), cr = channel(quad + 3);
+        for (size_t k = 0; k < 2; ++k) {
+          out[(i + k) * 3] = channel(quad + k);
+          out[(i + k) * 3 + 1] = cb;
+          out[(i + k) * 3 + 2] = cr;
         }
       }
     } else {
-      // 16-bit colour is reduced to 8 bits per channel for display.
-      const int down = std::max(0, f.bitsStored - 8);
       for (size_t i = 0; i < pixels; ++i)
-        for (size_t c = 0; c < 3; ++c) {
-          const size_t index = f.planar == 1 ? base + c * pixels + i : base + i * 3 + c;
-          out[i * 3 + c] = std::clamp(qint32((raw(index) >> (f.highBit + 1 - f.bitsStored)) & unpack.mask) >> down, 0, 255);
-        }
+        for (size_t c = 0; c < 3; ++c)
+          out[i * 3 + c] = channel(f.planar == 1 ? base + c * pixels + i : base + i * 3 + c);
     }
   }
   return true;
@@ -255,7 +267,7 @@ bool unpackNative(const PixelFormat& f, const uint8_t* bytes, const uint16_t* wo
 
 // Splits an encapsulated pixel sequence into one byte buffer per frame (PS3.5 A.4): item 0 is the
 // Basic Offset Table; a frame is one fragment, or several, found through the offset table or,
-// without one, by the JPEG 2000 start-of-codestream marker that begins every frame.
+// without one, by the JPEG 2000 start-of-codestream (or JPEG start-of-image) marker that begins every frame.
 bool framesFromFragments(DcmPixelSequence& sequence, int frames, std::vector<QByteArray>& out, QString* error) {
   const unsigned long count = sequence.card();
   if (count < 2) {
@@ -310,7 +322,8 @@ bool framesFromFragments(DcmPixelSequence& sequence, int frames, std::vector<QBy
       const Fragment& f = fragments[i];
       const bool codestream = f.size >= 4 && f.data[0] == 0xFF && f.data[1] == 0x4F && f.data[2] == 0xFF && f.data[3] == 0x51;
       const bool jp2 = f.size >= 8 && f.data[4] == 0x6A && f.data[5] == 0x50 && f.data[6] == 0x20 && f.data[7] == 0x20;
-      if (codestream || jp2) starts.push_back(i);
+      const bool jpeg = f.size >= 2 && f.data[0] == 0xFF && f.data[1] == 0xD8;  // SOI: cannot occur inside a JPEG stream
+      if (codestream || jp2 || jpeg) starts.push_back(i);
     }
   }
   if (int(starts.size()) != frames || starts.front() != 0) {
@@ -350,7 +363,7 @@ bool decodeJpeg2000(DcmDataset& dataset, E_TransferSyntax xfer, const PixelForma
     J2kFrame decoded;
     QString why;
     if (!decodeJ2kFrame(reinterpret_cast<const uint8_t*>(bytes.constData()), size_t(bytes.size()),
-                        {f.columns, f.rows, f.samples}, decoded, &why)) {
+                        {f.columns, f.rows, f.samples, f.bitsAllocated}, decoded, &why)) {
       *error = QStringLiteral("frame %1 of %2 cannot be decoded: %3.").arg(frame + 1).arg(f.frames).arg(why);
       return false;
     }
@@ -575,32 +588,12 @@ void readDisplayAttributes(DcmDataset& ds, RadiographImage& image) {
   image.presentationInverse = stringOf(ds, DCM_PresentationLUTShape).toUpper() == QLatin1String("INVERSE");
 }
 
-}  // namespace
+// ---- Validation: what the header promises, checked before anything is decoded ---------------------
 
-LoadResult loadDicomFile(const QString& path) {
-  registerCodecsOnce();
-  Parsed parsed = parseFile(path, hasDicomMagic(path));
-  if (!parsed.file) return {nullptr, loadError(path, parsed.error)};
-  DcmFileFormat& file = *parsed.file;
-  if (file.loadAllDataIntoMemory().bad())
-    return {nullptr, loadError(path, QStringLiteral("its data could not be read into memory (file changed or truncated?)."))};
-  DcmDataset& ds = *file.getDataset();
-  // A Part 10 file whose File Meta lacks the Transfer Syntax UID was read with a guessed encoding;
-  // say so with whatever else goes wrong, since it is the likely root cause.
-  OFString metaTs;
-  const bool guessedEncoding = hasDicomMagic(path) && file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, metaTs).bad();
-  const auto failIn = [&](const QString& p, const QString& reason) {
-    return loadError(p, guessedEncoding ? reason + QStringLiteral(" Its File Meta Information also lacks the Transfer Syntax "
-                                                                  "UID (0002,0010), so its encoding had to be guessed.")
-                                        : reason);
-  };
-
-  if (!ds.tagExists(DCM_PixelData))
-    return {nullptr, failIn(path, QStringLiteral("it is a DICOM file without an image (no Pixel Data element)."))};
-
+PixelFormat readPixelFormat(DcmDataset& ds) {
   PixelFormat f;
-  Uint16 u = 0;
   const auto us = [&](const DcmTagKey& key, int fallback) {
+    Uint16 u = 0;
     return ds.findAndGetUint16(key, u).good() ? int(u) : fallback;
   };
   f.rows = us(DCM_Rows, 0);
@@ -615,25 +608,12 @@ LoadResult loadDicomFile(const QString& path) {
   if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1) frames = 1;
   f.frames = frames;
   f.photometric = stringOf(ds, DCM_PhotometricInterpretation).toUpper();
+  return f;
+}
 
-  if (f.rows <= 0 || f.columns <= 0)
-    return {nullptr, failIn(path, QStringLiteral("its Rows/Columns (%1x%2) describe no image.").arg(f.columns).arg(f.rows))};
-  if (f.bitsAllocated != 8 && f.bitsAllocated != 16 && f.bitsAllocated != 32)
-    return {nullptr, failIn(path, QStringLiteral("Bits Allocated %1 is not supported (8, 16 or 32 are).").arg(f.bitsAllocated))};
-  if (f.bitsStored < 1 || f.bitsStored > f.bitsAllocated || f.highBit < f.bitsStored - 1 || f.highBit >= f.bitsAllocated)
-    return {nullptr, failIn(path, QStringLiteral("its bit layout is inconsistent (Bits Allocated %1, Bits Stored %2, High Bit %3).")
-                                      .arg(f.bitsAllocated).arg(f.bitsStored).arg(f.highBit))};
-  if (f.samples != 1 && f.samples != 3)
-    return {nullptr, failIn(path, QStringLiteral("Samples per Pixel %1 is not supported (1 or 3 are).").arg(f.samples))};
-  const bool palette = f.samples == 1 && f.photometric == QLatin1String("PALETTE COLOR");
-  if (f.samples == 1 && f.photometric != QLatin1String("MONOCHROME1") && f.photometric != QLatin1String("MONOCHROME2") &&
-      !f.photometric.isEmpty() && !palette)
-    return {nullptr, failIn(path, QStringLiteral("Photometric Interpretation %1 is not supported for one-sample images.").arg(f.photometric))};
-  if (quint64(f.frames) * f.pixelsPerFrame() * quint64(f.samples) * sizeof(qint32) > kMaxDecodedBytes)
-    return {nullptr, failIn(path, QStringLiteral("%1 frame(s) of %2x%3 are too large to display.").arg(f.frames).arg(f.columns).arg(f.rows))};
-
-  // The pixel data's own original representation is what the codecs start from; prefer it to the
-  // data set's (they agree unless a reader guessed).
+// The transfer syntax the pixel data are in: the pixel data's own original representation is what the
+// codecs start from; prefer it to the data set's (they agree unless a reader guessed).
+E_TransferSyntax pixelDataXfer(DcmDataset& ds) {
   E_TransferSyntax xfer = ds.getOriginalXfer();
   if (DcmElement* pixelElement = nullptr; ds.findAndGetElement(DCM_PixelData, pixelElement).good() && pixelElement) {
     const DcmRepresentationParameter* parameter = nullptr;
@@ -641,56 +621,194 @@ LoadResult loadDicomFile(const QString& path) {
     static_cast<DcmPixelData*>(pixelElement)->getOriginalRepresentationKey(pixelXfer, parameter);
     if (pixelXfer != EXS_Unknown) xfer = pixelXfer;
   }
+  return xfer;
+}
+
+bool isJpeg2000(E_TransferSyntax xfer) {
+  return xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 || xfer == EXS_JPEG2000MulticomponentLosslessOnly ||
+         xfer == EXS_JPEG2000Multicomponent;
+}
+
+// The transfer syntaxes DCMTK's JPEG and JPEG-LS codecs decode: their frames are JPEG marker streams.
+bool isJpegFamily(E_TransferSyntax xfer) {
+  switch (xfer) {
+    case EXS_JPEGProcess1: case EXS_JPEGProcess2_4: case EXS_JPEGProcess3_5: case EXS_JPEGProcess6_8:
+    case EXS_JPEGProcess7_9: case EXS_JPEGProcess10_12: case EXS_JPEGProcess11_13: case EXS_JPEGProcess14:
+    case EXS_JPEGProcess15: case EXS_JPEGProcess16_18: case EXS_JPEGProcess17_19: case EXS_JPEGProcess20_22:
+    case EXS_JPEGProcess21_23: case EXS_JPEGProcess24_26: case EXS_JPEGProcess25_27: case EXS_JPEGProcess28:
+    case EXS_JPEGProcess29: case EXS_JPEGProcess14SV1: case EXS_JPEGLSLossless: case EXS_JPEGLSLossy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Empty when this loader can decode the format the header declares; else why not. `native`: the
+// pixel data are uncompressed, so their layout is ours to read (after a codec, DCMTK's).
+QString formatProblem(const PixelFormat& f, bool native) {
+  if (f.rows <= 0 || f.columns <= 0)
+    return QStringLiteral("its Rows/Columns (%1x%2) describe no image.").arg(f.columns).arg(f.rows);
+  if (f.bitsAllocated != 8 && f.bitsAllocated != 16 && f.bitsAllocated != 32)
+    return QStringLiteral("Bits Allocated %1 is not supported (8, 16 or 32 are).").arg(f.bitsAllocated);
+  if (f.bitsStored < 1 || f.bitsStored > f.bitsAllocated || f.highBit < f.bitsStored - 1 || f.highBit >= f.bitsAllocated)
+    return QStringLiteral("its bit layout is inconsistent (Bits Allocated %1, Bits Stored %2, High Bit %3).")
+        .arg(f.bitsAllocated).arg(f.bitsStored).arg(f.highBit);
+  if (f.samples != 1 && f.samples != 3)
+    return QStringLiteral("Samples per Pixel %1 is not supported (1 or 3 are).").arg(f.samples);
+  if (f.samples == 1 && f.photometric != QLatin1String("MONOCHROME1") && f.photometric != QLatin1String("MONOCHROME2") &&
+      !f.photometric.isEmpty() && f.photometric != QLatin1String("PALETTE COLOR"))
+    return QStringLiteral("Photometric Interpretation %1 is not supported for one-sample images.").arg(f.photometric);
+  if (f.samples == 3 && f.planar != 0 && f.planar != 1)
+    return QStringLiteral("Planar Configuration %1 is not defined (0, interleaved, or 1, by plane).").arg(f.planar);
+  // Compressed colour may be YBR_ICT, YBR_RCT, YBR_PARTIAL_420...: the codec says what it produced,
+  // checked after decoding. Native colour is only what unpackNative() reads.
+  if (native && f.samples == 3 && f.photometric != QLatin1String("RGB") && f.photometric != QLatin1String("YBR_FULL") &&
+      f.photometric != QLatin1String("YBR_FULL_422"))
+    return QStringLiteral("colour Photometric Interpretation %1 is not supported (RGB, YBR_FULL and YBR_FULL_422 are).")
+        .arg(f.photometric.isEmpty() ? QStringLiteral("(none)") : f.photometric);
+  // YBR_FULL_422 stores horizontal pairs of pixels (PS3.3 C.7.6.3.1.2): an odd width has no layout.
+  if (native && f.isYbr422() && f.columns % 2 != 0)
+    return QStringLiteral("it is YBR_FULL_422, which stores pixels in horizontal pairs, but its Columns (%1) is odd.")
+        .arg(f.columns);
+  if (quint64(f.frames) * f.pixelsPerFrame() * quint64(f.samples) * sizeof(qint32) > kMaxDecodedBytes)
+    return QStringLiteral("%1 frame(s) of %2x%3 are too large to display.").arg(f.frames).arg(f.columns).arg(f.rows);
+  return {};
+}
+
+// JPEG and JPEG-LS frames against the header, before DCMTK decodes them: DCMTK fills a buffer of the
+// header's size with whatever the stream holds, so a 1024x256 stream in a 512x512 header displayed
+// as garbage, and a truncated stream as gray rows. Returns the reason to refuse; a truncated frame
+// that is otherwise sound sets *incomplete instead.
+QString jpegFrameProblem(DcmDataset& ds, E_TransferSyntax xfer, const PixelFormat& f, QString* incomplete) {
+  DcmElement* element = nullptr;
+  DcmPixelSequence* sequence = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, element).bad() || !element ||
+      static_cast<DcmPixelData*>(element)->getEncapsulatedRepresentation(xfer, nullptr, sequence).bad() || !sequence)
+    return QStringLiteral("its JPEG Pixel Data is not encapsulated as the transfer syntax requires.");
+  std::vector<QByteArray> frames;
+  QString error;
+  if (!framesFromFragments(*sequence, f.frames, frames, &error)) return error;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const JpegStructure jpeg = readJpegStructure(reinterpret_cast<const uint8_t*>(frames[i].constData()), size_t(frames[i].size()));
+    const QString frame = f.frames > 1 ? QStringLiteral("frame %1 of %2: ").arg(i + 1).arg(f.frames) : QString();
+    if (!jpeg.hasFrameHeader)
+      return frame + (jpeg.problem.isEmpty() ? QStringLiteral("the JPEG data have no frame header (SOF marker)")
+                                             : jpeg.problem) + QLatin1Char('.');
+    if (jpeg.width != f.columns || (jpeg.height != 0 && jpeg.height != f.rows) || jpeg.components != f.samples)
+      return frame + QStringLiteral("the JPEG stream is %1x%2 with %3 component(s), but the DICOM header says %4x%5 with %6 "
+                                    "sample(s) per pixel (Rows/Columns do not describe the compressed image).")
+                         .arg(jpeg.width).arg(jpeg.height).arg(jpeg.components).arg(f.columns).arg(f.rows).arg(f.samples);
+    if (jpeg.precision > f.bitsAllocated)
+      return frame + QStringLiteral("the JPEG stream has %1-bit samples, more than the %2 bits the DICOM header allocates.")
+                         .arg(jpeg.precision).arg(f.bitsAllocated);
+    if (!jpeg.complete && !jpeg.truncated) return frame + jpeg.problem + QLatin1Char('.');
+    if (jpeg.truncated && incomplete->isEmpty()) *incomplete = frame + jpeg.problem;
+  }
+  return {};
+}
+
+// ---- Decoding and conversion -----------------------------------------------------------------------
+
+// Decodes every frame into image.framesData as stored values. DCMTK's codecs may change the
+// Photometric Interpretation (JPEG's YBR becomes RGB), which `f` then follows.
+bool decodePixels(DcmDataset& ds, E_TransferSyntax xfer, PixelFormat& f, RadiographImage& image, QString* error) {
   const DcmXfer xferInfo(xfer);
+  if (isJpeg2000(xfer)) {
+    if (!decodeJpeg2000(ds, xfer, f, image, error)) return false;
+    // OpenJPEG undoes the JPEG 2000 colour transform (YBR_ICT / YBR_RCT), so colour comes out RGB.
+    if (f.photometric.startsWith(QLatin1String("YBR_ICT")) || f.photometric.startsWith(QLatin1String("YBR_RCT")))
+      f.photometric = QStringLiteral("RGB");
+    return true;
+  }
+  if (xferInfo.isEncapsulated()) {
+    const OFCondition status = ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
+    if (status.bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
+      *error = QStringLiteral("its %1 pixel data cannot be decompressed: %2.")
+                   .arg(QString::fromLatin1(xferInfo.getXferName()), text(status));
+      return false;
+    }
+    // The JPEG decoder converts YBR to RGB and says so in the data set.
+    const PixelFormat decoded = readPixelFormat(ds);
+    f.photometric = decoded.photometric;
+    f.planar = decoded.planar;
+  }
+  DcmElement* element = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, element).bad() || !element) {
+    *error = QStringLiteral("its Pixel Data cannot be read.");
+    return false;
+  }
+  Uint8* bytes = nullptr;
+  Uint16* words = nullptr;
+  const OFCondition got = f.bitsAllocated == 16 ? element->getUint16Array(words) : element->getUint8Array(bytes);
+  const size_t length = element->getLength();
+  if (got.bad() || (!bytes && !words) || length == DCM_UndefinedLength) {
+    *error = QStringLiteral("its Pixel Data cannot be read (%1).").arg(text(got));
+    return false;
+  }
+  return unpackNative(f, bytes, words, length, image, error);
+}
+
+// Palette lookup and YBR to RGB, so that colour leaves the loader as RGB.
+bool convertToRgb(DcmDataset& ds, PixelFormat& f, RadiographImage& image, QString* error) {
+  if (f.samples == 1 && f.photometric == QLatin1String("PALETTE COLOR")) {
+    if (!applyPalette(ds, image, error)) return false;
+    f.samples = 3;
+    f.photometric = QStringLiteral("RGB");
+  }
+  if (f.samples != 3 || f.photometric == QLatin1String("RGB")) return true;
+  if (f.photometric == QLatin1String("YBR_FULL") || f.photometric == QLatin1String("YBR_FULL_422")) {
+    for (auto& frame : image.framesData)
+      for (size_t i = 0; i + 2 < frame.size(); i += 3) ybrFullToRgb(frame[i], frame[i + 1], frame[i + 2]);
+    return true;
+  }
+  *error = QStringLiteral("colour Photometric Interpretation %1 is not supported.").arg(f.photometric);
+  return false;
+}
+
+}  // namespace
+
+LoadResult loadDicomFile(const QString& path, const LoadOptions& options) {
+  registerCodecsOnce();
+  Parsed parsed = parseFile(path, hasDicomMagic(path));
+  if (!parsed.file) return {nullptr, loadError(path, parsed.error)};
+  DcmFileFormat& file = *parsed.file;
+  if (file.loadAllDataIntoMemory().bad())
+    return {nullptr, loadError(path, QStringLiteral("its data could not be read into memory (file changed or truncated?)."))};
+  DcmDataset& ds = *file.getDataset();
+  // A Part 10 file whose File Meta lacks the Transfer Syntax UID was read with a guessed encoding;
+  // say so with whatever else goes wrong, since it is the likely root cause.
+  OFString metaTs;
+  const bool guessedEncoding = hasDicomMagic(path) && file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, metaTs).bad();
+  const auto fail = [&](const QString& reason) -> LoadResult {
+    return {nullptr, loadError(path, guessedEncoding ? reason + QStringLiteral(" Its File Meta Information also lacks the "
+                                                                               "Transfer Syntax UID (0002,0010), so its "
+                                                                               "encoding had to be guessed.")
+                                                     : reason)};
+  };
+
+  if (!ds.tagExists(DCM_PixelData)) return fail(QStringLiteral("it is a DICOM file without an image (no Pixel Data element)."));
+
+  // Everything the header promises is checked before decoding: the format, the compressed frames'
+  // own headers, then the pixel budget (a small file can declare gigapixels).
+  PixelFormat f = readPixelFormat(ds);
+  const E_TransferSyntax xfer = pixelDataXfer(ds);
+  const DcmXfer xferInfo(xfer);
+  if (const QString why = formatProblem(f, !xferInfo.isEncapsulated()); !why.isEmpty()) return fail(why);
+  QString incomplete;
+  if (isJpegFamily(xfer))
+    if (const QString why = jpegFrameProblem(ds, xfer, f, &incomplete); !why.isEmpty()) return fail(why);
+  if (const QString why = pixelBudgetProblem(f.columns, f.rows, f.frames, options); !why.isEmpty()) return fail(why);
+  if (!incomplete.isEmpty() && !options.acceptIncomplete)
+    return fail(incomplete + QStringLiteral("; an incomplete image is not shown or analysed."));
+
   auto image = std::make_shared<RadiographImage>();
   image->path = path;
   image->isDicom = true;
   image->formatName = QStringLiteral("DICOM (%1)").arg(QString::fromLatin1(xferInfo.getXferName()));
   image->isSigned = f.isSigned;
+  image->incomplete = incomplete;
   QString error;
-
-  const bool jpeg2000 = xfer == EXS_JPEG2000LosslessOnly || xfer == EXS_JPEG2000 ||
-                        xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
-  if (jpeg2000) {
-    if (!decodeJpeg2000(ds, xfer, f, *image, &error)) return {nullptr, failIn(path, error)};
-    // OpenJPEG undoes the JPEG 2000 colour transform (YBR_ICT / YBR_RCT), so colour comes out RGB.
-    if (f.photometric.startsWith(QLatin1String("YBR_ICT")) || f.photometric.startsWith(QLatin1String("YBR_RCT")))
-      f.photometric = QStringLiteral("RGB");
-  } else {
-    if (xferInfo.isEncapsulated()) {
-      const OFCondition status = ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
-      if (status.bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit))
-        return {nullptr, failIn(path, QStringLiteral("its %1 pixel data cannot be decompressed: %2.")
-                                          .arg(QString::fromLatin1(xferInfo.getXferName()), text(status)))};
-      // The JPEG decoder converts YBR to RGB and says so in the data set.
-      f.photometric = stringOf(ds, DCM_PhotometricInterpretation).toUpper();
-      f.planar = us(DCM_PlanarConfiguration, 0);
-    }
-    DcmElement* element = nullptr;
-    if (ds.findAndGetElement(DCM_PixelData, element).bad() || !element)
-      return {nullptr, failIn(path, QStringLiteral("its Pixel Data cannot be read."))};
-    Uint8* bytes = nullptr;
-    Uint16* words = nullptr;
-    const OFCondition got = f.bitsAllocated == 16 ? element->getUint16Array(words) : element->getUint8Array(bytes);
-    const size_t length = element->getLength();
-    if (got.bad() || (!bytes && !words) || length == DCM_UndefinedLength)
-      return {nullptr, failIn(path, QStringLiteral("its Pixel Data cannot be read (%1).").arg(text(got)))};
-    if (!unpackNative(f, bytes, words, length, *image, &error)) return {nullptr, failIn(path, error)};
-  }
-
-  if (palette) {
-    if (!applyPalette(ds, *image, &error)) return {nullptr, failIn(path, error)};
-    f.samples = 3;
-    f.photometric = QStringLiteral("RGB");
-  }
-  if (f.samples == 3) {
-    if (f.photometric == QLatin1String("YBR_FULL") || f.photometric == QLatin1String("YBR_FULL_422")) {
-      for (auto& frame : image->framesData)
-        for (size_t i = 0; i + 2 < frame.size(); i += 3) ybrFullToRgb(frame[i], frame[i + 1], frame[i + 2]);
-    } else if (f.photometric != QLatin1String("RGB")) {
-      return {nullptr, failIn(path, QStringLiteral("colour Photometric Interpretation %1 is not supported.").arg(f.photometric))};
-    }
-  }
+  if (!decodePixels(ds, xfer, f, *image, &error) || !convertToRgb(ds, f, *image, &error)) return fail(error);
 
   image->width = f.columns;
   image->height = f.rows;

@@ -105,8 +105,8 @@ bool decodeJ2kFrame(const uint8_t* data, size_t size, const J2kExpectation& expe
   if (width != expect.width || height != expect.height)
     return fail(QStringLiteral("the JPEG 2000 codestream is %1x%2 but the DICOM header says %3x%4")
                     .arg(width).arg(height).arg(expect.width).arg(expect.height));
-  if (int(image->numcomps) < expect.components)
-    return fail(QStringLiteral("the JPEG 2000 codestream has %1 component(s), the DICOM header says %2")
+  if (int(image->numcomps) != expect.components)
+    return fail(QStringLiteral("the JPEG 2000 codestream has %1 component(s), the DICOM header says %2 sample(s) per pixel")
                     .arg(image->numcomps).arg(expect.components));
   for (int c = 0; c < expect.components; ++c) {
     const opj_image_comp_t& comp = image->comps[c];
@@ -114,6 +114,11 @@ bool decodeJ2kFrame(const uint8_t* data, size_t size, const J2kExpectation& expe
       return fail(QStringLiteral("subsampled JPEG 2000 components are not supported"));
     if (comp.prec < 1 || comp.prec > 31)
       return fail(QStringLiteral("the JPEG 2000 precision %1 is out of range").arg(comp.prec));
+    // Precision below Bits Stored happens in the wild and is harmless; above Bits Allocated the
+    // values cannot be what the header describes.
+    if (int(comp.prec) > expect.maxPrecision)
+      return fail(QStringLiteral("the JPEG 2000 codestream has %1-bit samples, more than the %2 bits the DICOM header allocates")
+                      .arg(comp.prec).arg(expect.maxPrecision));
   }
 
   if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get()))

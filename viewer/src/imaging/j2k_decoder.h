@@ -25,6 +25,7 @@ struct J2kExpectation {
   int width = 0;
   int height = 0;
   int components = 1;
+  int maxPrecision = 32;  // Bits Allocated: a deeper codestream's values cannot be what the header describes
 };
 
 // Returns false and sets *error (a phrase, without the file name) on failure.

@@ -8,16 +8,19 @@
 namespace cxr::viewer::detail {
 
 // Ordinary image files through QImageReader (PNG 8/16-bit, JPEG, TIFF, BMP).
-LoadResult loadImageFile(const QString& path);
+LoadResult loadImageFile(const QString& path, const LoadOptions& options);
 
 // DICOM Part 10 or a bare data set (explicit, then implicit little endian).
-LoadResult loadDicomFile(const QString& path);
+LoadResult loadDicomFile(const QString& path, const LoadOptions& options);
 
 // True when the file carries the Part 10 preamble + "DICM" magic.
 bool hasDicomMagic(const QString& path);
 
 // "Cannot open <name>: <reason>" (one sentence naming the file, as every loader error does).
 QString loadError(const QString& path, const QString& reason);
+
+// Empty when frames x width x height fits the options' pixel budget; else the reason, with the sizes.
+QString pixelBudgetProblem(qint64 width, qint64 height, qint64 frames, const LoadOptions& options);
 
 // Sets minStored/maxStored from framesData (gray images) or 0..255 (colour).
 void computeStoredRange(RadiographImage& image);

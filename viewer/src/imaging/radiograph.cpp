@@ -71,6 +71,25 @@ QString loadError(const QString& path, const QString& reason) {
   return QStringLiteral("Cannot open %1: %2").arg(QDir::toNativeSeparators(path), reason);
 }
 
+QString pixelBudgetProblem(qint64 width, qint64 height, qint64 frames, const LoadOptions& options) {
+  const auto megapixels = [](double pixels) {  // "256 megapixels", "1.5 megapixels", "8000 pixels"
+    if (pixels < 1e5) return QStringLiteral("%1 pixels").arg(qint64(pixels));
+    return QStringLiteral("%1 megapixels").arg(QString::number(pixels / 1e6, 'f', pixels < 1e7 ? 1 : 0));
+  };
+  // Doubles: 65535 x 65535 x 2^31 frames would overflow 64 bits.
+  const double framePixels = double(width) * double(height);
+  if (framePixels > double(options.maxFramePixels))
+    return QStringLiteral("its header says the image is %1x%2 pixels (%3), more than the pixel budget of %4 per "
+                          "frame, so it is not decoded (the budget is a loading option).")
+        .arg(width).arg(height).arg(megapixels(framePixels), megapixels(double(options.maxFramePixels)));
+  if (frames > 1 && framePixels * double(frames) > double(options.maxTotalPixels))
+    return QStringLiteral("its header says it has %1 frames of %2x%3 pixels (%4 in all), more than the pixel "
+                          "budget of %5 per file, so it is not decoded (the budget is a loading option).")
+        .arg(frames).arg(width).arg(height).arg(megapixels(framePixels * double(frames)),
+                                                  megapixels(double(options.maxTotalPixels)));
+  return {};
+}
+
 bool hasDicomMagic(const QString& path) {
   QFile file(path);
   if (!file.open(QIODevice::ReadOnly)) return false;
@@ -99,14 +118,14 @@ void computeStoredRange(RadiographImage& image) {
 
 }  // namespace detail
 
-LoadResult loadRadiograph(const QString& path) {
+LoadResult loadRadiograph(const QString& path, const LoadOptions& options) {
   const QFileInfo info(path);
   if (!info.exists()) return {nullptr, detail::loadError(path, QStringLiteral("the file does not exist."))};
   if (info.isDir()) return {nullptr, detail::loadError(path, QStringLiteral("it is a folder, not a file."))};
   if (!info.isReadable()) return {nullptr, detail::loadError(path, QStringLiteral("the file is not readable (check its permissions)."))};
   if (info.size() == 0) return {nullptr, detail::loadError(path, QStringLiteral("the file is empty."))};
 
-  if (detail::hasDicomMagic(path)) return detail::loadDicomFile(path);
+  if (detail::hasDicomMagic(path)) return detail::loadDicomFile(path, options);
 
   // Ordinary image formats are recognised by content, so a PNG named .dcm still opens.
   QImageReader probe(path);
@@ -114,12 +133,12 @@ LoadResult loadRadiograph(const QString& path) {
   const QByteArray format = probe.format();
   const bool dicomSuffix = info.suffix().compare(QStringLiteral("dcm"), Qt::CaseInsensitive) == 0 ||
                            info.suffix().compare(QStringLiteral("dicom"), Qt::CaseInsensitive) == 0;
-  if (!format.isEmpty() && !dicomSuffix) return detail::loadImageFile(path);
+  if (!format.isEmpty() && !dicomSuffix) return detail::loadImageFile(path, options);
 
   // No magic and no image format: perhaps a DICOM data set written without the Part 10 header.
-  LoadResult dicom = detail::loadDicomFile(path);
+  LoadResult dicom = detail::loadDicomFile(path, options);
   if (dicom.ok() || format.isEmpty()) return dicom;
-  LoadResult image = detail::loadImageFile(path);
+  LoadResult image = detail::loadImageFile(path, options);
   return image.ok() ? image : dicom;
 }
 

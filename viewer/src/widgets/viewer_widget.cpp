@@ -576,6 +576,27 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
   paintMeasurements(p);
   if (m_overlaysVisible)
     paintOverlays(p, viewport);
+  paintIncompleteMark(p, viewport);
+}
+
+// An image whose pixel data stopped early (LoadOptions::acceptIncomplete) carries a red banner over
+// its top edge in every view, overlays on or off, exported views included: the gray rows a
+// truncated JPEG decodes to look like anatomy to nobody, but could be read as an empty field.
+void ViewerWidget::paintIncompleteMark(QPainter& p, QSizeF viewport) const {
+  if (!m_image || !m_image->isIncomplete())
+    return;
+  const QString text = tr("Incomplete image: %1").arg(m_image->incomplete);
+  const QFontMetricsF fm(p.font());
+  const QRectF textArea(8, 4, viewport.width() - 16, viewport.height() / 2);
+  const QRectF needed = fm.boundingRect(textArea, Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, text);
+  const QRectF banner(0, 0, viewport.width(), needed.height() + 8);
+  p.save();
+  p.setPen(Qt::NoPen);
+  p.setBrush(QColor(200, 0, 0, 220));
+  p.drawRect(banner);
+  p.setPen(Qt::white);
+  p.drawText(textArea, Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, text);
+  p.restore();
 }
 
 void ViewerWidget::paintMeasurements(QPainter& p) const {

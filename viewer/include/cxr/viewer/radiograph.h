@@ -108,6 +108,12 @@ class RadiographImage {
   std::vector<TagNode> tags;            // empty for non-DICOM files
   bool isDicom = false;
 
+  // Non-empty when the pixel data are incomplete (a truncated JPEG stream: libjpeg fills the
+  // missing rows with gray): why, as a phrase. Only with LoadOptions::acceptIncomplete; by default
+  // such a file is refused. Whoever shows or analyses the image must show this mark.
+  QString incomplete;
+  bool isIncomplete() const { return !incomplete.isEmpty(); }
+
   double modalityValue(qint32 stored) const;  // applies the Modality LUT / rescale
   double minModality() const;
   double maxModality() const;
@@ -125,9 +131,22 @@ struct LoadResult {
   bool ok() const { return image != nullptr; }
 };
 
+// How much a load may decode, and what it accepts. The pixel budget stops decompression bombs (a
+// 6 kB JPEG 2000 DICOM whose header says 16000x16000 decodes into 2 GB): it is checked against the
+// file's header (DICOM Rows/Columns/Number of Frames; the PNG/JPEG/TIFF header) BEFORE decoding.
+struct LoadOptions {
+  static constexpr qint64 kDefaultMaxFramePixels = 50'000'000;   // 50 megapixels: 7000x7000
+  static constexpr qint64 kDefaultMaxTotalPixels = 500'000'000;  // all frames of a multi-frame file
+  qint64 maxFramePixels = kDefaultMaxFramePixels;  // width x height of one frame
+  qint64 maxTotalPixels = kDefaultMaxTotalPixels;  // width x height x frames
+  // false (default): a truncated JPEG stream (file or DICOM frame) is refused. true: it is loaded
+  // with RadiographImage::incomplete set, for a viewer that marks it visibly.
+  bool acceptIncomplete = false;
+};
+
 // Reads DICOM (Part 10 or bare data set), PNG (8/16-bit), JPEG, TIFF, BMP. Never throws, never
-// crashes on corrupt or truncated input.
-LoadResult loadRadiograph(const QString& path);
+// crashes on corrupt or truncated input; refuses images beyond the options' pixel budget.
+LoadResult loadRadiograph(const QString& path, const LoadOptions& options = {});
 
 // Image files in a folder that loadRadiograph can probably read, sorted naturally.
 QStringList listImagesInFolder(const QString& folder);

@@ -151,6 +151,7 @@ class ViewerWidget : public QWidget {
   void paintOverlays(QPainter& p, QSizeF viewport) const;
   void paintMagnifier(QPainter& p) const;
   void paintRegionOutline(QPainter& p) const;
+  void paintIncompleteMark(QPainter& p, QSizeF viewport) const;
   void syncViewGeometry();
   void invalidateRender();
   void updateFrameBar();
