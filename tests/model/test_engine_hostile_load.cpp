@@ -210,6 +210,15 @@ void largeSafetensorsHeadersAreLinear() {
       if (overlapping) CHECK(r.message.find("overlap") != std::string::npos, fault + ": the overlap is reported");
     }
   }
+  expectRefused("safetensors_shape_overflowing_64_bits",
+                [](const fs::path& d) {
+                  Safetensors st = Safetensors::read(d / kShard2);
+                  auto entries = headerEntries(st.header);
+                  entries.push_back({"extra.huge", "BF16", {int64_t(1) << 40, int64_t(1) << 40}, 0, 2});
+                  st.header = headerJson(entries);
+                  st.write(d / kShard2);
+                },
+                {kShard2, "tensor 'extra.huge' has shape [1099511627776, 1099511627776], more bytes than any file holds"});
   expectRefused("safetensors_header_longer_than_100_MB",
                 [](const fs::path& d) {
                   // a 150 MB header length in a (sparse) file that long: refused by the format's limit

@@ -127,26 +127,16 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
   struct Span { uint64_t begin, end; std::string name; };
   std::vector<Span> spans;
   uint64_t maxEnd = 0;
-  for (const auto& [name, entry] : header.asObject()) {
-    if (name == "__metadata__") continue;
+  // One entry: its view goes to `out`, or its problem to `problems`.
+  auto readEntry = [&](const std::string& name, const Json& entry) {
     const std::string where = fileName + ": tensor '" + name + "'";
-    const size_t problemsBefore = problems.size();
-    struct Mark {  // on every exit from this entry: a problem reported names it
-      const size_t& before;
-      std::vector<std::string>& problems;
-      std::set<std::string>& reported;
-      const std::string& name;
-      ~Mark() {
-        if (problems.size() > before) reported.insert(name);
-      }
-    } mark{problemsBefore, problems, reported, name};
     const Json* dt = entry.find("dtype");
     const Json* shape = entry.find("shape");
     const Json* offsets = entry.find("data_offsets");
     if (!entry.isObject() || !dt || !dt->isString() || !shape || !shape->isArray() || !offsets ||
         !offsets->isArray() || offsets->asArray().size() != 2) {
       problems.push_back(where + " has a malformed header entry (needs dtype, shape, data_offsets)");
-      continue;
+      return;
     }
     TensorView v;
     v.name = name;
@@ -163,7 +153,7 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     const auto& o = offsets->asArray();
     if (!o[0].isInteger() || !o[1].isInteger() || o[0].asInt() < 0 || o[1].asInt() < o[0].asInt()) {
       problems.push_back(where + " has malformed data_offsets");
-      continue;
+      return;
     }
     const uint64_t begin = uint64_t(o[0].asInt()), end = uint64_t(o[1].asInt());
     spans.push_back({begin, end, name});
@@ -171,23 +161,35 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     if (!parseDType(dt->asString(), v.dtype)) {
       problems.push_back(where + " has dtype " + dt->asString() +
                          "; only BF16, F16 and F32 weights are supported");
-      continue;
+      return;
     }
-    if (!ok) continue;
-    const uint64_t need = uint64_t(v.numel()) * uint64_t(dtypeSize(v.dtype));
+    if (!ok) return;
+    uint64_t need = uint64_t(dtypeSize(v.dtype));
+    for (const int64_t d : v.shape) {
+      if (__builtin_mul_overflow(need, uint64_t(d), &need)) {
+        problems.push_back(where + " has shape " + shapeString(v.shape) + ", more bytes than any file holds");
+        return;
+      }
+    }
     if (end - begin != need) {
       problems.push_back(where + ": data_offsets span " + std::to_string(end - begin) +
                          " bytes, but shape " + shapeString(v.shape) + " in " + dt->asString() +
                          " needs " + std::to_string(need) + " bytes");
-      continue;
+      return;
     }
     if (end > dataSize) {  // reported once per file below
       reported.insert(name);
-      continue;
+      return;
     }
     v.data = dataStart + begin;
     v.bytes = size_t(need);
     out.push_back(std::move(v));
+  };
+  for (const auto& [name, entry] : header.asObject()) {
+    if (name == "__metadata__") continue;
+    const size_t problemsBefore = problems.size();
+    readEntry(name, entry);
+    if (problems.size() > problemsBefore) reported.insert(name);
   }
   if (maxEnd > dataSize) {
     std::string names;
