@@ -1,20 +1,19 @@
 #include "core/checkpoint.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
-#include <sstream>
 
-#include "cxr/model/json.h"
+#include "core/model_files.h"
 #include "core/sha256.h"
+#include "cxr/model/json.h"
 
 namespace fs = std::filesystem;
 
@@ -30,27 +29,26 @@ const char* dtypeName(StoredDType t) {
 }
 int dtypeSize(StoredDType t) { return t == StoredDType::F32 ? 4 : 2; }
 
-std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, std::string& error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, const std::string& shownName,
+                                             std::string& error) {
+  // A shard is mapped, not read, so its size needs no limit; it must be a regular file (a FIFO
+  // would block, /dev/zero would be "read" without end).
+  uint64_t size = 0;
+  ModelFileError fileError;
+  const int fd = openModelFile(path, shownName, 0, size, fileError);
   if (fd < 0) {
-    error = std::strerror(errno);
-    return nullptr;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    error = std::strerror(errno);
-    ::close(fd);
+    error = fileError.message;
     return nullptr;
   }
   std::shared_ptr<MappedFile> f(new MappedFile);
   f->path_ = path;
-  f->size_ = size_t(st.st_size);
+  f->size_ = size_t(size);
   if (f->size_ > 0) {
     // Read-only private mapping: the weights live in the page cache once, shared with the OS;
     // any accidental write would fault instead of silently corrupting the model.
     void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-      error = std::string("cannot memory-map it: ") + std::strerror(errno);
+      error = shownName + " cannot be memory-mapped (" + std::strerror(errno) + ")";
       ::close(fd);
       return nullptr;
     }
@@ -67,7 +65,10 @@ MappedFile::~MappedFile() {
 std::string formatProblems(const std::string& folder, const std::vector<std::string>& problems) {
   std::string msg = "Cannot load the model in " + folder + ": " + std::to_string(problems.size()) +
                     (problems.size() == 1 ? " problem" : " problems") + " found:";
-  for (const auto& p : problems) msg += "\n  - " + p;
+  // A hostile or badly mismatched folder yields 100,000s of problems; the first ones say enough.
+  const size_t shown = std::min(problems.size(), kMaxListedProblems);
+  for (size_t i = 0; i < shown; ++i) msg += "\n  - " + problems[i];
+  if (problems.size() > shown) msg += "\n  - and " + std::to_string(problems.size() - shown) + " more problems";
   return msg;
 }
 
@@ -82,14 +83,18 @@ bool parseDType(const std::string& s, StoredDType& out) {
 }
 
 // Parses one safetensors file's header; every problem is appended, views of well-formed tensors
-// go to `out`.
-void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string& fileName,
-                     std::vector<TensorView>& out, std::vector<std::string>& problems) {
+// go to `out`, and the names of the tensors a problem was reported for go to `reported` (so that
+// they are not reported again as missing). Linear in the number of entries (n log n for the
+// overlap check): a hostile header may hold 100,000s.
+// Returns false when the header itself cannot be read (then no entry of the file is known).
+bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string& fileName,
+                     std::vector<TensorView>& out, std::vector<std::string>& problems,
+                     std::set<std::string>& reported) {
   const size_t size = file->size();
   if (size < 8) {
     problems.push_back(fileName + ": the file is " + std::to_string(size) +
                        " bytes long, too short for a safetensors header (truncated download?)");
-    return;
+    return false;
   }
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i) headerLen = (headerLen << 8) | file->data()[i];
@@ -97,18 +102,24 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     problems.push_back(fileName + ": the header length (" + std::to_string(headerLen) +
                        " bytes) runs past the end of the file (" + std::to_string(size) +
                        " bytes): the file is truncated or not a safetensors file");
-    return;
+    return false;
+  }
+  if (headerLen > kMaxSafetensorsHeaderBytes) {
+    problems.push_back(fileName + ": the header length field says " + std::to_string(headerLen) +
+                       " bytes; safetensors headers are at most " + std::to_string(kMaxSafetensorsHeaderBytes) +
+                       " bytes (the format's own limit): the file is damaged or not a safetensors file");
+    return false;
   }
   Json header;
   try {
     header = Json::parse(std::string_view(reinterpret_cast<const char*>(file->data()) + 8, headerLen));
   } catch (const JsonError& e) {
     problems.push_back(fileName + ": the safetensors header is not valid JSON (" + e.what() + ")");
-    return;
+    return false;
   }
   if (!header.isObject()) {
     problems.push_back(fileName + ": the safetensors header is not a JSON object");
-    return;
+    return false;
   }
   const uint8_t* dataStart = file->data() + 8 + headerLen;
   const uint64_t dataSize = size - 8 - headerLen;
@@ -116,8 +127,8 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
   struct Span { uint64_t begin, end; std::string name; };
   std::vector<Span> spans;
   uint64_t maxEnd = 0;
-  for (const auto& [name, entry] : header.asObject()) {
-    if (name == "__metadata__") continue;
+  // One entry: its view goes to `out`, or its problem to `problems`.
+  auto readEntry = [&](const std::string& name, const Json& entry) {
     const std::string where = fileName + ": tensor '" + name + "'";
     const Json* dt = entry.find("dtype");
     const Json* shape = entry.find("shape");
@@ -125,7 +136,7 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     if (!entry.isObject() || !dt || !dt->isString() || !shape || !shape->isArray() || !offsets ||
         !offsets->isArray() || offsets->asArray().size() != 2) {
       problems.push_back(where + " has a malformed header entry (needs dtype, shape, data_offsets)");
-      continue;
+      return;
     }
     TensorView v;
     v.name = name;
@@ -142,7 +153,7 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     const auto& o = offsets->asArray();
     if (!o[0].isInteger() || !o[1].isInteger() || o[0].asInt() < 0 || o[1].asInt() < o[0].asInt()) {
       problems.push_back(where + " has malformed data_offsets");
-      continue;
+      return;
     }
     const uint64_t begin = uint64_t(o[0].asInt()), end = uint64_t(o[1].asInt());
     spans.push_back({begin, end, name});
@@ -150,20 +161,35 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     if (!parseDType(dt->asString(), v.dtype)) {
       problems.push_back(where + " has dtype " + dt->asString() +
                          "; only BF16, F16 and F32 weights are supported");
-      continue;
+      return;
     }
-    if (!ok) continue;
-    const uint64_t need = uint64_t(v.numel()) * uint64_t(dtypeSize(v.dtype));
+    if (!ok) return;
+    uint64_t need = uint64_t(dtypeSize(v.dtype));
+    for (const int64_t d : v.shape) {
+      if (__builtin_mul_overflow(need, uint64_t(d), &need)) {
+        problems.push_back(where + " has shape " + shapeString(v.shape) + ", more bytes than any file holds");
+        return;
+      }
+    }
     if (end - begin != need) {
       problems.push_back(where + ": data_offsets span " + std::to_string(end - begin) +
                          " bytes, but shape " + shapeString(v.shape) + " in " + dt->asString() +
                          " needs " + std::to_string(need) + " bytes");
-      continue;
+      return;
     }
-    if (end > dataSize) continue;  // reported once per file below
+    if (end > dataSize) {  // reported once per file below
+      reported.insert(name);
+      return;
+    }
     v.data = dataStart + begin;
     v.bytes = size_t(need);
     out.push_back(std::move(v));
+  };
+  for (const auto& [name, entry] : header.asObject()) {
+    if (name == "__metadata__") continue;
+    const size_t problemsBefore = problems.size();
+    readEntry(name, entry);
+    if (problems.size() > problemsBefore) reported.insert(name);
   }
   if (maxEnd > dataSize) {
     std::string names;
@@ -179,13 +205,49 @@ void readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
                        std::to_string(size) + " bytes (tensors cut off: " + names +
                        "); download it again");
   }
+  // Each span against the one reaching furthest among those before it: any overlap shows there.
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  size_t furthest = 0;
   for (size_t i = 1; i < spans.size(); ++i) {
-    if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin)
-      problems.push_back(fileName + ": the data of tensors '" + spans[i - 1].name + "' and '" + spans[i].name +
+    const Span& before = spans[furthest];
+    if (spans[i].begin < before.end && spans[i].end > spans[i].begin) {
+      problems.push_back(fileName + ": the data of tensors '" + before.name + "' and '" + spans[i].name +
                          "' overlap (bytes " + std::to_string(spans[i].begin) + ".." +
-                         std::to_string(spans[i - 1].end) + "): the header is corrupt");
+                         std::to_string(std::min(before.end, spans[i].end)) + "): the header is corrupt");
+      reported.insert(spans[i].name);
+    }
+    if (spans[i].end > before.end) furthest = i;
   }
+  return true;
+}
+
+// Why a weight file name taken from the index is not a plain file name of the model folder
+// (empty when it is one). The index comes with the download: it must not send the loader to
+// ../other/model.safetensors or /etc/passwd.
+std::string shardNameProblem(const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (name.find('\0') != std::string::npos) return "contains a NUL character";
+  if (name[0] == '/') return "is an absolute path";
+  if (name.find('/') != std::string::npos) return "contains a '/' (a path into another folder)";
+  if (name == "." || name == "..") return "is not a file name";
+  return {};
+}
+
+// {2, 3, 4, 7} -> "layers 2..4 and 7 (4 layers)"
+std::string rangesText(const std::set<int>& values) {
+  std::string text;
+  int shownRanges = 0;
+  for (auto it = values.begin(); it != values.end();) {
+    int first = *it, last = *it;
+    for (++it; it != values.end() && *it == last + 1; ++it) last = *it;
+    if (++shownRanges > 5) {
+      text += ", ...";
+      break;
+    }
+    text += (text.empty() ? "" : ", ") + std::to_string(first) + (last > first ? ".." + std::to_string(last) : "");
+  }
+  return (values.size() == 1 ? "layer " : "layers ") + text + " (" + std::to_string(values.size()) +
+         (values.size() == 1 ? " layer)" : " layers)");
 }
 
 bool isIgnorableExtra(const std::string& name) {
@@ -209,39 +271,53 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint);
   const size_t problemsBefore = problems.size();
   const fs::path dir(folder);
-  const fs::path indexPath = dir / "model.safetensors.index.json";
+  const std::string indexName = "model.safetensors.index.json";
+  const fs::path indexPath = dir / indexName;
   const fs::path singlePath = dir / "model.safetensors";
 
   // Which files hold the weights, and (when sharded) which tensor the index puts in which file.
   std::vector<std::string> shardNames;
   std::map<std::string, std::string> weightMap;
+  std::set<std::string> reported;  // tensors a problem was already reported for
   std::error_code ec;
-  if (fs::exists(indexPath, ec)) {
-    std::ifstream in(indexPath, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    ck->indexSha256_ = sha256Hex(ss.str().data(), ss.str().size());
+  ModelFileError indexError;
+  const std::optional<std::string> indexText = readModelFile(indexPath.string(), indexName, kMaxJsonFileBytes, indexError);
+  if (!indexText && indexError.kind != ModelFileError::Kind::Missing) {
+    problems.push_back(indexError.message);
+    return nullptr;
+  }
+  if (indexText) {
+    ck->indexSha256_ = sha256Hex(indexText->data(), indexText->size());
     try {
-      Json index = Json::parse(ss.str());
+      Json index = Json::parse(*indexText);
       const Json* wm = index.find("weight_map");
       if (!wm || !wm->isObject()) {
-        problems.push_back("model.safetensors.index.json has no \"weight_map\" object");
+        problems.push_back(indexName + " has no \"weight_map\" object");
       } else {
+        std::set<std::string> shards;
         for (const auto& [name, shard] : wm->asObject()) {
           if (!shard.isString()) {
-            problems.push_back("model.safetensors.index.json: the entry for '" + name + "' is not a file name");
+            problems.push_back(indexName + ": the entry for '" + name + "' is not a file name");
+            reported.insert(name);
+            continue;
+          }
+          if (const std::string why = shardNameProblem(shard.asString()); !why.empty()) {
+            problems.push_back(indexName + ": the entry for '" + name + "' names the file " +
+                               JsonWriter::quote(shard.asString()) + ", which " + why +
+                               ": weight files must be plain file names inside the model folder; the "
+                               "index is damaged or was edited");
+            reported.insert(name);
             continue;
           }
           weightMap[name] = shard.asString();
-          if (std::find(shardNames.begin(), shardNames.end(), shard.asString()) == shardNames.end())
-            shardNames.push_back(shard.asString());
+          shards.insert(shard.asString());
         }
+        shardNames.assign(shards.begin(), shards.end());  // sorted
       }
     } catch (const JsonError& e) {
-      problems.push_back("model.safetensors.index.json is not valid JSON (" + std::string(e.what()) + ")");
+      problems.push_back(indexName + " is not valid JSON (" + std::string(e.what()) + ")");
     }
-    std::sort(shardNames.begin(), shardNames.end());
-  } else if (fs::exists(singlePath, ec)) {
+  } else if (fs::exists(singlePath, ec) || fs::is_symlink(singlePath, ec)) {
     shardNames.push_back("model.safetensors");
   } else {
     bool hasBin = false;
@@ -262,20 +338,21 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
 
   // Map and parse every shard.
   std::vector<TensorView> views;
+  std::set<std::string> openedShards;
   for (size_t i = 0; i < shardNames.size(); ++i) {
     const auto& name = shardNames[i];
     if (progress && !progress(0.02 + 0.08 * double(i) / double(shardNames.size()), "mapping " + name))
       throw LoadCancelled();
     const fs::path p = dir / name;
-    if (!fs::exists(p, ec)) {
-      problems.push_back("model.safetensors.index.json points to " + name +
+    if (!fs::exists(p, ec) && !fs::is_symlink(p, ec)) {
+      problems.push_back(indexName + " points to " + name +
                          ", which is missing from the folder (incomplete download?)");
       continue;
     }
     std::string err;
-    auto file = MappedFile::open(p.string(), err);
+    auto file = MappedFile::open(p.string(), name, err);
     if (!file) {
-      problems.push_back(name + ": cannot be opened (" + err + ")");
+      problems.push_back(err);
       continue;
     }
     ck->files_.push_back(file);
@@ -286,16 +363,19 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
       if (len <= file->size() - 8) ck->indexSha256_ = sha256Hex(file->data(), size_t(8 + len));
     }
     std::vector<TensorView> fileViews;
-    readSafetensors(file, name, fileViews, problems);
+    // A shard whose header cannot be read counts as absent: its tensors are not listed one by one.
+    if (readSafetensors(file, name, fileViews, problems, reported)) openedShards.insert(name);
     for (auto& v : fileViews) {
       if (!weightMap.empty()) {
         auto it = weightMap.find(v.name);
         if (it == weightMap.end()) {
-          problems.push_back(name + ": holds tensor '" + v.name + "', which model.safetensors.index.json does not list");
+          problems.push_back(name + ": holds tensor '" + v.name + "', which " + indexName + " does not list");
+          reported.insert(v.name);
           continue;
         }
         if (it->second != name) {
           problems.push_back(name + ": holds tensor '" + v.name + "', but the index places it in " + it->second);
+          reported.insert(v.name);
           continue;
         }
       }
@@ -311,18 +391,48 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
     }
     ck->tensors_.emplace(v.name, v);
   }
-  // Index entries whose shard exists but lacks the tensor.
+  // Index entries whose shard was read but lacks the tensor.
   for (const auto& [name, shard] : weightMap) {
-    if (!ck->tensors_.count(name) && fs::exists(dir / shard, ec) &&
-        std::find(ck->fileNames_.begin(), ck->fileNames_.end(), shard) != ck->fileNames_.end()) {
-      bool reported = false;
-      for (const auto& p : problems)
-        if (p.find("'" + name + "'") != std::string::npos) reported = true;
-      if (!reported)
-        problems.push_back("model.safetensors.index.json places tensor '" + name + "' in " + shard +
-                           ", but that file does not contain it");
+    if (!ck->tensors_.count(name) && openedShards.count(shard) && !reported.count(name)) {
+      problems.push_back(indexName + " places tensor '" + name + "' in " + shard +
+                         ", but that file does not contain it");
+      reported.insert(name);
     }
   }
+
+  // Layers that config.json claims and the weights do not hold at all: one sentence per stack
+  // instead of a dozen missing tensors per layer.
+  struct Stack {
+    std::string prefix, key;
+    int layers;
+    std::set<int> absent;
+  };
+  std::vector<Stack> stacks;
+  if (config.kind == ModelKind::CxrLlava)
+    stacks.push_back({"vision_tower.transformer.resblocks.", "clip_vision_cfg.layers", config.vision.layers, {}});
+  stacks.push_back({config.llamaPrefix + "layers.",
+                    (config.kind == ModelKind::CxrLlava ? "llama." : "") + std::string("num_hidden_layers"),
+                    config.llama.layers, {}});
+  for (auto& st : stacks) {
+    for (int i = 0; i < st.layers; ++i) {
+      const std::string layerPrefix = st.prefix + std::to_string(i) + ".";
+      auto it = ck->tensors_.lower_bound(layerPrefix);
+      const bool any = it != ck->tensors_.end() && it->first.compare(0, layerPrefix.size(), layerPrefix) == 0;
+      if (!any) st.absent.insert(i);
+    }
+    if (st.absent.empty()) continue;
+    problems.push_back("config.json: " + st.key + " is " + std::to_string(st.layers) +
+                       ", but the weights hold no tensor of " + rangesText(st.absent) +
+                       ": config.json does not belong to these weights (or shards are missing)");
+  }
+  auto inAbsentLayer = [&](const std::string& name) {
+    for (const auto& st : stacks) {
+      if (st.absent.empty() || name.compare(0, st.prefix.size(), st.prefix) != 0) continue;
+      const int layer = std::atoi(name.c_str() + st.prefix.size());
+      if (st.absent.count(layer)) return true;
+    }
+    return false;
+  };
 
   // Against the expected-tensor table: missing, unexpected, wrong shape.
   std::set<std::string> expectedNames;
@@ -330,10 +440,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
     expectedNames.insert(e.name);
     auto it = ck->tensors_.find(e.name);
     if (it == ck->tensors_.end()) {
-      bool knownBroken = false;  // already reported as malformed / truncated / misplaced
-      for (const auto& p : problems)
-        if (p.find("'" + e.name + "'") != std::string::npos) knownBroken = true;
-      const bool inMissingShard = weightMap.count(e.name) && !fs::exists(dir / weightMap[e.name], ec);
+      // already reported as malformed / truncated / misplaced, or its shard or layer is missing
+      const bool knownBroken = reported.count(e.name) > 0 || inAbsentLayer(e.name);
+      auto shard = weightMap.find(e.name);
+      const bool inMissingShard = shard != weightMap.end() && !openedShards.count(shard->second);
       if (!e.optional && !knownBroken && !inMissingShard)
         problems.push_back("tensor '" + e.name + "' is missing (expected shape " + shapeString(e.shape) + ")");
       continue;

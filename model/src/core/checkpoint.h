@@ -21,7 +21,9 @@ int dtypeSize(StoredDType t);
 // One read-only mmap of a whole file; unmapped when the last view is gone.
 class MappedFile {
  public:
-  static std::shared_ptr<MappedFile> open(const std::string& path, std::string& error);
+  // Only a regular file (links followed) is mapped; `error` is a sentence naming `shownName`.
+  static std::shared_ptr<MappedFile> open(const std::string& path, const std::string& shownName,
+                                          std::string& error);
   ~MappedFile();
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
@@ -79,7 +81,9 @@ class Checkpoint {
   std::string indexSha256_;
 };
 
-// "Cannot load the model in FOLDER: N problems found:\n  - a\n  - b"
+// "Cannot load the model in FOLDER: N problems found:\n  - a\n  - b", listing the first
+// kMaxListedProblems and then "and N more problems".
+constexpr size_t kMaxListedProblems = 20;
 std::string formatProblems(const std::string& folder, const std::vector<std::string>& problems);
 
 }  // namespace cxr::detail

@@ -108,14 +108,31 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 double Model::loadSeconds() const { return impl_->loadSeconds; }
 
-std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions& options,
-                                   const LoadProgress& progress) {
+namespace {
+
+// The thread count a load may ask for: the logical CPUs. The kernels are bound by memory bandwidth
+// and the physical cores (the default) already saturate it; threads above the CPU count only
+// time-slice against each other, and 100,000 of them stall the machine.
+int threadsFor(const LoadOptions& options) {
+  const int cpus = std::max(1, int(std::thread::hardware_concurrency()));
+  if (options.threads < 0 || options.threads > cpus)
+    throw ModelError("Cannot load the model: " + std::to_string(options.threads) +
+                     " threads were asked for, but this machine has " + std::to_string(cpus) +
+                     " logical CPUs: give 1 to " + std::to_string(cpus) + " threads (or 0 for the " +
+                     std::to_string(physicalCores()) + " physical cores, the default)");
+  return options.threads > 0 ? options.threads : physicalCores();
+}
+
+// Model::load's work; `stage` says what it is doing, for the out-of-memory message.
+std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptions& options,
+                                      const LoadProgress& progress, std::string& stage) {
   const auto t0 = Clock::now();
   std::error_code ec;
   if (!fs::is_directory(folder, ec))
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
-  auto m = std::make_unique<Impl>();
+  const int threads = threadsFor(options);
+  auto m = std::make_unique<Model::Impl>();
   if (progress && !progress(0.0, "reading config.json")) throw LoadCancelled();
   std::vector<std::string> problems;
   const std::string configPath = (fs::path(folder) / "config.json").string();
@@ -125,12 +142,13 @@ std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions&
   m->device = resolveDevice(options.device);
   std::string dtypeName;
   m->dtype = resolveDtype(options.dtype, m->device, dtypeName);
-  const int threads = options.threads > 0 ? options.threads : physicalCores();
   at::set_num_threads(threads);
 
   // Weights and tokenizer are both checked before either problem is reported: one message lists all.
+  stage = "reading the weight files' headers";
   m->checkpoint = detail::Checkpoint::open(folder, m->cfg, problems, progress);
   if (progress && !progress(0.1, "reading tokenizer.model")) throw LoadCancelled();
+  stage = "reading tokenizer.model";
   try {
     m->tokenizer = detail::Tokenizer::load(folder);
     if (m->tokenizer->vocabSize() != m->cfg.llama.vocab)
@@ -143,7 +161,16 @@ std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions&
   if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
 
   // LoadCancelled propagates; `m` and its mappings are freed
-  translateTorchErrors("loading the weights", [&] { detail::bindWeights(*m, progress); });
+  stage = "creating the weight tensors (" + std::to_string(m->checkpoint->weightBytes()) +
+          " bytes stored) and the rotary tables (" + std::to_string(m->cfg.contextPositions()) + " positions)";
+  try {
+    detail::bindWeights(*m, progress);
+  } catch (const c10::Error& e) {
+    // libtorch's allocator reports "DefaultCPUAllocator: can't allocate memory" this way.
+    throw ModelError("Cannot load the model in " + folder + ": " + stage + " failed inside libtorch (" +
+                     e.what_without_backtrace() + "); most likely the memory is not enough for this model");
+  }
+  stage = "finishing";
 
   ModelInfo& info = m->info;
   const auto& c = m->cfg;
@@ -169,11 +196,31 @@ std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions&
   info.vocabSize = c.llama.vocab;
   info.maxContext = c.maxContext;
   info.tokenizerLegacy = m->tokenizer->legacy();
-  info.configSha256 = detail::sha256File(configPath);
+  info.configSha256 = c.configSha256;
   info.weightIndexSha256 = m->checkpoint->indexSha256();
   m->loadSeconds = secondsSince(t0);
   if (progress) progress(1.0, "ready");
-  return std::unique_ptr<Model>(new Model(std::move(m)));
+  return m;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& folder, const LoadOptions& options,
+                                   const LoadProgress& progress) {
+  // Out of memory anywhere in loading (a config that passed validation can still describe more
+  // than this machine holds) is a sentence naming the folder and the stage, never std::bad_alloc.
+  std::string stage = "reading config.json";
+  try {
+    auto impl = loadImpl(folder, options, progress, stage);
+    return std::unique_ptr<Model>(new Model(std::move(impl)));
+  } catch (const std::bad_alloc&) {
+    throw ModelError("Cannot load the model in " + folder + ": out of memory while " + stage +
+                     "; the model needs more memory than is free (close other programs, or check "
+                     "that config.json describes the weights)");
+  } catch (const std::length_error&) {
+    throw ModelError("Cannot load the model in " + folder + ": a size out of range while " + stage +
+                     " (config.json or the weights are damaged)");
+  }
 }
 
 PreprocessInfo Model::preprocess(const ImageInput& image) const {

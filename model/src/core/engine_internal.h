@@ -71,7 +71,7 @@ struct Model::Impl {
   at::Device device{at::kCPU};
   at::ScalarType dtype = at::kBFloat16;
   detail::Weights w;
-  at::Tensor ropeCos, ropeSin;  // [maxPositions, hd] in the compute dtype (rounded, as HF does)
+  at::Tensor ropeCos, ropeSin;  // [cfg.contextPositions(), hd] in the compute dtype (rounded, as HF does)
   double loadSeconds = 0;
 
   at::TensorOptions options() const { return at::TensorOptions().device(device).dtype(dtype); }

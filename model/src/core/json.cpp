@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <unordered_map>
 
 namespace cxr {
 
@@ -64,21 +65,29 @@ class JsonParser {
       ++pos_;
       v.type_ = Json::Type::Object;
       if (consume('}')) return v;
+      // Duplicate keys: the last one wins, in the first one's place. Small objects (config keys)
+      // are searched directly; large ones (a safetensors header has one key per tensor, and a
+      // hostile one 100,000s) through a hash index, so that parsing stays linear.
+      constexpr size_t kIndexFrom = 16;
+      std::unordered_map<std::string, size_t> index;
       do {
         skipSpace();
         if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key");
         std::string key = string();
         expect(':');
         Json member = value(depth + 1);
-        bool replaced = false;
-        for (auto& kv : v.object_) {
-          if (kv.first == key) {
-            kv.second = std::move(member);
-            replaced = true;
-            break;
-          }
+        size_t at = v.object_.size();
+        if (v.object_.size() < kIndexFrom) {
+          for (size_t i = 0; i < v.object_.size(); ++i)
+            if (v.object_[i].first == key) at = i;
+        } else {
+          if (index.empty())
+            for (size_t i = 0; i < v.object_.size(); ++i) index.emplace(v.object_[i].first, i);
+          const auto [it, inserted] = index.emplace(key, v.object_.size());
+          if (!inserted) at = it->second;
         }
-        if (!replaced) v.object_.emplace_back(std::move(key), std::move(member));
+        if (at < v.object_.size()) v.object_[at].second = std::move(member);
+        else v.object_.emplace_back(std::move(key), std::move(member));
       } while (consume(','));
       expect('}');
     } else if (c == '[') {

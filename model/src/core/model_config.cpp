@@ -1,8 +1,11 @@
 #include "core/model_config.h"
 
-#include <fstream>
-#include <sstream>
+#include <cmath>
+#include <cstdio>
+#include <optional>
 
+#include "core/model_files.h"
+#include "core/sha256.h"
 #include "cxr/model/json.h"
 
 namespace cxr::detail {
@@ -16,23 +19,44 @@ class KeyReader {
   KeyReader(const Json* object, std::string where, std::vector<std::string>& problems)
       : obj_(object), where_(std::move(where)), problems_(problems) {}
 
-  void readInt(const char* key, int& out, bool required, int minValue = 1) {
+  // Every number has a plausible range: a value outside it cannot describe a model this engine
+  // runs, and would otherwise size allocations (2^30 layers) or poison the maths (a NaN epsilon).
+  // Returns false (problem reported, `out` unchanged) when the key is present but unusable.
+  bool readInt(const char* key, int& out, bool required, int64_t minValue, int64_t maxValue) {
     const Json* v = get(key, required);
-    if (!v) return;
-    if (!v->isInteger() || v->asInt() < minValue || v->asInt() > (int64_t(1) << 30)) {
-      problem(key, "must be an integer >= " + std::to_string(minValue));
-      return;
+    if (!v) return true;
+    if (!v->isInteger() || v->asInt() < minValue || v->asInt() > maxValue) {
+      problem(key, "is " + shown(*v) + "; it must be an integer from " + std::to_string(minValue) + " to " +
+                       std::to_string(maxValue));
+      return false;
     }
     out = int(v->asInt());
+    return true;
   }
-  void readDouble(const char* key, double& out, bool required, bool positive = true) {
+  void readDouble(const char* key, double& out, bool required, double minValue, double maxValue,
+                  const char* why = "") {
     const Json* v = get(key, required);
     if (!v) return;
-    if (!v->isNumber() || (positive && !(v->asDouble() > 0))) {
-      problem(key, positive ? "must be a positive number" : "must be a number");
+    // NaN fails both comparisons; infinities are outside every range.
+    if (!v->isNumber() || !std::isfinite(v->asDouble()) || !(v->asDouble() >= minValue) ||
+        !(v->asDouble() <= maxValue)) {
+      problem(key, "is " + shown(*v) + "; it must be a finite number from " + number(minValue) + " to " +
+                       number(maxValue) + why);
       return;
     }
     out = v->asDouble();
+  }
+  // A token id: absent/null keeps the default; otherwise inside the vocabulary.
+  void readTokenId(const char* key, int& out, int vocab, bool allowMinusOne = false) {
+    const Json* v = get(key, false);
+    if (!v) return;
+    if (allowMinusOne && v->isInteger() && v->asInt() == -1) return;
+    if (!v->isInteger() || v->asInt() < 0 || v->asInt() >= vocab) {
+      problem(key, "is " + shown(*v) + "; it must be a token id inside the vocabulary (0 to " +
+                       std::to_string(vocab - 1) + ", vocab_size " + std::to_string(vocab) + ")");
+      return;
+    }
+    out = int(v->asInt());
   }
   void readBool(const char* key, bool& out) {
     const Json* v = get(key, false);
@@ -52,6 +76,28 @@ class KeyReader {
   void problem(const char* key, const std::string& what) {
     problems_.push_back("config.json: " + where_ + key + " " + what);
   }
+  static std::string number(double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", x);
+    return text;
+  }
+  // The value as the message quotes it.
+  static std::string shown(const Json& v) {
+    if (v.isInteger()) return std::to_string(v.asInt());
+    if (v.isNumber()) {
+      const double x = v.asDouble();
+      if (std::isnan(x)) return "NaN";
+      if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+      char text[32];
+      std::snprintf(text, sizeof text, "%.17g", x);
+      return text;
+    }
+    if (v.isString()) {
+      const std::string& t = v.asString();
+      return t.size() > 40 ? JsonWriter::quote(t.substr(0, 40)) + "..." : JsonWriter::quote(t);
+    }
+    return Json::typeName(v.type());
+  }
 
  private:
   const Json* obj_;
@@ -62,28 +108,41 @@ class KeyReader {
 void readLlama(const Json* obj, const std::string& where, LlamaConfig& c,
                std::vector<std::string>& problems) {
   KeyReader r(obj, where, problems);
-  r.readInt("hidden_size", c.hidden, true);
-  r.readInt("intermediate_size", c.intermediate, true);
-  r.readInt("num_hidden_layers", c.layers, true);
-  r.readInt("num_attention_heads", c.heads, true);
+  const size_t problemsBefore = problems.size();
+  r.readInt("hidden_size", c.hidden, true, 1, kMaxHidden);
+  r.readInt("intermediate_size", c.intermediate, true, 1, kMaxIntermediate);
+  r.readInt("num_hidden_layers", c.layers, true, 1, kMaxLayers);
+  r.readInt("num_attention_heads", c.heads, true, 1, kMaxHeads);
   c.kvHeads = c.heads;
-  r.readInt("num_key_value_heads", c.kvHeads, false);
-  r.readInt("vocab_size", c.vocab, true);
-  c.headDim = c.heads > 0 ? c.hidden / c.heads : 0;
-  r.readInt("head_dim", c.headDim, false);
-  r.readDouble("rms_norm_eps", c.rmsEps, false);
-  r.readDouble("rope_theta", c.ropeTheta, false);
-  r.readInt("max_position_embeddings", c.maxPositions, false);
+  r.readInt("num_key_value_heads", c.kvHeads, false, 1, kMaxHeads);
+  r.readInt("vocab_size", c.vocab, true, 1, kMaxVocab);
+  const bool explicitHeadDim = r.get("head_dim", false) != nullptr;
+  c.headDim = c.hidden / c.heads;
+  r.readInt("head_dim", c.headDim, false, 2, kMaxHeadDim);
+  r.readDouble("rms_norm_eps", c.rmsEps, false, 1e-12, 0.1);
+  r.readDouble("rope_theta", c.ropeTheta, false, 1.0, 1e9);
+  r.readInt("max_position_embeddings", c.maxPositions, false, 1, kMaxPositions);
   r.readBool("tie_word_embeddings", c.tieWordEmbeddings);
-  r.readInt("bos_token_id", c.bosId, false, 0);
-  r.readInt("eos_token_id", c.eosId, false, 0);
-
-  if (c.heads > 0 && c.kvHeads > 0 && c.heads % c.kvHeads != 0)
+  // The checks between keys only when the sizes themselves were usable (no follow-up noise).
+  if (problems.size() != problemsBefore) return;
+  r.readTokenId("bos_token_id", c.bosId, c.vocab);
+  r.readTokenId("eos_token_id", c.eosId, c.vocab);
+  int pad = 0;
+  r.readTokenId("pad_token_id", pad, c.vocab, /*allowMinusOne=*/true);  // unused; -1: "none" in old conversions
+  if (c.heads % c.kvHeads != 0)
     problems.push_back("config.json: " + where + "num_attention_heads (" + std::to_string(c.heads) +
                        ") is not a multiple of num_key_value_heads (" + std::to_string(c.kvHeads) + ")");
+  if (!explicitHeadDim && c.hidden % c.heads != 0)
+    problems.push_back("config.json: " + where + "hidden_size (" + std::to_string(c.hidden) +
+                       ") is not a multiple of num_attention_heads (" + std::to_string(c.heads) +
+                       "), and there is no head_dim");
   if (c.headDim % 2 != 0)
     problems.push_back("config.json: the attention head size " + std::to_string(c.headDim) +
                        " must be even for rotary embeddings");
+}
+
+void checkLlamaRest(const Json* obj, const std::string& where, std::vector<std::string>& problems) {
+  KeyReader r(obj, where, problems);
   if (const Json* act = r.get("hidden_act", false); act && (!act->isString() || act->asString() != "silu"))
     r.problem("hidden_act", "is not \"silu\"; only LLaMA's SwiGLU MLP is supported");
   if (r.get("rope_scaling", false))
@@ -100,16 +159,18 @@ void readLlama(const Json* obj, const std::string& where, LlamaConfig& c,
 
 ModelConfig readModelConfig(const std::string& configPath, std::vector<std::string>& problems) {
   ModelConfig cfg;
-  std::ifstream in(configPath, std::ios::binary);
-  if (!in) {
-    problems.push_back("config.json is missing in the model folder (" + configPath + ")");
+  ModelFileError fileError;
+  const std::optional<std::string> text = readModelFile(configPath, "config.json", kMaxJsonFileBytes, fileError);
+  if (!text) {
+    problems.push_back(fileError.kind == ModelFileError::Kind::Missing
+                           ? "config.json is missing in the model folder (" + configPath + ")"
+                           : fileError.message);
     return cfg;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
+  cfg.configSha256 = sha256Hex(text->data(), text->size());
   Json root;
   try {
-    root = Json::parse(ss.str());
+    root = Json::parse(*text);
   } catch (const JsonError& e) {
     problems.push_back("config.json is not valid JSON (" + std::string(e.what()) + ")");
     return cfg;
@@ -138,24 +199,36 @@ ModelConfig readModelConfig(const std::string& configPath, std::vector<std::stri
       problems.push_back("config.json: the \"llama\" object (the language model's config) is missing");
     } else {
       readLlama(llama, "llama.", cfg.llama, problems);
+      checkLlamaRest(llama, "llama.", problems);
     }
     if (!vision || !vision->isObject()) {
       problems.push_back("config.json: the \"clip_vision_cfg\" object is missing");
     } else {
       KeyReader v(vision, "clip_vision_cfg.", problems);
-      v.readInt("image_size", cfg.vision.imageSize, true);
-      v.readInt("patch_size", cfg.vision.patchSize, true);
-      v.readInt("width", cfg.vision.width, true);
-      v.readInt("layers", cfg.vision.layers, true);
-      v.readInt("head_width", cfg.vision.headWidth, false);  // absent in the real file: 64
-      v.readDouble("mlp_ratio", cfg.vision.mlpRatio, false);
+      const size_t visionProblemsBefore = problems.size();
+      v.readInt("image_size", cfg.vision.imageSize, true, 1, kMaxImageSize);
+      v.readInt("patch_size", cfg.vision.patchSize, true, 1, kMaxImageSize);
+      v.readInt("width", cfg.vision.width, true, 1, kMaxHidden);
+      v.readInt("layers", cfg.vision.layers, true, 1, kMaxLayers);
+      v.readInt("head_width", cfg.vision.headWidth, false, 1, kMaxHeadDim);  // absent in the real file: 64
+      v.readDouble("mlp_ratio", cfg.vision.mlpRatio, false, 0.01, 16.0);
       auto& vc = cfg.vision;
-      if (vc.patchSize > 0 && vc.imageSize % vc.patchSize != 0)
+      if (problems.size() != visionProblemsBefore) {
+        // the checks between keys need usable sizes
+      } else if (vc.imageSize % vc.patchSize != 0)
         problems.push_back("config.json: clip_vision_cfg.image_size " + std::to_string(vc.imageSize) +
                            " is not a multiple of patch_size " + std::to_string(vc.patchSize));
-      if (vc.headWidth > 0 && vc.width % vc.headWidth != 0)
+      else if (vc.tokens() > kMaxImageTokens)
+        problems.push_back("config.json: clip_vision_cfg.image_size " + std::to_string(vc.imageSize) +
+                           " / patch_size " + std::to_string(vc.patchSize) + " gives " +
+                           std::to_string(vc.tokens()) + " image tokens; at most " +
+                           std::to_string(kMaxImageTokens) + " are supported (the reference has 1024)");
+      if (problems.size() == visionProblemsBefore && vc.width % vc.headWidth != 0)
         problems.push_back("config.json: clip_vision_cfg.width " + std::to_string(vc.width) +
                            " is not a multiple of head_width " + std::to_string(vc.headWidth));
+      if (problems.size() == visionProblemsBefore && vc.mlpWidth() < 1)
+        problems.push_back("config.json: clip_vision_cfg.mlp_ratio " + std::to_string(vc.mlpRatio) +
+                           " times width " + std::to_string(vc.width) + " gives an MLP of no units");
       for (const char* unsupported : {"attentional_pool", "no_ln_pre", "final_ln_after_pool"}) {
         const Json* u = vision->find(unsupported);
         if (u && u->isBool() && u->asBool())
@@ -165,24 +238,26 @@ ModelConfig readModelConfig(const std::string& configPath, std::vector<std::stri
         v.problem("pool_type", "is not \"tok\"; only the class-token layout is supported");
     }
     KeyReader top(&root, "", problems);
-    top.readInt("clip_embed_dim", cfg.vision.embedDim, false);
+    top.readInt("clip_embed_dim", cfg.vision.embedDim, false, 1, kMaxHidden);
     cfg.projectorIn = cfg.vision.width;
-    top.readInt("mm_projector_dim", cfg.projectorIn, false);
+    top.readInt("mm_projector_dim", cfg.projectorIn, false, 1, kMaxHidden);
     if (cfg.projectorIn != cfg.vision.width)
       problems.push_back("config.json: mm_projector_dim " + std::to_string(cfg.projectorIn) +
                          " differs from clip_vision_cfg.width " + std::to_string(cfg.vision.width) +
                          " (the projector reads the vision tokens)");
     if (const Json* pre = root.find("image_preprocess_cfg"); pre && pre->isObject()) {
       KeyReader p(pre, "image_preprocess_cfg.", problems);
-      p.readDouble("mean", cfg.imageMean, false, false);
-      p.readDouble("std", cfg.imageStd, false);
+      // The pixels are scaled to 0..1 before (x - mean) / std.
+      p.readDouble("mean", cfg.imageMean, false, 0.0, 1.0, " (pixel values are scaled to 0..1)");
+      p.readDouble("std", cfg.imageStd, false, 0.01, 1.0, " (pixel values are scaled to 0..1)");
     }
     cfg.maxContext = 2048;  // spec 6.1: getattr(config, 'max_position_embeddings', 2048)
-    top.readInt("max_position_embeddings", cfg.maxContext, false);
+    top.readInt("max_position_embeddings", cfg.maxContext, false, 1, kMaxPositions);
   } else if (isLlamaType || hasArchitecture("LlamaForCausalLM")) {
     cfg.kind = ModelKind::TextLlama;
     cfg.llamaPrefix = "model.";
     readLlama(&root, "", cfg.llama, problems);
+    checkLlamaRest(&root, "", problems);
     cfg.maxContext = cfg.llama.maxPositions;
   } else {
     problems.push_back(

@@ -3,6 +3,7 @@
 // before any tensor exists.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,20 @@
 #include "cxr/model/engine.h"
 
 namespace cxr::detail {
+
+// The plausible range of every size in config.json. The real model: hidden 4096, intermediate
+// 11008, 32 layers, 32 heads of 128, vocab 32000, 4096 positions; vision 512 px, patch 16, width
+// 1024, 24 layers, heads of 64. The limits leave room for any LLaMA/CLIP variant this engine could
+// run and refuse numbers that can only be damage or mischief (2^30 layers: memory blow-up at load).
+constexpr int kMaxLayers = 256;
+constexpr int kMaxHidden = 65536;           // hidden_size, vision width, projector / embed dims
+constexpr int kMaxIntermediate = 262144;
+constexpr int kMaxHeads = 1024;
+constexpr int kMaxHeadDim = 1024;           // head_dim, head_width
+constexpr int kMaxVocab = 1 << 20;          // 1,048,576
+constexpr int kMaxPositions = 131072;       // max_position_embeddings (the longest LLaMA: 128k)
+constexpr int kMaxImageSize = 4096;
+constexpr int kMaxImageTokens = 4096;       // (image_size / patch_size)^2; the reference has 1024
 
 // clip_vision_cfg (spec section 3): open_clip VisionTransformer with CLIPVisionCfg defaults.
 struct VisionConfig {
@@ -56,6 +71,15 @@ struct ModelConfig {
   // For a plain LlamaForCausalLM it is the model's max_position_embeddings.
   int maxContext = 2048;
   std::string llamaPrefix = "llama.";  // "llama." (CXR-LLaVA) or "model." (HF LlamaForCausalLM)
+  std::string configSha256;            // of the bytes read (provenance)
+
+  // Positions one conversation can occupy, which sizes the rotary tables and bounds the KV cache:
+  // the generation budget context (spec 6.1: the budget counts the image as one id, so it takes
+  // tokens() - 1 positions more), never more than the model's max_position_embeddings.
+  int contextPositions() const {
+    const int imageExtra = kind == ModelKind::CxrLlava ? vision.tokens() - 1 : 0;
+    return std::min(llama.maxPositions, maxContext + imageExtra);
+  }
 };
 
 // Reads and validates `folder`/config.json. Every problem found is appended to `problems` (one

@@ -2,8 +2,6 @@
 
 #include <array>
 #include <cstring>
-#include <fstream>
-#include <vector>
 
 namespace cxr::detail {
 
@@ -84,18 +82,6 @@ class Sha256 {
 std::string sha256Hex(const void* data, size_t size) {
   Sha256 s;
   s.update(static_cast<const uint8_t*>(data), size);
-  return s.hex();
-}
-
-std::string sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  Sha256 s;
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    s.update(reinterpret_cast<const uint8_t*>(buf.data()), size_t(in.gcount()));
-  }
   return s.hex();
 }
 

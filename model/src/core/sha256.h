@@ -8,7 +8,5 @@
 namespace cxr::detail {
 
 std::string sha256Hex(const void* data, size_t size);
-// Hash of a whole file; empty string when it cannot be read.
-std::string sha256File(const std::string& path);
 
 }  // namespace cxr::detail

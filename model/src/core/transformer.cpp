@@ -198,10 +198,11 @@ void bindWeights(Model::Impl& m, const LoadProgress& progress) {
   w.lmHead = m.checkpoint->find("lm_head.weight") ? b.get("lm_head.weight") : w.embed;
 
   // Rotary tables as LlamaRotaryEmbedding builds them: fp32 on CPU, then rounded to the compute
-  // dtype (cos_cached[:seq].to(x.dtype)).
+  // dtype (cos_cached[:seq].to(x.dtype)). As long as a conversation can get (contextPositions),
+  // not max_position_embeddings: their length also bounds the KV cache (kvLimit).
   const int64_t hd = c.llama.headDim;
   at::Tensor invFreq = 1.0 / at::pow(c.llama.ropeTheta, at::arange(0, hd, 2, at::kLong).to(at::kFloat) / double(hd));
-  at::Tensor t = at::arange(int64_t(c.llama.maxPositions), at::kLong).to(at::kFloat);
+  at::Tensor t = at::arange(int64_t(c.contextPositions()), at::kLong).to(at::kFloat);
   at::Tensor freqs = at::outer(t, invFreq);   // [maxPos, hd/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);  // [maxPos, hd]
   m.ropeCos = emb.cos().to(m.device, m.dtype);

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
+#include "core/model_files.h"
 #include "cxr/model/json.h"
 #include "tokenizer/spm_library.h"
 
@@ -38,15 +38,13 @@ void readBoolSwitch(const Json& config, const char* key, const fs::path& file, b
 
 TokenizerConfig readTokenizerConfig(const fs::path& file) {
   TokenizerConfig config;
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return config;  // all defaults, as transformers
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw cxr::ModelError(file.string() + ": cannot read the file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  ModelFileError error;
+  const std::optional<std::string> text = readModelFile(file.string(), file.string(), kMaxJsonFileBytes, error);
+  if (!text && error.kind == ModelFileError::Kind::Missing) return config;  // all defaults, as transformers
+  if (!text) throw cxr::ModelError(error.message);
   Json json;
   try {
-    json = Json::parse(buffer.str());
+    json = Json::parse(*text);
   } catch (const JsonError& e) {
     throw cxr::ModelError(file.string() + ": not valid JSON (" + e.what() +
                           "); restore the file from the model repository");
@@ -97,10 +95,13 @@ Tokenizer::~Tokenizer() = default;
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& folder) {
   const fs::path dir(folder);
   const fs::path modelFile = dir / "tokenizer.model";
-  std::error_code ec;
-  if (!fs::exists(modelFile, ec))
-    throw cxr::ModelError(modelFile.string() +
-                          ": missing (the sentencepiece tokenizer file must be in the model folder)");
+  // sentencepiece opens the file by name: only a regular file of a plausible size gets that far
+  // (a FIFO would block it, a link to /dev/zero would be read until memory runs out).
+  ModelFileError error;
+  if (!checkModelFile(modelFile.string(), modelFile.string(), kMaxTokenizerModelBytes, error))
+    throw cxr::ModelError(error.kind == ModelFileError::Kind::Missing
+                              ? modelFile.string() + ": missing (the sentencepiece tokenizer file must be in the model folder)"
+                              : error.message);
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
   State& s = *tokenizer->state_;
   s.modelPath = modelFile.string();
