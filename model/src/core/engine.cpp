@@ -465,8 +465,10 @@ struct Conversation::Impl {
 
   explicit Impl(Model& m) : model(m) {}
 
-  std::vector<int32_t> promptIds() const {
-    return model.impl().tokenizer->encodeWithImage(detail::renderLlama2Chat(messages));
+  // The template's BOS/EOS are the only control tokens; every message is literal text.
+  std::vector<int32_t> promptIds() const { return promptIdsOf(messages); }
+  std::vector<int32_t> promptIdsOf(const std::vector<Message>& chat) const {
+    return model.impl().tokenizer->encodeChat(detail::renderLlama2ChatParts(chat));
   }
   // Keep only the cached positions that the current messages still produce.
   void trimCache() {
