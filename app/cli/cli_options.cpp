@@ -1,6 +1,9 @@
 #include "cli_options.h"
 
 #include <charconv>
+#include <cmath>
+#include <limits>
+#include <sstream>
 #include <set>
 
 namespace cxr::cli {
@@ -15,6 +18,17 @@ bool parseNumber(const std::string& text, T& out) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, out);
   return ec == std::errc() && ptr == end;
+}
+
+// "--top-p 'nan' is not accepted: use a number above 0 and at most 1".
+std::string badValue(const std::string& option, const std::string& value, const std::string& range) {
+  return option + " '" + value + "' is not accepted: use " + range;
+}
+
+std::string shortNumber(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
 }
 
 bool parseFloat(const std::string& text, float& out) {
@@ -54,7 +68,9 @@ Commands:
   report        --image FILE      write a radiologic report (the reference's stock prompt)
   differential  --image FILE      list possible differential diagnoses
   ask           --image FILE --question TEXT
-  chat          [--image FILE]    multi-turn: one user message per stdin line (empty line ends)
+  chat          [--image FILE]    multi-turn: one user message per stdin line (empty line ends);
+                [--drop-old-turns] a turn that does not fit the context is refused (exit status 1
+                                  at the end), or with this option the oldest exchanges are dropped
   generate      --prompt TEXT     text-only generation (plain LlamaForCausalLM folders too)
   inspect                         validate a model folder and print a summary (exit 0 = loads)
   bench         [--image FILE]    load / vision / prefill / decode / follow-up timings, peak RSS
@@ -63,9 +79,10 @@ Commands:
 
 Options:
   --model DIR           model folder (default: $CXR_LLAVA_MODEL, else the Hugging Face cache)
-  --temperature T       default 0.2 (<= 0.001: greedy)     --top-p P   default 0.8
+  --temperature T       0 to 5, default 0.2 (<= 0.001: greedy)   --top-p P  above 0 to 1, default 0.8
   --top-k K             default 50 (0: off)                 --seed N    default: random, reported
-  --max-new-tokens N    default: min(512, context - prompt - 1)
+  --max-new-tokens N    1 to 65536; default: min(512, context - prompt - 1). A prompt that leaves
+                        the answer less than 16 tokens (or N, if smaller) is refused
   --device cpu|cuda[:N] --dtype auto|bf16|f16|f32           --threads N (0: physical cores)
   --json                print one JSON object (text, ids, stop reason, seed, timings, peak RSS)
   --prompt-ids LIST     raw prompt ids, e.g. 1,-200,13 (-200 = the image)
@@ -100,6 +117,7 @@ ParseResult parseOptions(int argc, char** argv) {
     // Flags without a value.
     if (a == "--json") { o.json = true; continue; }
     if (a == "--quiet") { o.quiet = true; continue; }
+    if (a == "--drop-old-turns") { o.dropOldTurns = true; continue; }
     if (i + 1 >= args.size()) return fail(a + " needs a value");
     const std::string v = args[++i];
     if (a == "--model") o.model = v;
@@ -116,23 +134,37 @@ ParseResult parseOptions(int argc, char** argv) {
       o.promptIds = parseIdList(v);
       if (!o.promptIds) return fail("--prompt-ids wants comma-separated integers such as 1,-200,13, not '" + v + "'");
     } else if (a == "--temperature") {
-      if (!parseFloat(v, o.sampling.temperature) || o.sampling.temperature < 0) return fail("--temperature wants a number >= 0");
+      auto& t = o.sampling.temperature;
+      if (!parseFloat(v, t) || !std::isfinite(t) || t < 0 || t > cxr::SamplingParams::kMaxTemperature)
+        return fail(badValue(a, v, "a number from 0 (greedy) to " + shortNumber(cxr::SamplingParams::kMaxTemperature)));
     } else if (a == "--top-p") {
-      if (!parseFloat(v, o.sampling.topP) || o.sampling.topP <= 0 || o.sampling.topP > 1) return fail("--top-p wants a number in (0, 1]");
+      auto& p = o.sampling.topP;
+      if (!parseFloat(v, p) || !std::isfinite(p) || p <= 0 || p > 1)
+        return fail(badValue(a, v, "a number above 0 and at most 1"));
     } else if (a == "--top-k") {
-      if (!parseNumber(v, o.sampling.topK) || o.sampling.topK < 0) return fail("--top-k wants an integer >= 0");
+      if (!parseNumber(v, o.sampling.topK) || o.sampling.topK < 0)
+        return fail(badValue(a, v, "a whole number from 0 (off) to " + std::to_string(std::numeric_limits<int>::max())));
     } else if (a == "--seed") {
       uint64_t seed = 0;
-      if (!parseNumber(v, seed)) return fail("--seed wants a non-negative integer");
+      if (!parseNumber(v, seed))
+        return fail(badValue(a, v, "a whole number from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())));
       o.sampling.seed = seed;
     } else if (a == "--checkpoint-seed") {
-      if (!parseNumber(v, o.checkpointSeed)) return fail("--checkpoint-seed wants a non-negative integer");
+      if (!parseNumber(v, o.checkpointSeed))
+        return fail(badValue(a, v, "a whole number from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())));
     } else if (a == "--max-new-tokens") {
-      if (!parseNumber(v, o.sampling.maxNewTokens) || o.sampling.maxNewTokens < 1) return fail("--max-new-tokens wants an integer >= 1");
+      auto& n = o.sampling.maxNewTokens;
+      if (!parseNumber(v, n) || n < 1 || n > cxr::SamplingParams::kMaxNewTokens)
+        return fail(badValue(a, v, "a whole number from 1 to " + std::to_string(cxr::SamplingParams::kMaxNewTokens) +
+                                       " (leave it out for the reference's min(512, context - prompt - 1))"));
     } else if (a == "--threads") {
-      if (!parseNumber(v, o.load.threads) || o.load.threads < 0) return fail("--threads wants an integer >= 0");
+      // The upper bound depends on the machine: Model::load checks it.
+      if (!parseNumber(v, o.load.threads) || o.load.threads < 0)
+        return fail(badValue(a, v, "a whole number from 1, or 0 for the number of physical cores"));
     } else if (a == "--bench-tokens") {
-      if (!parseNumber(v, o.benchDecodeTokens) || o.benchDecodeTokens < 1) return fail("--bench-tokens wants an integer >= 1");
+      if (!parseNumber(v, o.benchDecodeTokens) || o.benchDecodeTokens < 1 ||
+          o.benchDecodeTokens > cxr::SamplingParams::kMaxNewTokens)
+        return fail(badValue(a, v, "a whole number from 1 to " + std::to_string(cxr::SamplingParams::kMaxNewTokens)));
     } else {
       return fail("unknown option '" + a + "' (see cxr-llava --help)");
     }
@@ -144,6 +176,7 @@ ParseResult parseOptions(int argc, char** argv) {
   if (o.command == "ask" && o.question.empty() && !o.promptIds) return fail("ask needs --question TEXT");
   if (o.command == "generate" && o.prompt.empty() && !o.promptIds) return fail("generate needs --prompt TEXT or --prompt-ids");
   if (o.command == "make-random-checkpoint" && o.out.empty()) return fail("make-random-checkpoint needs --out DIR");
+  if (o.dropOldTurns && o.command != "chat") return fail("--drop-old-turns is only used with chat");
   return r;
 }
 

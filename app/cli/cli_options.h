@@ -21,6 +21,7 @@ struct Options {
   std::string dumpDir;  // --dump-dir
   bool json = false;    // --json
   bool quiet = false;   // --quiet: no load progress on stderr
+  bool dropOldTurns = false;  // --drop-old-turns (chat): forget the oldest exchanges when a turn does not fit
   cxr::SamplingParams sampling;
   cxr::LoadOptions load;
   // make-random-checkpoint

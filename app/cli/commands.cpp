@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -198,23 +199,53 @@ int runImagePrompt(const Options& o, const std::string& userMessage) {
   return result.stopReason == cxr::StopReason::Cancelled ? 1 : 0;
 }
 
+// --drop-old-turns: forget the oldest exchanges until `message` fits the context. The image tag
+// moves to the new first question (the image stays attached): to `message` itself when every
+// exchange goes. Stops when nothing is left to drop; send() then refuses what still does not fit.
+void dropOldTurnsFor(cxr::Conversation& conversation, std::string& message, const cxr::SamplingParams& sampling) {
+  int dropped = 0;
+  while (!conversation.contextBudgetWith(message, sampling).fits()) {
+    std::vector<cxr::Message> turns(conversation.messages().begin() + 1, conversation.messages().end());
+    if (turns.size() < 2) break;
+    const bool hadImage = turns[0].content.rfind("<image>", 0) == 0;
+    turns.erase(turns.begin(), turns.begin() + 2);
+    if (hadImage) (turns.empty() ? message : turns[0].content).insert(0, "<image>\n");
+    conversation.restore(turns);
+    ++dropped;
+  }
+  if (dropped > 0)
+    std::fprintf(stderr, "cxr-llava: dropped the %d oldest exchange%s to make room (--drop-old-turns)\n", dropped,
+                 dropped == 1 ? "" : "s");
+}
+
 int runChat(const Options& o) {
   auto model = loadModel(o);
   const auto image = encodeImageFile(*model, o.image);
   cxr::Conversation conversation(*model);
   if (image) conversation.setImage(image);
   const bool interactive = isatty(STDIN_FILENO) != 0;
-  bool first = true;
+  int refused = 0;
   std::string line;
   while (true) {
     if (interactive) std::fprintf(stderr, "you> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
-    const std::string message = (first && image) ? "<image>\n" + line : line;
-    first = false;
-    const auto result = conversation.send(message, o.sampling, streamingCallback(o));
-    finishOutput(o, result, *model);
+    const bool first = conversation.messages().size() <= 1;
+    std::string message = (first && image) ? "<image>\n" + line : line;
+    // A refused turn (it does not fit the context, say) leaves the conversation as it was: say why
+    // and read the next line. The exit status tells a script that a turn went unanswered.
+    try {
+      if (o.dropOldTurns && !first) dropOldTurnsFor(conversation, message, o.sampling);
+      const auto result = conversation.send(message, o.sampling, streamingCallback(o));
+      finishOutput(o, result, *model);
+    } catch (const cxr::ModelError& e) {
+      std::string why = e.what();
+      std::replace(why.begin(), why.end(), '\n', ' ');
+      std::fprintf(stderr, "cxr-llava: turn not answered: %s\n", why.c_str());
+      std::fflush(stderr);
+      ++refused;
+    }
   }
-  return 0;
+  return refused > 0 ? 1 : 0;
 }
 
 int runGenerate(const Options& o) {
@@ -238,6 +269,17 @@ const char* kindName(cxr::ModelKind kind) {
 int runInspect(const Options& o) {
   auto model = loadModel(o);
   const cxr::ModelInfo& i = model->info();
+  // The stock report prompt with the image: a context that cannot hold it (and an answer) makes
+  // every report a refusal; say so now rather than at the first report.
+  std::optional<cxr::ContextBudget> report;
+  if (i.kind == cxr::ModelKind::CxrLlava) {
+    report = cxr::Conversation(*model).contextBudgetWith(cxr::prompts::kReport);
+    if (!report->fits())
+      std::fprintf(stderr,
+                   "cxr-llava: warning: the model's context holds %d positions, too few for the image and the "
+                   "stock report prompt (%d) with room for an answer (%d): every report would be refused\n",
+                   report->contextTokens, report->promptTokens, report->minimumAnswer);
+  }
   if (o.json) {
     JsonWriter j;
     j.beginObject();
@@ -261,6 +303,11 @@ int runInspect(const Options& o) {
     j.key("kv_heads").value(i.kvHeads);
     j.key("vocab_size").value(i.vocabSize);
     j.key("max_context").value(i.maxContext);
+    if (report) {
+      j.key("report_prompt_tokens").value(report->promptTokens);
+      j.key("report_context_tokens").value(report->contextTokens);
+      j.key("report_prompt_fits").value(report->fits());
+    }
     j.key("tokenizer_legacy").value(i.tokenizerLegacy);
     j.key("config_sha256").value(i.configSha256);
     j.key("weight_index_sha256").value(i.weightIndexSha256);
@@ -280,6 +327,10 @@ int runInspect(const Options& o) {
                 i.imageSize, i.patchSize, i.imageTokens, i.visionWidth, i.visionLayers);
   std::printf("language model   hidden %d, %d layers, %d heads (%d key/value), vocabulary %d, context %d\n",
               i.hiddenSize, i.layers, i.heads, i.kvHeads, i.vocabSize, i.maxContext);
+  if (report)
+    std::printf("report prompt    %d of %d positions (image included), room for %d new tokens%s\n",
+                report->promptTokens, report->contextTokens, std::max(0, report->room()),
+                report->fits() ? "" : ": TOO SMALL, see the warning");
   std::printf("tokenizer        legacy=%s\n", i.tokenizerLegacy ? "true" : "false");
   std::printf("config.json      sha256 %s\n", i.configSha256.c_str());
   std::printf("weight index     sha256 %s\n", i.weightIndexSha256.c_str());

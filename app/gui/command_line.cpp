@@ -4,7 +4,13 @@
 
 #ifdef CXR_APP_WITH_ASSISTANT
 #include "cxr/assistant/batch_run.h"
+#include "cxr/assistant/report_export.h"
 #endif
+
+#include <QRegularExpression>
+
+#include <cmath>
+#include <limits>
 
 namespace cxr::app {
 
@@ -87,22 +93,40 @@ bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString*
   run.exportTxt = m_parser.value(m_exportTxt);
   run.exportMarkdown = m_parser.value(m_exportMarkdown);
   if (m_parser.isSet(m_seed)) {
+    // Digits only: toULongLong alone would take "-1" in some Qt versions and "0x10" never.
+    const QString text = m_parser.value(m_seed);
+    static const QRegularExpression digits(QStringLiteral("^[0-9]+$"));
     bool ok = false;
-    run.seed = m_parser.value(m_seed).toULongLong(&ok);
-    if (!ok) {
-      *error = QStringLiteral("--seed must be a whole number from 0 (got \"%1\").").arg(m_parser.value(m_seed));
+    run.seed = text.toULongLong(&ok);
+    if (!ok || !digits.match(text).hasMatch()) {
+      *error = QStringLiteral("--seed must be a whole number from 0 to %1 (got \"%2\").")
+                   .arg(std::numeric_limits<quint64>::max())
+                   .arg(text);
       return false;
     }
   }
   if (m_parser.isSet(m_temperature)) {
     bool ok = false;
     run.temperature = m_parser.value(m_temperature).toDouble(&ok);
-    if (!ok || *run.temperature < 0 || *run.temperature > 5) {
+    // NaN passes both comparisons below, so finiteness is checked on its own.
+    if (!ok || !std::isfinite(*run.temperature) || *run.temperature < 0 || *run.temperature > 5) {
       *error = QStringLiteral("--temperature must be a number from 0 (greedy) to 5 (got \"%1\").")
                    .arg(m_parser.value(m_temperature));
       return false;
     }
   }
+#ifdef CXR_APP_WITH_ASSISTANT
+  // A folder as the destination, a missing folder, or one file for two formats: said now, before
+  // the model runs for minutes and the export is lost.
+  const QString exportProblem = cxr::assistant::checkExportDestinations(
+      {{QStringLiteral("--export-pdf"), run.exportPdf},
+       {QStringLiteral("--export-txt"), run.exportTxt},
+       {QStringLiteral("--export-md"), run.exportMarkdown}});
+  if (!exportProblem.isEmpty()) {
+    *error = exportProblem;
+    return false;
+  }
+#endif
   o->run = run;
   if (m_parser.isSet(m_quitWhenDone)) {
     if (!m_parser.value(m_screenshot).isEmpty()) {

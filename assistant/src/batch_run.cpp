@@ -2,6 +2,7 @@
 
 #include "cxr/assistant/findings.h"
 #include "cxr/assistant/prompting.h"
+#include "cxr/assistant/report_export.h"
 
 #include <QDir>
 
@@ -64,6 +65,15 @@ BatchRun::BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions
 void BatchRun::start() {
   if (image_.defaultWindow.isNull()) {
     finish(2, QStringLiteral("no image to run on"));
+    return;
+  }
+  // Destinations are checked before the model loads: a folder given as a file, or one file for two
+  // formats, would otherwise be found out (or not at all) minutes later.
+  const QString exportProblem = checkExportDestinations({{QStringLiteral("--export-pdf"), options_.exportPdf},
+                                                         {QStringLiteral("--export-txt"), options_.exportTxt},
+                                                         {QStringLiteral("--export-md"), options_.exportMarkdown}});
+  if (!exportProblem.isEmpty()) {
+    finish(1, exportProblem);
     return;
   }
   QString folder = options_.modelFolder;

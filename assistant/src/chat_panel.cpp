@@ -23,6 +23,8 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
+#include <QRegularExpressionValidator>
 #include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
@@ -32,6 +34,8 @@
 #include <QToolButton>
 #include <QUrl>
 #include <QVBoxLayout>
+
+#include <cmath>
 
 namespace cxr::assistant {
 
@@ -147,6 +151,10 @@ void ChatPanel::buildUi() {
   seed_ = new QLineEdit(samplingBox);
   seed_->setPlaceholderText(tr("random (shown with each answer)"));
   seed_->setObjectName(QStringLiteral("seed"));
+  // Digits only (a seed is 0 .. 2^64-1): "-1" or "abc" cannot be typed, so a seed the user sees is
+  // never silently replaced by a random one. The spin boxes above are range-limited the same way
+  // (within SamplingParams' ranges: temperature 0-2, top-p 0.05-1, top-k 0-1000, 1-2048 tokens).
+  seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{0,20}")), seed_));
   auto* row1 = new QHBoxLayout;
   row1->addWidget(new QLabel(tr("Temperature"), samplingBox));
   row1->addWidget(temperature_);
@@ -612,8 +620,10 @@ void ChatPanel::restoreSettings() {
   QSettings settings;
   settings.beginGroup(QStringLiteral("assistant"));
   SamplingSettings s;
-  s.temperature = settings.value(QStringLiteral("temperature"), s.temperature).toDouble();
-  s.topP = settings.value(QStringLiteral("topP"), s.topP).toDouble();
+  // A hand-edited settings file may hold "nan": the spin boxes clamp numbers, not NaN.
+  const auto finiteOr = [](double v, double fallback) { return std::isfinite(v) ? v : fallback; };
+  s.temperature = finiteOr(settings.value(QStringLiteral("temperature"), s.temperature).toDouble(), s.temperature);
+  s.topP = finiteOr(settings.value(QStringLiteral("topP"), s.topP).toDouble(), s.topP);
   s.topK = settings.value(QStringLiteral("topK"), s.topK).toInt();
   s.maxNewTokens = settings.value(QStringLiteral("maxNewTokens"), s.maxNewTokens).toInt();
   setSamplingSettings(s);

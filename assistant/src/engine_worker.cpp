@@ -131,16 +131,24 @@ void EngineWorker::runTurn(quint64 requestId, RequestKind kind, const QString& m
     return;
   }
   lastReached_ = true;
-  const GenerationResult result = backend_->send(
-      message.toStdString(), sampling.toEngine(),
-      [&](const TokenEvent& event) {
-        if (!event.text.empty()) Q_EMIT tokenStreamed(QString::fromStdString(event.text), event.index);
-        return !stop_->isCancelled(requestId);
-      },
-      [&](Phase phase, int done, int total) {
-        Q_EMIT phaseProgress(phase, done, total);
-        return !stop_->isCancelled(requestId);
-      });
+  GenerationResult result;
+  try {
+    result = backend_->send(
+        message.toStdString(), sampling.toEngine(),
+        [&](const TokenEvent& event) {
+          if (!event.text.empty()) Q_EMIT tokenStreamed(QString::fromStdString(event.text), event.index);
+          return !stop_->isCancelled(requestId);
+        },
+        [&](Phase phase, int done, int total) {
+          Q_EMIT phaseProgress(phase, done, total);
+          return !stop_->isCancelled(requestId);
+        });
+  } catch (const ModelError&) {
+    // A refused turn (one that does not fit the context, say) leaves the engine's conversation as it
+    // was: regenerate / edit must treat it as never sent, not pop the exchange before it.
+    lastReached_ = false;
+    throw;
+  }
   ++exchanges_;
   answer.text = QString::fromStdString(result.text);
   answer.seed = result.seed;

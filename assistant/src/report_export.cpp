@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QPageLayout>
 #include <QPageSize>
 #include <QPdfWriter>
@@ -197,26 +198,50 @@ QString toHtml(const ExportDocument& doc) {
   return h;
 }
 
+namespace {
+
+QString saveFileError(const QSaveFile& file, const QString& path) {
+  QString why = file.errorString();
+  const QFileInfo info(path);
+  if (info.isDir()) why = QStringLiteral("it is a folder");
+  else if (!info.absoluteDir().exists()) why = QStringLiteral("the folder %1 does not exist").arg(QDir::toNativeSeparators(info.absolutePath()));
+  return QStringLiteral("Cannot write %1: %2").arg(QDir::toNativeSeparators(path), why);
+}
+
+}  // namespace
+
 bool writePdf(const ExportDocument& doc, const QString& path, QString* error) {
-  QPdfWriter writer(path);
-  writer.setPageSize(QPageSize(QPageSize::A4));
-  writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
-  writer.setTitle(doc.title);
-  writer.setCreator(QStringLiteral("CXR Assistant ") + doc.appVersion);
-  QTextDocument text;
-  QFont font(QStringLiteral("DejaVu Sans"), 10);
-  // No cosmetic shaping for Latin text: without it "effusion" is set with the "ﬀ" ligature and
-  // text copied or searched in the PDF no longer matches. Scripts that need shaping still get it.
-  font.setStyleStrategy(QFont::PreferNoShaping);
-  text.setDefaultFont(font);
-  if (!doc.image.isNull())
-    text.addResource(QTextDocument::ImageResource, QUrl(QStringLiteral("cxr://image")), doc.image);
-  text.setHtml(toHtml(doc));
-  text.print(&writer);
-  // QPdfWriter reports no errors; check that a file appeared.
-  QFile written(path);
-  if (!written.exists() || written.size() == 0) {
-    if (error) *error = QStringLiteral("Cannot write the PDF %1: the folder may not exist or not be writable.").arg(QDir::toNativeSeparators(path));
+  // QPdfWriter reports no errors of its own when given a file name; through a QSaveFile every
+  // failure (a folder at that path, no permission, a full disk) shows at open() or commit().
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly)) {
+    if (error) *error = saveFileError(file, path);
+    return false;
+  }
+  {
+    QPdfWriter writer(&file);
+    writer.setPageSize(QPageSize(QPageSize::A4));
+    writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
+    writer.setTitle(doc.title);
+    writer.setCreator(QStringLiteral("CXR Assistant ") + doc.appVersion);
+    QTextDocument text;
+    QFont font(QStringLiteral("DejaVu Sans"), 10);
+    // No cosmetic shaping for Latin text: without it "effusion" is set with the "ﬀ" ligature and
+    // text copied or searched in the PDF no longer matches. Scripts that need shaping still get it.
+    font.setStyleStrategy(QFont::PreferNoShaping);
+    text.setDefaultFont(font);
+    if (!doc.image.isNull())
+      text.addResource(QTextDocument::ImageResource, QUrl(QStringLiteral("cxr://image")), doc.image);
+    text.setHtml(toHtml(doc));
+    text.print(&writer);
+  }
+  if (file.size() == 0) {
+    file.cancelWriting();
+    if (error) *error = QStringLiteral("Cannot write the PDF %1: nothing was produced").arg(QDir::toNativeSeparators(path));
+    return false;
+  }
+  if (!file.commit()) {
+    if (error) *error = saveFileError(file, path);
     return false;
   }
   return true;
@@ -225,10 +250,35 @@ bool writePdf(const ExportDocument& doc, const QString& path, QString* error) {
 bool writeTextFile(const QString& text, const QString& path, QString* error) {
   QSaveFile file(path);
   if (!file.open(QIODevice::WriteOnly) || file.write(text.toUtf8()) < 0 || !file.commit()) {
-    if (error) *error = QStringLiteral("Cannot write %1: %2").arg(QDir::toNativeSeparators(path), file.errorString());
+    if (error) *error = saveFileError(file, path);
     return false;
   }
   return true;
+}
+
+QString checkExportDestinations(const QList<ExportDestination>& destinations) {
+  QList<std::pair<QString, QString>> seen;  // (file, label)
+  for (const ExportDestination& d : destinations) {
+    if (d.path.isEmpty()) continue;
+    const QFileInfo info(d.path);
+    const QString shown = QDir::toNativeSeparators(d.path);
+    if (info.isDir())
+      return QStringLiteral("%1 %2 is a folder; give a file name, e.g. %3.")
+          .arg(d.label, shown, QDir::toNativeSeparators(QDir(d.path).filePath(QStringLiteral("report.") + d.label.section(u'-', -1))));
+    const QFileInfo folder(info.absolutePath());
+    if (!folder.isDir())
+      return QStringLiteral("%1 %2: the folder %3 does not exist.").arg(d.label, shown, QDir::toNativeSeparators(info.absolutePath()));
+    if (!folder.isWritable())
+      return QStringLiteral("%1 %2: the folder %3 is not writable.").arg(d.label, shown, QDir::toNativeSeparators(info.absolutePath()));
+    // The same file under two names (./a.pdf and a.pdf, or a link to it) counts as the same.
+    const QString file = info.exists() ? info.canonicalFilePath()
+                                       : QDir(folder.canonicalFilePath()).filePath(info.fileName());
+    for (const auto& [other, otherLabel] : seen)
+      if (other == file)
+        return QStringLiteral("%1 and %2 both name %3; give each export its own file.").arg(otherLabel, d.label, shown);
+    seen.append({file, d.label});
+  }
+  return {};
 }
 
 }  // namespace cxr::assistant

@@ -134,6 +134,10 @@ GenerationResult ScriptedBackend::send(const std::string& userMessage,
   if (!hasConversation_) throw ModelError("no conversation: attach an image first");
   ++sendCount_;
   if (!script_.failSendWith.empty()) throw ModelError(script_.failSendWith);
+  if (!script_.refuseSendContaining.empty() && userMessage.find(script_.refuseSendContaining) != std::string::npos)
+    throw ModelError("The question is 5000 tokens (image, system prompt and conversation so far included); the "
+                     "model's context holds 3070, and the answer needs room for at least 16. Shorten it or start "
+                     "a new conversation.");
   GenerationResult result;
   result.sampling = sampling;
   result.seed = sampling.seed.value_or(4242);

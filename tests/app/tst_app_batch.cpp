@@ -166,6 +166,51 @@ class TestAppBatch : public QObject {
     QCOMPARE(modeOf(QFileInfo(settings).absolutePath()), 0700u);
   }
 
+  // Issue 12: a question that fills the context gave an empty answer, empty exports and exit 0.
+  void questionThatFillsTheContextFails() {
+    if (!QFileInfo(kCheckpoint + u"/config.json").exists())
+      QSKIP(qPrintable(u"no tiny golden checkpoint at " + kCheckpoint));
+    QTemporaryDir out;
+    const QString txt = out.filePath(QStringLiteral("answer.txt"));
+    QString question = QStringLiteral("ask:Describe");
+    for (int i = 0; i < 2100; ++i)  // more than the 2048 ids of the reference's context
+      question += QStringLiteral(" lung");
+    const Run r = runAssistant({QStringLiteral("--open"), kSample, QStringLiteral("--model"), kCheckpoint,
+                                QStringLiteral("--run"), question, QStringLiteral("--temperature"), QStringLiteral("0"),
+                                QStringLiteral("--export-txt"), txt, QStringLiteral("--quit-when-done")});
+    QVERIFY2(r.exitCode == 3, qPrintable(QStringLiteral("exit %1: %2").arg(r.exitCode).arg(r.err)));
+    const QStringList lines = r.err.trimmed().split(u'\n');
+    QVERIFY2(lines.size() == 1 && lines.first().startsWith(u"cxr-assistant: The question is "), qPrintable(r.err));
+    QVERIFY2(lines.first().contains(u"Shorten it or start a new conversation."), qPrintable(r.err));
+    QVERIFY2(r.out.trimmed().isEmpty(), qPrintable(r.out));
+    QVERIFY2(!QFileInfo::exists(txt), "no export of an answer that was never given");
+  }
+
+  // Issue 12: an export path that is a folder, or one file for two formats, is refused before the
+  // model loads (exit 2, the reason first on stderr); nothing is written.
+  void badExportDestinationsAreRefusedUpFront_data() {
+    QTest::addColumn<QStringList>("exports");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("pdf into an existing folder") << QStringList{QStringLiteral("--export-pdf"), QStringLiteral("@")}
+                                                 << QStringLiteral("is a folder");
+    QTest::newRow("txt and md in one file")
+        << QStringList{QStringLiteral("--export-txt"), QStringLiteral("@/a.out"), QStringLiteral("--export-md"), QStringLiteral("@/a.out")}
+        << QStringLiteral("--export-txt and --export-md both name");
+  }
+  void badExportDestinationsAreRefusedUpFront() {
+    QFETCH(QStringList, exports);
+    QFETCH(QString, mentions);
+    QTemporaryDir out;
+    for (QString& a : exports)
+      a.replace(u'@', out.path());
+    const Run r = runAssistant(QStringList{QStringLiteral("--open"), kSample, QStringLiteral("--model"), kCheckpoint,
+                                           QStringLiteral("--run"), QStringLiteral("report"), QStringLiteral("--quit-when-done")} +
+                               exports);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.startsWith(u"cxr-assistant: --export-") && r.err.section(u'\n', 0, 0).contains(mentions), qPrintable(r.err));
+    QVERIFY2(QDir(out.path()).isEmpty(), "nothing is written");
+  }
+
   // Every failure: a non-zero exit code and exactly one line on stderr that says why.
   void failuresExplainThemselvesInOneLine_data() {
     QTest::addColumn<QStringList>("args");

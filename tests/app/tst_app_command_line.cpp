@@ -135,6 +135,26 @@ class TestAppCommandLine : public QObject {
                                    << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--seed");
     QTest::newRow("negative temperature") << args({"--open", "a.png", "--run", "report", "--temperature", "-1"})
                                           << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--temperature");
+    // Issue 12: NaN and infinity passed the range check (NaN compares false both ways).
+    QTest::newRow("temperature nan") << args({"--open", "a.png", "--run", "report", "--temperature", "nan"})
+                                     << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--temperature must be a number from 0 (greedy) to 5 (got \"nan\")");
+    QTest::newRow("temperature inf") << args({"--open", "a.png", "--run", "report", "--temperature", "inf"})
+                                     << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("(got \"inf\")");
+    QTest::newRow("seed in hex") << args({"--open", "a.png", "--run", "report", "--seed", "0x10"})
+                                 << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--seed must be a whole number from 0 to 18446744073709551615");
+    QTest::newRow("seed beyond 64 bits") << args({"--open", "a.png", "--run", "report", "--seed", "18446744073709551616"})
+                                         << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--seed");
+    // Issue 12: an existing folder as the export wrote nothing and said nothing; one file for two
+    // formats kept one silently. Both are refused before anything runs.
+    QTest::newRow("export into an existing folder")
+        << args({"--open", "a.png", "--run", "report", "--export-pdf", "/tmp", "--quit-when-done"})
+        << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--export-pdf /tmp is a folder; give a file name, e.g. /tmp/report.pdf");
+    QTest::newRow("one file for two formats")
+        << args({"--open", "a.png", "--run", "report", "--export-pdf", "o.out", "--export-txt", "./o.out", "--quit-when-done"})
+        << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--export-pdf and --export-txt both name ./o.out");
+    QTest::newRow("export into a missing folder")
+        << args({"--open", "a.png", "--run", "report", "--export-md", "/nonexistent/dir/o.md"})
+        << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("the folder /nonexistent/dir does not exist");
     QTest::newRow("screenshot with quit-when-done")
         << args({"--open", "a.png", "--run", "report", "--quit-when-done", "--screenshot", "s.png"})
         << M::Gui << none << none << none << none << none << -1LL << -1.0 << S("--screenshot");

@@ -11,6 +11,7 @@
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QSettings>
 #include <QTest>
 #include <QTextBrowser>
 
@@ -94,6 +95,7 @@ class TestChatPanel : public QObject {
   void windowDragKeepsTheConversation();
   void stopButtonStopsStreaming();
   void seedIsShownAndReusable();
+  void samplingControlsCannotHoldOutOfRangeValues();
   void withoutModelSaysHowToGetIt();
   void cancelLoadingThenLoadAgain();
   void exportFromPanelIsAnonymised();
@@ -308,6 +310,40 @@ void TestChatPanel::seedIsShownAndReusable() {
   QCOMPARE(h.panel->samplingSettings().maxNewTokens, 512);
 }
 
+// Issue 12: the settings the panel hands the engine are always within SamplingParams' ranges: the
+// spin boxes clamp, NaN from a settings file falls back to the default, and the seed field takes
+// digits only (a typed "-1" used to be dropped silently for a random seed).
+void TestChatPanel::samplingControlsCannotHoldOutOfRangeValues() {
+  PanelHarness h;
+  SamplingSettings wild;
+  wild.temperature = 1e9;
+  wild.topP = -3;
+  wild.topK = -5;
+  wild.maxNewTokens = 2147483647;
+  h.panel->setSamplingSettings(wild);
+  const SamplingSettings s = h.panel->samplingSettings();
+  QVERIFY2(cxr::checkSampling(s.toEngine()).empty(), cxr::checkSampling(s.toEngine()).c_str());
+  auto* seed = h.panel->findChild<QLineEdit*>(QStringLiteral("seed"));
+  seed->clear();
+  QTest::keyClicks(seed, QStringLiteral("-1x2"));
+  QCOMPARE(seed->text(), QStringLiteral("12"));
+  QCOMPARE(h.panel->samplingSettings().seed.value_or(0), quint64(12));
+  {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("assistant"));
+    settings.setValue(QStringLiteral("temperature"), QStringLiteral("nan"));
+    settings.setValue(QStringLiteral("topP"), QStringLiteral("inf"));
+    settings.setValue(QStringLiteral("deterministic"), false);
+  }
+  h.panel->restoreSettings();
+  const SamplingSettings restored = h.panel->samplingSettings();
+  QSettings settings;
+  settings.beginGroup(QStringLiteral("assistant"));
+  for (const char* key : {"temperature", "topP", "deterministic"})
+    settings.remove(QString::fromUtf8(key));
+  QVERIFY2(cxr::checkSampling(restored.toEngine()).empty(), cxr::checkSampling(restored.toEngine()).c_str());
+}
+
 void TestChatPanel::withoutModelSaysHowToGetIt() {
   PanelHarness h(script(), false);
   QVERIFY(h.panel->statusText().contains(QString::fromStdString(cxr::howToGetModel()).left(30)));
@@ -493,7 +529,8 @@ void TestChatPanel::batchRunWritesExports() {
   QSignalSpy failed(&failing, &BatchRun::finished);
   QSignalSpy lines(&failing, &BatchRun::progress);
   failing.start();
-  QVERIFY(failed.wait(20000));
+  // A destination in a folder that does not exist is refused at once, before the model loads.
+  QCOMPARE(failed.count(), 1);
   QCOMPARE(failed[0][0].toInt(), 1);
   QVERIFY(lines.last()[0].toString().contains(QStringLiteral("out.txt")));
 }

@@ -80,6 +80,7 @@ class TestEngineWorker : public QObject {
   void newConversationReusesEncoding();
   void regenerateAfterStopDuringEncoding();
   void failuresArriveAsMessages();
+  void refusedTurnLeavesTheConversationUsable();
   void guiThreadStaysResponsive();
   void destructorStopsAndWaits();
   void askWithoutModelSaysWhatToDo();
@@ -283,6 +284,32 @@ void TestEngineWorker::failuresArriveAsMessages() {
   QVERIFY(h2.events.contains(QStringLiteral("loadFailed")));
   QCOMPARE(h2.failures, QStringList{QStringLiteral("config.json: missing key 'mm_hidden_size'")});
   QVERIFY(!h2.engine->isModelLoaded());
+}
+
+// Issue 12: a turn the engine refuses (it does not fit the context) is shown as a failure with the
+// engine's message, and the exchanges before it stay: regenerate retries the refused question
+// (it used to drop the report before it and regenerate that), edit replaces the refused question.
+void TestEngineWorker::refusedTurnLeavesTheConversationUsable() {
+  BackendScript s = fastScript();
+  s.refuseSendContaining = "LONG";
+  Harness h(s);
+  QVERIFY(h.loadAndSetImage());
+  h.engine->ask(RequestKind::Report, {}, {});
+  h.engine->ask(RequestKind::Question, QStringLiteral("LONG question"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.answers.size(), 1);
+  QCOMPARE(h.failures.size(), 1);
+  QVERIFY2(h.failures[0].contains(u"Shorten it or start a new conversation."), qPrintable(h.failures[0]));
+  h.engine->regenerate({});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.answers.size(), 1);   // the report was not regenerated in its place
+  QCOMPARE(h.failures.size(), 2);  // the refused question was tried again, and refused again
+  QCOMPARE(h.backend->userMessages().size(), size_t(1));
+  h.engine->editAndResend(QStringLiteral("Is the heart enlarged?"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.answers.size(), 2);
+  QCOMPARE(h.answers[1].userMessage, QStringLiteral("Is the heart enlarged?"));  // a follow-up: no image prefix
+  QCOMPARE(h.backend->userMessages().size(), size_t(2));  // the report is still there
 }
 
 void TestEngineWorker::guiThreadStaysResponsive() {

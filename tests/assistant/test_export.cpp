@@ -66,6 +66,9 @@ class TestExport : public QObject {
   void anonymisedByDefault();
   void pdfTextAndUnicode();
   void unwritablePathSaysWhy();
+  void exportToAFolderSaysWhy();
+  void exportIntoAReadOnlyPlaceSaysWhy();
+  void badDestinationsAreFoundBeforeWriting();
 };
 
 void TestExport::plainTextHoldsEverything() {
@@ -145,6 +148,47 @@ void TestExport::unwritablePathSaysWhy() {
   QVERIFY2(error.contains(QStringLiteral("report.txt")), qPrintable(error));
   QVERIFY(!writePdf(sampleDocument(), QStringLiteral("/proc/no/such/report.pdf"), &error));
   QVERIFY2(error.contains(QStringLiteral("report.pdf")), qPrintable(error));
+}
+
+// Issue 12: a PDF export pointed at an existing folder wrote nothing and reported success (the
+// folder "existed" with a non-zero size).
+void TestExport::exportToAFolderSaysWhy() {
+  QTemporaryDir dir;
+  QString error;
+  QVERIFY(!writePdf(sampleDocument(), dir.path(), &error));
+  QVERIFY2(error.contains(dir.path()) && error.contains(u"it is a folder"), qPrintable(error));
+  error.clear();
+  QVERIFY(!writeTextFile(QStringLiteral("x"), dir.path(), &error));
+  QVERIFY2(error.contains(dir.path()) && error.contains(u"it is a folder"), qPrintable(error));
+}
+
+// A place nobody may create files in (not even root): /proc. The error names the file.
+void TestExport::exportIntoAReadOnlyPlaceSaysWhy() {
+  QString error;
+  QVERIFY(!writePdf(sampleDocument(), QStringLiteral("/proc/report.pdf"), &error));
+  QVERIFY2(error.startsWith(u"Cannot write /proc/report.pdf: "), qPrintable(error));
+  QVERIFY(!writeTextFile(QStringLiteral("x"), QStringLiteral("/proc/report.txt"), &error));
+  QVERIFY2(error.startsWith(u"Cannot write /proc/report.txt: "), qPrintable(error));
+}
+
+void TestExport::badDestinationsAreFoundBeforeWriting() {
+  QTemporaryDir dir;
+  const QString pdf = dir.filePath(QStringLiteral("r.pdf")), txt = dir.filePath(QStringLiteral("r.txt"));
+  QCOMPARE(checkExportDestinations({{QStringLiteral("--export-pdf"), pdf}, {QStringLiteral("--export-txt"), txt},
+                                    {QStringLiteral("--export-md"), QString()}}),
+           QString());
+  QString problem = checkExportDestinations({{QStringLiteral("--export-pdf"), dir.path()}});
+  QVERIFY2(problem.startsWith(QStringLiteral("--export-pdf %1 is a folder").arg(dir.path())), qPrintable(problem));
+  problem = checkExportDestinations({{QStringLiteral("--export-pdf"), pdf}, {QStringLiteral("--export-md"), pdf}});
+  QVERIFY2(problem.startsWith(u"--export-pdf and --export-md both name "), qPrintable(problem));
+  // The same file under another name: through a link to the folder.
+  QVERIFY(QFile::link(dir.path(), dir.filePath(QStringLiteral("again"))));
+  QVERIFY(writeTextFile(QStringLiteral("old"), txt));
+  problem = checkExportDestinations({{QStringLiteral("--export-txt"), txt},
+                                     {QStringLiteral("--export-md"), dir.filePath(QStringLiteral("again/r.txt"))}});
+  QVERIFY2(problem.contains(u"both name"), qPrintable(problem));
+  problem = checkExportDestinations({{QStringLiteral("--export-md"), QStringLiteral("/nonexistent/dir/r.md")}});
+  QVERIFY2(problem.contains(u"the folder /nonexistent/dir does not exist"), qPrintable(problem));
 }
 
 QTEST_MAIN(TestExport)

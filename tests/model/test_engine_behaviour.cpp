@@ -8,6 +8,8 @@
 //  - writeRandomCheckpoint("tiny") writes a folder that loads and generates, in BF16, F16 and F32.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <limits>
 
 #include "cxr/model/engine.h"
 #include "support/check.h"
@@ -218,23 +220,111 @@ int main(int argc, char** argv) {
     CHECK_EQ_VEC(e.tokenIds, head(goldenGreedy, 8), "top-k 1 sampling = greedy");
   }
 
-  // ---- the reference's budget rule min(512, context - len(ids) - 1), and a full context
+  // ---- the reference's budget rule min(512, context - len(ids) - 1)
+  auto refusal = [](const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const cxr::ModelError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
   {
     TempDir tmp;
     copyFolder(folder, tmp.path);
     std::string cfg = readText(tmp.path / "config.json");
-    cfg.insert(cfg.rfind('}'), ", \"max_position_embeddings\": 110\n");
+    cfg.insert(cfg.rfind('}'), ", \"max_position_embeddings\": 120\n");
     writeText(tmp.path / "config.json", cfg);
     auto small = cxr::Model::load(tmp.path.string(), f32);
-    CHECK(small->info().maxContext == 110, "top-level max_position_embeddings read");
+    CHECK(small->info().maxContext == 120, "top-level max_position_embeddings read");
     auto img = small->encodeImage(crop);
     auto r = cxr::generateFromIds(*small, reportIds, img, greedy(0));
-    CHECK(r.tokenIds.size() == 110 - reportIds.size() - 1 || r.stopReason == cxr::StopReason::EndOfSequence,
-          "default max new tokens = 110 - 98 - 1 = 11: got " + std::to_string(r.tokenIds.size()));
+    CHECK(r.tokenIds.size() == 120 - reportIds.size() - 1 || r.stopReason == cxr::StopReason::EndOfSequence,
+          "default max new tokens = 120 - 98 - 1 = 21: got " + std::to_string(r.tokenIds.size()));
+
+    // An explicit max new tokens beyond the room: the answer ends where the context does.
+    auto capped = cxr::generateFromIds(*small, reportIds, img, greedy(100));
+    CHECK(capped.tokenIds.size() <= 21 && (capped.stopReason == cxr::StopReason::ContextFull ||
+                                           capped.stopReason == cxr::StopReason::EndOfSequence),
+          "max new tokens 100 with room for 21: " + std::to_string(capped.tokenIds.size()) + " tokens, " +
+              cxr::toString(capped.stopReason));
+
+    // Issue 12, a prompt that fills the context: the answer used to be empty (ContextFull, exit 0).
+    // Now the prompt is refused before the prefill, saying how long it is and what the context holds:
+    // 104 ids (113 + 6 positions with the 16 image rows) leave 120 - 104 - 1 = 15 < 16 new tokens.
     std::vector<int32_t> longIds = reportIds;
-    longIds.insert(longIds.end(), 20, 13);
-    auto full = cxr::generateFromIds(*small, longIds, img, greedy(0));
-    CHECK(full.stopReason == cxr::StopReason::ContextFull && full.tokenIds.empty(), "no budget left: ContextFull");
+    longIds.insert(longIds.end(), 6, 13);
+    const std::string message = refusal([&] { cxr::generateFromIds(*small, longIds, img, greedy(0)); });
+    CHECK(message == "The question is 119 tokens (image, system prompt and conversation so far included); the "
+                     "model's context holds 134, and the answer needs room for at least 16. Shorten it or start a "
+                     "new conversation.",
+          "prompt that fills the context is refused: " + message);
+    // One id fewer leaves exactly the minimum (16 new tokens): generated.
+    longIds.pop_back();
+    CHECK(refusal([&] { cxr::generateFromIds(*small, longIds, img, greedy(0)); }) == "(no error)",
+          "a prompt that leaves 16 new tokens runs");
+
+    // The same in a conversation (chat after a few turns): the turn is refused, the conversation is
+    // left as it was and stays usable.
+    cxr::Conversation chat(*small);
+    chat.setImage(img);
+    const auto first = chat.send(cxr::prompts::kReport, greedy(0));
+    CHECK(chat.messages().size() == 3, "first turn answered");
+    const cxr::ContextBudget budget = chat.contextBudgetWith("And the heart size?", greedy(0));
+    CHECK(!budget.fits(), "the second turn does not fit: " + std::to_string(budget.promptTokens) + " of " +
+                              std::to_string(budget.contextTokens));
+    const std::string turn = refusal([&] { chat.send("And the heart size?", greedy(0)); });
+    CHECK(turn.find("Shorten it or start a new conversation") != std::string::npos &&
+              turn.find("The question is " + std::to_string(budget.promptTokens) + " tokens") != std::string::npos,
+          "chat turn that fills the context is refused: " + turn);
+    CHECK(chat.messages().size() == 3 && chat.messages().back().content == first.text,
+          "the refused turn leaves the conversation as it was");
+    chat.reset();
+    const auto again = chat.send(cxr::prompts::kReport, greedy(0));
+    CHECK(again.tokenIds == first.tokenIds, "after reset() the conversation answers again, the same");
+  }
+  // A long question (beyond the 2048 ids of spec 6.1 and the KV capacity of 4096 positions), with an
+  // explicit max new tokens too: refused, not an empty answer.
+  {
+    std::string question;
+    for (int i = 0; i < 4200; ++i) question += " lung";
+    cxr::Conversation chat(*model);
+    chat.setImage(image);
+    const std::string message = refusal([&] { chat.send(cxr::prompts::ask(question), greedy(4)); });
+    CHECK(message.find("the model's context holds 2062, and the answer needs room for at least 4.") != std::string::npos,
+          "a question beyond the KV capacity is refused: " + message.substr(0, 300));
+    CHECK(chat.messages().size() == 1, "nothing added to the conversation");
+  }
+
+  // ---- issue 12, sampling settings out of range (NaN, infinities, huge or negative counts) are
+  // refused with the setting named, before any compute
+  {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    struct Bad {
+      const char* what;
+      std::function<void(cxr::SamplingParams&)> set;
+      std::string mentions;
+    };
+    const std::vector<Bad> bad = {
+        {"temperature nan", [&](cxr::SamplingParams& p) { p.temperature = nan; }, "temperature nan"},
+        {"temperature inf", [&](cxr::SamplingParams& p) { p.temperature = inf; }, "temperature inf"},
+        {"temperature -1", [&](cxr::SamplingParams& p) { p.temperature = -1; }, "temperature -1"},
+        {"temperature 50", [&](cxr::SamplingParams& p) { p.temperature = 50; }, "temperature 50"},
+        {"top-p nan", [&](cxr::SamplingParams& p) { p.topP = nan; }, "top-p nan"},
+        {"top-p 0", [&](cxr::SamplingParams& p) { p.topP = 0; }, "top-p 0"},
+        {"top-p 1.5", [&](cxr::SamplingParams& p) { p.topP = 1.5f; }, "top-p 1.5"},
+        {"top-k -3", [&](cxr::SamplingParams& p) { p.topK = -3; }, "top-k -3"},
+        {"max new tokens 2147483647", [&](cxr::SamplingParams& p) { p.maxNewTokens = 2147483647; }, "max new tokens 2147483647"},
+        {"max new tokens -1", [&](cxr::SamplingParams& p) { p.maxNewTokens = -1; }, "max new tokens -1"},
+    };
+    for (const Bad& b : bad) {
+      cxr::SamplingParams p;
+      p.maxNewTokens = 2;
+      b.set(p);
+      const std::string message = refusal([&] { cxr::generateFromIds(*model, reportIds, image, p); });
+      CHECK(message.rfind("Cannot generate: " + b.mentions + " is out of range", 0) == 0,
+            std::string(b.what) + " refused, naming the setting: " + message);
+    }
   }
 
   // ---- bad requests are errors, not crashes

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -97,6 +100,34 @@ std::string toString(StopReason r) {
     case StopReason::Cancelled: return "cancelled";
   }
   return "?";
+}
+
+namespace {
+std::string number(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+}  // namespace
+
+std::string checkSampling(const SamplingParams& p) {
+  if (!std::isfinite(p.temperature) || p.temperature < 0 || p.temperature > SamplingParams::kMaxTemperature)
+    return "temperature " + number(p.temperature) + " is out of range: use a number from 0 (greedy) to " +
+           number(SamplingParams::kMaxTemperature);
+  if (!std::isfinite(p.topP) || p.topP <= 0 || p.topP > 1)
+    return "top-p " + number(p.topP) + " is out of range: use a number above 0 and at most 1";
+  if (p.topK < 0) return "top-k " + std::to_string(p.topK) + " is out of range: use 0 (off) or more";
+  if (p.maxNewTokens < 0 || p.maxNewTokens > SamplingParams::kMaxNewTokens)
+    return "max new tokens " + std::to_string(p.maxNewTokens) + " is out of range: use 0 (automatic) to " +
+           std::to_string(SamplingParams::kMaxNewTokens);
+  return {};
+}
+
+std::string ContextBudget::refusal() const {
+  return "The question is " + std::to_string(promptTokens) +
+         " tokens (image, system prompt and conversation so far included); the model's context holds " +
+         std::to_string(contextTokens) + ", and the answer needs room for at least " +
+         std::to_string(minimumAnswer) + ". Shorten it or start a new conversation.";
 }
 
 // prompts::kSystem / kReport / kDifferential / ask live with the chat template (tokenizer area).
@@ -331,6 +362,22 @@ int positionsOf(size_t n, int imageAt, int imageTokens) {
   return int(n) + ((imageAt >= 0 && int(n) > imageAt) ? imageTokens - 1 : 0);
 }
 
+// The context a prompt of `idCount` ids (one of them the image, at imageAt >= 0) may use.
+ContextBudget budgetFor(const Model::Impl& m, size_t idCount, int imageAt, int imageTokens,
+                        const SamplingParams& sampling) {
+  ContextBudget b;
+  const int64_t positions = int64_t(idCount) + ((imageAt >= 0) ? imageTokens - 1 : 0);
+  b.promptTokens = int(std::min<int64_t>(positions, std::numeric_limits<int>::max()));
+  // spec 6.1: max_new_tokens = min(512, max_context - len(ids) - 1), the image counted as one id;
+  // in positions the context is then max_context - 1 plus the image's other rows. The KV capacity
+  // (the language model's max_position_embeddings) bounds it too. An explicit max new tokens only
+  // caps the answer: the context is the same.
+  const int64_t byIds = int64_t(m.cfg.maxContext) - 1 + (positions - int64_t(idCount));
+  b.contextTokens = int(std::min<int64_t>(m.kvLimit(), byIds));
+  b.minimumAnswer = sampling.maxNewTokens > 0 ? std::min(kMinAnswerTokens, sampling.maxNewTokens) : kMinAnswerTokens;
+  return b;
+}
+
 GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>& ids,
                           const std::shared_ptr<const EncodedImage>& image, const SamplingParams& sampling,
                           const TokenCallback& onToken, const PhaseProgress& progress, DebugCapture* debug) {
@@ -343,7 +390,9 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   r.sampling.seed = r.seed;
   r.timings.loadSeconds = m.loadSeconds;
 
-  // ---- check the prompt
+  // ---- check the request
+  if (const std::string problem = checkSampling(sampling); !problem.empty())
+    throw ModelError("Cannot generate: " + problem + ".");
   if (ids.empty()) throw ModelError("the prompt is empty: give at least one token id");
   int imageAt = -1;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -368,14 +417,15 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
     imageTokens = int(image->impl().embeddings.size(0));
   }
 
-  // ---- budget (spec 6.1): min(512, context - len(ids) - 1), len counting -200 as one id
-  int maxNew = sampling.maxNewTokens > 0 ? sampling.maxNewTokens
-                                         : std::min(512, m.cfg.maxContext - int(ids.size()) - 1);
-  const int promptPositions = positionsOf(ids.size(), imageAt, imageTokens);
-  if (maxNew <= 0 || promptPositions >= m.kvLimit()) {
-    r.stopReason = StopReason::ContextFull;
-    return r;
-  }
+  // ---- budget (spec 6.1): min(512, context - len(ids) - 1), len counting -200 as one id; a prompt
+  // that leaves no room for an answer is refused before the prefill
+  const ContextBudget budget = budgetFor(m, ids.size(), imageAt, imageTokens, sampling);
+  if (!budget.fits()) throw ModelError(budget.refusal());
+  const int wanted = sampling.maxNewTokens > 0 ? sampling.maxNewTokens : 512;
+  const int maxNew = std::min(wanted, budget.room());
+  // An explicit max new tokens beyond the room: the answer ends where the context does, and says so.
+  const bool contextBound = sampling.maxNewTokens > 0 && budget.room() < wanted;
+  const int promptPositions = budget.promptTokens;
 
   // ---- reuse the cached prefix; always recompute at least the last id (its logits are needed)
   size_t common = 0;
@@ -402,7 +452,7 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   flush();
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);  // [T, H]
   const int T = int(x.size(0));
-  ensureCapacity(m, s.cache, std::min(m.kvLimit(), promptPositions + maxNew));
+  ensureCapacity(m, s.cache, int(std::min<int64_t>(m.kvLimit(), int64_t(promptPositions) + maxNew)));
 
   if (debug && debug->enabled && image && imageAt >= 0) {
     const auto& e = image->impl();
@@ -464,7 +514,7 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
       break;
     }
     if (int(r.tokenIds.size()) >= maxNew) {
-      r.stopReason = StopReason::MaxNewTokens;
+      r.stopReason = contextBound ? StopReason::ContextFull : StopReason::MaxNewTokens;
       break;
     }
     if (position >= m.kvLimit()) {
@@ -512,8 +562,10 @@ struct Conversation::Impl {
 
   explicit Impl(Model& m) : model(m) {}
 
-  std::vector<int32_t> promptIds() const {
-    return model.impl().tokenizer->encodeWithImage(detail::renderLlama2Chat(messages));
+  // The template's BOS/EOS are the only control tokens; every message is literal text.
+  std::vector<int32_t> promptIds() const { return promptIdsOf(messages); }
+  std::vector<int32_t> promptIdsOf(const std::vector<Message>& chat) const {
+    return model.impl().tokenizer->encodeChat(detail::renderLlama2ChatParts(chat));
   }
   // Keep only the cached positions that the current messages still produce.
   void trimCache() {
@@ -616,6 +668,22 @@ void Conversation::reset() {
   while (c.messages.size() > 1 || (!c.messages.empty() && c.messages.back().role != Message::Role::System))
     c.messages.pop_back();
   c.session.cachedIds.clear();
+}
+
+std::vector<int32_t> Conversation::promptIdsWith(const std::string& userMessage) const {
+  std::vector<Message> chat = impl_->messages;
+  chat.push_back({Message::Role::User, userMessage});
+  return impl_->promptIdsOf(chat);
+}
+
+ContextBudget Conversation::contextBudgetWith(const std::string& userMessage, const SamplingParams& sampling) const {
+  const std::vector<int32_t> ids = promptIdsWith(userMessage);
+  const Model::Impl& m = impl_->model.impl();
+  const auto at = std::find(ids.begin(), ids.end(), kImageTokenId);
+  const int imageAt = at == ids.end() ? -1 : int(at - ids.begin());
+  const int imageTokens = impl_->image ? int(impl_->image->impl().embeddings.size(0))
+                                       : (m.cfg.kind == ModelKind::CxrLlava ? m.cfg.vision.tokens() : 0);
+  return detail::budgetFor(m, ids.size(), imageAt, imageTokens, sampling);
 }
 
 const std::vector<Message>& Conversation::messages() const { return impl_->messages; }

@@ -4,7 +4,10 @@
 //   roles must alternate user/assistant starting with user (else raise_exception)
 //   user:      bos + '[INST] ' + content.strip() + ' [/INST]'
 //   assistant: ' ' + content.strip() + ' ' + eos
+// The reference renders bos/eos as the text "<s>"/"</s>" and lets the tokenizer find them again
+// (anywhere, user text included); here they stay separate parts (see Tokenizer::encodeChat).
 #include <string>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
 
@@ -49,8 +52,7 @@ const char* roleName(cxr::Message::Role role) {
 
 }  // namespace
 
-std::string renderLlama2Chat(const std::vector<cxr::Message>& messages) {
-  const std::string bos = "<s>", eos = "</s>";
+std::vector<ChatPart> renderLlama2ChatParts(const std::vector<cxr::Message>& messages) {
   size_t first = 0;
   bool hasSystem = false;
   std::string system;
@@ -59,7 +61,8 @@ std::string renderLlama2Chat(const std::vector<cxr::Message>& messages) {
     system = messages[0].content;
     first = 1;
   }
-  std::string out;
+  std::vector<ChatPart> out;
+  auto text = [&](std::string t) { out.push_back({ChatPart::Kind::Text, std::move(t)}); };
   for (size_t i = first; i < messages.size(); ++i) {
     const size_t index0 = i - first;
     const cxr::Message& m = messages[i];
@@ -69,9 +72,27 @@ std::string renderLlama2Chat(const std::vector<cxr::Message>& messages) {
     const std::string content =
         (index0 == 0 && hasSystem) ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + m.content : m.content;
     switch (m.role) {
-      case cxr::Message::Role::User: out += bos + "[INST] " + pythonStrip(content) + " [/INST]"; break;
-      case cxr::Message::Role::System: out += "<<SYS>>\n" + pythonStrip(content) + "\n<</SYS>>\n\n"; break;
-      case cxr::Message::Role::Assistant: out += " " + pythonStrip(content) + " " + eos; break;
+      case cxr::Message::Role::User:
+        out.push_back({ChatPart::Kind::Bos, {}});
+        text("[INST] " + pythonStrip(content) + " [/INST]");
+        break;
+      case cxr::Message::Role::System: text("<<SYS>>\n" + pythonStrip(content) + "\n<</SYS>>\n\n"); break;
+      case cxr::Message::Role::Assistant:
+        text(" " + pythonStrip(content) + " ");
+        out.push_back({ChatPart::Kind::Eos, {}});
+        break;
+    }
+  }
+  return out;
+}
+
+std::string renderLlama2Chat(const std::vector<cxr::Message>& messages) {
+  std::string out;
+  for (const ChatPart& part : renderLlama2ChatParts(messages)) {
+    switch (part.kind) {
+      case ChatPart::Kind::Text: out += part.text; break;
+      case ChatPart::Kind::Bos: out += "<s>"; break;
+      case ChatPart::Kind::Eos: out += "</s>"; break;
     }
   }
   return out;

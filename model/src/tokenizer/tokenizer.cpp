@@ -171,20 +171,28 @@ std::vector<int32_t> Tokenizer::encodeSegment(const std::string& text, bool /*at
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text, bool addSpecialTokens) const {
   const State& s = *state_;
-  std::vector<int32_t> ids;
-  if (addSpecialTokens && s.config.addBosToken && s.bos >= 0) ids.push_back(s.bos);
-  const size_t bodyStart = ids.size();
-
   // LlamaTokenizer.tokenize: non-legacy prepends "▁" to the whole text (and turns any "▁" in it
   // into a space) before the special-token split; legacy and the empty text go straight through.
   const bool nonLegacy = !s.config.legacy && !text.empty();
   const std::string prepared =
       nonLegacy ? kSpieceUnderline + replaceAll(text, kSpieceUnderline, " ") : text;
-  for (const Segment& segment : splitOnSpecials(prepared, s.specials)) {
-    if (segment.specialId >= 0) {
-      ids.push_back(segment.specialId);
-    } else if (!segment.text.empty()) {
-      const auto part = encodeSegment(segment.text, ids.size() == bodyStart);
+  std::vector<std::pair<std::string, int32_t>> segments;
+  for (Segment& segment : splitOnSpecials(prepared, s.specials))
+    segments.emplace_back(std::move(segment.text), segment.specialId);
+  return encodeSegments(segments, addSpecialTokens, nonLegacy);
+}
+
+std::vector<int32_t> Tokenizer::encodeSegments(const std::vector<std::pair<std::string, int32_t>>& segments,
+                                               bool addSpecialTokens, bool nonLegacy) const {
+  const State& s = *state_;
+  std::vector<int32_t> ids;
+  if (addSpecialTokens && s.config.addBosToken && s.bos >= 0) ids.push_back(s.bos);
+  const size_t bodyStart = ids.size();
+  for (const auto& [text, specialId] : segments) {
+    if (specialId >= 0) {
+      ids.push_back(specialId);
+    } else if (!text.empty()) {
+      const auto part = encodeSegment(text, ids.size() == bodyStart);
       ids.insert(ids.end(), part.begin(), part.end());
     }
   }
@@ -195,6 +203,26 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool addSpecialT
     ids.erase(ids.begin() + static_cast<long>(bodyStart));
   return ids;
 }
+
+namespace {
+
+// tokenizer_image_token's assembly (spec 5.3): one BOS when chunk 0 starts with it, then every
+// chunk without its first id, kImageTokenId between chunks.
+std::vector<int32_t> joinImageChunks(const std::vector<std::vector<int32_t>>& chunks, int32_t bos) {
+  std::vector<int32_t> ids;
+  size_t offset = 0;
+  if (!chunks.empty() && !chunks[0].empty() && chunks[0][0] == bos) {
+    offset = 1;
+    ids.push_back(chunks[0][0]);
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i > 0) ids.push_back(kImageTokenId);  // the separator [-200] * (offset + 1), minus offset
+    if (chunks[i].size() > offset) ids.insert(ids.end(), chunks[i].begin() + static_cast<long>(offset), chunks[i].end());
+  }
+  return ids;
+}
+
+}  // namespace
 
 std::vector<int32_t> Tokenizer::encodeWithImage(const std::string& prompt) const {
   // prompt.split("<image>")
@@ -207,17 +235,49 @@ std::vector<int32_t> Tokenizer::encodeWithImage(const std::string& prompt) const
     if (pos == std::string::npos) break;
     start = pos + tag.size();
   }
-  std::vector<int32_t> ids;
-  size_t offset = 0;
-  if (!chunks.empty() && !chunks[0].empty() && chunks[0][0] == bosId()) {
-    offset = 1;
-    ids.push_back(chunks[0][0]);
+  return joinImageChunks(chunks, bosId());
+}
+
+std::vector<int32_t> Tokenizer::encodeChat(const std::vector<ChatPart>& parts) const {
+  const State& s = *state_;
+  // The same steps as encodeWithImage(rendered text), with the special-token split replaced by
+  // the template's own parts: split at "<image>", then per chunk the non-legacy "▁" prefix, the
+  // text runs merged (sentencepiece must see the same text as in the reference), BOS first.
+  std::vector<std::vector<std::pair<std::string, int32_t>>> chunks(1);
+  std::vector<bool> chunkHasText(1, false);
+  auto append = [&](std::string text, int32_t specialId) {
+    auto& chunk = chunks.back();
+    if (specialId < 0 && !chunk.empty() && chunk.back().second < 0) chunk.back().first += text;
+    else chunk.emplace_back(std::move(text), specialId);
+    if (specialId >= 0 || !chunk.back().first.empty()) chunkHasText.back() = true;
+  };
+  const std::string tag = "<image>";
+  for (const ChatPart& part : parts) {
+    if (part.kind == ChatPart::Kind::Bos) { append("<s>", s.bos); continue; }
+    if (part.kind == ChatPart::Kind::Eos) { append("</s>", s.eos); continue; }
+    size_t start = 0;
+    while (true) {
+      const size_t pos = part.text.find(tag, start);
+      append(part.text.substr(start, pos == std::string::npos ? std::string::npos : pos - start), -1);
+      if (pos == std::string::npos) break;
+      chunks.emplace_back();
+      chunkHasText.push_back(false);
+      start = pos + tag.size();
+    }
   }
+  std::vector<std::vector<int32_t>> encoded;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    if (i > 0) ids.push_back(kImageTokenId);  // the separator [-200] * (offset + 1), minus offset
-    if (chunks[i].size() > offset) ids.insert(ids.end(), chunks[i].begin() + static_cast<long>(offset), chunks[i].end());
+    auto& chunk = chunks[i];
+    const bool nonLegacy = !s.config.legacy && chunkHasText[i];
+    if (nonLegacy) {
+      for (auto& [text, specialId] : chunk)
+        if (specialId < 0) text = replaceAll(text, kSpieceUnderline, " ");
+      if (!chunk.empty() && chunk.front().second < 0) chunk.front().first.insert(0, kSpieceUnderline);
+      else chunk.insert(chunk.begin(), {kSpieceUnderline, -1});
+    }
+    encoded.push_back(encodeSegments(chunk, /*addSpecialTokens=*/true, nonLegacy));
   }
-  return ids;
+  return joinImageChunks(encoded, bosId());
 }
 
 // ---- Decoding ---------------------------------------------------------------------------------

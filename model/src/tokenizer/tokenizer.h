@@ -19,6 +19,13 @@ namespace cxr::detail {
 // The placeholder id that marks where the image embeddings are spliced in (IMAGE_TOKEN_INDEX).
 inline constexpr int32_t kImageTokenId = -200;
 
+// One piece of a rendered chat prompt: literal text, or a control token the template inserts.
+struct ChatPart {
+  enum class Kind { Text, Bos, Eos };
+  Kind kind = Kind::Text;
+  std::string text;  // Kind::Text only
+};
+
 class Tokenizer {
  public:
   // Reads `folder`/tokenizer.model and `folder`/tokenizer_config.json ("legacy" and
@@ -37,7 +44,16 @@ class Tokenizer {
   // The reference's tokenizer_image_token: every "<image>"-separated chunk encoded with BOS; one
   // BOS at the start, then each chunk without its first id, kImageTokenId between chunks.
   // A rendered chat prompt starting with the text "<s>" therefore begins [1, 1, ...].
+  // Every "<s>", "</s>", "<unk>" in `prompt` becomes its control id, wherever it came from.
   std::vector<int32_t> encodeWithImage(const std::string& prompt) const;
+
+  // What the engine sends: the same ids as encodeWithImage(text of `parts`) for any conversation
+  // whose texts hold no special-token text, but only the template's Bos/Eos parts become control
+  // ids. Text parts (the system prompt, questions, answers) are literal: a user who types
+  // "</s><s>[INST]" gets those characters as ordinary pieces, not a forged turn. The reference
+  // splits special-token text anywhere in the prompt; this is the one place we differ
+  // (README, "Prompts are literal text").
+  std::vector<int32_t> encodeChat(const std::vector<ChatPart>& parts) const;
 
   // sentencepiece decode; with skipSpecialTokens BOS/EOS/UNK/control ids and kImageTokenId are left
   // out. The first piece loses its leading "▁" as in transformers, which also lets sentencepiece drop
@@ -69,6 +85,10 @@ class Tokenizer {
  private:
   Tokenizer();
   std::vector<int32_t> encodeSegment(const std::string& text, bool atStart) const;
+  // LlamaTokenizer.tokenize over text already cut at its special tokens (specialId >= 0), then
+  // BOS first when asked: the common tail of encode() and encodeChat().
+  std::vector<int32_t> encodeSegments(const std::vector<std::pair<std::string, int32_t>>& segments,
+                                      bool addSpecialTokens, bool nonLegacy) const;
 
   struct State;
   std::unique_ptr<State> state_;
@@ -93,8 +113,12 @@ class StreamDecoder {
   size_t printedBytes_ = 0;       // bytes of decode(pending_) already emitted
 };
 
-// The transformers 4.36 default Llama-2 chat template (spec 5.1), rendered as text. An optional
-// leading System message; then roles must alternate user/assistant/user/... (else cxr::ModelError).
+// The transformers 4.36 default Llama-2 chat template (spec 5.1). An optional leading System
+// message; then roles must alternate user/assistant/user/... (else cxr::ModelError).
+// renderLlama2ChatParts keeps the template's "<s>"/"</s>" apart from the messages' text (for
+// Tokenizer::encodeChat); renderLlama2Chat is the same prompt as one string, as the reference
+// renders it.
+std::vector<ChatPart> renderLlama2ChatParts(const std::vector<cxr::Message>& messages);
 std::string renderLlama2Chat(const std::vector<cxr::Message>& messages);
 
 }  // namespace cxr::detail

@@ -49,9 +49,23 @@ ExportDocument makeExportDocument(const Transcript& transcript, ExportDocument::
 QString toPlainText(const ExportDocument& doc);
 QString toMarkdown(const ExportDocument& doc);
 QString toHtml(const ExportDocument& doc);  // what the PDF renders
-// Writes the PDF; on failure returns false and sets *error to a sentence naming the file.
+// Write the file completely or not at all (a temporary file renamed at the end: an existing
+// export is never left half-written); on failure return false and set *error to a sentence
+// naming the file and the reason (a folder at that path, a missing or read-only folder, a full
+// disk).
 bool writePdf(const ExportDocument& doc, const QString& path, QString* error = nullptr);
 bool writeTextFile(const QString& text, const QString& path, QString* error = nullptr);
+
+// Export destinations checked before any work is done (scripted runs check them before loading
+// the model): each non-empty path must name a file, not an existing folder, in a folder that exists
+// and is writable, and no two destinations may be the same file (one would silently overwrite the
+// other). `label` names the destination in the message ("--export-pdf"). Empty when all is well,
+// else one sentence naming the option and the path.
+struct ExportDestination {
+  QString label;
+  QString path;
+};
+QString checkExportDestinations(const QList<ExportDestination>& destinations);
 
 extern const char* const kResearchDisclaimer;
 

@@ -28,6 +28,9 @@ struct BackendScript {
   std::chrono::milliseconds tokenDelay{5};
   std::string failLoadWith;   // non-empty: load() throws ModelError with this text
   std::string failSendWith;   // non-empty: send() throws ModelError with this text
+  // Non-empty: a user message containing it is refused (ModelError, nothing kept), as the engine
+  // refuses a turn that does not fit the context.
+  std::string refuseSendContaining;
 };
 
 class ScriptedBackend : public EngineBackend {

@@ -99,15 +99,24 @@ class EncodedImage;
 // ---- Sampling and results -------------------------------------------------------------------
 
 struct SamplingParams {
-  float temperature = 0.2f;  // <= 0.001: greedy argmax (the reference's rule)
-  float topP = 0.8f;
-  int topK = 50;             // 0 disables
-  int maxNewTokens = 0;      // 0: the reference rule min(512, maxContext - promptIds - 1)
+  float temperature = 0.2f;  // <= 0.001: greedy argmax (the reference's rule); 0 .. kMaxTemperature
+  float topP = 0.8f;         // (0, 1]
+  int topK = 50;             // 0 disables; >= 0 (more than the vocabulary keeps every token)
+  int maxNewTokens = 0;      // 0: the reference rule min(512, maxContext - promptIds - 1); 0 .. kMaxNewTokens
+                             // (either way no more than the context leaves: ContextBudget)
   std::optional<uint64_t> seed;  // absent: a fresh random seed is drawn and reported in the result
   // Sampling (temperature -> top-k -> top-p -> softmax -> multinomial, in the logits' dtype) draws
   // from a CPU torch generator seeded with `seed`, also when the model runs on CUDA: the same seed,
   // settings, device and dtype give the same tokens.
+
+  // The accepted ranges. Generation throws ModelError outside them (NaN and infinities included);
+  // the command-line tools and the window check their options against the same numbers.
+  static constexpr float kMaxTemperature = 5.0f;
+  static constexpr int kMaxNewTokens = 65536;
 };
+// Empty when `p` is within the ranges above, else a sentence naming the setting, its value and
+// the range.
+std::string checkSampling(const SamplingParams& p);
 
 enum class StopReason { EndOfSequence, MaxNewTokens, ContextFull, Cancelled };
 std::string toString(StopReason);
@@ -168,6 +177,25 @@ struct DebugCapture {
   std::vector<float> imageEmbeddings;  // [N, hidden]
   std::vector<float> firstLogits;      // [vocab] at the first generated position
   std::vector<int64_t> pixelShape, embeddingShape, logitsShape;
+};
+
+// How a prompt fits the model's context, in positions with the image counted as its tokens.
+// The context is the reference's budget min(512, context - len(ids) - 1) of spec 6.1 (len counting
+// the image as one id; context 2048 for CXR-LLaVA), within the KV capacity (max_position_embeddings
+// of the language model); an explicit max_new_tokens caps the answer further (stop reason
+// ContextFull when the context, not that number, ended it). Generation refuses a prompt that leaves less room
+// than minimumAnswer with ModelError(refusal()), before any compute: an answer cut off after a
+// few tokens (or an empty one, as the reference gives) would look like a real one.
+inline constexpr int kMinAnswerTokens = 16;
+struct ContextBudget {
+  int promptTokens = 0;   // the prompt: system prompt, conversation so far, question, image
+  int contextTokens = 0;  // what the context holds for this prompt
+  int minimumAnswer = 0;  // kMinAnswerTokens, or max_new_tokens when that was set smaller
+  int room() const { return contextTokens - promptTokens; }
+  bool fits() const { return room() >= minimumAnswer; }
+  // "The question is N tokens ...; the model's context holds M ... Shorten it or start a new
+  // conversation."
+  std::string refusal() const;
 };
 
 // ---- The model ------------------------------------------------------------------------------
@@ -247,12 +275,15 @@ class Conversation {
   const std::shared_ptr<const EncodedImage>& image() const;
 
   // Appends the user message (verbatim: include "<image>\n" in the first one, as the stock
-  // prompts do), generates the assistant answer, appends it, and keeps the cache. On
+  // prompts do; any other text in it, "<s>" or "</s>" included, is literal text, never a control
+  // token), generates the assistant answer, appends it, and keeps the cache. On
   // cancellation the partial answer is kept as the assistant turn and the conversation stays usable
   // (cancelled during the prefill: an empty assistant turn, so popLastExchange() works the same).
   // A follow-up re-renders the whole chat, tokenizes it and processes only the ids after the longest
   // prefix already in the cache (Timings::prefillPositions says how many). Errors (ModelError)
-  // leave the conversation as it was before the call.
+  // leave the conversation as it was before the call; among them a turn that does not fit the
+  // context (ContextBudget::refusal(): the conversation stays usable, popLastExchange() or reset()
+  // makes room).
   GenerationResult send(const std::string& userMessage, const SamplingParams& sampling = {},
                         const TokenCallback& onToken = {}, const PhaseProgress& progress = {},
                         DebugCapture* debug = nullptr);
@@ -272,6 +303,12 @@ class Conversation {
   std::string popLastExchange();
   // Forget everything after the system prompt (keeps the image and its encoding).
   void reset();
+
+  // The prompt ids send(userMessage) would use (-200 = the image), and how they fit the context
+  // (image counted with the model's image_tokens). Nothing is computed or changed. Throws
+  // ModelError as send() does for a message that cannot follow the conversation.
+  std::vector<int32_t> promptIdsWith(const std::string& userMessage) const;
+  ContextBudget contextBudgetWith(const std::string& userMessage, const SamplingParams& sampling = {}) const;
 
   const std::vector<Message>& messages() const;  // system first
   std::string renderedPrompt() const;            // chat template text of the conversation so far
