@@ -4,11 +4,13 @@
 # `apt-get install --no-install-recommends ./cxr-assistant_*.deb` (so its Depends alone must be
 # enough), and inside that root runs
 #   - ldd over every installed binary and the tokenizer shim: no library may be missing;
-#   - cxr-assistant --render on the sample radiograph (PNG), a DICOM and a TIFF of the sample;
+#   - cxr-assistant --render on the sample radiograph (PNG), a DICOM and a TIFF;
 #   - cxr-llava report on the tiny checkpoint (tests/data/model/golden-cxrllava/tiny64);
-#   - a scripted GUI report with PDF and text export, offscreen, which must also create the history.
-# Outputs are checked (PNG/PDF/SQLite headers, non-empty text, the seed in the PDF's text where
-# pdftotext is installed here). Exits non-zero with a message on the first failure.
+#   - a scripted GUI report (--run report --quit-when-done) with PDF and text export, offscreen;
+#   - the window, offscreen, writing the same report into the history, exporting a PDF, screenshot.
+# Outputs are checked (PNG/PDF/SQLite headers, non-empty text; where pdftotext and sqlite3 are
+# installed here, the seed in the PDF's text and the messages in the history). Exits non-zero with
+# a message on the first failure.
 #
 # Needs root (debootstrap, chroot, mount) and network access to the Debian mirror. The pristine
 # debootstrap root is kept as a tarball in $CXR_PACKAGE_TEST_CACHE (default /var/cache/cxr-debootstrap)
@@ -61,10 +63,6 @@ mirror=${CXR_DEBIAN_MIRROR:-$(mirror_of "(^|[ :])${suite}( |$)" http://deb.debia
 security=${CXR_DEBIAN_SECURITY_MIRROR:-$(mirror_of "${suite}-security" http://deb.debian.org/debian-security)}
 say "mirror $mirror, security $security, cache $cache"
 
-# ---- 1. the package ------------------------------------------------------------------------------
-step=$SECONDS
-bash scripts/build.sh >/dev/null || die "the build failed (run scripts/build.sh to see why)"
-mark "build (incremental)" "$step"
 work=$(mktemp -d /var/tmp/cxr-package-test.XXXXXX)
 root=$work/root
 mounts=()
@@ -86,6 +84,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- 1. the package ------------------------------------------------------------------------------
+step=$SECONDS
+say "building ($build_dir; nothing to do after scripts/run-tests.sh)"
+bash scripts/build.sh >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; die "the build failed"; }
+mark "build" "$step"
 step=$SECONDS
 cpack --config "$build_dir/CPackConfig.cmake" -B "$work/deb" >"$work/cpack.log" 2>&1 ||
   { cat "$work/cpack.log" >&2; die "cpack failed"; }
@@ -104,7 +107,7 @@ if [[ -n ${CXR_PACKAGE_TEST_REFRESH:-} || ! -s $tarball ]]; then
   say "debootstrap --variant=minbase $suite (first run: a few minutes)"
   debootstrap --variant=minbase --arch="$arch" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (network? mirror $mirror)"; }
-  tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+  tar -C "$root" --exclude="./var/cache/apt/archives/*.deb" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
   mark "debootstrap (no cache)" "$step"
 else
   tar -C "$root" -xf "$tarball" || die "cannot unpack the cached root $tarball (CXR_PACKAGE_TEST_REFRESH=1 remakes it)"
@@ -136,6 +139,7 @@ in_root() { # runs a command in the root, as a user of the installed package wou
 
 # ---- 3. install the package with apt, as a user would -----------------------------------------------
 step=$SECONDS
+# shellcheck disable=SC2016 # dpkg-query's own ${Package}
 before=$(in_root dpkg-query -W -f='${Package}\n' | wc -l)
 in_root apt-get update -qq >"$work/apt-update.log" 2>&1 ||
   { cat "$work/apt-update.log" >&2; die "apt-get update failed in the root"; }
@@ -143,6 +147,7 @@ mkdir -p "$root/tmp/cxr/out"
 cp "$deb" "$root/tmp/cxr/"
 in_root apt-get install -y -q --no-install-recommends "/tmp/cxr/$(basename "$deb")" >"$work/apt-install.log" 2>&1 ||
   { tail -n 40 "$work/apt-install.log" >&2; die "apt-get install ./$(basename "$deb") failed in the bare root"; }
+# shellcheck disable=SC2016
 after=$(in_root dpkg-query -W -f='${Package}\n' | wc -l)
 mark "apt-get install (deps included)" "$step"
 say "installed with $((after - before - 1)) dependencies; root is $(du -sh --one-file-system "$root" | cut -f1)"
@@ -190,6 +195,7 @@ run_app() { # run_app NAME COMMAND...: offscreen, scratch HOME, output in $work/
     die "$name: a run-time dependency is missing (see the lines above)"
   fi
 }
+# shellcheck disable=SC2059 # the format is the bytes, as \x escapes
 hex() { printf "$(printf '%s' "$@" | sed 's/../\\x&/g')"; } # hex 4949 2a00: writes those bytes
 write_tiff() { # write_tiff FILE: a 64x64 8-bit gray baseline TIFF, uncompressed, one strip
   local row
@@ -228,23 +234,40 @@ mark "cxr-llava report (tiny64)" "$step"
 say "cxr-llava report: $(head -c 80 "$work/llava.out" | tr '\n' ' ')"
 
 step=$SECONDS
-run_app gui cxr-assistant --open /tmp/cxr/sample.png --model /tmp/cxr/model --run report --temperature 0 \
+run_app batch cxr-assistant --open /tmp/cxr/sample.png --model /tmp/cxr/model --run report --temperature 0 \
   --seed "$seed" --export-pdf /tmp/cxr/out/report.pdf --export-txt /tmp/cxr/out/report.txt --quit-when-done
-mark "GUI report + PDF (offscreen)" "$step"
+mark "batch report + PDF (offscreen)" "$step"
 pdf=$root/tmp/cxr/out/report.pdf
-has_magic "$pdf" 255044462d || die "the GUI run wrote no PDF ($pdf does not start with %PDF-)"
+has_magic "$pdf" 255044462d || die "the batch run wrote no PDF ($pdf does not start with %PDF-)"
 grep -q "$seed" "$root/tmp/cxr/out/report.txt" || die "the text export lacks the run's seed $seed"
-[[ -n $(tr -d '[:space:]' <"$work/gui.out") ]] || die "the GUI run generated no text"
+[[ -n $(tr -d '[:space:]' <"$work/batch.out") ]] || die "the batch run generated no text"
 if command -v pdftotext >/dev/null; then
   pdftotext "$pdf" - | grep -q "$seed" || die "the PDF has no text with the seed $seed (fonts missing?)"
   say "PDF text checked with pdftotext"
 else
   say "pdftotext is not installed here: the PDF's text is not checked (only its header)"
 fi
+say "batch report exported a PDF ($(stat -c %s "$pdf") bytes) with its text"
+
+# The window itself (QApplication, icons, the chat panel with its history), offscreen: the same
+# report, exported when done, then a screenshot and exit. Unlike batch runs it keeps the history.
+step=$SECONDS
+run_app window cxr-assistant --open /tmp/cxr/sample.png --model /tmp/cxr/model --run report --temperature 0 \
+  --seed "$seed" --export-pdf /tmp/cxr/out/window.pdf --screenshot /tmp/cxr/out/window.png
+mark "window report + PDF + screenshot" "$step"
+has_magic "$root/tmp/cxr/out/window.pdf" 255044462d || die "the window run wrote no PDF"
+has_magic "$root/tmp/cxr/out/window.png" 89504e47 || die "the window run wrote no screenshot"
 history=$(find "$root/tmp/cxr/home" -name 'history.sqlite' -size +0 | head -n1)
-[[ -n $history ]] || die "the GUI run created no history database under \$HOME (Qt's SQLite driver missing?)"
+[[ -n $history ]] || die "the window run created no history database under \$HOME (Qt's SQLite driver missing?)"
 has_magic "$history" 53514c69746520666f726d61742033 || die "$history is not an SQLite database"
-say "GUI report exported a PDF ($(stat -c %s "$pdf") bytes) and opened the history"
+if command -v sqlite3 >/dev/null; then
+  n=$(sqlite3 "file:$history?mode=ro" 'SELECT count(*) FROM messages') || die "cannot read $history"
+  ((n > 0)) || die "the history $history holds no messages after the window's report"
+  say "window run: PDF, screenshot, and $n messages in the history"
+else
+  say "window run: PDF, screenshot and a history database (sqlite3 is not installed here to read it)"
+fi
+if [[ -n ${CXR_PACKAGE_TEST_KEEP:-} ]]; then say "outputs: $root/tmp/cxr/out"; fi
 
 mark "total" "$t0"
 say "passed. Timings:"
