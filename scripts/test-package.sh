@@ -16,7 +16,8 @@
 # debootstrap root is kept as a tarball in $CXR_PACKAGE_TEST_CACHE (default /var/cache/cxr-debootstrap)
 # with the downloaded .debs, so a second run skips debootstrap and most downloads; the script works
 # from nothing. CXR_PACKAGE_TEST_REFRESH=1 rebuilds the cached root; CXR_PACKAGE_TEST_KEEP=1 keeps the
-# work folder (root and outputs) for a look. The build folder is $CXR_BUILD_DIR (default build).
+# work folder (the root) for a look. Outputs and logs are copied to $CXR_PACKAGE_TEST_OUT (default
+# $CXR_BUILD_DIR/package-test). The build folder is $CXR_BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -66,12 +67,18 @@ say "mirror $mirror, security $security, cache $cache"
 work=$(mktemp -d /var/tmp/cxr-package-test.XXXXXX)
 root=$work/root
 mounts=()
+results=${CXR_PACKAGE_TEST_OUT:-$build_dir/package-test}
 cleanup() {
   local rc=$? m i
+  set +e # undo everything that can be undone
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
     m=${mounts[i]}
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "test-package: cannot unmount $m" >&2
   done
+  # Outputs and logs stay in $results (CI can keep them), the root goes.
+  rm -rf "$results"
+  mkdir -p "$results"
+  cp -r "$work"/deb/*.deb "$work"/*.log "$work"/*.out "$work"/*.err "$root/tmp/cxr/out" "$results/" 2>/dev/null
   if grep -q " $work/" /proc/mounts; then
     echo "test-package: something is still mounted under $work; not deleting it" >&2
   elif [[ -n ${CXR_PACKAGE_TEST_KEEP:-} ]]; then
@@ -267,8 +274,6 @@ if command -v sqlite3 >/dev/null; then
 else
   say "window run: PDF, screenshot and a history database (sqlite3 is not installed here to read it)"
 fi
-if [[ -n ${CXR_PACKAGE_TEST_KEEP:-} ]]; then say "outputs: $root/tmp/cxr/out"; fi
-
 mark "total" "$t0"
-say "passed. Timings:"
+say "passed (outputs and logs in $results). Timings:"
 printf '    %s\n' "${timings[@]}"
