@@ -76,8 +76,8 @@ cleanup() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "test-package: cannot unmount $m" >&2
   done
   # Outputs and logs stay in $results (CI can keep them), the root goes.
-  rm -rf "$results"
   mkdir -p "$results"
+  rm -rf "${results:?}/out" "$results"/*.deb "$results"/*.log "$results"/*.out "$results"/*.err
   cp -r "$work"/deb/*.deb "$work"/*.log "$work"/*.out "$work"/*.err "$root/tmp/cxr/out" "$results/" 2>/dev/null
   if grep -q " $work/" /proc/mounts; then
     echo "test-package: something is still mounted under $work; not deleting it" >&2
