@@ -13,7 +13,7 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [[ $# -ge 4 ]] || fail "usage: $0 CXR_BATCH SBATCH_SCRIPT CHECKPOINT IMAGE..."
-exe=$1 script=$2 checkpoint=$3
+exe=$(realpath -- "$1") script=$(realpath -- "$2") checkpoint=$(realpath -- "$3")
 shift 3
 [[ $(id -u) -eq 0 ]] || skip "the local Slurm needs root (SlurmUser=root); run as root (as CI does)"
 for tool in munged slurmctld slurmd sbatch squeue scontrol jq; do
@@ -43,11 +43,11 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ---- munge, with its own key and socket ----
-mkdir -p "$tmp/munge" && chmod 700 "$tmp/munge"
+mkdir -p "$tmp/munge" && chmod 755 "$tmp/munge"
 dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$tmp/munge/munge.key"
 munged --foreground --force --key-file="$tmp/munge/munge.key" --socket="$tmp/munge/munge.sock" \
-  --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munged.log" --seed-file="$tmp/munge/munged.seed" &
+  --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munged.log" --seed-file="$tmp/munge/munged.seed" >"$tmp/munged.out.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [[ -S "$tmp/munge/munge.sock" ]] && break; sleep 0.1; done
 [[ -S "$tmp/munge/munge.sock" ]] || fail "munged did not start"
@@ -85,9 +85,9 @@ AccountingStorageType=accounting_storage/none
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
-slurmctld -D -i -f "$SLURM_CONF" &
+slurmctld -D -i -f "$SLURM_CONF" >"$tmp/slurmctld.out.log" 2>&1 &
 pids+=($!)
-slurmd -D -f "$SLURM_CONF" &
+slurmd -D -f "$SLURM_CONF" >"$tmp/slurmd.out.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   state=$(sinfo -h -n "$host" -o %t 2>/dev/null || true)
@@ -100,7 +100,7 @@ echo "local Slurm up: node $host idle, controller on port $port"
 # ---- the dataset and the two runs ----
 mkdir -p "$tmp/images"
 i=0
-for img in "$@"; do i=$((i + 1)); cp "$img" "$tmp/images/$(printf '%02d' $i)_$(basename "$img")"; done
+for img in "$@"; do i=$((i + 1)); cp -- "$img" "$tmp/images/$(printf '%02d' $i)_$(basename "$img")"; done
 opts=(--model "$checkpoint" --images "$tmp/images" --tasks report,differential --max-new-tokens 12 --seed 3 --threads 1 --control)
 
 "$exe" run "${opts[@]}" --out "$tmp/single" 2>"$tmp/single.log" || fail "the single-process run failed ($(tail -n 3 "$tmp/single.log"))"
