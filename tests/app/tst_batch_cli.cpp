@@ -163,6 +163,11 @@ class TestBatchCli : public QObject {
     QCOMPARE(first.value(u"stop_reason"_s).toString().isEmpty(), false);
     QVERIFY(first.value(u"prefill_positions"_s).toInt() > 0);
     QVERIFY(first.value(u"timings"_s).toObject().contains(u"decode_s"_s));
+    // Encoded once: the second task of the image reuses it and says so.
+    QVERIFY(first.value(u"timings"_s).toObject().value(u"vision_s"_s).toDouble() > 0);
+    QCOMPARE(lines[1].value(u"timings"_s).toObject().value(u"vision_s"_s).toDouble(), 0.0);
+    QCOMPARE(lines[1].value(u"timings"_s).toObject().value(u"image_reused"_s).toBool(), true);
+    QCOMPARE(first.value(u"timings"_s).toObject().value(u"image_reused"_s).toBool(), false);
     const QJsonObject findings = first.value(u"findings"_s).toObject();
     QCOMPARE(findings.keys(), (QStringList{u"Atelectasis"_s, u"Cardiomegaly"_s, u"Consolidation"_s, u"Edema"_s,
                                            u"Pleural Effusion"_s, u"Pneumothorax"_s}));

@@ -103,7 +103,8 @@ class DatasetRunner {
     QString control;  // "gray", "noise" or empty
   };
   QJsonObject resultLine(const Entry& e, const QString& imageSha, const DatasetTask& task, uint64_t seed,
-                         const cxr::GenerationResult& r, double readSeconds, const cxr::ModelInfo& info) const;
+                         const cxr::GenerationResult& r, bool firstTask, double readSeconds,
+                         const cxr::ModelInfo& info) const;
 
   DatasetRunSettings settings_;
   QList<Entry> entries_;  // this shard's, in the stable order
