@@ -73,7 +73,8 @@ DatasetInputs listDatasetFolder(const QString& folder) {
   while (it.hasNext()) {
     const QString path = it.next();
     const QString rel = root.relativeFilePath(path);
-    if (rel.split(u'/').first().startsWith(u'.') || QFileInfo(path).fileName().startsWith(u'.')) continue;
+    const QStringList parts = rel.split(u'/');
+    if (std::any_of(parts.begin(), parts.end(), [](const QString& part) { return part.startsWith(u'.'); })) continue;
     if (hasImageExtension(path) || hasDicomMagic(path)) relative << rel;
     else ++skipped;
   }
@@ -113,7 +114,7 @@ DatasetInputs readDatasetManifest(const QString& csvPath, const QString& imageRo
     return out;
   }
   const CsvTable& t = read.table;
-  const QDir base(imageRoot.isEmpty() ? QFileInfo(csvPath).absolutePath() : QFileInfo(imageRoot).absoluteFilePath());
+  QDir base(imageRoot.isEmpty() ? QFileInfo(csvPath).absolutePath() : QFileInfo(imageRoot).absoluteFilePath());
 
   const int nihIndex = t.header.indexOf(QStringLiteral("Image Index"));
   const int nihLabels = t.header.indexOf(QStringLiteral("Finding Labels"));
@@ -134,6 +135,18 @@ DatasetInputs readDatasetManifest(const QString& csvPath, const QString& imageRo
       return out;
     }
     out.format = t.header.at(pathColumn) == QLatin1String("Path") ? QStringLiteral("chexpert") : QStringLiteral("manifest");
+    // CheXpert's paths start with the dataset folder that holds the CSV
+    // ("CheXpert-v1.0-small/valid/..."): without --image-root they resolve against the CSV's parent
+    // when that is where the first image is.
+    if (out.format == u"chexpert" && imageRoot.isEmpty() && !t.rows.isEmpty()) {
+      const QString first = t.value(0, pathColumn).trimmed();
+      QDir parent = base;
+      if (!first.isEmpty() && QDir::isRelativePath(first) && !base.exists(first) && parent.cdUp() && parent.exists(first)) {
+        base = parent;
+        out.notes << QStringLiteral("%1: paths resolved against %2 (CheXpert layout); give --image-root to choose")
+                         .arg(file, QDir::toNativeSeparators(base.absolutePath()));
+      }
+    }
   }
   const int idColumn = t.header.indexOf(QStringLiteral("id"));
   const int reportColumn = t.header.indexOf(QStringLiteral("reference_report"));

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,13 @@ bool AppendOnlyLines::open(const QString& path, QList<QByteArray>* existingLines
   fd_ = ::open(native.constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     *error = QStringLiteral("%1: cannot open for writing (%2)").arg(QDir::toNativeSeparators(path), QString::fromLocal8Bit(std::strerror(errno)));
+    return false;
+  }
+  // One writer per file: a second process on the same shard (a requeued job still running, a
+  // command typed twice) would write its items again.
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    *error = QStringLiteral("%1: another cxr-batch run is writing this file (same --out and shard); wait for it or stop it")
+                 .arg(QDir::toNativeSeparators(path));
     return false;
   }
   QFile in;

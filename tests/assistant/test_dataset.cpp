@@ -76,6 +76,7 @@ class TestDataset : public QObject {
     copy(kData + u"/dicom/CT_small.dcm"_s, dir.filePath(u"b/scan_without_extension"_s));  // DICM at 128
     writeFile(dir.filePath(u"README.txt"_s), "not an image");
     copy(png, dir.filePath(u".hidden/x.png"_s));
+    copy(png, dir.filePath(u"b/.cache/y.png"_s));
     const DatasetInputs in = listDatasetFolder(dir.path());
     QVERIFY2(in.ok(), qPrintable(in.error));
     QCOMPARE(ids(in), (QStringList{u"B.PNG"_s, u"a.jpeg.png"_s, u"b/scan_without_extension"_s, u"b/z.png"_s}));
@@ -152,6 +153,13 @@ class TestDataset : public QObject {
     QCOMPARE(in.items[0].labels.value(u"Pleural Effusion"_s), u"-1.0"_s);
     QCOMPARE(in.items[1].labels.value(u"No Finding"_s), u"1.0"_s);
     QCOMPARE(in.items[1].labels.value(u"Edema"_s), u"0.0"_s);
+
+    // Without --image-root, CheXpert's own layout (the CSV inside the folder its paths start with).
+    copy(kData + u"/images/gray8_gradient.png"_s, dir.filePath(u"CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg"_s));
+    const DatasetInputs own = readDatasetManifest(csv);
+    QVERIFY2(own.ok(), qPrintable(own.error));
+    QCOMPARE(own.items[0].path, in.items[0].path);
+    QCOMPARE(own.notes.size(), 1);
   }
 
   void nihDataEntryFindsFilesBelowTheImageRootAndSplitsLabels() {
@@ -243,6 +251,16 @@ class TestDataset : public QObject {
     QCOMPARE(lines.droppedPartialBytes(), 5);
     QVERIFY(lines.append("{\"c\":3}", &e));
     QCOMPARE(readFile(path), QByteArray("{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n"));
+  }
+
+  void aSecondWriterOfTheSameFileIsRefused() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"results.jsonl"_s);
+    QString e;
+    AppendOnlyLines first, second;
+    QVERIFY(first.open(path, nullptr, &e));
+    QVERIFY(!second.open(path, nullptr, &e));
+    QVERIFY2(e.contains(u"another cxr-batch run is writing this file"_s), qPrintable(e));
   }
 
   void appendOnlyLinesWriteTheHeaderOnceOnly() {

@@ -41,7 +41,8 @@ QStringList datasetFindingNames();  // "Atelectasis", ..., "Pleural Effusion", "
 
 // An append-only file of lines that a kill -9 cannot corrupt: each line goes out in one write()
 // followed by fsync(); open() drops a trailing partial line (truncating the file to its last
-// newline) and returns the complete lines already there.
+// newline) and returns the complete lines already there. The file is locked (flock) while open:
+// a second writer is refused.
 class AppendOnlyLines {
  public:
   AppendOnlyLines() = default;
