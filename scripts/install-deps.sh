@@ -18,6 +18,9 @@ packages=(
   libpng-dev
   # dataset manifests and label files (RFC 4180 CSV) for cxr-batch
   libcsv-dev
+  # cxr-batch on a cluster: the slurm_job_array test starts a one-node Slurm (controller, node daemon,
+  # munge authentication) on localhost; jq compares its results
+  slurm-wlm munge jq
   # Headless testing and looking at results: a virtual X server, PDF to text/PNG
   xvfb xauth poppler-utils
   # scripts/test-package.sh: a bare Debian 12 root to install the .deb into

@@ -1,13 +1,234 @@
+// cxr-batch run: options in, DatasetRunner (assistant/dataset_run.h) does the work. Images are read
+// with the viewer's imaging library and rendered as the GUI feeds the model.
+#include <QDir>
+#include <QFileInfo>
 #include <QTextStream>
 
+#include <unistd.h>
+
+#include <optional>
+
 #include "batch_commands.h"
+#include "cxr/assistant/dataset_inputs.h"
+#include "cxr/assistant/dataset_run.h"
+#include "cxr/assistant/image_source.h"
+#include "cxr/viewer/radiograph.h"
 
 namespace cxr::batch {
 
-// Placeholder until the command lands: says so instead of pretending to work.
-int runCommand(const QStringList& /*args*/) {
-  QTextStream(stderr) << "cxr-batch run: not available in this build yet\n";
-  return 1;
+namespace {
+
+const char* const kRunUsage =
+    "Usage: cxr-batch run --model DIR (--images DIR | --manifest CSV) --out DIR [options]\n"
+    "\n"
+    "  --model DIR            the CXR-LLaVA checkpoint folder\n"
+    "  --images DIR           every image below DIR (DICOM with or without extension, PNG, JPEG, TIFF)\n"
+    "  --manifest CSV         a CSV with a path column (optional id, reference_report, labels), a\n"
+    "                         CheXpert/MIMIC-CXR-JPG label CSV (Path) or NIH's Data_Entry_2017.csv\n"
+    "  --image-root DIR       where relative manifest paths (and NIH's file names) are found\n"
+    "                         (default: the manifest's folder)\n"
+    "  --out DIR              results.jsonl, errors.csv and run.json go here; rerun to resume\n"
+    "  --tasks LIST           report,differential,ask:QUESTION (default: report); repeat --tasks for\n"
+    "                         questions that hold a comma\n"
+    "  --shard K/N            only the K-th of N shards (1-based); cxr-batch merge combines them\n"
+    "  --seed N               run seed; each (image, task) draws its own from it and the image hash (0)\n"
+    "  --temperature T        0 (greedy) to 5 (default 0.2)\n"
+    "  --top-p P              in (0, 1] (default 0.8)\n"
+    "  --top-k K              0 (off) or more (default 50)\n"
+    "  --max-new-tokens N     0 (the reference rule, up to 512) or more (default 0)\n"
+    "  --window default|full  the file's default window, as the GUI feeds the model, or full range\n"
+    "  --weights bf16         weight format (only bf16 for now)\n"
+    "  --control              also run each task on a mid-gray and a seeded noise image, once\n"
+    "  --threads N            compute threads (default: physical cores)\n";
+
+struct Parsed {
+  cxr::assistant::DatasetRunSettings settings;
+  QString images, manifest;
+  int threads = 0;
+};
+
+int usageError(const QString& message) {
+  QTextStream(stderr) << "cxr-batch run: " << message << "\n(cxr-batch run --help lists the options)\n";
+  return 2;
+}
+
+std::optional<double> number(const QString& option, const QString& text, double lo, double hi, bool loOpen, QString* error) {
+  bool ok = false;
+  const double v = text.toDouble(&ok);
+  if (!ok || !(loOpen ? v > lo : v >= lo) || v > hi) {
+    *error = QStringLiteral("%1 expects a number in %2%3, %4], got \"%5\"").arg(option, loOpen ? QStringLiteral("(") : QStringLiteral("["))
+                 .arg(lo).arg(hi).arg(text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<long long> integer(const QString& option, const QString& text, long long lo, long long hi, QString* error) {
+  bool ok = false;
+  const long long v = text.toLongLong(&ok);
+  if (!ok || v < lo || v > hi) {
+    *error = QStringLiteral("%1 expects a whole number from %2 to %3, got \"%4\"").arg(option).arg(lo).arg(hi).arg(text);
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Returns 0 when parsed, else the exit status (2 usage, 0 after --help).
+int parse(const QStringList& args, Parsed* p) {
+  auto& s = p->settings;
+  QStringList taskSpecs;
+  QString shard, modelFolder, imageRoot, out;
+  QString error;
+  for (int i = 0; i < args.size(); ++i) {
+    const QString a = args[i];
+    if (a == QLatin1String("--help") || a == QLatin1String("-h")) {
+      QTextStream(stdout) << kRunUsage;
+      return -1;
+    }
+    if (a == QLatin1String("--control")) {
+      s.control = true;
+      continue;
+    }
+    static const QStringList kValued = {QStringLiteral("--model"), QStringLiteral("--images"), QStringLiteral("--manifest"), QStringLiteral("--out"), QStringLiteral("--tasks"), QStringLiteral("--shard"), QStringLiteral("--seed"),
+                                        QStringLiteral("--temperature"), QStringLiteral("--top-p"), QStringLiteral("--top-k"), QStringLiteral("--max-new-tokens"), QStringLiteral("--window"),
+                                        QStringLiteral("--weights"), QStringLiteral("--image-root"), QStringLiteral("--threads")};
+    if (!kValued.contains(a)) return usageError(QStringLiteral("unknown option \"%1\"").arg(a));
+    if (i + 1 >= args.size()) return usageError(QStringLiteral("%1 needs a value").arg(a));
+    const QString v = args[++i];
+    if (a == QLatin1String("--model")) modelFolder = v;
+    else if (a == QLatin1String("--images")) p->images = v;
+    else if (a == QLatin1String("--manifest")) p->manifest = v;
+    else if (a == QLatin1String("--out")) out = v;
+    else if (a == QLatin1String("--tasks")) taskSpecs << v;
+    else if (a == QLatin1String("--shard")) shard = v;
+    else if (a == QLatin1String("--image-root")) imageRoot = v;
+    else if (a == QLatin1String("--seed")) {
+      bool ok = false;
+      s.seed = v.toULongLong(&ok);
+      if (!ok) return usageError(QStringLiteral("--seed expects a whole number from 0 to 18446744073709551615, got \"%1\"").arg(v));
+    } else if (a == QLatin1String("--temperature")) {
+      const auto x = number(a, v, 0, 5, false, &error);
+      if (!x) return usageError(error);
+      s.sampling.temperature = float(*x);
+    } else if (a == QLatin1String("--top-p")) {
+      const auto x = number(a, v, 0, 1, true, &error);
+      if (!x) return usageError(error);
+      s.sampling.topP = float(*x);
+    } else if (a == QLatin1String("--top-k")) {
+      const auto x = integer(a, v, 0, 1000000, &error);
+      if (!x) return usageError(error);
+      s.sampling.topK = int(*x);
+    } else if (a == QLatin1String("--max-new-tokens")) {
+      const auto x = integer(a, v, 0, 1000000, &error);
+      if (!x) return usageError(error);
+      s.sampling.maxNewTokens = int(*x);
+    } else if (a == QLatin1String("--threads")) {
+      const auto x = integer(a, v, 1, 4096, &error);
+      if (!x) return usageError(error);
+      p->threads = int(*x);
+    } else if (a == QLatin1String("--window")) {
+      if (v != QLatin1String("default") && v != QLatin1String("full")) return usageError(QStringLiteral("--window expects default or full, got \"%1\"").arg(v));
+      s.window = v;
+    } else if (a == QLatin1String("--weights")) {
+      if (v == QLatin1String("int8") || v == QLatin1String("int4"))
+        return usageError(QStringLiteral("--weights %1: quantized weights are not supported yet; only bf16 (the checkpoint as published) runs").arg(v));
+      if (v != QLatin1String("bf16")) return usageError(QStringLiteral("--weights expects bf16, got \"%1\"").arg(v));
+      s.weights = v;
+    }
+  }
+  if (modelFolder.isEmpty()) return usageError(QStringLiteral("--model DIR is required"));
+  if (!QFileInfo(modelFolder).isDir()) return usageError(QStringLiteral("--model %1: no such folder").arg(QDir::toNativeSeparators(modelFolder)));
+  if (p->images.isEmpty() == p->manifest.isEmpty())
+    return usageError(QStringLiteral("give exactly one of --images DIR and --manifest CSV"));
+  if (!imageRoot.isEmpty() && p->manifest.isEmpty()) return usageError(QStringLiteral("--image-root goes with --manifest"));
+  if (out.isEmpty()) return usageError(QStringLiteral("--out DIR is required"));
+  if (QFileInfo::exists(out) && !QFileInfo(out).isDir()) return usageError(QStringLiteral("--out %1: exists and is not a folder").arg(QDir::toNativeSeparators(out)));
+  if (taskSpecs.isEmpty()) taskSpecs << QStringLiteral("report");
+  const auto tasks = cxr::assistant::parseDatasetTasks(taskSpecs, &error);
+  if (!tasks) return usageError(error);
+  s.tasks = *tasks;
+  if (!shard.isEmpty()) {
+    const auto spec = cxr::assistant::parseShardSpec(shard, &error);
+    if (!spec) return usageError(error);
+    s.shard = *spec;
+  }
+  s.modelFolder = QFileInfo(modelFolder).absoluteFilePath();
+  s.inputKind = p->images.isEmpty() ? QStringLiteral("manifest") : QStringLiteral("images");
+  s.input = QFileInfo(p->images.isEmpty() ? p->manifest : p->images).absoluteFilePath();
+  s.imageRoot = imageRoot.isEmpty() ? QString() : QFileInfo(imageRoot).absoluteFilePath();
+  s.outDir = QFileInfo(out).absoluteFilePath();
+  return 0;
+}
+
+// The image as the GUI hands it to the model: the viewer's decoding, its default window (or the
+// full range), normal polarity, 8-bit.
+cxr::assistant::DatasetImage readImage(const QString& path, const QString& window) {
+  cxr::assistant::DatasetImage out;
+  const auto loaded = cxr::viewer::loadRadiograph(path);
+  if (!loaded.ok()) {
+    out.error = loaded.error;
+    return out;
+  }
+  std::optional<cxr::viewer::VoiSelection> voi;
+  if (window == QLatin1String("full")) voi = cxr::viewer::VoiSelection{cxr::viewer::fullRangeWindow(*loaded.image), std::nullopt, false};
+  const QImage rendered = cxr::viewer::renderForModel(*loaded.image, 0, voi);
+  if (rendered.isNull()) {
+    out.error = QStringLiteral("%1: the image could not be rendered to 8-bit gray").arg(QDir::toNativeSeparators(path));
+    return out;
+  }
+  out.pixels = cxr::assistant::toImageInput(rendered);
+  return out;
+}
+
+}  // namespace
+
+int runCommand(const QStringList& args) {
+  Parsed p;
+  if (const int rc = parse(args, &p); rc != 0) return rc < 0 ? 0 : rc;
+  QTextStream err(stderr);
+  const auto inputs = p.images.isEmpty() ? cxr::assistant::readDatasetManifest(p.manifest, p.settings.imageRoot)
+                                         : cxr::assistant::listDatasetFolder(p.images);
+  for (const QString& note : inputs.notes) err << "cxr-batch run: " << note << "\n";
+  if (!inputs.ok()) {
+    err << "cxr-batch run: " << inputs.error << "\n";
+    return 1;
+  }
+  cxr::assistant::DatasetRunner runner(p.settings, inputs.items, readImage);
+  QString error;
+  if (!runner.prepare(&error)) {
+    err << "cxr-batch run: " << error << "\n";
+    return 1;
+  }
+  const int pending = runner.pendingItems();
+  err << "cxr-batch run: " << inputs.items.size() << " image(s) (" << inputs.format << "), " << runner.shardImages()
+      << " in this shard, " << pending << " item(s) to do\n";
+  err.flush();
+  if (pending == 0) return 0;
+
+  err << "cxr-batch run: loading " << QDir::toNativeSeparators(p.settings.modelFolder) << "\n";
+  err.flush();
+  std::unique_ptr<cxr::Model> model;
+  try {
+    cxr::LoadOptions load;
+    load.threads = p.threads;
+    model = cxr::Model::load(p.settings.modelFolder.toStdString(), load);
+  } catch (const std::exception& ex) {
+    err << "cxr-batch run: " << QString::fromUtf8(ex.what()) << "\n";
+    return 1;
+  }
+  const cxr::assistant::DatasetProgressFormatter formatter(::isatty(STDERR_FILENO) == 1);
+  const auto summary = runner.run(*model, [&](const cxr::assistant::DatasetProgressEvent& e) {
+    err << formatter.format(e);
+    err.flush();
+  });
+  err << formatter.finish();
+  if (!summary.ok()) {
+    err << "cxr-batch run: " << summary.error << "\n";
+    return 1;
+  }
+  err << "cxr-batch run: " << summary.written << " result(s) written, " << summary.skipped << " already done, "
+      << summary.failed << " image(s) could not be read (see " << cxr::assistant::errorsFileName(p.settings.shard) << ")\n";
+  return 0;
 }
 
 }  // namespace cxr::batch
