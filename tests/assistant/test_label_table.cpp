@@ -75,7 +75,7 @@ void TestLabelTable::labelsReports_data() {
   QTest::newRow("iu 45") << QStringLiteral(
       "Stable cardiomegaly with vascular prominence without overt edema. No focal airspace disease. No large pleural "
       "effusion or pneumothorax.")
-                         << QStringLiteral("|1.0||0.0|0.0|0.0");
+                         << QStringLiteral("|1.0||1.0|0.0|0.0");  // vascular prominence: edema, as CheXpert counts it
   QTest::newRow("iu 64") << QStringLiteral(
       "There is a small to moderate sized right apical pneumothorax which measures approximately 2.0 cm. No focal "
       "airspace consolidation is seen.")
