@@ -89,7 +89,7 @@ void add(Confusion& c, signed char outcome) {
 
 // numpy.percentile's default (linear interpolation between the closest ranks).
 double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0.0;
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
   std::sort(values.begin(), values.end());
   const double position = q * double(values.size() - 1);
   const size_t below = size_t(std::floor(position));
@@ -162,12 +162,15 @@ EvaluationMetrics computeMetrics(const QList<MatchedPair>& pairs, UncertainPolic
     for (size_t& index : sample) index = pick(rng);
     std::array<Confusion, kLabelFindingCount> counts;
     summarise(&sample, counts);
+    // A resample in which a ratio is undefined (say no positive label and no positive prediction
+    // for F1) says nothing about it: it is left out of that ratio's interval rather than counted as 0.
     for (int f = 0; f < kLabelFindingCount; ++f) {
-      const BinaryScores s = scoresOf(counts[size_t(f)]);
-      perFinding[size_t(f)][0].push_back(s.precision);
-      perFinding[size_t(f)][1].push_back(s.recall);
-      perFinding[size_t(f)][2].push_back(s.f1);
-      perFinding[size_t(f)][3].push_back(s.specificity);
+      const Confusion& k = counts[size_t(f)];
+      const BinaryScores s = scoresOf(k);
+      if (k.tp + k.fp > 0) perFinding[size_t(f)][0].push_back(s.precision);
+      if (k.tp + k.fn > 0) perFinding[size_t(f)][1].push_back(s.recall);
+      if (k.tp + k.fp + k.fn > 0) perFinding[size_t(f)][2].push_back(s.f1);
+      if (k.tn + k.fp > 0) perFinding[size_t(f)][3].push_back(s.specificity);
     }
     double macro = 0, micro = 0;
     macroMicro(counts, &macro, &micro);

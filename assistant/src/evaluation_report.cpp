@@ -199,12 +199,16 @@ QImage f1Chart(const EvaluationMetrics& metrics, const QSize& size) {
     p.drawRect(bar);
     // The interval: a vertical line with caps.
     const double cx = x0 + bw / 2, cap = bw / 6;
-    p.setPen(QPen(Qt::black, 3));
-    p.drawLine(QPointF(cx, yOf(f.ciF1.low)), QPointF(cx, yOf(f.ciF1.high)));
-    p.drawLine(QPointF(cx - cap, yOf(f.ciF1.low)), QPointF(cx + cap, yOf(f.ciF1.low)));
-    p.drawLine(QPointF(cx - cap, yOf(f.ciF1.high)), QPointF(cx + cap, yOf(f.ciF1.high)));
+    const bool hasInterval = std::isfinite(f.ciF1.low) && std::isfinite(f.ciF1.high);
+    if (hasInterval) {
+      p.setPen(QPen(Qt::black, 3));
+      p.drawLine(QPointF(cx, yOf(f.ciF1.low)), QPointF(cx, yOf(f.ciF1.high)));
+      p.drawLine(QPointF(cx - cap, yOf(f.ciF1.low)), QPointF(cx + cap, yOf(f.ciF1.low)));
+      p.drawLine(QPointF(cx - cap, yOf(f.ciF1.high)), QPointF(cx + cap, yOf(f.ciF1.high)));
+    }
     p.setPen(Qt::black);
-    const QRectF valueBox(plot.left() + slot * i, yOf(f.ciF1.high) - h / 18.0, slot, h / 20.0);
+    const double top = hasInterval ? std::max(f.scores.f1, f.ciF1.high) : f.scores.f1;
+    const QRectF valueBox(plot.left() + slot * i, yOf(top) - h / 18.0, slot, h / 20.0);
     p.drawText(valueBox, Qt::AlignCenter, fixed(f.scores.f1, 2));
     const QRectF labelBox(plot.left() + slot * i, plot.bottom() + h / 60.0, slot, h / 9.0);
     p.drawText(labelBox, Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap,
@@ -240,7 +244,9 @@ QString reportHtml(const Evaluation& ev, const QString& chartSource) {
                       "<th>Recall</th><th>F1</th><th>Specificity</th></tr>\n");
   for (const FindingMetrics& f : m.findings)
     h += QStringLiteral("<tr><td class=\"name\">%1</td><td>%2</td><td>%3</td><td>%4</td><td><b>%5</b></td><td>%6</td></tr>\n")
-             .arg(esc(f.name))
+             .arg(esc(f.name) + (f.support == 0 ? QStringLiteral("<br><small>no positive label: recall and F1 "
+                                                                  "undefined, shown as 0</small>")
+                                                : QString()))
              .arg(f.support)
              .arg(stacked(f.scores.precision, f.ciPrecision), stacked(f.scores.recall, f.ciRecall),
                   stacked(f.scores.f1, f.ciF1), stacked(f.scores.specificity, f.ciSpecificity));

@@ -57,6 +57,7 @@ class TestEvaluation : public QObject {
   void zeroDenominatorsScoreZero();
   void macroAndMicroF1();
   void bootstrapIsSeeded();
+  void undefinedResamplesLeaveTheInterval();
   void bleuOnAHandComputedCorpus();
   void rougeLOnHandComputedPairs();
   void tokensDropPunctuationKeepNumbers();
@@ -129,6 +130,20 @@ void TestEvaluation::bootstrapIsSeeded() {
   QVERIFY(a.findings[4].ciF1.low != c.findings[4].ciF1.low || a.findings[4].ciF1.high != c.findings[4].ciF1.high);
   QVERIFY(a.findings[4].ciF1.low <= a.findings[4].scores.f1 && a.findings[4].scores.f1 <= a.findings[4].ciF1.high);
   QVERIFY(a.findings[4].ciF1.low < a.findings[4].ciF1.high);
+}
+
+void TestEvaluation::undefinedResamplesLeaveTheInterval() {
+  // One positive among 30, found: many resamples hold no positive at all, where F1 is undefined.
+  // Those say nothing about F1, so the interval stays [1, 1] instead of reaching down to 0.
+  QList<MatchedPair> pairs;
+  for (int i = 0; i < 30; ++i) pairs.push_back({only(2, i == 0 ? 1 : 0), only(2, i == 0 ? 1 : 0)});
+  const auto m = computeMetrics(pairs, UncertainPolicy::Negative, 300, 3);
+  QCOMPARE(m.findings[2].ciF1.low, 1.0);
+  QCOMPARE(m.findings[2].ciF1.high, 1.0);
+  // A finding never positive on either side: no resample defines F1, so no interval (NaN -> null).
+  QVERIFY(std::isnan(m.findings[3].ciF1.low) && std::isnan(m.findings[3].ciF1.high));
+  QCOMPARE(m.findings[3].scores.f1, 0.0);  // the point value keeps scikit-learn's zero_division=0
+  QCOMPARE(m.findings[3].ciSpecificity.low, 1.0);
 }
 
 void TestEvaluation::bleuOnAHandComputedCorpus() {

@@ -8,7 +8,9 @@
 // - a ratio whose denominator is 0 (no predicted positives for precision, ...) is 0, as
 //   scikit-learn's zero_division=0.
 // Confidence intervals: percentile bootstrap over items (the same resampled items for every
-// finding and for macro/micro F1), seeded, so the same seed gives the same intervals.
+// finding and for macro/micro F1), seeded, so the same seed gives the same intervals. A resample in
+// which a ratio is undefined (no positive label or prediction, for F1) is left out of that ratio's
+// interval; an interval with no defined resample at all is NaN (null / "n/a" in the outputs).
 #pragma once
 
 #include <QList>
