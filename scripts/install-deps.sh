@@ -20,6 +20,8 @@ packages=(
   libcsv-dev
   # Headless testing and looking at results: a virtual X server, PDF to text/PNG
   xvfb xauth poppler-utils
+  # test only: cxr-batch eval's figures are checked against scikit-learn (tests/app/batch_eval_check.py)
+  python3-sklearn
   # Fonts so that rendered text and PDFs have glyphs on a bare machine (WenQuanYi: CJK text the
   # model may write, e.g. in exported PDFs; DejaVu has none)
   fonts-dejavu-core fonts-wqy-microhei
