@@ -162,7 +162,8 @@ QImage f1Chart(const EvaluationMetrics& metrics, const QSize& size) {
   QPainter p(&image);
   p.setRenderHint(QPainter::Antialiasing);
   const int w = size.width(), h = size.height();
-  const QRect plot(w / 10, h / 9, w - w / 10 - w / 40, h - h / 9 - h / 5);
+  // Room above 1.0 for the value over an interval that reaches the top.
+  const QRect plot(w / 10, h / 6, w - w / 10 - w / 40, h - h / 6 - h / 5);
   QFont font(QStringLiteral("DejaVu Sans"));
   font.setPixelSize(std::max(12, h / 30));
   p.setFont(font);
@@ -171,7 +172,7 @@ QImage f1Chart(const EvaluationMetrics& metrics, const QSize& size) {
   title.setPixelSize(std::max(14, h / 24));
   title.setBold(true);
   p.setFont(title);
-  p.drawText(QRect(0, 0, w, plot.top()), Qt::AlignCenter,
+  p.drawText(QRect(0, 0, w, h / 9), Qt::AlignCenter,
              QStringLiteral("F1 per finding with 95 % bootstrap interval (uncertain: %1)")
                  .arg(uncertainPolicyName(metrics.policy)));
   p.setFont(font);
