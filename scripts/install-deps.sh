@@ -25,6 +25,8 @@ packages=(
   xvfb xauth poppler-utils
   # scripts/test-package.sh: a bare Debian 12 root to install the .deb into
   debootstrap
+  # test only: cxr-batch eval's figures are checked against scikit-learn (tests/app/batch_eval_check.py)
+  python3-sklearn
   # Fonts so that rendered text and PDFs have glyphs on a bare machine (WenQuanYi: CJK text the
   # model may write, e.g. in exported PDFs; DejaVu has none)
   fonts-dejavu-core fonts-wqy-microhei

@@ -1,8 +1,11 @@
 // cxr-batch: runs CXR-LLaVA over a dataset and scores it. A thin client of viewer/ (images read and
 // rendered exactly as the GUI feeds the model), assistant/ (findings, CSV, export) and model/.
 #include <QCoreApplication>
+#include <QGuiApplication>
 #include <QStringList>
 #include <QTextStream>
+#include <cstring>
+#include <memory>
 
 #include "batch_commands.h"
 
@@ -22,9 +25,14 @@ const char* const kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  // QCoreApplication (no GUI) is enough for files and JSON; report.pdf rendering creates what it
-  // needs itself. Its arguments() decode the command line as the locale says (UTF-8 paths).
-  QCoreApplication app(argc, argv);
+  // QCoreApplication (no GUI) is enough for files and JSON. eval draws a chart and lays out a PDF,
+  // which need fonts and so a QGuiApplication; on the offscreen platform unless the user chose one,
+  // so that it runs on cluster nodes without a display. arguments() decode the command line as the
+  // locale says (UTF-8 paths).
+  const bool drawsReports = argc > 1 && std::strcmp(argv[1], "eval") == 0;
+  if (drawsReports && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  std::unique_ptr<QCoreApplication> app = drawsReports ? std::make_unique<QGuiApplication>(argc, argv)
+                                                       : std::make_unique<QCoreApplication>(argc, argv);
   QCoreApplication::setApplicationName(QStringLiteral("cxr-batch"));
   QStringList args = QCoreApplication::arguments().mid(1);
   QTextStream out(stdout), err(stderr);

@@ -26,7 +26,9 @@ const std::vector<FindingVocabulary>& vocabulary() {
   static const std::vector<FindingVocabulary> table = [] {
     std::vector<FindingVocabulary> t;
     t.push_back({Finding::Atelectasis,
-                 {re(R"(\batelecta\w*)"), re(R"(\bvolume loss\b)"), re(R"(\b(?:lobar|segmental) collapse\b)")},
+                 // Not "volume loss": it has other causes, and the CheXpert labeler does not count it either
+                 // (IU X-ray uid 41, "mild left-sided volume loss" in fibrosis, coded volume loss only).
+                 {re(R"(\batelecta\w*)"), re(R"(\b(?:lobar|segmental) collapse\b)")},
                  {},
                  {},
                  Re()});
@@ -36,13 +38,23 @@ const std::vector<FindingVocabulary>& vocabulary() {
                   re(R"(\benlarge(?:d|ment of the) (?:cardiac silhouette|cardiac shadow|heart(?: size)?|cardiomediastinal silhouette)\b)"),
                   re(R"(\b(?:cardiac silhouette|cardiac shadow|heart size|heart|cardiomediastinal silhouette)(?: (?:is|are|appears|remains|seems))?(?: (?:mildly|moderately|severely|markedly|slightly))? (?:enlarged|increased)\b)")},
                  {re(R"(\b(?:heart size|cardiac size|size of the heart|cardiac silhouette|cardiomediastinal silhouette|heart|cardiac shadow|cardiomediastinal contours?)(?: (?:is|are|appears|remains))? (?:normal|within normal limits|unremarkable|not enlarged|stable and normal)\b)"),
-                  re(R"(\bnormal (?:heart size|cardiac size|heart|cardiac silhouette|cardiomediastinal silhouette|cardiomediastinal contours?)\b)")},
-                 {re(R"(\b(?:upper limits? of normal|top[- ]normal|borderline (?:enlarged|cardiomegaly|heart size))\b)")},
+                  re(R"(\bnormal (?:heart size|cardiac size|heart|cardiac silhouette|cardiomediastinal silhouette|cardiomediastinal contours?|cardiac contours?)\b)"),
+                  // Real reports name the heart with its neighbours: "The cardiac silhouette and mediastinum
+                  // size are within normal limits", "Heart and mediastinum of normal size and contour",
+                  // "The heart, pulmonary vasculature and mediastinum are within normal limits".
+                  re(R"(\b(?:heart|cardiac|cardio ?mediastinal)\b(?:(?!\benlarg|\bincreas|\bexcept|\bbut\b)[^.;:]){0,70}?\b(?:normal|within (?:normal )?limits(?: of normal)?|unremarkable|not enlarged)\b)"),
+                  // "Upper limits of normal" / "top-normal" is normal size: the IU X-ray indexers coded such
+                  // reports normal (uids 64, 71, 104) and "borderline" ones as borderline cardiomegaly.
+                  re(R"(\b(?:upper limits? of normal|top[- ]normal)\b)")},
+                 {re(R"(\bborderline (?:enlarged|enlargement|cardiomegaly|heart size|cardiac silhouette)\b)")},
                  Re()});
     t.push_back({Finding::Consolidation, {re(R"(\bconsolidat\w*)")}, {}, {}, Re()});
     t.push_back({Finding::PulmonaryEdema,
                  {re(R"(\b(?:pulmonary |interstitial |alveolar |perihilar )?o?edema\b)"),
-                  re(R"(\b(?:pulmonary )?vascular congestion\b)"), re(R"(\bkerley\b)")},
+                  re(R"(\b(?:pulmonary )?vascular congestion\b)"), re(R"(\bkerley\b)"),
+                  // As the CheXpert labeler counts them (its edema mention list).
+                  re(R"(\b(?:pulmonary )?vascular prominence\b)"), re(R"(\b(?:congestive )?heart failure\b)"),
+                  re(R"(\bchf\b)")},
                  {},
                  {},
                  // Soft-tissue or other non-pulmonary oedema is not pulmonary edema.
@@ -201,7 +213,15 @@ FindingEvidence classifyMention(const QString& sentence, const std::vector<Cue>&
     }
     if (c.kind == CueKind::Pseudo) break;  // "no change in the effusion": affirmed
   }
-  (void)sentence;
+  // "Subsegmental atelectasis or scarring", "scarring or atelectasis": an affirmed finding offered as
+  // one of two explanations is a differential, so uncertain. (A negated list, "no effusion or
+  // pneumothorax", was decided above.)
+  static const Re orAfter = re(R"(^\s*,?\s+or\s+(?!no\b|not\b)\w)");
+  static const Re orBefore = re(R"(\w,?\s+or\s+(?:[a-z]+\s+){0,2}$)");
+  if (orAfter.match(sentence.mid(m.end)).hasMatch() || orBefore.match(sentence.left(m.start)).hasMatch()) {
+    ev.status = FindingStatus::Uncertain;
+    ev.cue = QStringLiteral("or");
+  }
   return ev;
 }
 
