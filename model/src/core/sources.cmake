@@ -4,6 +4,7 @@
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sha256.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/cpu_level.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_files.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model_config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp

@@ -1,0 +1,30 @@
+#include "core/cpu_level.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace cxr::detail {
+
+namespace {
+
+CpuLevel detect() {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512bf16");
+  const char* requested = std::getenv("CXR_CPU_LEVEL");
+  if (avx512 && !(requested && std::strcmp(requested, "avx2") == 0))
+    return CpuLevel::Avx512;
+  return CpuLevel::Avx2;
+}
+
+}  // namespace
+
+CpuLevel cpuLevel() {
+  static const CpuLevel level = detect();
+  return level;
+}
+
+const char* toString(CpuLevel level) { return level == CpuLevel::Avx512 ? "avx512" : "avx2"; }
+
+}  // namespace cxr::detail
