@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "batch_commands.h"
@@ -39,12 +40,16 @@ const char* const kRunUsage =
     "  --window default|full  the file's default window, as the GUI feeds the model, or full range\n"
     "  --weights bf16         weight format (only bf16 for now)\n"
     "  --control              also run each task on a mid-gray and a seeded noise image, once\n"
-    "  --threads N            compute threads (default: physical cores)\n";
+    "  --threads N            compute threads (default: physical cores)\n"
+    "  --max-image-megapixels N  images larger than N megapixels per frame are refused from their\n"
+    "                         header, before decoding (default 50; listed in errors.csv)\n"
+    "  --max-file-megapixels N   the same for all frames of a multi-frame DICOM (default 500)\n";
 
 struct Parsed {
   cxr::assistant::DatasetRunSettings settings;
   QString images, manifest;
   int threads = 0;
+  cxr::viewer::LoadOptions imageBudget;
 };
 
 int usageError(const QString& message) {
@@ -79,6 +84,9 @@ int parse(const QStringList& args, Parsed* p) {
   QStringList taskSpecs;
   QString shard, modelFolder, imageRoot, out;
   QString error;
+  double maxImageMegapixels = double(cxr::viewer::LoadOptions::kDefaultMaxFramePixels) / 1e6;
+  double maxFileMegapixels = double(cxr::viewer::LoadOptions::kDefaultMaxTotalPixels) / 1e6;
+  bool fileMegapixelsGiven = false;  // if not, it grows with --max-image-megapixels
   for (int i = 0; i < args.size(); ++i) {
     const QString a = args[i];
     if (a == QLatin1String("--help") || a == QLatin1String("-h")) {
@@ -91,7 +99,8 @@ int parse(const QStringList& args, Parsed* p) {
     }
     static const QStringList kValued = {QStringLiteral("--model"), QStringLiteral("--images"), QStringLiteral("--manifest"), QStringLiteral("--out"), QStringLiteral("--tasks"), QStringLiteral("--shard"), QStringLiteral("--seed"),
                                         QStringLiteral("--temperature"), QStringLiteral("--top-p"), QStringLiteral("--top-k"), QStringLiteral("--max-new-tokens"), QStringLiteral("--window"),
-                                        QStringLiteral("--weights"), QStringLiteral("--image-root"), QStringLiteral("--threads")};
+                                        QStringLiteral("--weights"), QStringLiteral("--image-root"), QStringLiteral("--threads"),
+                                        QStringLiteral("--max-image-megapixels"), QStringLiteral("--max-file-megapixels")};
     if (!kValued.contains(a)) return usageError(QStringLiteral("unknown option \"%1\"").arg(a));
     if (i + 1 >= args.size()) return usageError(QStringLiteral("%1 needs a value").arg(a));
     const QString v = args[++i];
@@ -126,6 +135,11 @@ int parse(const QStringList& args, Parsed* p) {
       const auto x = integer(a, v, 1, 4096, &error);
       if (!x) return usageError(error);
       p->threads = int(*x);
+    } else if (a == QLatin1String("--max-image-megapixels") || a == QLatin1String("--max-file-megapixels")) {
+      const auto x = number(a, v, 0, cxr::viewer::kMaxFileMegapixelsLimit, true, &error);
+      if (!x) return usageError(error);
+      (a == QLatin1String("--max-image-megapixels") ? maxImageMegapixels : maxFileMegapixels) = *x;
+      fileMegapixelsGiven = fileMegapixelsGiven || a == QLatin1String("--max-file-megapixels");
     } else if (a == QLatin1String("--window")) {
       if (v != QLatin1String("default") && v != QLatin1String("full")) return usageError(QStringLiteral("--window expects default or full, got \"%1\"").arg(v));
       s.window = v;
@@ -136,6 +150,10 @@ int parse(const QStringList& args, Parsed* p) {
       s.weights = v;
     }
   }
+  if (!fileMegapixelsGiven) maxFileMegapixels = std::max(maxFileMegapixels, maxImageMegapixels);
+  if (const QString problem = cxr::viewer::setPixelBudget(p->imageBudget, maxImageMegapixels, maxFileMegapixels);
+      !problem.isEmpty())
+    return usageError(QStringLiteral("--max-image-megapixels / --max-file-megapixels: ") + problem);
   if (modelFolder.isEmpty()) return usageError(QStringLiteral("--model DIR is required"));
   if (!QFileInfo(modelFolder).isDir()) return usageError(QStringLiteral("--model %1: no such folder").arg(QDir::toNativeSeparators(modelFolder)));
   if (p->images.isEmpty() == p->manifest.isEmpty())
@@ -162,9 +180,10 @@ int parse(const QStringList& args, Parsed* p) {
 
 // The image as the GUI hands it to the model: the viewer's decoding, its default window (or the
 // full range), normal polarity, 8-bit.
-cxr::assistant::DatasetImage readImage(const QString& path, const QString& window) {
+cxr::assistant::DatasetImage readImage(const QString& path, const QString& window,
+                                       const cxr::viewer::LoadOptions& budget) {
   cxr::assistant::DatasetImage out;
-  const auto loaded = cxr::viewer::loadRadiograph(path);
+  const auto loaded = cxr::viewer::loadRadiograph(path, budget);
   if (!loaded.ok()) {
     out.error = loaded.error;
     return out;
@@ -193,7 +212,9 @@ int runCommand(const QStringList& args) {
     err << "cxr-batch run: " << inputs.error << "\n";
     return 1;
   }
-  cxr::assistant::DatasetRunner runner(p.settings, inputs.items, readImage);
+  cxr::assistant::DatasetRunner runner(p.settings, inputs.items, [&p](const QString& path, const QString& window) {
+    return readImage(path, window, p.imageBudget);
+  });
   QString error;
   if (!runner.prepare(&error)) {
     err << "cxr-batch run: " << error << "\n";

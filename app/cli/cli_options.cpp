@@ -1,5 +1,10 @@
 #include "cli_options.h"
 
+#ifdef CXR_CLI_WITH_IMAGING
+#include "cxr/viewer/radiograph.h"
+#endif
+
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -84,6 +89,9 @@ Options:
   --max-new-tokens N    1 to 65536; default: min(512, context - prompt - 1). A prompt that leaves
                         the answer less than 16 tokens (or N, if smaller) is refused
   --device cpu|cuda[:N] --dtype auto|bf16|f16|f32           --threads N (0: physical cores)
+  --max-image-megapixels N  images larger than N megapixels per frame are refused from their
+                        header, before decoding (default 50)   --max-file-megapixels N  all frames
+                        of a multi-frame DICOM (default 500)
   --json                print one JSON object (text, ids, stop reason, seed, timings, peak RSS)
   --prompt-ids LIST     raw prompt ids, e.g. 1,-200,13 (-200 = the image)
   --dump-dir DIR        write crop_uint8.png, pixel_values.f32le, image_embeddings.f32le,
@@ -98,6 +106,7 @@ ParseResult parseOptions(int argc, char** argv) {
   ParseResult r;
   Options& o = r.options;
   std::vector<std::string> args(argv + 1, argv + argc);
+  bool fileMegapixelsGiven = false;
   auto fail = [&](const std::string& message) {
     r.error = message;
     return r;
@@ -161,6 +170,12 @@ ParseResult parseOptions(int argc, char** argv) {
       // The upper bound depends on the machine: Model::load checks it.
       if (!parseNumber(v, o.load.threads) || o.load.threads < 0)
         return fail(badValue(a, v, "a whole number from 1, or 0 for the number of physical cores"));
+    } else if (a == "--max-image-megapixels" || a == "--max-file-megapixels") {
+      float megapixels = 0;
+      if (!parseFloat(v, megapixels) || !std::isfinite(megapixels) || megapixels <= 0)
+        return fail(badValue(a, v, "a number of megapixels above 0"));
+      (a == "--max-image-megapixels" ? o.maxImageMegapixels : o.maxFileMegapixels) = megapixels;
+      fileMegapixelsGiven = fileMegapixelsGiven || a == "--max-file-megapixels";
     } else if (a == "--bench-tokens") {
       if (!parseNumber(v, o.benchDecodeTokens) || o.benchDecodeTokens < 1 ||
           o.benchDecodeTokens > cxr::SamplingParams::kMaxNewTokens)
@@ -176,6 +191,13 @@ ParseResult parseOptions(int argc, char** argv) {
   if (o.command == "ask" && o.question.empty() && !o.promptIds) return fail("ask needs --question TEXT");
   if (o.command == "generate" && o.prompt.empty() && !o.promptIds) return fail("generate needs --prompt TEXT or --prompt-ids");
   if (o.command == "make-random-checkpoint" && o.out.empty()) return fail("make-random-checkpoint needs --out DIR");
+  if (!fileMegapixelsGiven) o.maxFileMegapixels = std::max(o.maxFileMegapixels, o.maxImageMegapixels);
+#ifdef CXR_CLI_WITH_IMAGING
+  cxr::viewer::LoadOptions budget;
+  if (const QString problem = cxr::viewer::setPixelBudget(budget, o.maxImageMegapixels, o.maxFileMegapixels);
+      !problem.isEmpty())
+    return fail("--max-image-megapixels / --max-file-megapixels: " + problem.toStdString());
+#endif
   if (o.dropOldTurns && o.command != "chat") return fail("--drop-old-turns is only used with chat");
   return r;
 }

@@ -24,6 +24,10 @@ struct Options {
   bool dropOldTurns = false;  // --drop-old-turns (chat): forget the oldest exchanges when a turn does not fit
   cxr::SamplingParams sampling;
   cxr::LoadOptions load;
+  // The image's pixel budget (megapixels per frame and per file), checked from the file's header
+  // before decoding; see cxr::viewer::LoadOptions.
+  double maxImageMegapixels = 50;
+  double maxFileMegapixels = 500;  // when not given: at least maxImageMegapixels
   // make-random-checkpoint
   std::string preset = "7b";
   std::string checkpointDtype = "bf16";

@@ -168,15 +168,20 @@ void writeDump(const std::string& dir, const cxr::DebugCapture& debug, const cxr
 
 // ---- Commands ---------------------------------------------------------------------------------
 
-std::shared_ptr<const cxr::EncodedImage> encodeImageFile(cxr::Model& model, const std::string& path) {
-  if (path.empty()) return nullptr;
-  const cxr::ImageInput input = readImageForModel(path);
-  return model.encodeImage(input);
+// --image, read before the model loads (seconds to minutes): a file that cannot be used is said at once.
+std::optional<cxr::ImageInput> readImageOption(const Options& o) {
+  if (o.image.empty()) return std::nullopt;
+  return readImageForModel(o.image, o.maxImageMegapixels, o.maxFileMegapixels);
+}
+
+std::shared_ptr<const cxr::EncodedImage> encode(cxr::Model& model, const std::optional<cxr::ImageInput>& input) {
+  return input ? model.encodeImage(*input) : nullptr;
 }
 
 int runImagePrompt(const Options& o, const std::string& userMessage) {
+  const auto input = readImageOption(o);
   auto model = loadModel(o);
-  const auto image = encodeImageFile(*model, o.image);
+  const auto image = encode(*model, input);
   cxr::DebugCapture debug;
   debug.enabled = !o.dumpDir.empty();
   cxr::GenerationResult result;
@@ -219,8 +224,9 @@ void dropOldTurnsFor(cxr::Conversation& conversation, std::string& message, cons
 }
 
 int runChat(const Options& o) {
+  const auto input = readImageOption(o);
   auto model = loadModel(o);
-  const auto image = encodeImageFile(*model, o.image);
+  const auto image = encode(*model, input);
   cxr::Conversation conversation(*model);
   if (image) conversation.setImage(image);
   const bool interactive = isatty(STDIN_FILENO) != 0;
@@ -355,7 +361,7 @@ int runBench(const Options& o) {
   auto model = loadModel(o);
   const cxr::ModelInfo& info = model->info();
   if (info.kind != cxr::ModelKind::CxrLlava) throw std::runtime_error("bench needs a CXR-LLaVA model folder (vision + LLaMA)");
-  const cxr::ImageInput input = o.image.empty() ? syntheticImage() : readImageForModel(o.image);
+  const cxr::ImageInput input = o.image.empty() ? syntheticImage() : *readImageOption(o);
   auto start = Clock::now();
   const auto image = model->encodeImage(input);
   const double encodeSeconds = secondsSince(start);

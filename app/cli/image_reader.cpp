@@ -4,6 +4,7 @@
 #include <QImageReader>
 #include <QString>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -34,17 +35,22 @@ cxr::ImageInput fromQImage(QImage image) {
 
 }  // namespace
 
-cxr::ImageInput readImageForModel(const std::string& path) {
+cxr::ImageInput readImageForModel(const std::string& path, double maxImageMegapixels, double maxFileMegapixels) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw std::runtime_error(path + ": no such file");
 #ifdef CXR_CLI_WITH_IMAGING
-  const auto loaded = cxr::viewer::loadRadiograph(QString::fromStdString(path));
+  cxr::viewer::LoadOptions options;
+  if (const QString problem = cxr::viewer::setPixelBudget(options, maxImageMegapixels, maxFileMegapixels); !problem.isEmpty())
+    throw std::runtime_error(problem.toStdString());
+  const auto loaded = cxr::viewer::loadRadiograph(QString::fromStdString(path), options);
   if (!loaded.ok()) throw std::runtime_error(loaded.error.toStdString());
   const QImage rendered = cxr::viewer::renderForModel(*loaded.image, 0);
   if (rendered.isNull()) throw std::runtime_error(path + ": the image could not be rendered to 8-bit gray");
   return fromQImage(rendered);
 #else
   QImageReader reader(QString::fromStdString(path));
+  reader.setAllocationLimit(int(std::min(4096.0, maxImageMegapixels * 4)));  // MiB: 32-bit pixels
+  (void)maxFileMegapixels;  // single-frame formats only
   QImage image = reader.read();
   if (image.isNull())
     throw std::runtime_error(path + ": cannot read the image (" + reader.errorString().toStdString() +

@@ -10,7 +10,8 @@
 
 namespace cxr::cli {
 
-// Throws std::runtime_error with a one-line message naming the file and the problem.
-cxr::ImageInput readImageForModel(const std::string& path);
+// Throws std::runtime_error with a one-line message naming the file and the problem. Images beyond
+// the pixel budget (megapixels per frame, per file) are refused from their header, before decoding.
+cxr::ImageInput readImageForModel(const std::string& path, double maxImageMegapixels, double maxFileMegapixels);
 
 }  // namespace cxr::cli

@@ -1,5 +1,6 @@
 #include "batch_mode.h"
 
+#include "image_budget.h"
 #include "model_image_feed.h"
 
 #include "cxr/assistant/model_backend.h"
@@ -64,7 +65,7 @@ cxr::assistant::BatchOptions batchOptions(const AssistantRun& run) {
 }
 
 int runBatch(const AssistantRun& run, std::unique_ptr<cxr::assistant::EngineBackend> backend) {
-  const cxr::viewer::LoadResult loaded = cxr::viewer::loadRadiograph(run.image);
+  const cxr::viewer::LoadResult loaded = cxr::viewer::loadRadiograph(run.image, imageLoadOptions());
   if (!loaded.ok()) {
     printLine(stderr, u"cxr-assistant: " + oneLine(loaded.error));
     return CommandLine::kExitBadImage;

@@ -48,6 +48,13 @@ CommandLine::CommandLine()
                     QStringLiteral("T")),
       m_quitWhenDone(QStringLiteral("quit-when-done"),
                      QStringLiteral("With --run: no window; quit when the exports are written.")),
+      m_maxImageMegapixels(QStringLiteral("max-image-megapixels"),
+                           QStringLiteral("Refuse images whose header says more than N megapixels per frame, "
+                                          "before decoding (default 50, or Image > Image Size Limits)."),
+                           QStringLiteral("N")),
+      m_maxFileMegapixels(QStringLiteral("max-file-megapixels"),
+                          QStringLiteral("The same for all frames of a multi-frame file (default 500)."),
+                          QStringLiteral("N")),
       m_screenshot(QStringLiteral("screenshot"),
                    QStringLiteral("Debug: save a screenshot of the window to OUT.png and quit."),
                    QStringLiteral("OUT.png")),
@@ -62,7 +69,8 @@ CommandLine::CommandLine()
   m_screenshot.setFlags(QCommandLineOption::HiddenFromHelp);
   m_screenshotDelay.setFlags(QCommandLineOption::HiddenFromHelp);
   m_parser.addOptions({m_render, m_frame, m_window, m_open, m_model, m_run, m_exportPdf, m_exportTxt,
-                       m_exportMarkdown, m_seed, m_temperature, m_quitWhenDone, m_screenshot,
+                       m_exportMarkdown, m_seed, m_temperature, m_quitWhenDone, m_maxImageMegapixels,
+                       m_maxFileMegapixels, m_screenshot,
                        m_screenshotDelay, m_help, m_version});
   m_parser.addPositionalArgument(
       QStringLiteral("FILE"),
@@ -154,6 +162,18 @@ CommandLineResult CommandLine::parse(const QStringList& arguments) {
     return result;
   }
   const QStringList positional = m_parser.positionalArguments();
+  for (auto [option, field] : {std::pair{&m_maxImageMegapixels, &o.maxImageMegapixels},
+                               std::pair{&m_maxFileMegapixels, &o.maxFileMegapixels}}) {
+    if (!m_parser.isSet(*option)) continue;
+    bool ok = false;
+    const double value = m_parser.value(*option).toDouble(&ok);
+    if (!ok || !std::isfinite(value) || value <= 0) {
+      result.error = QStringLiteral("--%1 must be a number of megapixels above 0 (got \"%2\").")
+                         .arg(option->names().first(), m_parser.value(*option));
+      return result;
+    }
+    *field = value;
+  }
 
   const QList<const QCommandLineOption*> runOnly = {&m_model, &m_exportPdf, &m_exportTxt, &m_exportMarkdown,
                                                     &m_seed, &m_temperature, &m_quitWhenDone};

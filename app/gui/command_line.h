@@ -7,6 +7,7 @@
 //   cxr-assistant --open IMG [--model DIR] --run report|differential|ask:QUESTION
 //                 [--export-pdf OUT.pdf] [--export-txt OUT.txt] [--export-md OUT.md]
 //                 [--seed N] [--temperature T] [--quit-when-done]
+//   any mode: [--max-image-megapixels N] [--max-file-megapixels N]  the pixel budget for this run
 //                                                            the assistant without a person: with
 //                 --quit-when-done headless (no display, exit code says how it went); without it
 //                 the window opens, runs the request in the panel and stays open.
@@ -51,6 +52,9 @@ struct CommandLineOptions {
   std::optional<RenderRequest> render;  // Mode::Render
   // Mode::Batch (--run with --quit-when-done: headless), or Mode::Gui with --run (in the window).
   std::optional<AssistantRun> run;
+  // --max-image-megapixels / --max-file-megapixels (checked together; the other one's default or
+  // saved value fills in when only one is given).
+  std::optional<double> maxImageMegapixels, maxFileMegapixels;
   QString screenshotPath;               // debug: grab the window to this PNG, then quit
   int screenshotDelayMs = 1000;
 };
@@ -89,6 +93,8 @@ class CommandLine {
   QCommandLineOption m_seed;
   QCommandLineOption m_temperature;
   QCommandLineOption m_quitWhenDone;
+  QCommandLineOption m_maxImageMegapixels;
+  QCommandLineOption m_maxFileMegapixels;
   QCommandLineOption m_screenshot;
   QCommandLineOption m_screenshotDelay;
   QCommandLineOption m_help;

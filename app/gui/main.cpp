@@ -1,6 +1,7 @@
 // cxr-assistant: parse the command line, then either render headless (no display needed) or open
 // the main window. Everything else lives in the cxr_app_gui library and the module libraries.
 #include "command_line.h"
+#include "image_budget.h"
 #include "main_window.h"
 #include "private_settings.h"
 
@@ -18,6 +19,7 @@
 #include <QDir>
 #include <QGuiApplication>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace {
@@ -33,9 +35,22 @@ void setApplicationIdentity() {
   QCoreApplication::setApplicationVersion(QStringLiteral(CXR_VERSION_STRING));
 }
 
+// --max-image-megapixels / --max-file-megapixels: this run's pixel budget (the saved setting fills
+// in the one not given). Needs the application's identity (the settings). False: said on stderr.
+bool applyImageBudgetOptions(const cxr::app::CommandLineOptions& options) {
+  if (!options.maxImageMegapixels && !options.maxFileMegapixels) return true;
+  cxr::app::ImageBudget budget = cxr::app::savedImageBudget();
+  budget.frameMegapixels = options.maxImageMegapixels.value_or(budget.frameMegapixels);
+  budget.fileMegapixels = options.maxFileMegapixels.value_or(std::max(budget.fileMegapixels, budget.frameMegapixels));
+  const QString problem = cxr::app::overrideImageBudget(budget);
+  if (problem.isEmpty()) return true;
+  printLine(stderr, QStringLiteral("cxr-assistant: --max-image-megapixels / --max-file-megapixels: %1").arg(problem));
+  return false;
+}
+
 int renderHeadless(const cxr::app::RenderRequest& r) {
   QString error;
-  if (!cxr::viewer::renderFileToPng(r.input, r.output, r.frame, r.window, &error)) {
+  if (!cxr::viewer::renderFileToPng(r.input, r.output, r.frame, r.window, &error, cxr::app::imageLoadOptions())) {
     printLine(stderr, error);
     return 1;
   }
@@ -116,6 +131,7 @@ int main(int argc, char** argv) {
       // A core application (image plugins, no window system): works on machines with no display.
       QCoreApplication app(argc, argv);
       setApplicationIdentity();
+      if (!applyImageBudgetOptions(options)) return 2;
       return renderHeadless(*options.render);
     }
     case Mode::Batch: {
@@ -127,6 +143,7 @@ int main(int argc, char** argv) {
       cxr::app::installBatchMessageHandler();
       QGuiApplication app(argc, argv);
       setApplicationIdentity();
+      if (!applyImageBudgetOptions(options)) return 2;
       return cxr::app::runBatch(*options.run);
 #else
       return 2;  // CommandLine refuses --run in a build without the assistant
@@ -139,6 +156,7 @@ int main(int argc, char** argv) {
   QApplication app(argc, argv);
   setApplicationIdentity();
   cxr::app::makeSettingsPrivate();
+  if (!applyImageBudgetOptions(options)) return 2;
   QGuiApplication::setDesktopFileName(QStringLiteral("cxr-assistant"));
   cxr::app::MainWindow window;
 #ifdef CXR_APP_WITH_ASSISTANT

@@ -1,5 +1,6 @@
 #include "main_window.h"
 
+#include "image_budget.h"
 #include "shortcuts_dialog.h"
 
 #include "cxr/viewer/radiograph.h"
@@ -190,6 +191,8 @@ void MainWindow::createMenus() {
   image->addAction(va->previousFrame);
   image->addSeparator();
   image->addAction(m_tagsAction);
+  image->addSeparator();
+  image->addAction(tr("Image &Size Limits…"), this, [this] { ImageBudgetDialog(this).exec(); });
 
   QMenu* tools = menuBar()->addMenu(tr("&Tools"));
   for (QAction* a : va->toolActions())
@@ -333,7 +336,7 @@ bool MainWindow::openFile(const QString& path) {
 
 bool MainWindow::loadAndShow(const QString& path, QString* error) {
   QApplication::setOverrideCursor(Qt::WaitCursor);
-  const cxr::viewer::LoadResult result = cxr::viewer::loadRadiograph(path);
+  const cxr::viewer::LoadResult result = cxr::viewer::loadRadiograph(path, imageLoadOptions());
   QApplication::restoreOverrideCursor();
   if (!result.ok()) {
     *error = result.error;

@@ -80,6 +80,23 @@ class TestAppCommandLine : public QObject {
     }
   }
 
+  // The pixel budget for one run, in every mode (issue 12).
+  void pixelBudgetOptions() {
+    CommandLine cl;
+    auto parsed = cl.parse({QStringLiteral("cxr-assistant"), QStringLiteral("--max-image-megapixels"), QStringLiteral("80"),
+                            QStringLiteral("--render"), QStringLiteral("in.dcm"), QStringLiteral("out.png")});
+    QVERIFY2(parsed.ok(), qPrintable(parsed.error));
+    QCOMPARE(parsed.options.maxImageMegapixels.value_or(0), 80.0);
+    QVERIFY(!parsed.options.maxFileMegapixels);
+    parsed = cl.parse({QStringLiteral("cxr-assistant"), QStringLiteral("--max-file-megapixels"), QStringLiteral("900"), QStringLiteral("x.png")});
+    QVERIFY2(parsed.ok(), qPrintable(parsed.error));
+    QCOMPARE(parsed.options.maxFileMegapixels.value_or(0), 900.0);
+    for (const char* bad : {"nan", "0", "-5", "lots"}) {
+      parsed = cl.parse({QStringLiteral("cxr-assistant"), QStringLiteral("--max-image-megapixels"), QString::fromLatin1(bad)});
+      QVERIFY2(!parsed.ok() && parsed.error.contains(u"--max-image-megapixels"), bad);
+    }
+  }
+
   // --open/--run and friends. --quit-when-done selects the headless batch; without it the window
   // runs the request.
   void parseRun_data() {

@@ -1,6 +1,7 @@
 // The main window, offscreen: opening from the command line, errors that name the file without
 // crashing, folder stepping, the assistant slot in the splitter, shortcuts, export, settings.
 #include "command_line.h"
+#include "image_budget.h"
 #include "main_window.h"
 #include "shortcuts_dialog.h"
 
@@ -9,6 +10,7 @@
 
 #include <QAction>
 #include <QClipboard>
+#include <QDoubleSpinBox>
 #include <QFile>
 #include <QLabel>
 #include <QMessageBox>
@@ -21,6 +23,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUrl>
+
+#include <cmath>
 
 using cxr::app::MainWindow;
 
@@ -293,6 +297,36 @@ class TestAppMainWindow : public QObject {
     QVERIFY(again.viewer()->isAnonymised());
     QVERIFY(!again.viewer()->overlaysVisible());
     QCOMPARE(again.recentFiles().value(0), QFileInfo(kSample).absoluteFilePath());
+  }
+
+  // Issue 12: the pixel budget is a setting. Image > Image Size Limits saves it; every file the
+  // window opens is checked against it, and the refusal says how to raise it.
+  void imageSizeLimitsAreASetting() {
+    QCOMPARE(cxr::app::imageLoadOptions().maxFramePixels, cxr::viewer::LoadOptions::kDefaultMaxFramePixels);
+    QVERIFY(!cxr::app::saveImageBudget({0.2, 0.1}).isEmpty());  // the file budget below one frame's
+    QVERIFY(!cxr::app::saveImageBudget({std::nan(""), 500}).isEmpty());
+    QVERIFY2(cxr::app::saveImageBudget({0.2, 0.2}).isEmpty(), "0.2 megapixels per frame is a valid budget");
+    QCOMPARE(cxr::app::imageLoadOptions().maxFramePixels, 200000);
+
+    MainWindow w;
+    w.show();
+    QVERIFY2(!w.openFile(kSample), "a 512x512 image (0.26 megapixels) opened under a 0.2 megapixel budget");
+    QVERIFY2(w.lastError().contains(u"512x512") && w.lastError().contains(u"Image Size Limits"), qPrintable(w.lastError()));
+    closeErrors(w);
+
+    cxr::app::ImageBudgetDialog dialog(&w);
+    auto spins = dialog.findChildren<QDoubleSpinBox*>();
+    QCOMPARE(spins.size(), 2);
+    QCOMPARE(spins[0]->value(), 0.2);
+    spins[0]->setValue(50);
+    spins[1]->setValue(500);
+    dialog.accept();
+    QCOMPARE(dialog.result(), int(QDialog::Accepted));
+    QVERIFY(w.openFile(kSample));
+
+    // A hand-edited setting out of range falls back to the defaults instead of refusing everything.
+    QSettings().setValue(QStringLiteral("images/maxFrameMegapixels"), -3);
+    QCOMPARE(cxr::app::imageLoadOptions().maxFramePixels, cxr::viewer::LoadOptions::kDefaultMaxFramePixels);
   }
 };
 

@@ -186,6 +186,17 @@ void testErrors(const std::string& shared) {
   r = runCli({"report", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
               shared + "/golden-cxrllava/tiny64/checkpoint/config.json"});
   CHECK(oneLine(r), "a non-image file: one-line error: " + r.err);
+  // The image is read before the model loads (a 7B load takes minutes): an image over the pixel
+  // budget is refused at once, naming the file and the budget, though the model folder is bad too.
+  r = runCli({"report", "--model", "/nonexistent/model/folder", "--image", shared + "/cxr/nih_cxr14_00000001_000.png",
+              "--max-image-megapixels", "0.2"});
+  CHECK(oneLine(r) && r.err.find("nih_cxr14_00000001_000.png") != std::string::npos &&
+            r.err.find("budget of 0.2 megapixels") != std::string::npos,
+        "an image over --max-image-megapixels is refused before the model loads: " + r.err);
+  r = runCli({"report", "--image", "x.png", "--max-image-megapixels", "nan"});
+  CHECK(r.status == 2 && r.err.find("--max-image-megapixels") != std::string::npos, "--max-image-megapixels nan: " + r.err);
+  r = runCli({"report", "--image", "x.png", "--max-image-megapixels", "80", "--max-file-megapixels", "40"});
+  CHECK(r.status == 2 && r.err.find("megapixels") != std::string::npos, "a file budget below the frame's: " + r.err);
   r = runCli({"report", "--bogus"});
   CHECK(r.status == 2 && oneLine(r), "unknown option: usage error (exit 2): " + r.err);
   r = runCli({"ask", "--image", "x.png"});

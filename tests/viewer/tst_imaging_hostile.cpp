@@ -16,6 +16,8 @@
 #include <QImageWriter>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <cmath>
 #include <QtEndian>
 
 using namespace cxr::viewer;
@@ -219,6 +221,21 @@ class TestImagingHostile : public QObject {
     LoadOptions total;
     total.maxTotalPixels = 639;  // ten frames of 8x8 are 640 pixels
     QVERIFY(refusedSaying(loadRadiograph(dicom, total), dicom, {QStringLiteral("10 frames of 8x8")}));
+  }
+
+  // The budget as users type it (megapixels): ranges checked, NaN refused, nothing changed on a refusal.
+  void pixelBudgetInMegapixels() {
+    LoadOptions options;
+    QVERIFY(setPixelBudget(options, 80, 800).isEmpty());
+    QCOMPARE(options.maxFramePixels, 80'000'000);
+    QCOMPARE(options.maxTotalPixels, 800'000'000);
+    for (const auto& [frame, file] : {std::pair{0.0, 500.0}, std::pair{std::nan(""), 500.0}, std::pair{2000.0, 4000.0},
+                                      std::pair{60.0, 50.0}, std::pair{50.0, 5000.0}, std::pair{50.0, std::nan("")}}) {
+      const QString problem = setPixelBudget(options, frame, file);
+      QVERIFY2(!problem.isEmpty(), qPrintable(QStringLiteral("%1 / %2 accepted").arg(frame).arg(file)));
+      QVERIFY(problem.contains(u"megapixels"));
+    }
+    QCOMPARE(options.maxFramePixels, 80'000'000);
   }
 
   // ---- Compressed frames that disagree with the header: refused naming both ------------------------

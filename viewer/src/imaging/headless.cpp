@@ -10,12 +10,12 @@
 namespace cxr::viewer {
 
 bool renderFileToPng(const QString& in, const QString& out, int frame, std::optional<VoiWindow> window,
-                     QString* error) {
+                     QString* error, const LoadOptions& options) {
   const auto fail = [&](const QString& message) {
     if (error) *error = message;
     return false;
   };
-  const LoadResult loaded = loadRadiograph(in);
+  const LoadResult loaded = loadRadiograph(in, options);
   if (!loaded.ok()) return fail(loaded.error);
   const RadiographImage& image = *loaded.image;
   if (frame < 0 || frame >= image.frames)

@@ -80,11 +80,13 @@ QString pixelBudgetProblem(qint64 width, qint64 height, qint64 frames, const Loa
   const double framePixels = double(width) * double(height);
   if (framePixels > double(options.maxFramePixels))
     return QStringLiteral("its header says the image is %1x%2 pixels (%3), more than the pixel budget of %4 per "
-                          "frame, so it is not decoded (the budget is a loading option).")
+                          "frame, so it is not decoded. If you trust the file, raise the budget (--max-image-megapixels "
+                          "in the command-line tools, Image > Image Size Limits in the window).")
         .arg(width).arg(height).arg(megapixels(framePixels), megapixels(double(options.maxFramePixels)));
   if (frames > 1 && framePixels * double(frames) > double(options.maxTotalPixels))
     return QStringLiteral("its header says it has %1 frames of %2x%3 pixels (%4 in all), more than the pixel "
-                          "budget of %5 per file, so it is not decoded (the budget is a loading option).")
+                          "budget of %5 per file, so it is not decoded. If you trust the file, raise the budget "
+                          "(--max-file-megapixels in the command-line tools, Image > Image Size Limits in the window).")
         .arg(frames).arg(width).arg(height).arg(megapixels(framePixels * double(frames)),
                                                   megapixels(double(options.maxTotalPixels)));
   return {};
@@ -117,6 +119,19 @@ void computeStoredRange(RadiographImage& image) {
 }
 
 }  // namespace detail
+
+QString setPixelBudget(LoadOptions& options, double frameMegapixels, double fileMegapixels) {
+  // `!(x >= lo)` also catches NaN.
+  if (!(frameMegapixels >= 0.1 && frameMegapixels <= kMaxFrameMegapixelsLimit))
+    return QStringLiteral("The largest image must be 0.1 to %1 megapixels per frame (%2 was given).")
+        .arg(kMaxFrameMegapixelsLimit).arg(frameMegapixels);
+  if (!(fileMegapixels >= frameMegapixels && fileMegapixels <= kMaxFileMegapixelsLimit))
+    return QStringLiteral("The largest file must be %1 to %2 megapixels (at least one frame's budget; %3 was given).")
+        .arg(frameMegapixels).arg(kMaxFileMegapixelsLimit).arg(fileMegapixels);
+  options.maxFramePixels = qint64(frameMegapixels * 1e6);
+  options.maxTotalPixels = qint64(fileMegapixels * 1e6);
+  return {};
+}
 
 LoadResult loadRadiograph(const QString& path, const LoadOptions& options) {
   const QFileInfo info(path);

@@ -144,6 +144,13 @@ struct LoadOptions {
   bool acceptIncomplete = false;
 };
 
+// The budget in the units users set it in (the tools' --max-image-megapixels and --max-file-megapixels,
+// the window's Image > Image Size Limits): megapixels per frame and per file. Fills `options` and
+// returns an empty string, or returns why the numbers are refused (a sentence) and leaves it alone.
+inline constexpr double kMaxFrameMegapixelsLimit = 1000;  // 31623 x 31623; 4 GB of samples at 32 bits
+inline constexpr double kMaxFileMegapixelsLimit = 4000;
+QString setPixelBudget(LoadOptions& options, double frameMegapixels, double fileMegapixels);
+
 // Reads DICOM (Part 10 or bare data set), PNG (8/16-bit), JPEG, TIFF, BMP. Never throws, never
 // crashes on corrupt or truncated input; refuses images beyond the options' pixel budget.
 LoadResult loadRadiograph(const QString& path, const LoadOptions& options = {});
