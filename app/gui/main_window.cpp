@@ -16,6 +16,7 @@
 #include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QEventLoop>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QImageWriter>
@@ -23,10 +24,12 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QScreen>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QThread>
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
@@ -261,6 +264,12 @@ void MainWindow::createStatusBar() {
   statusBar()->addPermanentWidget(m_cursorInfo);
   statusBar()->addPermanentWidget(m_windowInfo);
   statusBar()->addPermanentWidget(m_zoomInfo);
+  m_openingIndicator = new QProgressBar(this);
+  m_openingIndicator->setRange(0, 0);  // busy: a decoder says nothing about its progress
+  m_openingIndicator->setMaximumWidth(120);
+  m_openingIndicator->setAccessibleName(tr("Opening image"));
+  m_openingIndicator->hide();
+  statusBar()->addPermanentWidget(m_openingIndicator);
 }
 
 QList<QAction*> MainWindow::shortcutActions() const {
@@ -324,6 +333,10 @@ void MainWindow::updateStatus() {
 // ---- Opening ---------------------------------------------------------------------------------
 
 bool MainWindow::openFile(const QString& path) {
+  if (m_opening) {  // asked again (a drop, a key) while the event loop runs during a decode
+    statusBar()->showMessage(tr("Still opening the previous image; try again when it is shown."), 4000);
+    return false;
+  }
   if (QFileInfo(path).isDir())
     return openFolder(path);
   QString error;
@@ -335,9 +348,7 @@ bool MainWindow::openFile(const QString& path) {
 }
 
 bool MainWindow::loadAndShow(const QString& path, QString* error) {
-  QApplication::setOverrideCursor(Qt::WaitCursor);
-  const cxr::viewer::LoadResult result = cxr::viewer::loadRadiograph(path, imageLoadOptions());
-  QApplication::restoreOverrideCursor();
+  const cxr::viewer::LoadResult result = loadOffTheGuiThread(path);
   if (!result.ok()) {
     *error = result.error;
     return false;
@@ -358,6 +369,32 @@ bool MainWindow::loadAndShow(const QString& path, QString* error) {
   updateActionStates();
   Q_EMIT imageOpened(m_currentFile);
   return true;
+}
+
+// Decoding (a 100 MB multi-frame DICOM, a file on a slow network folder) runs on its own thread while
+// the window keeps painting in a local event loop, with a busy bar and the file's name in the status
+// bar. User input waits until the image is shown, so no second open, close or tool starts half way;
+// openFile() still returns the outcome, as callers and tests expect.
+cxr::viewer::LoadResult MainWindow::loadOffTheGuiThread(const QString& path) {
+  cxr::viewer::LoadResult result;
+  const cxr::viewer::LoadOptions options = imageLoadOptions();
+  QThread* worker = QThread::create([&result, path, options] { result = cxr::viewer::loadRadiograph(path, options); });
+  QEventLoop loop;
+  connect(worker, &QThread::finished, &loop, &QEventLoop::quit);
+  m_opening = true;
+  QApplication::setOverrideCursor(Qt::BusyCursor);
+  statusBar()->showMessage(tr("Opening %1…").arg(QFileInfo(path).fileName()));
+  m_openingIndicator->show();
+  worker->start();
+  if (!worker->isFinished())
+    loop.exec(QEventLoop::ExcludeUserInputEvents);
+  worker->wait();  // also when the loop ended early (the application quitting)
+  delete worker;
+  m_openingIndicator->hide();
+  statusBar()->clearMessage();
+  QApplication::restoreOverrideCursor();
+  m_opening = false;
+  return result;
 }
 
 void MainWindow::updateActionStates() {

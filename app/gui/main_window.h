@@ -4,11 +4,14 @@
 // zoom and measurement logic stay in viewer/.
 #pragma once
 
+#include "cxr/viewer/radiograph.h"
+
 #include <QMainWindow>
 #include <QPointer>
 #include <QStringList>
 
 class QLabel;
+class QProgressBar;
 class QMenu;
 class QSplitter;
 class QVBoxLayout;
@@ -98,6 +101,7 @@ class MainWindow : public QMainWindow {
   void showError(const QString& title, const QString& message);
   bool openFolderListing(const QString& folder, const QString& selectPath);
   bool loadAndShow(const QString& path, QString* error);  // no message box; openFile shows it
+  cxr::viewer::LoadResult loadOffTheGuiThread(const QString& path);
   void updateActionStates();
 
   cxr::viewer::ViewerWidget* m_viewer = nullptr;
@@ -125,6 +129,8 @@ class MainWindow : public QMainWindow {
   QLabel* m_windowInfo = nullptr;
   QLabel* m_zoomInfo = nullptr;
   QLabel* m_cursorInfo = nullptr;
+  QProgressBar* m_openingIndicator = nullptr;  // busy bar while a file decodes
+  bool m_opening = false;                      // one file at a time
 
   QString m_currentFile;
   QString m_lastError;

@@ -15,6 +15,7 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSplitter>
@@ -22,6 +23,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 #include <QUrl>
 
 #include <cmath>
@@ -297,6 +299,36 @@ class TestAppMainWindow : public QObject {
     QVERIFY(again.viewer()->isAnonymised());
     QVERIFY(!again.viewer()->overlaysVisible());
     QCOMPARE(again.recentFiles().value(0), QFileInfo(kSample).absoluteFilePath());
+  }
+
+  // A file decodes off the GUI thread: timers (painting, the streaming chat) keep running and a
+  // busy bar shows while it does, and a second open asked meanwhile is declined, not nested.
+  void windowKeepsRunningWhileAFileDecodes() {
+    QTemporaryDir dir;
+    const QString big = dir.filePath(QStringLiteral("big.png"));
+    QImage noise(2000, 2000, QImage::Format_Grayscale16);
+    for (int y = 0; y < noise.height(); ++y) {
+      auto* row = reinterpret_cast<quint16*>(noise.scanLine(y));
+      for (int x = 0; x < noise.width(); ++x) row[x] = quint16((x * 2654435761u + y * 40503u) >> 7);
+    }
+    QVERIFY(noise.save(big, "PNG", 0));  // uncompressed-ish: decoding takes a while
+    MainWindow w;
+    w.show();
+    bool timerRan = false, busyShown = false, secondOpenDeclined = false;
+    QTimer::singleShot(0, &w, [&] {
+      timerRan = true;
+      for (QProgressBar* bar : w.findChildren<QProgressBar*>())
+        busyShown = busyShown || bar->isVisible();
+      secondOpenDeclined = !w.openFile(kSample);
+    });
+    QVERIFY(w.openFile(big));
+    QVERIFY2(timerRan, "the GUI thread ran no events while the file decoded");
+    QVERIFY(busyShown);
+    QVERIFY(secondOpenDeclined);
+    QCOMPARE(w.currentFile(), QFileInfo(big).absoluteFilePath());
+    for (QProgressBar* bar : w.findChildren<QProgressBar*>())
+      QVERIFY(!bar->isVisible());
+    QVERIFY(w.openFile(kSample));  // and the next open works
   }
 
   // Issue 12: the pixel budget is a setting. Image > Image Size Limits saves it; every file the
