@@ -236,6 +236,15 @@ BatchDialog* AssistantIntegration::showBatchDialog() {
               question.sentMessage = row.prompt;
               answer.role = QStringLiteral("assistant");
               answer.content = row.text;
+              cxr::assistant::SamplingSettings sampling;  // as the run drew it (its seed shown with the answer)
+              sampling.temperature = row.sampling.value(u"temperature").toDouble(sampling.temperature);
+              sampling.topP = row.sampling.value(u"top_p").toDouble(sampling.topP);
+              sampling.topK = row.sampling.value(u"top_k").toInt(sampling.topK);
+              sampling.maxNewTokens = row.sampling.value(u"max_new_tokens").toInt(sampling.maxNewTokens);
+              bool seeded = false;
+              const quint64 seed = row.seed.toULongLong(&seeded);
+              if (seeded) sampling.seed = seed;
+              answer.sampling = sampling;
               record.messages = {question, answer};
               panel_->restoreConversation(record);
             });

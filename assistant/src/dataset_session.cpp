@@ -32,6 +32,7 @@ DatasetResultRow datasetResultRow(const QJsonObject& o) {
   r.imageSha256 = o.value(u"image_sha256").toString();
   r.window = o.value(u"window").toString();
   r.seed = o.value(u"seed").toString();
+  r.sampling = o.value(u"sampling").toObject();
   return r;
 }
 

@@ -9,6 +9,8 @@
 
 #include "cxr/assistant/chat_panel.h"
 #include "cxr/assistant/model_backend.h"
+#include "cxr/assistant/scripted_backend.h"
+#include "model_image_feed.h"
 
 #include <QAction>
 #include <QDir>
@@ -227,8 +229,12 @@ class TestAppBatchDialog : public QObject {
     }
     QVERIFY(target.isValid());
     QString answer;
+    quint64 seed = 0;
     for (const QJsonObject& o : resultLines(out_ + u"/results.jsonl"))
-      if (o.value(u"id").toString() == u"a_chest.png" && o.value(u"task").toString() == u"report") answer = o.value(u"text").toString();
+      if (o.value(u"id").toString() == u"a_chest.png" && o.value(u"task").toString() == u"report") {
+        answer = o.value(u"text").toString();
+        seed = o.value(u"seed").toString().toULongLong();
+      }
     QVERIFY(!answer.isEmpty());
     table->scrollTo(target);
     const QPoint at = table->visualRect(target).center();
@@ -239,6 +245,8 @@ class TestAppBatchDialog : public QObject {
     QCOMPARE(entries.size(), 2);
     QVERIFY2(entries[0].text.contains(u"radiologic report"), qPrintable(entries[0].text));
     QCOMPARE(entries[1].text, answer);
+    // With the seed the run drew for it.
+    QVERIFY(entries[1].result && entries[1].result->seed == seed);
   }
 
   void evaluateWritesTheMetricsAndOpensTheReport() {
@@ -271,6 +279,34 @@ class TestAppBatchDialog : public QObject {
     const QString message = dialog_->evaluationMessage();
     QVERIFY2(message.contains(u"labels.csv") && message.contains(u"record 2") && message.contains(u"Cardiomegaly"), qPrintable(message));
     QVERIFY(opened.isEmpty());
+  }
+
+  // The engine is shared with the chat: while it is busy (here: loading) a run is refused with a
+  // sentence; an engine whose backend has no cxr::Model (the scripted fake) ends the run with a
+  // message, never a crash.
+  void aBusyEngineOrOneWithoutAModelIsSaid() {
+    cxr::assistant::BackendScript script;
+    script.loadSteps = 100;
+    script.loadStepDelay = std::chrono::milliseconds(20);
+    cxr::assistant::AssistantEngine engine(std::make_unique<cxr::assistant::ScriptedBackend>(script));
+    cxr::assistant::DatasetRunSession session(engine, cxr::app::readDatasetImage);
+    cxr::assistant::DatasetRunSettings settings;
+    settings.inputKind = QStringLiteral("images");
+    settings.input = images_;
+    settings.outDir = dir_.filePath(QStringLiteral("out-scripted"));
+    QString error;
+    settings.tasks = *cxr::assistant::parseDatasetTasks({QStringLiteral("report")}, &error);
+    engine.loadModel(QStringLiteral("scripted"));
+    QVERIFY(engine.isBusy());
+    QVERIFY(!session.start(settings, &error));
+    QVERIFY2(error.contains(u"The assistant is busy (loading the model"), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(engine.isModelLoaded() && !engine.isBusy(), 20000);
+    QSignalSpy finished(&session, &cxr::assistant::DatasetRunSession::finished);
+    QVERIFY2(session.start(settings, &error), qPrintable(error));
+    QVERIFY(finished.wait(20000));
+    const auto summary = finished.takeFirst().at(0).value<cxr::assistant::DatasetRunSummary>();
+    QVERIFY2(summary.error.contains(u"No model is loaded"), qPrintable(summary.error));
+    QVERIFY(!session.isRunning());
   }
 
   void screenshot() {

@@ -26,6 +26,7 @@ struct DatasetResultRow {
   double seconds = 0;         // read + preprocess + vision + prefill + decode
   QString imageSha256, window;
   QString seed;
+  QJsonObject sampling;       // temperature, top_p, top_k, max_new_tokens
   bool failed = false;
   QString reason;             // failed: why
 };
