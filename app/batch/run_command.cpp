@@ -13,7 +13,7 @@
 #include "cxr/assistant/dataset_inputs.h"
 #include "cxr/assistant/dataset_run.h"
 #include "cxr/assistant/image_source.h"
-#include "cxr/viewer/radiograph.h"
+#include "model_image_feed.h"
 
 namespace cxr::batch {
 
@@ -178,27 +178,6 @@ int parse(const QStringList& args, Parsed* p) {
   return 0;
 }
 
-// The image as the GUI hands it to the model: the viewer's decoding, its default window (or the
-// full range), normal polarity, 8-bit.
-cxr::assistant::DatasetImage readImage(const QString& path, const QString& window,
-                                       const cxr::viewer::LoadOptions& budget) {
-  cxr::assistant::DatasetImage out;
-  const auto loaded = cxr::viewer::loadRadiograph(path, budget);
-  if (!loaded.ok()) {
-    out.error = loaded.error;
-    return out;
-  }
-  std::optional<cxr::viewer::VoiSelection> voi;
-  if (window == QLatin1String("full")) voi = cxr::viewer::VoiSelection{cxr::viewer::fullRangeWindow(*loaded.image), std::nullopt, false};
-  const QImage rendered = cxr::viewer::renderForModel(*loaded.image, 0, voi);
-  if (rendered.isNull()) {
-    out.error = QStringLiteral("%1: the image could not be rendered to 8-bit gray").arg(QDir::toNativeSeparators(path));
-    return out;
-  }
-  out.pixels = cxr::assistant::toImageInput(rendered);
-  return out;
-}
-
 }  // namespace
 
 int runCommand(const QStringList& args) {
@@ -213,7 +192,7 @@ int runCommand(const QStringList& args) {
     return 1;
   }
   cxr::assistant::DatasetRunner runner(p.settings, inputs.items, [&p](const QString& path, const QString& window) {
-    return readImage(path, window, p.imageBudget);
+    return cxr::app::readDatasetImage(path, window, p.imageBudget);
   });
   QString error;
   if (!runner.prepare(&error)) {

@@ -1,9 +1,11 @@
 #include "assistant_integration.h"
 
+#include "batch_dialog.h"
 #include "main_window.h"
 #include "model_image_feed.h"
 
 #include "cxr/assistant/model_backend.h"
+#include "cxr/assistant/prompting.h"
 #include "cxr/assistant/question_box.h"
 #include "cxr/viewer/viewer_widget.h"
 
@@ -216,7 +218,49 @@ void AssistantIntegration::exportWithDialog(ExportFormat format, ExportDocument:
     window_.statusBar()->showMessage(tr("Exported to %1").arg(QDir::toNativeSeparators(path)), 5000);
 }
 
+BatchDialog* AssistantIntegration::showBatchDialog() {
+  if (!batchDialog_) {
+    batchDialog_ = new BatchDialog(*engine_, &window_);
+    connect(batchDialog_, &BatchDialog::openResultRequested, this,
+            [this](const cxr::assistant::DatasetResultRow& row, const QString& path) {
+              // The image in the viewer (which feeds the panel), then its question and answer shown as a
+              // conversation reopened from the history is: the next question continues it.
+              if (QFileInfo(path).absoluteFilePath() != window_.currentFile() && !window_.openFile(path))
+                return;
+              cxr::assistant::ConversationRecord record;
+              record.title = QStringLiteral("%1 · %2").arg(row.image, row.task);
+              record.image = {QFileInfo(path).absoluteFilePath(), row.imageSha256, row.window};
+              cxr::assistant::MessageRecord question, answer;
+              question.role = QStringLiteral("user");
+              question.content = cxr::assistant::displayedUserMessage(row.prompt);
+              question.sentMessage = row.prompt;
+              answer.role = QStringLiteral("assistant");
+              answer.content = row.text;
+              cxr::assistant::SamplingSettings sampling;  // as the run drew it (its seed shown with the answer)
+              sampling.temperature = row.sampling.value(u"temperature").toDouble(sampling.temperature);
+              sampling.topP = row.sampling.value(u"top_p").toDouble(sampling.topP);
+              sampling.topK = row.sampling.value(u"top_k").toInt(sampling.topK);
+              sampling.maxNewTokens = row.sampling.value(u"max_new_tokens").toInt(sampling.maxNewTokens);
+              bool seeded = false;
+              const quint64 seed = row.seed.toULongLong(&seeded);
+              if (seeded) sampling.seed = seed;
+              answer.sampling = sampling;
+              record.messages = {question, answer};
+              panel_->restoreConversation(record);
+            });
+  }
+  batchDialog_->show();
+  batchDialog_->raise();
+  batchDialog_->activateWindow();
+  return batchDialog_;
+}
+
 void AssistantIntegration::createMenu() {
+  batchAction_ = new QAction(tr("&Batch..."), this);
+  batchAction_->setObjectName(QStringLiteral("batchAction"));
+  batchAction_->setStatusTip(tr("Run the assistant over a folder or a manifest of images, and evaluate the results"));
+  connect(batchAction_, &QAction::triggered, this, [this] { showBatchDialog(); });
+  window_.addFileMenuAction(batchAction_);
   QMenu* menu = window_.addMenuBeforeHelp(tr("&Assistant"));
   auto add = [&](const QString& text, const QKeySequence& key, auto&& slot) {
     QAction* a = menu->addAction(text);

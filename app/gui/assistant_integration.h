@@ -22,6 +22,7 @@ class QLabel;
 
 namespace cxr::app {
 
+class BatchDialog;
 class MainWindow;
 
 class AssistantIntegration : public QObject {
@@ -52,6 +53,9 @@ class AssistantIntegration : public QObject {
   // The bar that says what is wrong with the history (hidden while it is healthy).
   cxr::assistant::HistoryBanner* historyBanner() const { return historyBanner_; }
   QAction* includeIdentifyingAction() const { return includeIdentifying_; }
+  // File > Batch...: shows (creating it once) the dataset run dialog on this window's engine.
+  BatchDialog* showBatchDialog();
+  QAction* batchAction() const { return batchAction_; }
 
  Q_SIGNALS:
   void imageSourceChanged(const cxr::assistant::ModelImageSource& source);
@@ -74,6 +78,8 @@ class AssistantIntegration : public QObject {
   QTimer windowDebounce_;  // a window drag re-renders the on-screen image once it pauses
   QLabel* modelStatus_ = nullptr;
   QAction* includeIdentifying_ = nullptr;
+  QAction* batchAction_ = nullptr;
+  QPointer<BatchDialog> batchDialog_;
   bool rememberLoadedFolder_ = true;  // false while a --model / $CXR_LLAVA_MODEL folder loads
 };
 

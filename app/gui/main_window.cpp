@@ -157,6 +157,7 @@ void MainWindow::createActions() {
 
 void MainWindow::createMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
+  m_fileMenu = file;
   file->addAction(m_openAction);
   file->addAction(m_openFolderAction);
   m_recentMenu = file->addMenu(tr("Open &Recent"));
@@ -207,6 +208,11 @@ void MainWindow::createMenus() {
   m_helpMenu = menuBar()->addMenu(tr("&Help"));
   m_helpMenu->addAction(m_shortcutsAction);
   m_helpMenu->addAction(m_aboutAction);
+}
+
+void MainWindow::addFileMenuAction(QAction* action) {
+  m_fileMenu->insertAction(m_quitAction, action);
+  m_fileMenu->insertSeparator(m_quitAction);
 }
 
 QMenu* MainWindow::addMenuBeforeHelp(const QString& title) {

@@ -56,6 +56,8 @@ class MainWindow : public QMainWindow {
 
   // A top-level menu placed before Help (the assistant adds its own).
   QMenu* addMenuBeforeHelp(const QString& title);
+  // An entry in the File menu, above Quit (the assistant's Batch...).
+  void addFileMenuAction(QAction* action);
 
   // Every action with a keyboard shortcut, in menu order (for the Shortcuts dialog and tests).
   QList<QAction*> shortcutActions() const;
@@ -124,6 +126,7 @@ class MainWindow : public QMainWindow {
   QAction* m_fullScreenAction = nullptr;
   QMenu* m_recentMenu = nullptr;
   QMenu* m_helpMenu = nullptr;
+  QMenu* m_fileMenu = nullptr;
 
   QLabel* m_imageInfo = nullptr;
   QLabel* m_windowInfo = nullptr;

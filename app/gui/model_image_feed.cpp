@@ -75,4 +75,23 @@ cxr::assistant::ModelImageSource makeModelImageSource(const RadiographImage& ima
   return s;
 }
 
+cxr::assistant::DatasetImage readDatasetImage(const QString& path, const QString& window,
+                                              const cxr::viewer::LoadOptions& budget) {
+  cxr::assistant::DatasetImage out;
+  const auto loaded = cxr::viewer::loadRadiograph(path, budget);
+  if (!loaded.ok()) {
+    out.error = loaded.error;
+    return out;
+  }
+  std::optional<VoiSelection> voi;
+  if (window == QLatin1String("full")) voi = VoiSelection{cxr::viewer::fullRangeWindow(*loaded.image), std::nullopt, false};
+  const QImage rendered = cxr::viewer::renderForModel(*loaded.image, 0, voi);
+  if (rendered.isNull()) {
+    out.error = QStringLiteral("%1: the image could not be rendered to 8-bit gray").arg(QDir::toNativeSeparators(path));
+    return out;
+  }
+  out.pixels = cxr::assistant::toImageInput(rendered);
+  return out;
+}
+
 }  // namespace cxr::app

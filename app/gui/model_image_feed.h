@@ -4,6 +4,7 @@
 // Plain functions so that the window and the batch mode build the same thing.
 #pragma once
 
+#include "cxr/assistant/dataset_run.h"
 #include "cxr/assistant/image_source.h"
 #include "cxr/viewer/radiograph.h"
 
@@ -26,5 +27,11 @@ QString describeImage(const cxr::viewer::RadiographImage& image);
 cxr::assistant::ModelImageSource makeModelImageSource(
     const cxr::viewer::RadiographImage& image, int frame,
     const std::optional<cxr::viewer::VoiSelection>& onScreen, const QString& sha256);
+
+// A dataset image as the GUI hands it to the model (cxr-batch run and File > Batch... read with
+// this): the viewer's decoding, the file's default window ("default") or the full range ("full"),
+// normal polarity, 8-bit gray. The loader's message (naming the file) when it cannot be read.
+cxr::assistant::DatasetImage readDatasetImage(const QString& path, const QString& window,
+                                              const cxr::viewer::LoadOptions& budget = {});
 
 }  // namespace cxr::app

@@ -47,14 +47,14 @@ QString oneLine(QString s) {
   return s;
 }
 
-QString formatDuration(double seconds) {
+}  // namespace
+
+QString formatRunDuration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return QStringLiteral("--:--");
   const qint64 s = qint64(seconds + 0.5);
   return s >= 3600 ? QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'))
                    : QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
 }
-
-}  // namespace
 
 std::optional<QList<DatasetTask>> parseDatasetTasks(const QStringList& specs, QString* error) {
   QList<DatasetTask> tasks;
@@ -124,14 +124,14 @@ QString DatasetProgressFormatter::format(const DatasetProgressEvent& e) const {
         .arg(e.doneItems).arg(e.totalItems)
         .arg(e.failed ? QStringLiteral("error") : QStringLiteral("done"), e.id, e.task)
         .arg(e.itemSeconds, 0, 'f', 1)
-        .arg(rate, formatDuration(eta));
+        .arg(rate, formatRunDuration(eta));
   }
   constexpr int kWidth = 30;
   const int filled = e.totalItems > 0 ? int(double(kWidth) * e.doneItems / e.totalItems) : kWidth;
   return QStringLiteral("\r[%1%2] %3/%4 items · %5/%6 images · %7 images/min · ETA %8   ")
       .arg(QString(filled, u'#'), QString(kWidth - filled, u'.'))
       .arg(e.doneItems).arg(e.totalItems).arg(e.doneImages).arg(e.totalImages)
-      .arg(rate, formatDuration(eta));
+      .arg(rate, formatRunDuration(eta));
 }
 
 DatasetRunner::DatasetRunner(DatasetRunSettings settings, QList<DatasetItem> items, DatasetImageReader reader)
@@ -282,8 +282,13 @@ QJsonObject DatasetRunner::resultLine(const Entry& e, const QString& imageSha, c
   return o;
 }
 
-DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void(const DatasetProgressEvent&)>& progress) {
+DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void(const DatasetProgressEvent&)>& progress,
+                                     const std::function<bool()>& cancelled) {
   DatasetRunSummary summary;
+  const auto stopNow = [&] { return cancelled && cancelled(); };
+  // The engine's callbacks: returning false cancels within one layer (image, prefill) or token.
+  const cxr::PhaseProgress phaseProgress = [&](cxr::Phase, int, int) { return !stopNow(); };
+  const cxr::TokenCallback tokenProgress = [&](const cxr::TokenEvent&) { return !stopNow(); };
   const cxr::ModelInfo& info = model.info();
   const QJsonObject modelNow{{QStringLiteral("config_sha256"), QString::fromStdString(info.configSha256)},
                              {QStringLiteral("index_sha256"), QString::fromStdString(info.weightIndexSha256)}};
@@ -307,8 +312,9 @@ DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void
   ev.totalImages = int(entries_.size());
   ev.totalItems = ev.totalImages * int(settings_.tasks.size());
   QElapsedTimer clock;
-  auto report = [&](const QString& id, const QString& task, double seconds) {
-    ev.id = id;
+  auto report = [&](const Entry& e, const QString& task, double seconds) {
+    ev.id = e.item.id;
+    ev.image = e.item.image;
     ev.task = task;
     ev.itemSeconds = seconds;
     ev.elapsedSeconds = clock.isValid() ? clock.nsecsElapsed() / 1e9 : 0;
@@ -321,14 +327,21 @@ DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void
     failed_.insert(e.item.id);
     ++summary.failed;
     ev.doneItems += pendingTasks;
+    ev.freshItems += pendingTasks;
     ev.doneImages += 1;
     ev.freshImages += 1;
     ev.failed = true;
-    report(e.item.id, QStringLiteral("(all tasks)"), 0);
+    ev.reason = oneLine(reason);
+    ev.result = QJsonObject();
+    report(e, QStringLiteral("(all tasks)"), 0);
     return true;
   };
 
   for (const Entry& e : entries_) {
+    if (stopNow()) {
+      summary.stopped = true;
+      return summary;
+    }
     QList<const DatasetTask*> pending;
     for (const DatasetTask& t : settings_.tasks)
       if (!done_.contains(datasetItemKey(e.item.id, t.name))) pending << &t;
@@ -366,7 +379,10 @@ DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void
     const double readSeconds = readClock.nsecsElapsed() / 1e9;
     std::shared_ptr<const cxr::EncodedImage> encoded;
     try {
-      encoded = model.encodeImage(pixels);
+      encoded = model.encodeImage(pixels, phaseProgress);
+    } catch (const cxr::Cancelled&) {
+      summary.stopped = true;
+      return summary;
     } catch (const std::exception& ex) {
       if (!fail(e, int(pending.size()), QStringLiteral("%1: the model could not encode it: %2").arg(e.item.image, QString::fromUtf8(ex.what())))) return summary;
       continue;
@@ -382,22 +398,29 @@ DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void
       try {
         cxr::Conversation conversation(model);
         conversation.setImage(encoded);
-        r = conversation.send(task->prompt.toStdString(), sampling);
+        r = conversation.send(task->prompt.toStdString(), sampling, tokenProgress, phaseProgress);
       } catch (const std::exception& ex) {
         if (!fail(e, int(pending.size() - position), QStringLiteral("%1: %2: %3").arg(e.item.image, task->name, QString::fromUtf8(ex.what())))) return summary;
         break;
+      }
+      if (r.stopReason == cxr::StopReason::Cancelled) {  // a partial answer is no result: redone on resume
+        summary.stopped = true;
+        return summary;
       }
       const QJsonObject line = resultLine(e, imageSha, *task, seed, r, position == 0, readSeconds, info);
       if (!results_.append(QJsonDocument(line).toJson(QJsonDocument::Compact), &summary.error)) return summary;
       done_.insert(datasetItemKey(e.item.id, task->name));
       ++summary.written;
       ev.doneItems += 1;
+      ev.freshItems += 1;
       if (task == pending.last()) {
         ev.doneImages += 1;
         ev.freshImages += 1;
       }
       ev.failed = false;
-      report(e.item.id, task->name, itemClock.nsecsElapsed() / 1e9);
+      ev.reason.clear();
+      ev.result = line;
+      report(e, task->name, itemClock.nsecsElapsed() / 1e9);
     }
   }
   return summary;

@@ -216,6 +216,12 @@ void EngineWorker::restoreConversation(quint64 requestId, const QStringList& tur
   });
 }
 
+void EngineWorker::runModelJob(quint64 requestId, const ModelJob& job) {
+  guarded(requestId, [&] {
+    job(backend_->loadedModel(), [this, requestId] { return stop_->isCancelled(requestId); });
+  });
+}
+
 void EngineWorker::newConversation(quint64 requestId) {
   guarded(requestId, [&] {
     if (backend_->hasConversation() && !imageChanged_) backend_->reset();
@@ -322,6 +328,12 @@ void AssistantEngine::newConversation() {
 void AssistantEngine::restoreConversation(const QStringList& turns) {
   const quint64 id = nextId();
   QMetaObject::invokeMethod(worker_, [w = worker_, id, turns] { w->restoreConversation(id, turns); },
+                            Qt::QueuedConnection);
+}
+
+void AssistantEngine::runModelJob(ModelJob job) {
+  const quint64 id = nextId();
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, job = std::move(job)] { w->runModelJob(id, job); },
                             Qt::QueuedConnection);
 }
 

@@ -51,6 +51,7 @@ class ModelBackend final : public EngineBackend {
   int cachedPositions() const override {
     return conversation_ ? conversation_->cachedPositions() : 0;
   }
+  Model* loadedModel() override { return model_.get(); }
 
  private:
   static size_t imageKey(const ImageInput& image) {

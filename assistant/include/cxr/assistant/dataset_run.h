@@ -58,11 +58,18 @@ struct DatasetProgressEvent {
   int doneItems = 0, totalItems = 0;    // (image, task) pairs of this shard, skipped ones included
   int doneImages = 0, totalImages = 0;  // images of this shard
   int freshImages = 0;                  // images finished by this process (for the rate)
+  int freshItems = 0;                   // items finished (written or failed) by this process
   double elapsedSeconds = 0;            // since the first fresh item started
   QString id, task;                     // the item just finished
   double itemSeconds = 0;
   bool failed = false;                  // went to errors.csv
+  QString image;                        // the item's image (manifest path as written / relative path)
+  QString reason;                       // failed: why (the errors.csv reason)
+  QJsonObject result;                   // written: the results.jsonl line
 };
+
+// "1:05", "2:03:04"; "--:--" for a negative or infinite time (no rate yet).
+QString formatRunDuration(double seconds);
 
 // Formats progress for stderr: a bar redrawn in place on a terminal, one plain line per item
 // otherwise (logs of cluster jobs).
@@ -78,6 +85,7 @@ class DatasetProgressFormatter {
 
 struct DatasetRunSummary {
   int written = 0, skipped = 0, failed = 0;
+  bool stopped = false;  // `cancelled` said so: the item in progress was dropped, not written
   QString error;  // a problem that stopped the run (files, settings); image problems are not errors
   bool ok() const { return error.isEmpty(); }
 };
@@ -93,8 +101,12 @@ class DatasetRunner {
   int shardImages() const;
 
   // Runs every pending item of the shard. The model's identity is checked against run.json (first
-  // run: recorded). `progress` is called after each item.
-  DatasetRunSummary run(cxr::Model& model, const std::function<void(const DatasetProgressEvent&)>& progress = {});
+  // run: recorded). `progress` is called after each item. `cancelled` is polled between items and
+  // inside the engine (within one layer or token): when it turns true the item in progress is
+  // dropped (nothing half-done is written) and run() returns with `stopped`; running again with the
+  // same settings continues from there, as after a kill.
+  DatasetRunSummary run(cxr::Model& model, const std::function<void(const DatasetProgressEvent&)>& progress = {},
+                        const std::function<bool()>& cancelled = {});
 
  private:
   struct Entry {

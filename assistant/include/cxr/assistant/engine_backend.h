@@ -50,6 +50,10 @@ class EngineBackend {
   virtual void restore(const std::vector<Message>& turns);
   // Positions held in the KV cache (a follow-up only adds its own).
   virtual int cachedPositions() const = 0;
+  // The loaded engine itself, for work that drives it directly on the owner thread (a dataset run:
+  // its own Conversations on the same weights, no second copy of the model). Null when nothing is
+  // loaded or the backend has no cxr::Model (the scripted fake).
+  virtual Model* loadedModel() { return nullptr; }
 };
 
 // Readable stop reason without linking the engine's toString (the fake backend needs none).

@@ -13,6 +13,7 @@
 #include <QObject>
 #include <QThread>
 #include <atomic>
+#include <functional>
 #include <memory>
 
 namespace cxr::assistant {
@@ -22,6 +23,12 @@ struct StopControl {
   std::atomic<quint64> cancelledUpTo{0};
   bool isCancelled(quint64 requestId) const { return requestId <= cancelledUpTo.load(); }
 };
+
+// Work that drives the loaded model directly on the worker thread, between the chat's requests (a
+// dataset run). `model` is null when none is loaded (or the backend has none); `cancelled` turns
+// true when AssistantEngine::stop() is called and must be polled (the engine's progress and token
+// callbacks can return !cancelled()). The job must not throw: it reports its own outcome.
+using ModelJob = std::function<void(cxr::Model* model, const std::function<bool()>& cancelled)>;
 
 class EngineWorker : public QObject {
   Q_OBJECT
@@ -43,6 +50,8 @@ class EngineWorker : public QObject {
   // ending with an answer. Applied to the backend with the next question (after the image set
   // before it is encoded); a later setImage or newConversation drops it.
   Q_INVOKABLE void restoreConversation(quint64 requestId, const QStringList& turns);
+  // Runs `job` with the backend's model. The chat's conversation is left as it was.
+  void runModelJob(quint64 requestId, const ModelJob& job);
 
  Q_SIGNALS:
   void loadProgress(double fraction, const QString& stage);
@@ -100,6 +109,9 @@ class AssistantEngine : public QObject {
   // Continue a conversation reopened from history on the image set last (setImage first):
   // `turns` alternate the user messages as sent and the answers. See EngineWorker.
   void restoreConversation(const QStringList& turns);
+  // Queues `job` on the engine's thread (see ModelJob); the engine is busy until it returns, and
+  // stop() cancels it like any request.
+  void runModelJob(ModelJob job);
   // Cancels everything issued so far: the running request stops within one layer / token.
   void stop();
 
