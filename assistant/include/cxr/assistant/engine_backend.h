@@ -50,6 +50,13 @@ class EngineBackend {
   virtual void restore(const std::vector<Message>& turns);
   // Positions held in the KV cache (a follow-up only adds its own).
   virtual int cachedPositions() const = 0;
+
+  // Ahead of time ("prepare while the user looks"): encodes the image (unless it is the one
+  // already encoded) and computes the shared prefix of the prompts on it (cxr::Model::preparePrefix),
+  // so that the first question on it prefills only its own text. Changes no conversation. Throws
+  // cxr::Cancelled when progress returns false (within one layer). Returns whether anything is
+  // prepared; the default prepares nothing (backends without a prefix cache).
+  virtual bool prepare(const ImageInput& image, const PhaseProgress& progress);
 };
 
 // Readable stop reason without linking the engine's toString (the fake backend needs none).

@@ -20,7 +20,12 @@ namespace cxr::assistant {
 // Shared between the controller (writes) and the worker (reads from the engine's callbacks).
 struct StopControl {
   std::atomic<quint64> cancelledUpTo{0};
+  // Preparations (EngineWorker::prepare) issued before another image or model: no longer wanted.
+  std::atomic<quint64> preparationsSupersededUpTo{0};
   bool isCancelled(quint64 requestId) const { return requestId <= cancelledUpTo.load(); }
+  bool isSuperseded(quint64 requestId) const {
+    return isCancelled(requestId) || requestId <= preparationsSupersededUpTo.load();
+  }
 };
 
 class EngineWorker : public QObject {
@@ -43,6 +48,12 @@ class EngineWorker : public QObject {
   // ending with an answer. Applied to the backend with the next question (after the image set
   // before it is encoded); a later setImage or newConversation drops it.
   Q_INVOKABLE void restoreConversation(quint64 requestId, const QStringList& turns);
+  // "Prepare while the user looks": encodes the image set last and computes the shared prefix of
+  // its prompts (EngineBackend::prepare), so that the first question prefills only its own text.
+  // Not a request the panel waits for (no requestDone): it reports through preparationProgress and
+  // preparationFinished, and stops within one layer when another image or model is set, or on Stop.
+  // A question asked meanwhile waits behind it and continues on what it computed.
+  Q_INVOKABLE void prepare(quint64 requestId);
 
  Q_SIGNALS:
   void loadProgress(double fraction, const QString& stage);
@@ -58,6 +69,9 @@ class EngineWorker : public QObject {
   void failed(const QString& message);
   void conversationReset();
   void requestDone(quint64 requestId);
+  void preparationProgress(cxr::Phase phase, int done, int total);
+  // ready: the image's prefix is computed; else stopped, failed (message) or nothing to do.
+  void preparationFinished(bool ready, const QString& message);
 
  private:
   void runTurn(quint64 requestId, RequestKind kind, const QString& message,
@@ -100,6 +114,9 @@ class AssistantEngine : public QObject {
   // Continue a conversation reopened from history on the image set last (setImage first):
   // `turns` alternate the user messages as sent and the answers. See EngineWorker.
   void restoreConversation(const QStringList& turns);
+  // Prepares the image set last ahead of the first question (EngineWorker::prepare). Does not make
+  // the engine busy; setImage, loadModel and stop() end it.
+  void prepare();
   // Cancels everything issued so far: the running request stops within one layer / token.
   void stop();
 
@@ -120,9 +137,14 @@ class AssistantEngine : public QObject {
   void failed(const QString& message);
   void conversationReset();
   void busyChanged(bool busy);
+  // What the preparation does, for a status bar ("" when it ends without news).
+  void preparationStatus(const QString& text);
+  // The preparation ended: ready (the image's prefix is computed), else stopped or failed (message).
+  void preparationFinished(bool ready, const QString& message);
 
  private:
   quint64 nextId();
+  void supersedePreparations() { stop_->preparationsSupersededUpTo.store(lastId_); }
   void onRequestDone(quint64 requestId);
 
   QThread thread_;
