@@ -78,7 +78,8 @@ Commands:
                                   at the end), or with this option the oldest exchanges are dropped
   generate      --prompt TEXT     text-only generation (plain LlamaForCausalLM folders too)
   inspect                         validate a model folder and print a summary (exit 0 = loads)
-  bench         [--image FILE]    load / vision / prefill / decode / follow-up timings, peak RSS
+  bench         [--image FILE]    load / vision / prefill / decode / follow-up / second-prompt
+                                  timings, peak RSS
   make-random-checkpoint --out DIR [--preset 7b|tiny] [--dtype bf16|f16|f32]
                          [--tokenizer-from DIR] [--checkpoint-seed N]
 
@@ -92,6 +93,9 @@ Options:
   --max-image-megapixels N  images larger than N megapixels per frame are refused from their
                         header, before decoding (default 50)   --max-file-megapixels N  all frames
                         of a multi-frame DICOM (default 500)
+  --prefix-cache N      images whose shared prompt prefix (system prompt + image, the first
+                        1,066 positions of every prompt) stays cached for the next prompt on the
+                        same image: 0 (off) to 64, default 2; 559 MB each at the 7B shapes
   --json                print one JSON object (text, ids, stop reason, seed, timings, peak RSS)
   --prompt-ids LIST     raw prompt ids, e.g. 1,-200,13 (-200 = the image)
   --dump-dir DIR        write crop_uint8.png, pixel_values.f32le, image_embeddings.f32le,
@@ -176,6 +180,10 @@ ParseResult parseOptions(int argc, char** argv) {
         return fail(badValue(a, v, "a number of megapixels above 0"));
       (a == "--max-image-megapixels" ? o.maxImageMegapixels : o.maxFileMegapixels) = megapixels;
       fileMegapixelsGiven = fileMegapixelsGiven || a == "--max-file-megapixels";
+    } else if (a == "--prefix-cache") {
+      auto& n = o.load.prefixCacheImages;
+      if (!parseNumber(v, n) || n < 0 || n > cxr::LoadOptions::kMaxPrefixCacheImages)
+        return fail(badValue(a, v, "a whole number from 0 (off) to " + std::to_string(cxr::LoadOptions::kMaxPrefixCacheImages)));
     } else if (a == "--bench-tokens") {
       if (!parseNumber(v, o.benchDecodeTokens) || o.benchDecodeTokens < 1 ||
           o.benchDecodeTokens > cxr::SamplingParams::kMaxNewTokens)

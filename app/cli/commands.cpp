@@ -68,6 +68,7 @@ void writeTimings(JsonWriter& j, const cxr::Timings& t) {
   j.key("prefill").value(t.prefillSeconds);
   j.key("prefill_positions").value(t.prefillPositions);
   j.key("prefill_positions_per_s").value(t.prefillPositionsPerSecond());
+  j.key("reused_prefix_positions").value(t.reusedPrefixPositions);
   j.key("first_token").value(t.firstTokenSeconds);
   j.key("decode").value(t.decodeSeconds);
   j.key("decode_tokens").value(t.decodeTokens);
@@ -376,6 +377,13 @@ int runBench(const Options& o) {
   cxr::DecodeBoundMeter meter(*model);
   const auto report = conversation.send(cxr::prompts::kReport, greedy, meter.callback());
   const auto followUp = conversation.send("Is there a pleural effusion?", greedy);
+  // The differential after the report, in a new conversation on the same image: with the prefix
+  // cache (--prefix-cache, on by default) it prefills only the text after the image.
+  cxr::SamplingParams second = greedy;
+  second.maxNewTokens = 1;
+  cxr::Conversation secondConversation(*model);
+  secondConversation.setImage(image);
+  const auto secondPrompt = secondConversation.send(cxr::prompts::kDifferential, second);
 
   const double stepSeconds = meter.medianStepSeconds(), readSeconds = meter.medianReadSeconds();
   const double decodeRate = stepSeconds > 0 ? 1 / stepSeconds : 0;
@@ -410,6 +418,11 @@ int runBench(const Options& o) {
     j.key("followup_prefill_positions").value(followUp.timings.prefillPositions);
     j.key("followup_prefill_s").value(followUp.timings.prefillSeconds);
     j.key("followup_first_token_s").value(followUp.timings.firstTokenSeconds);
+    j.key("second_prompt_prefill_positions").value(secondPrompt.timings.prefillPositions);
+    j.key("second_prompt_reused_prefix_positions").value(secondPrompt.timings.reusedPrefixPositions);
+    j.key("second_prompt_first_token_s").value(secondPrompt.timings.firstTokenSeconds);
+    j.key("prefix_cache_images").value(model->prefixCacheImages());
+    j.key("prefix_cache_bytes").value(model->prefixCacheBytes());
     j.key("mkldnn_enabled").value(kernels.mkldnnBuilt && kernels.mkldnnEnabled);
     j.key("bf16_linear_1x4096x4096_ms").value(kernels.bf16GemvMs);
     j.key("f32_linear_1x4096x4096_ms").value(kernels.f32GemvMs);
@@ -436,6 +449,10 @@ int runBench(const Options& o) {
               meter.pairs().size(), stepSeconds * 1e3, decodeRate);
   std::printf("follow-up question    %d new positions prefilled in %.3f s, first token after %.3f s\n",
               followUp.timings.prefillPositions, followUp.timings.prefillSeconds, followUp.timings.firstTokenSeconds);
+  std::printf("second prompt         differential in a new conversation on the image: %d positions prefilled\n"
+              "                      (%d reused from the image's prefix), first token after %.3f s\n",
+              secondPrompt.timings.prefillPositions, secondPrompt.timings.reusedPrefixPositions,
+              secondPrompt.timings.firstTokenSeconds);
   std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
               kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
   std::printf("bandwidth bound       %.2f GB of decoder weights read alone in median %.0f ms = %.2f tokens/s\n",

@@ -305,6 +305,19 @@ void AssistantIntegration::createMenu() {
   includeIdentifying_->setToolTip(tr("Patient name, ID and dates in exported documents"));
   connect(includeIdentifying_, &QAction::toggled, this,
           [this](bool on) { panel_->setIncludeIdentifyingInExports(on); });
+  QAction* prepare = menu->addAction(tr("&Prepare the Model While I Look at an Image"));
+  prepare->setObjectName(QStringLiteral("prepareWhileLooking"));
+  prepare->setCheckable(true);
+  prepare->setChecked(panel_->prepareWhileLooking());
+  prepare->setToolTip(tr("Read each opened image with the model in the background, so that its first answer "
+                         "starts within seconds"));
+  connect(prepare, &QAction::toggled, this, [this](bool on) { panel_->setPrepareWhileLooking(on); });
+  // The status bar says what the preparation does.
+  connect(engine_.get(), &AssistantEngine::preparationStatus, this, [this](const QString& text) {
+    QStatusBar* bar = window_.statusBar();
+    if (!text.isEmpty()) bar->showMessage(text, text.startsWith(tr("Preparing")) ? 0 : 10000);
+    else if (bar->currentMessage().startsWith(tr("Preparing"))) bar->clearMessage();  // leave others' messages
+  });
   menu->addSeparator();
   add(tr("Choose &Model Folder…"), QKeySequence(), [this] { chooseModelFolder(); });
 

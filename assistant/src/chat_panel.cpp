@@ -554,6 +554,13 @@ void ChatPanel::sendImageToEngine() {
   const ImageInput input = toImageInput(image);
   engine_.setImage(input);
   if (engine_.isModelLoaded()) engine_.requestPreview(input);
+  if (engine_.isModelLoaded() && prepareWhileLooking_) engine_.prepare();
+}
+
+void ChatPanel::setPrepareWhileLooking(bool on) {
+  if (on == prepareWhileLooking_) return;
+  prepareWhileLooking_ = on;
+  if (on && engine_.isModelLoaded() && !source_.isNull() && transcript_.isEmpty()) engine_.prepare();
 }
 
 // ---- Model ----------------------------------------------------------------------------------------
@@ -613,6 +620,7 @@ void ChatPanel::saveSettings() const {
   settings.setValue(QStringLiteral("topK"), topK_->value());
   settings.setValue(QStringLiteral("maxNewTokens"), maxTokens_->value());
   settings.setValue(QStringLiteral("imageChoice"), imageChoice_->currentIndex());
+  settings.setValue(QStringLiteral("prepareWhileLooking"), prepareWhileLooking_);
   settings.setValue(QStringLiteral("modelFolder"), engine_.model().info.folder.empty() ? QVariant() : QVariant(QString::fromStdString(engine_.model().info.folder)));
 }
 
@@ -629,6 +637,7 @@ void ChatPanel::restoreSettings() {
   setSamplingSettings(s);
   deterministic_->setChecked(settings.value(QStringLiteral("deterministic"), false).toBool());
   imageChoice_->setCurrentIndex(settings.value(QStringLiteral("imageChoice"), 0).toInt());
+  prepareWhileLooking_ = settings.value(QStringLiteral("prepareWhileLooking"), true).toBool();
 }
 
 // ---- Rendering ------------------------------------------------------------------------------------

@@ -251,6 +251,9 @@ QJsonObject DatasetRunner::resultLine(const Entry& e, const QString& imageSha, c
                       {QStringLiteral("vision_s"), firstTask ? t.visionSeconds : 0.0},
                       {QStringLiteral("image_reused"), !firstTask},
                       {QStringLiteral("prefill_s"), t.prefillSeconds},
+                      // positions of the image's shared prefix (system prompt + image) taken from
+                      // the image's earlier task instead of prefilled again (prefill_positions)
+                      {QStringLiteral("reused_prefix_positions"), t.reusedPrefixPositions},
                       {QStringLiteral("first_token_s"), t.firstTokenSeconds},
                       {QStringLiteral("decode_s"), t.decodeSeconds},
                       {QStringLiteral("decode_tokens"), t.decodeTokens}};

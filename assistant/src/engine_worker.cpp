@@ -232,6 +232,23 @@ void EngineWorker::newConversation(quint64 requestId) {
   });
 }
 
+void EngineWorker::prepare(quint64 requestId) {
+  // Optional work: it never fails loudly, and it is not a request (no requestDone).
+  auto wanted = [&] { return !stop_->isSuperseded(requestId); };
+  if (!wanted() || !backend_->isLoaded() || image_.pixels.empty()) return;
+  try {
+    const bool ready = backend_->prepare(image_, [&](Phase phase, int done, int total) {
+      Q_EMIT preparationProgress(phase, done, total);
+      return wanted();
+    });
+    Q_EMIT preparationFinished(ready, {});
+  } catch (const Cancelled&) {
+    Q_EMIT preparationFinished(false, {});
+  } catch (const std::exception& e) {
+    Q_EMIT preparationFinished(false, QString::fromUtf8(e.what()));
+  }
+}
+
 // ---- AssistantEngine (GUI thread) -----------------------------------------------------------
 
 AssistantEngine::AssistantEngine(std::unique_ptr<EngineBackend> backend, QObject* parent)
@@ -262,6 +279,19 @@ AssistantEngine::AssistantEngine(std::unique_ptr<EngineBackend> backend, QObject
   connect(worker_, &EngineWorker::failed, this, &AssistantEngine::failed);
   connect(worker_, &EngineWorker::conversationReset, this, &AssistantEngine::conversationReset);
   connect(worker_, &EngineWorker::requestDone, this, &AssistantEngine::onRequestDone);
+  connect(worker_, &EngineWorker::preparationProgress, this, [this](Phase phase, int done, int total) {
+    const QString what = phase == Phase::Prefill   ? tr("reading the system prompt and the image, layer %1 of %2").arg(done).arg(total)
+                         : phase == Phase::Vision ? tr("encoding the image, layer %1 of %2").arg(done).arg(total)
+                                                  : tr("preparing the image");
+    Q_EMIT preparationStatus(tr("Preparing the model for this image: %1…").arg(what));
+    // A question asked meanwhile waits behind the preparation: its progress is this one's.
+    if (isBusy()) Q_EMIT phaseProgress(phase, done, total);
+  });
+  connect(worker_, &EngineWorker::preparationFinished, this, [this](bool ready, const QString& message) {
+    if (!message.isEmpty()) Q_EMIT preparationStatus(tr("Could not prepare the model for this image: %1").arg(message));
+    else Q_EMIT preparationStatus(ready ? tr("The model has read this image: its first answer starts at once.") : QString());
+    Q_EMIT preparationFinished(ready, message);
+  });
   thread_.setObjectName(QStringLiteral("cxr-engine"));
   thread_.start();
 }
@@ -282,12 +312,14 @@ void AssistantEngine::onRequestDone(quint64) {
 }
 
 void AssistantEngine::loadModel(const QString& folder, const LoadSettings& settings) {
+  supersedePreparations();
   const quint64 id = nextId();
   QMetaObject::invokeMethod(worker_, [w = worker_, id, folder, settings] { w->load(id, folder, settings); },
                             Qt::QueuedConnection);
 }
 
 void AssistantEngine::setImage(const ImageInput& image) {
+  supersedePreparations();
   const quint64 id = nextId();
   QMetaObject::invokeMethod(worker_, [w = worker_, id, image] { w->setImage(id, image); },
                             Qt::QueuedConnection);
@@ -335,6 +367,11 @@ void AssistantEngine::runModelJob(ModelJob job) {
   const quint64 id = nextId();
   QMetaObject::invokeMethod(worker_, [w = worker_, id, job = std::move(job)] { w->runModelJob(id, job); },
                             Qt::QueuedConnection);
+}
+
+void AssistantEngine::prepare() {
+  const quint64 id = ++lastId_;  // not counted as busy: nothing waits for it
+  QMetaObject::invokeMethod(worker_, [w = worker_, id] { w->prepare(id); }, Qt::QueuedConnection);
 }
 
 void AssistantEngine::stop() { stop_->cancelledUpTo.store(lastId_); }

@@ -28,13 +28,7 @@ class ModelBackend final : public EngineBackend {
 
   void startConversation(const ImageInput& image, const PhaseProgress& progress) override {
     Model& model = requireModel();
-    const size_t key = imageKey(image);
-    if (!encoded_ || key != encodedKey_) {
-      conversation_.reset();
-      encoded_.reset();
-      encoded_ = model.encodeImage(image, progress);
-      encodedKey_ = key;
-    }
+    encode(image, progress);
     // A new conversation on the same image reuses the encoding (engine.h promises no re-encode).
     conversation_ = std::make_unique<Conversation>(model);
     conversation_->setImage(encoded_);
@@ -52,8 +46,23 @@ class ModelBackend final : public EngineBackend {
     return conversation_ ? conversation_->cachedPositions() : 0;
   }
   Model* loadedModel() override { return model_.get(); }
+  bool prepare(const ImageInput& image, const PhaseProgress& progress) override {
+    Model& model = requireModel();
+    encode(image, progress);
+    model.preparePrefix(encoded_, prompts::kSystem, progress);  // the system prompt startConversation uses
+    return model.prefixCacheImages() > 0;
+  }
 
  private:
+  // Encodes `image` unless it is the one encoded last (a conversation on another image ends).
+  void encode(const ImageInput& image, const PhaseProgress& progress) {
+    const size_t key = imageKey(image);
+    if (encoded_ && key == encodedKey_) return;
+    conversation_.reset();
+    encoded_.reset();
+    encoded_ = requireModel().encodeImage(image, progress);
+    encodedKey_ = key;
+  }
   static size_t imageKey(const ImageInput& image) {
     const size_t bytes = std::hash<std::string_view>{}(std::string_view(
         reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size()));

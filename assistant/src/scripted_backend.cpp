@@ -22,6 +22,8 @@ void EngineBackend::restore(const std::vector<Message>&) {
   throw ModelError("this engine cannot continue a stored conversation; start a new one on the image");
 }
 
+bool EngineBackend::prepare(const ImageInput&, const PhaseProgress&) { return false; }
+
 namespace {
 
 std::vector<std::string> splitIntoTokens(const std::string& text) {

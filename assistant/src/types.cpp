@@ -38,6 +38,7 @@ LoadOptions LoadSettings::toEngine() const {
   o.device = device.toStdString();
   o.dtype = dtype.toStdString();
   o.threads = threads;
+  o.prefixCacheImages = prefixCacheImages;
   return o;
 }
 

@@ -168,6 +168,12 @@ class TestBatchCli : public QObject {
     QCOMPARE(lines[1].value(u"timings"_s).toObject().value(u"vision_s"_s).toDouble(), 0.0);
     QCOMPARE(lines[1].value(u"timings"_s).toObject().value(u"image_reused"_s).toBool(), true);
     QCOMPARE(first.value(u"timings"_s).toObject().value(u"image_reused"_s).toBool(), false);
+    // And so is the prompt's shared prefix (system prompt + image rows): the second task prefills
+    // only its question (issue 9).
+    QCOMPARE(first.value(u"timings"_s).toObject().value(u"reused_prefix_positions"_s).toInt(), 0);
+    QVERIFY2(lines[1].value(u"timings"_s).toObject().value(u"reused_prefix_positions"_s).toInt() > 16,
+             QJsonDocument(lines[1]).toJson().constData());
+    QVERIFY2(lines[1].value(u"prefill_positions"_s).toInt() < 30, QJsonDocument(lines[1]).toJson().constData());
     const QJsonObject findings = first.value(u"findings"_s).toObject();
     QCOMPARE(findings.keys(), (QStringList{u"Atelectasis"_s, u"Cardiomegaly"_s, u"Consolidation"_s, u"Edema"_s,
                                            u"Pleural Effusion"_s, u"Pneumothorax"_s}));

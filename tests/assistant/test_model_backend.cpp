@@ -87,6 +87,7 @@ class TestModelBackend : public QObject {
   void reportMatchesReferenceAndStreamsInOrder();
   void followUpPrefillsOnlyItsOwnTokens();
   void restoredConversationContinuesLikeTheLiveOne();
+  void preparedImageAnswersAfterItsOwnText();
   void stopAtEachStageLeavesEngineUsable();
   void previewIsTheExactCrop();
   void batchRunExportsTheRealAnswer();
@@ -190,6 +191,54 @@ void TestModelBackend::restoredConversationContinuesLikeTheLiveOne() {
   // The first answer after the restore processed the whole conversation, image included.
   QVERIFY(continued.timings.prefillPositions > live.answers[1].timings.prefillPositions);
   QVERIFY(continued.timings.visionSeconds > 0);
+}
+
+// "Prepare while the user looks" (issue 9): the image is encoded and its prompts' shared prefix
+// computed before any question, without making the engine busy; the report then prefills only its
+// own text and is still the reference's answer. A new image supersedes the preparation.
+void TestModelBackend::preparedImageAnswersAfterItsOwnText() {
+  Run run;
+  QSignalSpy finished(run.engine.get(), &AssistantEngine::preparationFinished);
+  QSignalSpy status(run.engine.get(), &AssistantEngine::preparationStatus);
+  QSignalSpy busy(run.engine.get(), &AssistantEngine::busyChanged);
+  run.engine->loadModel(checkpoint(), f32());
+  run.engine->setImage(toImageInput(QImage(imagePath())));
+  QVERIFY(run.idle());
+  busy.clear();
+  run.engine->prepare();
+  QVERIFY(!run.engine->isBusy());  // nothing waits for it: the buttons stay enabled
+  QVERIFY(QTest::qWaitFor([&] { return !finished.isEmpty(); }, 60000));
+  QCOMPARE(finished.first().at(0).toBool(), true);
+  QVERIFY(busy.isEmpty());
+  QVERIFY(status.size() >= 2);
+  QVERIFY2(status.first().at(0).toString().startsWith(QStringLiteral("Preparing the model for this image")),
+           qPrintable(status.first().at(0).toString()));
+  QVERIFY(run.answers.isEmpty() && run.failures.isEmpty());
+
+  run.engine->ask(RequestKind::Report, {}, greedy16());
+  QVERIFY(run.idle());
+  QVERIFY2(run.failures.isEmpty(), qPrintable(run.failures.join(u'\n')));
+  QCOMPARE(run.answers.size(), 1);
+  const AnswerResult& r = run.answers[0];
+  QCOMPARE(r.text, referenceText(reference(QStringLiteral("report"))));
+  QCOMPARE(r.timings.reusedPrefixPositions, 42 + 16);  // 42 ids before the image, 16 image rows
+  QCOMPARE(r.timings.prefillPositions, 98 - 43);      // only the ids after the image
+  QVERIFY(!run.events.contains(phaseName(cxr::Phase::Vision)));  // encoded during the preparation
+
+  // Another image right after prepare() supersedes it (it stops within one layer, or never starts;
+  // which one depends on timing); no error either way, and the next question gets its answer.
+  finished.clear();
+  run.engine->prepare();
+  QImage other(64, 80, QImage::Format_Grayscale8);
+  other.fill(90);
+  run.engine->setImage(toImageInput(other));
+  QVERIFY(run.idle());
+  QTest::qWait(200);
+  for (const auto& f : finished) QVERIFY2(f.at(1).toString().isEmpty(), qPrintable(f.at(1).toString()));
+  run.engine->ask(RequestKind::Question, QStringLiteral("Is there a pleural effusion?"), greedy16());
+  QVERIFY(run.idle());
+  QVERIFY2(run.failures.isEmpty(), qPrintable(run.failures.join(u'\n')));
+  QCOMPARE(run.answers.size(), 2);
 }
 
 void TestModelBackend::stopAtEachStageLeavesEngineUsable() {

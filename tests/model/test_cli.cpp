@@ -342,7 +342,8 @@ void testOptionsOutOfRangeAreRefused(const std::string& shared) {
       {"--top-p", "nan"},         {"--top-p", "0"},           {"--top-p", "1.5"},    {"--temperature", "nan"},
       {"--temperature", "inf"},   {"--temperature", "-0.5"},  {"--temperature", "9"}, {"--max-new-tokens", "2147483647"},
       {"--max-new-tokens", "0"},  {"--max-new-tokens", "-3"}, {"--top-k", "-1"},     {"--seed", "-1"},
-      {"--seed", "1e3"},          {"--threads", "-5"},        {"--threads", "abc"},  {"--bench-tokens", "0"}};
+      {"--seed", "1e3"},          {"--threads", "-5"},        {"--threads", "abc"},  {"--bench-tokens", "0"},
+      {"--prefix-cache", "-1"},   {"--prefix-cache", "65"},   {"--prefix-cache", "two"}};
   for (const auto& [option, value] : bad) {
     const Run r = runCli({"report", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
                           shared + "/cxr/nih_cxr14_00000001_000.png", option, value});

@@ -57,7 +57,11 @@ int main(int argc, char** argv) {
     CHECK(cancelled, "load cancelled at progress call " + std::to_string(stopAt));
     CHECK(callsAfterStop == 0, "no progress after the cancel (" + std::to_string(callsAfterStop) + " calls)");
   }
-  auto model = cxr::Model::load(folder.string(), f32);
+  // The shared image prefix is off here, so that "prefills the whole prompt" means what it says;
+  // test_engine_prefix covers it.
+  cxr::LoadOptions noSharedPrefix = f32;
+  noSharedPrefix.prefixCacheImages = 0;
+  auto model = cxr::Model::load(folder.string(), noSharedPrefix);
   CHECK(model->info().imageTokens == 16 && model->info().maxContext == 2048, "tiny64 info: 16 image tokens, context 2048");
 
   // ---- cancellation during image encoding

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/engine_internal.h"
+#include "core/prefix_cache.h"
 #include "core/sha256.h"
 #include "preprocess/preprocess.h"
 
@@ -154,6 +155,12 @@ int threadsFor(const LoadOptions& options) {
   return options.threads > 0 ? options.threads : physicalCores();
 }
 
+std::string prefixCacheRangeProblem(int images) {
+  if (images >= 0 && images <= LoadOptions::kMaxPrefixCacheImages) return {};
+  return std::to_string(images) + " images were asked for in the prefix cache: give 0 (off) to " +
+         std::to_string(LoadOptions::kMaxPrefixCacheImages);
+}
+
 // Model::load's work; `stage` says what it is doing, for the out-of-memory message.
 std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptions& options,
                                       const LoadProgress& progress, std::string& stage) {
@@ -163,7 +170,11 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
   const int threads = threadsFor(options);
+  if (const std::string problem = prefixCacheRangeProblem(options.prefixCacheImages); !problem.empty())
+    throw ModelError("Cannot load the model: " + problem);
   auto m = std::make_unique<Model::Impl>();
+  m->prefixCache = std::make_shared<detail::PrefixCache>();
+  m->prefixCache->setCapacity(options.prefixCacheImages);
   if (progress && !progress(0.0, "reading config.json")) throw LoadCancelled();
   std::vector<std::string> problems;
   const std::string configPath = (fs::path(folder) / "config.json").string();
@@ -296,6 +307,57 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
   enc->visionSeconds = secondsSince(t1);
   return std::make_shared<EncodedImage>(std::move(enc));
 }
+
+// ---- The shared image prefix (prefix_cache.h) -------------------------------------------------
+
+int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const std::string& systemPrompt,
+                         const PhaseProgress& progress) {
+  Impl& m = *impl_;
+  if (m.cfg.kind != ModelKind::CxrLlava)
+    throw ModelError("this is a text-only model (LlamaForCausalLM): it has no image prefix to prepare");
+  if (!image) throw ModelError("no image to prepare: encode one first");
+  if (image->impl().owner != &m)
+    throw ModelError("the image was encoded by a different model; encode it again with this one");
+  if (m.prefixCache->capacity() == 0) return 0;
+  // The first user turn as a Conversation renders it; the ids before the image do not depend on
+  // what the user writes after it (the tokenizer splits the text at "<image>").
+  std::vector<Message> chat;
+  if (!systemPrompt.empty()) chat.push_back({Message::Role::System, systemPrompt});
+  chat.push_back({Message::Role::User, "<image>\n"});
+  const std::vector<int32_t> ids = m.tokenizer->encodeChat(detail::renderLlama2ChatParts(chat));
+  const size_t shared = detail::PrefixCache::prefixLength(ids);
+  if (shared == 0 || m.prefixCache->contains(image, ids, shared)) return 0;
+
+  return translateTorchErrors("preparing the image prefix", [&] {
+    c10::InferenceMode guard;
+    std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
+    const at::Tensor& rows = image->impl().embeddings;  // [N, H]
+    at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
+                                : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
+    const int positions = int(x.size(0));
+    if (positions >= m.kvLimit())
+      throw ModelError("the image and the system prompt take " + std::to_string(positions) +
+                       " positions, more than the model's context holds (" + std::to_string(m.kvLimit()) + ")");
+    detail::KvCache cache;
+    detail::ensureCapacity(m, cache, positions);
+    try {
+      detail::llamaForward(m, cache, x, 0, [&](int done, int total) {
+        return !progress || progress(Phase::Prefill, done, total);
+      });
+    } catch (const detail::StopRequested&) {
+      throw Cancelled();
+    }
+    m.prefixCache->store(image, ids, shared, cache, positions);
+    return positions;
+  });
+}
+
+void Model::setPrefixCacheImages(int images) {
+  if (const std::string problem = prefixCacheRangeProblem(images); !problem.empty()) throw ModelError(problem);
+  impl_->prefixCache->setCapacity(images);
+}
+int Model::prefixCacheImages() const { return impl_->prefixCache->capacity(); }
+int64_t Model::prefixCacheBytes() const { return impl_->prefixCache->bytes(); }
 
 // ---- EncodedImage -----------------------------------------------------------------------------
 
@@ -432,6 +494,17 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   while (common < s.cachedIds.size() && common < ids.size() && s.cachedIds[common] == ids[common]) ++common;
   common = std::min(common, ids.size() - 1);
   s.cachedIds.resize(common);
+  ensureCapacity(m, s.cache, int(std::min<int64_t>(m.kvLimit(), int64_t(promptPositions) + maxNew)));
+  // ---- or the image's shared prefix (prefix_cache.h), kept from another prompt on this image
+  const size_t shared = imageAt >= 0 ? PrefixCache::prefixLength(ids) : 0;
+  if (shared > common && shared < ids.size() && m.prefixCache) {
+    const int reused = m.prefixCache->restore(image, ids, shared, s.cache);
+    if (reused > 0) {
+      s.cachedIds.assign(ids.begin(), ids.begin() + std::ptrdiff_t(shared));
+      common = shared;
+      r.timings.reusedPrefixPositions = reused;
+    }
+  }
   const int pos0 = positionsOf(common, imageAt, imageTokens);
 
   // ---- input embeddings of the new part: text, then the image's rows spliced at -200
@@ -452,7 +525,6 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   flush();
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);  // [T, H]
   const int T = int(x.size(0));
-  ensureCapacity(m, s.cache, int(std::min<int64_t>(m.kvLimit(), int64_t(promptPositions) + maxNew)));
 
   if (debug && debug->enabled && image && imageAt >= 0) {
     const auto& e = image->impl();
@@ -530,6 +602,10 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   r.text += stream.finish();
   r.timings.decodeTokens = int(r.tokenIds.size());
   r.timings.decodeSeconds = secondsSince(tDecode);
+  // Keep the image's shared prefix for the next prompt on it (after the answer, so that the copy
+  // does not delay the first token; the decode wrote only positions after the prompt).
+  if (shared > 0 && shared < ids.size() && m.prefixCache)
+    m.prefixCache->store(image, ids, shared, s.cache, positionsOf(shared, imageAt, imageTokens));
   return r;
 }
 

@@ -59,6 +59,8 @@ struct KvCache {
   int capacity = 0;
 };
 
+class PrefixCache;  // prefix_cache.h
+
 }  // namespace cxr::detail
 
 namespace cxr {
@@ -73,6 +75,8 @@ struct Model::Impl {
   detail::Weights w;
   at::Tensor ropeCos, ropeSin;  // [cfg.contextPositions(), hd] in the compute dtype (rounded, as HF does)
   double loadSeconds = 0;
+  // The KV cache of the shared image prefix of the last few images (prefix_cache.h).
+  std::shared_ptr<detail::PrefixCache> prefixCache;
 
   at::TensorOptions options() const { return at::TensorOptions().device(device).dtype(dtype); }
   int kvLimit() const { return int(ropeCos.size(0)); }

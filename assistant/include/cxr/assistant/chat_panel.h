@@ -48,6 +48,11 @@ class ChatPanel : public QWidget {
   void setImageSource(const ModelImageSource& source);
   void setImageChoice(ModelImageChoice choice);
   ModelImageChoice imageChoice() const;
+  // "Prepare the model while I look at an image" (default on; saved with the settings): each image
+  // sent to a loaded model is encoded and its prompts' shared prefix computed in the background
+  // (AssistantEngine::prepare), so that the first answer on it starts within seconds.
+  void setPrepareWhileLooking(bool on);
+  bool prepareWhileLooking() const { return prepareWhileLooking_; }
 
   void loadModel(const QString& folder, const LoadSettings& settings = {});
   // $CXR_LLAVA_MODEL or the Hugging Face cache (like the command-line tool); false if none.
@@ -133,6 +138,7 @@ class ChatPanel : public QWidget {
   ImageProvenance continuedImage_;
   bool imagePending_ = false;  // a new rendering of the same file waits for the next conversation
   bool includeIdentifying_ = false;
+  bool prepareWhileLooking_ = true;
   bool busy_ = false;
   QString lastError_;
 

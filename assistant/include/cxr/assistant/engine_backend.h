@@ -54,6 +54,15 @@ class EngineBackend {
   // its own Conversations on the same weights, no second copy of the model). Null when nothing is
   // loaded or the backend has no cxr::Model (the scripted fake).
   virtual Model* loadedModel() { return nullptr; }
+
+
+
+  // Ahead of time ("prepare while the user looks"): encodes the image (unless it is the one
+  // already encoded) and computes the shared prefix of the prompts on it (cxr::Model::preparePrefix),
+  // so that the first question on it prefills only its own text. Changes no conversation. Throws
+  // cxr::Cancelled when progress returns false (within one layer). Returns whether anything is
+  // prepared; the default prepares nothing (backends without a prefix cache).
+  virtual bool prepare(const ImageInput& image, const PhaseProgress& progress);
 };
 
 // Readable stop reason without linking the engine's toString (the fake backend needs none).

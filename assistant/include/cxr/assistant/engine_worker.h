@@ -21,7 +21,12 @@ namespace cxr::assistant {
 // Shared between the controller (writes) and the worker (reads from the engine's callbacks).
 struct StopControl {
   std::atomic<quint64> cancelledUpTo{0};
+  // Preparations (EngineWorker::prepare) issued before another image or model: no longer wanted.
+  std::atomic<quint64> preparationsSupersededUpTo{0};
   bool isCancelled(quint64 requestId) const { return requestId <= cancelledUpTo.load(); }
+  bool isSuperseded(quint64 requestId) const {
+    return isCancelled(requestId) || requestId <= preparationsSupersededUpTo.load();
+  }
 };
 
 // Work that drives the loaded model directly on the worker thread, between the chat's requests (a
@@ -52,6 +57,12 @@ class EngineWorker : public QObject {
   Q_INVOKABLE void restoreConversation(quint64 requestId, const QStringList& turns);
   // Runs `job` with the backend's model. The chat's conversation is left as it was.
   void runModelJob(quint64 requestId, const ModelJob& job);
+  // "Prepare while the user looks": encodes the image set last and computes the shared prefix of
+  // its prompts (EngineBackend::prepare), so that the first question prefills only its own text.
+  // Not a request the panel waits for (no requestDone): it reports through preparationProgress and
+  // preparationFinished, and stops within one layer when another image or model is set, or on Stop.
+  // A question asked meanwhile waits behind it and continues on what it computed.
+  Q_INVOKABLE void prepare(quint64 requestId);
 
  Q_SIGNALS:
   void loadProgress(double fraction, const QString& stage);
@@ -67,6 +78,9 @@ class EngineWorker : public QObject {
   void failed(const QString& message);
   void conversationReset();
   void requestDone(quint64 requestId);
+  void preparationProgress(cxr::Phase phase, int done, int total);
+  // ready: the image's prefix is computed; else stopped, failed (message) or nothing to do.
+  void preparationFinished(bool ready, const QString& message);
 
  private:
   void runTurn(quint64 requestId, RequestKind kind, const QString& message,
@@ -112,6 +126,9 @@ class AssistantEngine : public QObject {
   // Queues `job` on the engine's thread (see ModelJob); the engine is busy until it returns, and
   // stop() cancels it like any request.
   void runModelJob(ModelJob job);
+  // Prepares the image set last ahead of the first question (EngineWorker::prepare). Does not make
+  // the engine busy; setImage, loadModel and stop() end it.
+  void prepare();
   // Cancels everything issued so far: the running request stops within one layer / token.
   void stop();
 
@@ -132,9 +149,14 @@ class AssistantEngine : public QObject {
   void failed(const QString& message);
   void conversationReset();
   void busyChanged(bool busy);
+  // What the preparation does, for a status bar ("" when it ends without news).
+  void preparationStatus(const QString& text);
+  // The preparation ended: ready (the image's prefix is computed), else stopped or failed (message).
+  void preparationFinished(bool ready, const QString& message);
 
  private:
   quint64 nextId();
+  void supersedePreparations() { stop_->preparationsSupersededUpTo.store(lastId_); }
   void onRequestDone(quint64 requestId);
 
   QThread thread_;

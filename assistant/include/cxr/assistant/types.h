@@ -29,6 +29,7 @@ struct LoadSettings {
   QString device = QStringLiteral("cpu");
   QString dtype = QStringLiteral("auto");
   int threads = 0;
+  int prefixCacheImages = LoadOptions{}.prefixCacheImages;  // images whose shared prompt prefix is kept
   LoadOptions toEngine() const;
 };
 
