@@ -205,17 +205,15 @@ int runImagePrompt(const Options& o, const std::string& userMessage) {
   return result.stopReason == cxr::StopReason::Cancelled ? 1 : 0;
 }
 
-// --drop-old-turns: forget the oldest exchanges until `message` fits the context. The image tag
-// moves to the new first question (the image stays attached): to `message` itself when every
-// exchange goes. Stops when nothing is left to drop; send() then refuses what still does not fit.
-void dropOldTurnsFor(cxr::Conversation& conversation, std::string& message, const cxr::SamplingParams& sampling) {
+// --drop-old-turns: forget the oldest exchanges until `message` fits the context. The image stays
+// attached; the conversation puts its tag on the new first question (to `message` itself when every
+// exchange goes). Stops when nothing is left to drop; send() then refuses what still does not fit.
+void dropOldTurnsFor(cxr::Conversation& conversation, const std::string& message, const cxr::SamplingParams& sampling) {
   int dropped = 0;
   while (!conversation.contextBudgetWith(message, sampling).fits()) {
     std::vector<cxr::Message> turns(conversation.messages().begin() + 1, conversation.messages().end());
     if (turns.size() < 2) break;
-    const bool hadImage = turns[0].content.rfind("<image>", 0) == 0;
     turns.erase(turns.begin(), turns.begin() + 2);
-    if (hadImage) (turns.empty() ? message : turns[0].content).insert(0, "<image>\n");
     conversation.restore(turns);
     ++dropped;
   }
@@ -237,7 +235,7 @@ int runChat(const Options& o) {
     if (interactive) std::fprintf(stderr, "you> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
     const bool first = conversation.messages().size() <= 1;
-    std::string message = (first && image) ? "<image>\n" + line : line;
+    const std::string& message = line;  // the conversation puts "<image>\n" on the first turn
     // A refused turn (it does not fit the context, say) leaves the conversation as it was: say why
     // and read the next line. The exit status tells a script that a turn went unanswered.
     try {
@@ -504,7 +502,7 @@ int64_t peakRssBytes() {
 int runCommand(const Options& o) {
   if (o.command == "report") return runImagePrompt(o, cxr::prompts::kReport);
   if (o.command == "differential") return runImagePrompt(o, cxr::prompts::kDifferential);
-  if (o.command == "ask") return runImagePrompt(o, cxr::prompts::ask(o.question));
+  if (o.command == "ask") return runImagePrompt(o, o.question);  // the conversation adds "<image>\n"
   if (o.command == "chat") return runChat(o);
   if (o.command == "generate") return runGenerate(o);
   if (o.command == "inspect") return runInspect(o);

@@ -1,7 +1,5 @@
 #include "cxr/assistant/batch_run.h"
 
-#include "cxr/assistant/findings.h"
-#include "cxr/assistant/prompting.h"
 #include "cxr/assistant/report_export.h"
 
 #include <QDir>
@@ -19,48 +17,40 @@ std::optional<BatchRequest> parseRunSpec(const QString& spec, QString* error) {
 }
 
 BatchRun::BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions options, QObject* parent)
-    : QObject(parent), engine_(engine), image_(std::move(image)), options_(std::move(options)) {
-  clock_.start();
+    : QObject(parent),
+      engine_(engine),
+      image_(std::move(image)),
+      options_(std::move(options)),
+      session_(new ChatSession(engine_, nullptr, this)) {
+  // The session the window would use, seeing the default window (as the window does by default);
+  // it hands the image to the engine now and again when the model is loaded (before the request
+  // below: it connected first).
+  session_->setPreviewsWanted(false);
+  session_->setImageSource(image_);
   connect(&engine_, &AssistantEngine::loadProgress, this, [this](double fraction, const QString& stage) {
     Q_EMIT progress(QStringLiteral("loading %1% %2").arg(int(fraction * 100)).arg(stage));
   });
   connect(&engine_, &AssistantEngine::modelLoaded, this, [this](const ModelSummary& summary) {
     Q_EMIT progress(QStringLiteral("model: %1").arg(summary.statusText()));
-    engine_.setImage(toImageInput(image_.defaultWindow));
-    engine_.ask(options_.request.kind, options_.request.question, options_.sampling);
+    session_->ask(options_.request.kind, options_.request.question, options_.sampling);
   });
   connect(&engine_, &AssistantEngine::loadFailed, this, [this](const QString& m) { finish(2, m); });
   connect(&engine_, &AssistantEngine::loadCancelled, this, [this] { finish(4, QStringLiteral("loading was cancelled")); });
-  connect(&engine_, &AssistantEngine::answerStarted, this, [this](const QString& sent, RequestKind kind) {
-    transcript_.beginExchange(sent, kind, clock_.elapsed());
-    if (history_ && history_->isWritable()) {  // a failed write reaches the store's failure handler
-      conversationId_ = history_->createConversation(displayedUserMessage(sent).left(80),
-                                                     {image_.filePath, image_.sha256, image_.defaultWindowText},
-                                                     ModelIdentity::from(engine_.model().info));
-      if (conversationId_ && history_->addUserMessage(conversationId_, displayedUserMessage(sent), sent)) {
-        recorder_ = std::make_unique<StreamingRecorder>(*history_);
-        recorder_->begin(conversationId_, options_.sampling);
-      }
-    }
-  });
   connect(&engine_, &AssistantEngine::phaseProgress, this, [this](Phase phase, int done, int total) {
     Q_EMIT progress(QStringLiteral("%1 %2/%3").arg(phaseName(phase)).arg(done).arg(total));
   });
-  connect(&engine_, &AssistantEngine::tokenStreamed, this, [this](const QString& chunk, int) {
-    transcript_.appendChunk(chunk, clock_.elapsed());
-    if (recorder_) recorder_->append(chunk);
-    Q_EMIT textStreamed(chunk);
-  });
-  connect(&engine_, &AssistantEngine::answerFinished, this, [this](const AnswerResult& result) {
-    transcript_.finish(result);
-    if (recorder_) recorder_->finish(result);
+  connect(session_, &ChatSession::chunkAppended, this, &BatchRun::textStreamed);
+  connect(session_, &ChatSession::answerFinished, this, [this](const AnswerResult& result) {
+    if (done_) return;  // failed() came first: the failure is the outcome
     QString error;
     if (!writeExports(&error)) finish(1, error);
     else if (result.stopReason == StopReason::Cancelled) finish(4, QStringLiteral("generation was stopped (partial answer exported)"));
     else finish(0, QStringLiteral("done"));
   });
-  connect(&engine_, &AssistantEngine::failed, this, [this](const QString& m) { finish(3, m); });
+  connect(session_, &ChatSession::failed, this, [this](const QString& m) { finish(3, m); });
 }
+
+void BatchRun::setHistory(HistoryStore* history) { session_->setHistory(history); }
 
 void BatchRun::start() {
   if (image_.defaultWindow.isNull()) {
@@ -90,14 +80,7 @@ void BatchRun::start() {
 }
 
 bool BatchRun::writeExports(QString* error) {
-  ExportDocument doc = makeExportDocument(transcript_, options_.scope);
-  doc.image = image_.defaultWindow;
-  doc.windowText = image_.defaultWindowText;
-  doc.imageDescription = image_.description;
-  doc.imageSource = {image_.filePath, image_.sha256, image_.defaultWindowText};
-  doc.model = ModelIdentity::from(engine_.model().info);
-  doc.includeIdentifying = options_.includeIdentifying;
-  doc.patient = image_.patient;
+  const ExportDocument doc = session_->exportDocument(options_.scope, options_.includeIdentifying);
   if (!options_.exportTxt.isEmpty() && !writeTextFile(toPlainText(doc), options_.exportTxt, error)) return false;
   if (!options_.exportMarkdown.isEmpty() && !writeTextFile(toMarkdown(doc), options_.exportMarkdown, error)) return false;
   if (!options_.exportPdf.isEmpty() && !writePdf(doc, options_.exportPdf, error)) return false;
@@ -107,7 +90,6 @@ bool BatchRun::writeExports(QString* error) {
 void BatchRun::finish(int code, const QString& message) {
   if (done_) return;
   done_ = true;
-  if (recorder_ && recorder_->active()) recorder_->flush();  // a failed answer stays, marked incomplete
   Q_EMIT progress(message);
   Q_EMIT finished(code);
 }

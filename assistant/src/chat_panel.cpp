@@ -13,8 +13,7 @@
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
-#include <QFormLayout>
-#include <QGroupBox>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -30,7 +29,7 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTextBrowser>
-#include <QTextCursor>
+#include <QTextBlock>
 #include <QToolButton>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -49,160 +48,312 @@ QString statusColor(FindingStatus s) {
   }
   return {};
 }
+
+// An answer as readable rich text: blank lines separate paragraphs, "- ", "* " or "1. " lines
+// become lists, other line breaks stay.
+QString readableHtml(const QString& text) {
+  static const QRegularExpression bullet(QStringLiteral("^[-*\u2022]\\s+(.*)$"));
+  static const QRegularExpression numbered(QStringLiteral("^\\d{1,3}[.)]\\s+(.*)$"));
+  enum class List { None, Bullets, Numbers } list = List::None;
+  QString html;
+  QStringList paragraph;
+  auto endParagraph = [&] {
+    if (!paragraph.isEmpty()) html += QStringLiteral("<p>") + paragraph.join(QStringLiteral("<br>")) + QStringLiteral("</p>");
+    paragraph.clear();
+  };
+  auto endList = [&] {
+    if (list == List::Bullets) html += QStringLiteral("</ul>");
+    if (list == List::Numbers) html += QStringLiteral("</ol>");
+    list = List::None;
+  };
+  for (const QString& raw : text.split(u'\n')) {
+    const QString line = raw.trimmed();
+    if (line.isEmpty()) {
+      endParagraph();
+      endList();
+      continue;
+    }
+    const auto b = bullet.match(line);
+    const auto n = b.hasMatch() ? QRegularExpressionMatch() : numbered.match(line);
+    if (b.hasMatch() || n.hasMatch()) {
+      endParagraph();
+      const List kind = b.hasMatch() ? List::Bullets : List::Numbers;
+      if (list != kind) {
+        endList();
+        html += kind == List::Bullets ? QStringLiteral("<ul>") : QStringLiteral("<ol>");
+        list = kind;
+      }
+      html += QStringLiteral("<li>") + (b.hasMatch() ? b : n).captured(1).toHtmlEscaped() + QStringLiteral("</li>");
+    } else {
+      endList();
+      paragraph << line.toHtmlEscaped();
+    }
+  }
+  endParagraph();
+  endList();
+  return html;
+}
+
+// The checklist of one report, right under it: two findings a row, the status coloured.
+QString checklistHtml(const QString& report) {
+  const auto results = classifyFindings(report);
+  QString html = QStringLiteral("<table cellspacing=\"0\" cellpadding=\"3\" style=\"margin-top:4px\">"
+                                "<tr><td colspan=\"4\" style=\"color:#666; font-size:small\">%1</td></tr>")
+                     .arg(QCoreApplication::translate("cxr::assistant::ChatPanel", "Findings checklist (rule-based, from this report)"));
+  for (int i = 0; i < results.size(); ++i) {
+    if (i % 2 == 0) html += QStringLiteral("<tr>");
+    html += QStringLiteral("<td>%1</td><td style=\"color:%2; padding-right:12px\"><b>%3</b></td>")
+                .arg(findingName(results[i].finding).toHtmlEscaped(), statusColor(results[i].status),
+                     findingStatusName(results[i].status).toHtmlEscaped());
+    if (i % 2 == 1 || i + 1 == results.size()) html += QStringLiteral("</tr>");
+  }
+  return html + QStringLiteral("</table>");
+}
 }  // namespace
 
 ChatPanel::ChatPanel(AssistantEngine& engine, HistoryStore* history, QWidget* parent)
-    : QWidget(parent), engine_(engine), history_(history) {
-  // Also for a history that is not writable now: the user may start a new one (HistoryBanner).
-  if (history_) recorder_ = std::make_unique<StreamingRecorder>(*history_);
-  clock_.start();
+    : QWidget(parent), engine_(engine), history_(history), session_(new ChatSession(engine, history, this)) {
   buildUi();
   connectEngine();
+  connectSession();
   ticker_.setInterval(250);  // elapsed time and tokens/s while an answer runs
-  connect(&ticker_, &QTimer::timeout, this, &ChatPanel::render);
-  if (engine_.isModelLoaded()) modelStatus_->setText(engine_.model().statusText());
-  else showModelMissing();
+  connect(&ticker_, &QTimer::timeout, this, &ChatPanel::updateStreamStats);
+  if (engine_.isModelLoaded()) {
+    modelStatus_->setText(engine_.model().statusText());
+    modelBox_->setVisible(false);
+  } else {
+    showModelMissing();
+  }
   updateEnabled();
 }
 
-ChatPanel::~ChatPanel() {
-  // The worker keeps running until the engine's owner deletes it; make sure a streaming answer is
-  // closed in the history so the next start shows it as it was.
-  if (recorder_ && recorder_->active()) recorder_->flush();
+ChatPanel::~ChatPanel() = default;  // the session closes a streaming answer in the history
+
+namespace {
+// A header button that shows or hides a section (the arrow says which), reachable by Tab and
+// Space like any button.
+QToolButton* sectionToggle(const QString& text, const QString& objectName, QWidget* parent) {
+  auto* b = new QToolButton(parent);
+  b->setText(text);
+  b->setObjectName(objectName);
+  b->setAccessibleName(text);
+  b->setCheckable(true);
+  b->setAutoRaise(true);
+  b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  b->setArrowType(Qt::RightArrow);
+  b->setFocusPolicy(Qt::StrongFocus);
+  QObject::connect(b, &QToolButton::toggled, b, [b](bool on) { b->setArrowType(on ? Qt::DownArrow : Qt::RightArrow); });
+  return b;
 }
 
+QPushButton* actionButton(const QString& text, const QString& objectName, const QString& tip, QWidget* parent) {
+  auto* b = new QPushButton(text, parent);
+  b->setObjectName(objectName);
+  b->setAccessibleName(QString(text).remove(u'&').remove(QStringLiteral("…")));
+  b->setToolTip(tip);
+  return b;
+}
+}  // namespace
+
 void ChatPanel::buildUi() {
+  // Layout, top to bottom (issue 11: the answer gets the room): a notice about the model only
+  // while none is loaded; one compact row with what the model sees and the sampling settings, each
+  // opening a small strip; the transcript (all remaining height); the checklist, collapsed; the
+  // request buttons; the question box.
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
+  layout->setSpacing(4);
 
-  // ---- Model -------------------------------------------------------------------------------
-  auto* modelBox = new QGroupBox(tr("Model"), this);
-  auto* modelLayout = new QVBoxLayout(modelBox);
-  modelStatus_ = new QLabel(modelBox);
+  // ---- Model notice (the loaded model's summary lives in the status bar) ---------------------
+  modelBox_ = new QFrame(this);
+  modelBox_->setObjectName(QStringLiteral("modelNotice"));
+  modelBox_->setFrameShape(QFrame::StyledPanel);
+  auto* modelLayout = new QVBoxLayout(modelBox_);
+  modelLayout->setContentsMargins(6, 4, 6, 4);
+  modelStatus_ = new QLabel(modelBox_);
   modelStatus_->setWordWrap(true);
   modelStatus_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   modelStatus_->setObjectName(QStringLiteral("modelStatus"));
   auto* loadRow = new QHBoxLayout;
-  chooseFolder_ = new QPushButton(tr("Choose model folder…"), modelBox);
-  chooseFolder_->setObjectName(QStringLiteral("chooseModelFolder"));
-  loadProgress_ = new QProgressBar(modelBox);
+  chooseFolder_ = actionButton(tr("Choose model folder…"), QStringLiteral("chooseModelFolder"),
+                               tr("The CXR-LLaVA checkpoint folder (config.json, weights, tokenizer.model)"), modelBox_);
+  loadProgress_ = new QProgressBar(modelBox_);
   loadProgress_->setRange(0, 1000);
   loadProgress_->setVisible(false);
-  cancelLoad_ = new QPushButton(tr("Cancel"), modelBox);
-  cancelLoad_->setObjectName(QStringLiteral("cancelLoad"));
+  loadProgress_->setAccessibleName(tr("Model loading progress"));
+  cancelLoad_ = actionButton(tr("Cancel"), QStringLiteral("cancelLoad"), tr("Stop loading the model"), modelBox_);
+  cancelLoad_->setAccessibleName(tr("Cancel loading the model"));
   cancelLoad_->setVisible(false);
   loadRow->addWidget(chooseFolder_);
   loadRow->addWidget(loadProgress_, 1);
   loadRow->addWidget(cancelLoad_);
   modelLayout->addWidget(modelStatus_);
   modelLayout->addLayout(loadRow);
-  layout->addWidget(modelBox);
+  layout->addWidget(modelBox_);
   connect(chooseFolder_, &QPushButton::clicked, this, [this] {
     const QString folder = QFileDialog::getExistingDirectory(this, tr("Choose the CXR-LLaVA model folder"));
     if (!folder.isEmpty()) loadModel(folder);
   });
   connect(cancelLoad_, &QPushButton::clicked, this, [this] { engine_.stop(); });
 
-  // ---- What the model sees + sampling --------------------------------------------------------
-  auto* inputBox = new QGroupBox(tr("What the model sees"), this);
-  auto* inputLayout = new QHBoxLayout(inputBox);
-  preview_ = new QLabel(inputBox);
-  preview_->setFixedSize(128, 128);
-  preview_->setAlignment(Qt::AlignCenter);
-  preview_->setFrameShape(QFrame::StyledPanel);
-  preview_->setObjectName(QStringLiteral("modelInputPreview"));
-  auto* inputRight = new QVBoxLayout;
-  imageChoice_ = new QComboBox(inputBox);
+  // ---- One compact row: what the model sees, sampling ----------------------------------------
+  auto* header = new QHBoxLayout;
+  header->setSpacing(4);
+  inputToggle_ = sectionToggle(tr("Model input"), QStringLiteral("modelInputToggle"), this);
+  inputToggle_->setToolTip(tr("Show the exact square the model sees"));
+  thumbnail_ = new QLabel(this);
+  thumbnail_->setFixedSize(24, 24);
+  thumbnail_->setFrameShape(QFrame::StyledPanel);
+  thumbnail_->setAccessibleName(tr("Model input thumbnail"));
+  imageChoice_ = new QComboBox(this);
   imageChoice_->addItem(tr("Default window rendering"));
   imageChoice_->addItem(tr("Current on-screen window"));
   imageChoice_->setObjectName(QStringLiteral("imageChoice"));
-  cropInfo_ = new QLabel(inputBox);
+  imageChoice_->setAccessibleName(tr("Rendering the model sees"));
+  imageChoice_->setToolTip(tr("Which rendering of the image the model sees. Changing it starts a new conversation."));
+  imageChoice_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  samplingToggle_ = sectionToggle(tr("Sampling"), QStringLiteral("samplingToggle"), this);
+  header->addWidget(inputToggle_);
+  header->addWidget(thumbnail_);
+  header->addWidget(imageChoice_, 1);
+  header->addWidget(samplingToggle_);
+  layout->addLayout(header);
+
+  inputStrip_ = new QWidget(this);
+  inputStrip_->setObjectName(QStringLiteral("modelInputStrip"));
+  auto* inputLayout = new QHBoxLayout(inputStrip_);
+  inputLayout->setContentsMargins(0, 0, 0, 0);
+  preview_ = new QLabel(inputStrip_);
+  preview_->setFixedSize(96, 96);
+  preview_->setAlignment(Qt::AlignCenter);
+  preview_->setFrameShape(QFrame::StyledPanel);
+  preview_->setObjectName(QStringLiteral("modelInputPreview"));
+  preview_->setAccessibleName(tr("Model input preview"));
+  cropInfo_ = new QLabel(inputStrip_);
   cropInfo_->setWordWrap(true);
-  inputRight->addWidget(imageChoice_);
-  inputRight->addWidget(cropInfo_, 1);
+  cropInfo_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
   inputLayout->addWidget(preview_);
-  inputLayout->addLayout(inputRight, 1);
-  layout->addWidget(inputBox);
-  connect(imageChoice_, &QComboBox::currentIndexChanged, this, [this] {
-    if (!source_.isNull()) {
-      imagePending_ = true;  // newConversation() sends the newly chosen rendering
-      newConversation();
-    }
+  inputLayout->addWidget(cropInfo_, 1);
+  inputStrip_->setVisible(false);
+  layout->addWidget(inputStrip_);
+  connect(inputToggle_, &QToolButton::toggled, inputStrip_, &QWidget::setVisible);
+  connect(imageChoice_, &QComboBox::currentIndexChanged, this, [this](int index) {
+    session_->setImageChoice(index == 1 ? ModelImageChoice::CurrentWindow : ModelImageChoice::DefaultWindow);
   });
 
-  auto* samplingBox = new QGroupBox(tr("Sampling"), this);
-  samplingBox->setCheckable(false);
-  auto* form = new QFormLayout(samplingBox);
-  deterministic_ = new QCheckBox(tr("Deterministic (greedy: same image, same answer)"), samplingBox);
+  samplingRow_ = new QFrame(this);
+  samplingRow_->setObjectName(QStringLiteral("samplingSettings"));
+  samplingRow_->setFrameShape(QFrame::StyledPanel);
+  auto* grid = new QGridLayout(samplingRow_);
+  grid->setContentsMargins(6, 4, 6, 4);
+  grid->setVerticalSpacing(2);
+  deterministic_ = new QCheckBox(tr("&Deterministic (greedy: same image, same answer)"), samplingRow_);
   deterministic_->setObjectName(QStringLiteral("deterministic"));
-  temperature_ = new QDoubleSpinBox(samplingBox);
+  deterministic_->setAccessibleName(tr("Deterministic"));
+  temperature_ = new QDoubleSpinBox(samplingRow_);
   temperature_->setRange(0.0, 2.0);
   temperature_->setSingleStep(0.05);
   temperature_->setDecimals(2);
-  topP_ = new QDoubleSpinBox(samplingBox);
+  temperature_->setAccessibleName(tr("Temperature"));
+  topP_ = new QDoubleSpinBox(samplingRow_);
   topP_->setRange(0.05, 1.0);
   topP_->setSingleStep(0.05);
   topP_->setDecimals(2);
-  topK_ = new QSpinBox(samplingBox);
+  topP_->setAccessibleName(tr("Top-p"));
+  topK_ = new QSpinBox(samplingRow_);
   topK_->setRange(0, 1000);
   topK_->setSpecialValueText(tr("off"));
-  maxTokens_ = new QSpinBox(samplingBox);
+  topK_->setAccessibleName(tr("Top-k"));
+  maxTokens_ = new QSpinBox(samplingRow_);
   maxTokens_->setRange(1, 2048);
-  seed_ = new QLineEdit(samplingBox);
+  maxTokens_->setAccessibleName(tr("Maximum new tokens"));
+  seed_ = new QLineEdit(samplingRow_);
   seed_->setPlaceholderText(tr("random (shown with each answer)"));
   seed_->setObjectName(QStringLiteral("seed"));
+  seed_->setAccessibleName(tr("Seed"));
   // Digits only (a seed is 0 .. 2^64-1): "-1" or "abc" cannot be typed, so a seed the user sees is
   // never silently replaced by a random one. The spin boxes above are range-limited the same way
   // (within SamplingParams' ranges: temperature 0-2, top-p 0.05-1, top-k 0-1000, 1-2048 tokens).
   seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{0,20}")), seed_));
-  auto* row1 = new QHBoxLayout;
-  row1->addWidget(new QLabel(tr("Temperature"), samplingBox));
-  row1->addWidget(temperature_);
-  row1->addWidget(new QLabel(tr("Top-p"), samplingBox));
-  row1->addWidget(topP_);
-  row1->addWidget(new QLabel(tr("Top-k"), samplingBox));
-  row1->addWidget(topK_);
-  auto* row2 = new QHBoxLayout;
-  row2->addWidget(new QLabel(tr("Max new tokens"), samplingBox));
-  row2->addWidget(maxTokens_);
-  row2->addWidget(new QLabel(tr("Seed"), samplingBox));
-  row2->addWidget(seed_, 1);
-  form->addRow(deterministic_);
-  form->addRow(row1);
-  form->addRow(row2);
-  layout->addWidget(samplingBox);
+  auto label = [this](const QString& text, QWidget* buddy) {
+    auto* l = new QLabel(text, samplingRow_);
+    l->setBuddy(buddy);
+    return l;
+  };
+  grid->addWidget(deterministic_, 0, 0, 1, 6);
+  grid->addWidget(label(tr("&Temperature"), temperature_), 1, 0);
+  grid->addWidget(temperature_, 1, 1);
+  grid->addWidget(label(tr("Top-&p"), topP_), 1, 2);
+  grid->addWidget(topP_, 1, 3);
+  grid->addWidget(label(tr("Top-&k"), topK_), 1, 4);
+  grid->addWidget(topK_, 1, 5);
+  grid->addWidget(label(tr("Max &new tokens"), maxTokens_), 2, 0);
+  grid->addWidget(maxTokens_, 2, 1);
+  grid->addWidget(label(tr("S&eed"), seed_), 2, 2);
+  grid->addWidget(seed_, 2, 3, 1, 3);
+  grid->setColumnStretch(3, 1);
+  samplingRow_->setVisible(false);
+  layout->addWidget(samplingRow_);
+  connect(samplingToggle_, &QToolButton::toggled, samplingRow_, &QWidget::setVisible);
   setSamplingSettings(SamplingSettings{});
   connect(deterministic_, &QCheckBox::toggled, this, [this](bool on) {
     temperature_->setEnabled(!on);
     topP_->setEnabled(!on);
     topK_->setEnabled(!on);
   });
+  for (QObject* control : {static_cast<QObject*>(deterministic_), static_cast<QObject*>(temperature_),
+                           static_cast<QObject*>(topP_), static_cast<QObject*>(topK_),
+                           static_cast<QObject*>(maxTokens_), static_cast<QObject*>(seed_)}) {
+    if (auto* box = qobject_cast<QAbstractSpinBox*>(control))
+      connect(box, &QAbstractSpinBox::editingFinished, this, &ChatPanel::updateSamplingSummary);
+    if (auto* check = qobject_cast<QCheckBox*>(control))
+      connect(check, &QCheckBox::toggled, this, &ChatPanel::updateSamplingSummary);
+    if (auto* line = qobject_cast<QLineEdit*>(control))
+      connect(line, &QLineEdit::textChanged, this, &ChatPanel::updateSamplingSummary);
+  }
+  for (auto* spin : {temperature_, topP_})
+    connect(spin, &QDoubleSpinBox::valueChanged, this, &ChatPanel::updateSamplingSummary);
+  for (auto* spin : {topK_, maxTokens_})
+    connect(spin, &QSpinBox::valueChanged, this, &ChatPanel::updateSamplingSummary);
 
   // ---- Conversation ------------------------------------------------------------------------
   messages_ = new QTextBrowser(this);
   messages_->setOpenLinks(false);
   messages_->setObjectName(QStringLiteral("messages"));
+  messages_->setAccessibleName(tr("Conversation"));
+  messages_->setAccessibleDescription(tr("The questions and the assistant's answers. Tab moves between the "
+                                         "Copy and Reuse seed links; Enter follows one."));
+  messages_->setPlaceholderText(tr("Write a report, ask for a differential diagnosis or type a question below."));
+  messages_->document()->setDocumentMargin(8);
   connect(messages_, &QTextBrowser::anchorClicked, this, &ChatPanel::onAnchor);
+  layout->addWidget(messages_, 1);
+
+  findingsToggle_ = sectionToggle(tr("Findings checklist"), QStringLiteral("findingsToggle"), this);
+  findingsToggle_->setToolTip(tr("The checklist as a table: click a row to find its sentence in the report"));
   findings_ = new QTableWidget(6, 3, this);
   findings_->setObjectName(QStringLiteral("findings"));
+  findings_->setAccessibleName(tr("Findings checklist"));
   findings_->setHorizontalHeaderLabels({tr("Finding"), tr("Status"), tr("Sentence")});
   findings_->horizontalHeader()->setStretchLastSection(true);
   findings_->verticalHeader()->setVisible(false);
   findings_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   findings_->setSelectionBehavior(QAbstractItemView::SelectRows);
   findings_->verticalHeader()->setDefaultSectionSize(findings_->fontMetrics().height() + 6);
-  // Exactly six rows tall: every finding visible, and all remaining height goes to the transcript
-  // (a growing table left answers ~100 px at 1400x900).
+  // Exactly six rows tall when shown: every finding visible.
   findings_->setFixedHeight(findings_->horizontalHeader()->sizeHint().height() +
                             6 * findings_->verticalHeader()->defaultSectionSize() + 4);
   findings_->setToolTip(tr("Rule-based reading of the report (negation and hedge aware). Click a row to find its sentence."));
-  connect(findings_, &QTableWidget::cellClicked, this, [this](int row, int) {
+  findings_->setVisible(false);
+  connect(findingsToggle_, &QToolButton::toggled, findings_, &QWidget::setVisible);
+  auto findSentence = [this](int row) {
     const auto* item = findings_->item(row, 2);
     if (!item || item->text().isEmpty()) return;
     messages_->moveCursor(QTextCursor::Start);
     messages_->find(item->text());
-  });
-  layout->addWidget(messages_, 1);
+  };
+  connect(findings_, &QTableWidget::cellClicked, this, [findSentence](int row, int) { findSentence(row); });
+  connect(findings_, &QTableWidget::cellActivated, this, [findSentence](int row, int) { findSentence(row); });
+  layout->addWidget(findingsToggle_);
   layout->addWidget(findings_);
 
   auto* progressRow = new QHBoxLayout;
@@ -210,33 +361,53 @@ void ChatPanel::buildUi() {
   progress_ = new QProgressBar(this);
   progress_->setRange(0, 100);
   progress_->setObjectName(QStringLiteral("phaseProgress"));
+  progress_->setAccessibleName(tr("Progress of the answer"));
+  progress_->setMaximumHeight(phase_->sizeHint().height() + 4);
+  streamStats_ = new QLabel(this);
+  streamStats_->setObjectName(QStringLiteral("streamStats"));
+  streamStats_->setStyleSheet(QStringLiteral("color:#666"));
   progressRow->addWidget(phase_);
   progressRow->addWidget(progress_, 1);
+  progressRow->addWidget(streamStats_);
   phase_->setVisible(false);
   progress_->setVisible(false);
+  streamStats_->setVisible(false);
   layout->addLayout(progressRow);
 
   error_ = new QLabel(this);
   error_->setWordWrap(true);
   error_->setStyleSheet(QStringLiteral("color:#b00020"));
   error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  error_->setObjectName(QStringLiteral("error"));
   error_->setVisible(false);
   layout->addWidget(error_);
 
+  // ---- Requests ----------------------------------------------------------------------------
   auto* actions = new QHBoxLayout;
-  report_ = new QPushButton(tr("Write report"), this);
-  report_->setObjectName(QStringLiteral("writeReport"));
-  differential_ = new QPushButton(tr("Differential diagnosis"), this);
-  differential_->setObjectName(QStringLiteral("differential"));
-  stop_ = new QPushButton(tr("Stop"), this);
-  stop_->setObjectName(QStringLiteral("stop"));
-  regenerate_ = new QPushButton(tr("Regenerate"), this);
-  regenerate_->setObjectName(QStringLiteral("regenerate"));
-  edit_ = new QPushButton(tr("Edit question"), this);
-  edit_->setObjectName(QStringLiteral("editQuestion"));
-  newConversation_ = new QPushButton(tr("New conversation"), this);
-  newConversation_->setObjectName(QStringLiteral("newConversation"));
-  for (auto* b : {report_, differential_, stop_, regenerate_, edit_, newConversation_}) actions->addWidget(b);
+  actions->setSpacing(4);
+  report_ = actionButton(tr("Write report"), QStringLiteral("writeReport"), tr("Write a radiology report (Ctrl+R)"), this);
+  differential_ = actionButton(tr("Differential"), QStringLiteral("differential"),
+                               tr("Differential diagnosis (Ctrl+Shift+D)"), this);
+  differential_->setAccessibleName(tr("Differential diagnosis"));
+  regenerate_ = actionButton(tr("Regenerate"), QStringLiteral("regenerate"), tr("Write the last answer again"), this);
+  edit_ = actionButton(tr("Edit"), QStringLiteral("editQuestion"), tr("Edit the last question and send it again"), this);
+  edit_->setAccessibleName(tr("Edit question"));
+  newConversation_ = actionButton(tr("New"), QStringLiteral("newConversation"), tr("New conversation (Ctrl+Shift+N)"), this);
+  newConversation_->setAccessibleName(tr("New conversation"));
+  stop_ = actionButton(tr("Stop"), QStringLiteral("stop"), tr("Stop the answer (Ctrl+.)"), this);
+  export_ = new QToolButton(this);
+  export_->setText(tr("Export"));
+  export_->setPopupMode(QToolButton::InstantPopup);
+  export_->setObjectName(QStringLiteral("export"));
+  export_->setAccessibleName(tr("Export"));
+  export_->setFocusPolicy(Qt::StrongFocus);
+  historyButton_ = actionButton(tr("History…"), QStringLiteral("history"), tr("Past conversations (Ctrl+H)"), this);
+  historyButton_->setEnabled(history_ != nullptr);
+  for (QWidget* b : std::initializer_list<QWidget*>{report_, differential_, regenerate_, edit_, newConversation_, stop_})
+    actions->addWidget(b);
+  actions->addStretch(1);
+  actions->addWidget(export_);
+  actions->addWidget(historyButton_);
   layout->addLayout(actions);
   connect(report_, &QPushButton::clicked, this, &ChatPanel::writeReport);
   connect(differential_, &QPushButton::clicked, this, &ChatPanel::differentialDiagnosis);
@@ -245,18 +416,6 @@ void ChatPanel::buildUi() {
   connect(edit_, &QPushButton::clicked, this, &ChatPanel::editLastQuestion);
   connect(newConversation_, &QPushButton::clicked, this, &ChatPanel::newConversation);
 
-  auto* askRow = new QHBoxLayout;
-  question_ = new QuestionBox(this);
-  question_->setObjectName(QStringLiteral("question"));
-  send_ = new QPushButton(tr("Send"), this);
-  send_->setObjectName(QStringLiteral("send"));
-  askRow->addWidget(question_, 1);
-  auto* askButtons = new QVBoxLayout;
-  askButtons->addWidget(send_);
-  export_ = new QToolButton(this);
-  export_->setText(tr("Export"));
-  export_->setPopupMode(QToolButton::InstantPopup);
-  export_->setObjectName(QStringLiteral("export"));
   auto* menu = new QMenu(export_);
   const struct {
     QString label;
@@ -284,12 +443,16 @@ void ChatPanel::buildUi() {
   identifying->setCheckable(true);
   connect(identifying, &QAction::toggled, this, [this](bool on) { includeIdentifying_ = on; });
   export_->setMenu(menu);
-  askButtons->addWidget(export_);
-  historyButton_ = new QPushButton(tr("History…"), this);
-  historyButton_->setObjectName(QStringLiteral("history"));
-  historyButton_->setEnabled(history_ != nullptr);
-  askButtons->addWidget(historyButton_);
-  askRow->addLayout(askButtons);
+
+  auto* askRow = new QHBoxLayout;
+  question_ = new QuestionBox(this);
+  question_->setObjectName(QStringLiteral("question"));
+  question_->setAccessibleName(tr("Question"));
+  question_->setAccessibleDescription(tr("Enter sends; Shift+Enter starts a new line."));
+  question_->setPlaceholderText(tr("Ask about the image (Enter sends, Shift+Enter new line)"));
+  send_ = actionButton(tr("Send"), QStringLiteral("send"), tr("Send the question (Enter)"), this);
+  askRow->addWidget(question_, 1);
+  askRow->addWidget(send_, 0, Qt::AlignBottom);
   layout->addLayout(askRow);
   connect(question_, &QuestionBox::submitted, this, &ChatPanel::submitQuestion);
   connect(send_, &QPushButton::clicked, this, [this] {
@@ -297,6 +460,49 @@ void ChatPanel::buildUi() {
     if (!text.isEmpty()) submitQuestion(text);
   });
   connect(historyButton_, &QPushButton::clicked, this, &ChatPanel::showHistory);
+
+  // Keyboard: these work anywhere in the panel (the window's Assistant menu has the others).
+  auto shortcut = [this](const QKeySequence& key, auto&& slot) {
+    auto* action = new QAction(this);
+    action->setShortcut(key);
+    action->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+    connect(action, &QAction::triggered, this, slot);
+    addAction(action);
+  };
+  shortcut(QKeySequence(tr("Ctrl+Shift+R")), [this] { if (regenerate_->isEnabled()) regenerateLast(); });
+  shortcut(QKeySequence(tr("Ctrl+Shift+E")), [this] { if (edit_->isEnabled()) editLastQuestion(); });
+  shortcut(QKeySequence(tr("Ctrl+Shift+C")), [this] { copyLastAnswer(); });
+  regenerate_->setToolTip(tr("Write the last answer again (Ctrl+Shift+R)"));
+  edit_->setToolTip(tr("Edit the last question and send it again (Ctrl+Shift+E)"));
+
+  // Focus order follows the layout, top to bottom; the question box comes right after the
+  // transcript's links so that Tab from the answer reaches the question.
+  QWidget* order[] = {chooseFolder_, cancelLoad_, inputToggle_, imageChoice_, samplingToggle_, deterministic_,
+                      temperature_, topP_, topK_, maxTokens_, seed_, messages_, findingsToggle_, findings_,
+                      report_, differential_, regenerate_, edit_, newConversation_, stop_, export_,
+                      historyButton_, question_, send_};
+  for (size_t i = 0; i + 1 < std::size(order); ++i) setTabOrder(order[i], order[i + 1]);
+  updateSamplingSummary();
+}
+
+void ChatPanel::updateSamplingSummary() {
+  const SamplingSettings s = samplingSettings();
+  QString text = s.isGreedy() ? tr("Sampling: greedy")
+                              : tr("Sampling: T %1 · p %2").arg(s.temperature, 0, 'g', 3).arg(s.topP, 0, 'g', 3);
+  if (s.seed) text += tr(" · seed %1").arg(*s.seed);
+  samplingToggle_->setText(text);
+  samplingToggle_->setToolTip(s.describe());
+  samplingToggle_->setAccessibleName(tr("Sampling settings"));
+  samplingToggle_->setAccessibleDescription(s.describe());
+}
+
+void ChatPanel::copyLastAnswer() const {
+  const auto& entries = session_->transcript().entries();
+  for (auto it = entries.crbegin(); it != entries.crend(); ++it)
+    if (it->role == TranscriptEntry::Role::Assistant && !it->text.isEmpty()) {
+      QApplication::clipboard()->setText(it->text);
+      return;
+    }
 }
 
 void ChatPanel::connectEngine() {
@@ -312,9 +518,9 @@ void ChatPanel::connectEngine() {
   };
   connect(&engine_, &AssistantEngine::modelLoaded, this, [this, loadEnded](const ModelSummary& summary) {
     loadEnded();
+    modelBox_->setVisible(false);  // the status bar shows the model; the transcript gets the room
     modelStatus_->setText(summary.statusText());
     Q_EMIT modelStatusChanged(summary.statusText());
-    sendImageToEngine();
     updateEnabled();
   });
   connect(&engine_, &AssistantEngine::loadFailed, this, [this, loadEnded](const QString& message) {
@@ -330,7 +536,6 @@ void ChatPanel::connectEngine() {
     updateEnabled();
   });
   connect(&engine_, &AssistantEngine::previewReady, this, &ChatPanel::onPreview);
-  connect(&engine_, &AssistantEngine::answerStarted, this, &ChatPanel::onAnswerStarted);
   connect(&engine_, &AssistantEngine::phaseProgress, this, [this](Phase phase, int done, int total) {
     const int percent = total > 0 ? int(100.0 * done / total) : 0;
     phase_->setText(phaseName(phase));
@@ -339,22 +544,7 @@ void ChatPanel::connectEngine() {
     phase_->setVisible(true);
     progress_->setVisible(true);
   });
-  connect(&engine_, &AssistantEngine::tokenStreamed, this, [this](const QString& chunk, int) { onToken(chunk); });
-  connect(&engine_, &AssistantEngine::answerFinished, this, &ChatPanel::onAnswerFinished);
-  connect(&engine_, &AssistantEngine::failed, this, [this](const QString& message) {
-    lastError_ = message;
-    error_->setText(message);
-    error_->setVisible(true);
-    // A turn that failed before it finished is closed as it is.
-    if (transcript_.isStreaming()) {
-      AnswerResult partial;
-      partial.text = transcript_.entries().last().text;
-      partial.stopReason = StopReason::Cancelled;
-      onAnswerFinished(partial);
-    }
-  });
   connect(&engine_, &AssistantEngine::busyChanged, this, [this](bool busy) {
-    busy_ = busy;
     if (!busy) {
       phase_->setVisible(false);
       progress_->setVisible(false);
@@ -364,135 +554,95 @@ void ChatPanel::connectEngine() {
 }
 
 void ChatPanel::showModelMissing() {
+  modelBox_->setVisible(true);
   modelStatus_->setText(tr("No model loaded. The viewer works without one.\n%1")
                             .arg(QString::fromStdString(howToGetModel())));
 }
 
+void ChatPanel::connectSession() {
+  connect(session_, &ChatSession::transcriptReset, this, [this] {
+    render();
+    renderFindings();
+  });
+  connect(session_, &ChatSession::answerStarted, this, [this] {
+    error_->setVisible(false);
+    ticker_.start();
+    render();
+    updateStreamStats();
+  });
+  connect(session_, &ChatSession::chunkAppended, this, &ChatPanel::onToken);
+  connect(session_, &ChatSession::answerFinished, this, [this](const AnswerResult& result) {
+    onAnswerFinished();
+    Q_EMIT answerFinished(result);
+  });
+  connect(session_, &ChatSession::failed, this, [this](const QString& message) {
+    error_->setText(message);
+    error_->setVisible(true);
+  });
+  connect(session_, &ChatSession::imageWaiting, this, [this] {
+    cropInfo_->setText(tr("The on-screen window changed. Start a new conversation to let the model see it."));
+  });
+  connect(session_, &ChatSession::stateChanged, this, &ChatPanel::updateEnabled);
+}
+
 void ChatPanel::updateEnabled() {
-  const bool ready = engine_.isModelLoaded() && !source_.isNull() && !busy_;
+  const bool busy = engine_.isBusy();
+  const bool ready = session_->canAsk();
   report_->setEnabled(ready);
   differential_->setEnabled(ready);
   send_->setEnabled(ready);
-  stop_->setEnabled(busy_);
-  const bool hasExchange = transcript_.exchangeCount() > 0 && !transcript_.isStreaming() && !restored_;
-  regenerate_->setEnabled(ready && hasExchange);
-  edit_->setEnabled(ready && hasExchange);
-  newConversation_->setEnabled(!busy_);
-  chooseFolder_->setEnabled(!busy_);
-  export_->setEnabled(!transcript_.isEmpty());
+  stop_->setEnabled(busy);
+  regenerate_->setEnabled(session_->canRegenerate());
+  edit_->setEnabled(session_->canRegenerate());
+  newConversation_->setEnabled(!busy);
+  chooseFolder_->setEnabled(!busy);
+  export_->setEnabled(!session_->transcript().isEmpty());
 }
 
 // ---- Requests ---------------------------------------------------------------------------------
 
-void ChatPanel::writeReport() { engine_.ask(RequestKind::Report, {}, samplingSettings()); }
-void ChatPanel::differentialDiagnosis() { engine_.ask(RequestKind::Differential, {}, samplingSettings()); }
-void ChatPanel::askQuestion(const QString& question) { engine_.ask(RequestKind::Question, question, samplingSettings()); }
-void ChatPanel::stop() { engine_.stop(); }
+void ChatPanel::writeReport() { session_->ask(RequestKind::Report, {}, samplingSettings()); }
+void ChatPanel::differentialDiagnosis() { session_->ask(RequestKind::Differential, {}, samplingSettings()); }
+void ChatPanel::askQuestion(const QString& question) { session_->ask(RequestKind::Question, question, samplingSettings()); }
+void ChatPanel::stop() { session_->stop(); }
 
 void ChatPanel::submitQuestion(const QString& text) {
-  if (!engine_.isModelLoaded() || source_.isNull() || busy_) return;  // the box keeps the text
+  if (!session_->canAsk()) return;  // the box keeps the text
   error_->setVisible(false);
-  if (editing_) {
-    editing_ = false;
-    dropLastExchangeEverywhere();
-    engine_.editAndResend(text, samplingSettings());
-  } else {
-    askQuestion(text);
-  }
+  session_->submitQuestion(text, samplingSettings());
   question_->clear();
 }
 
-void ChatPanel::dropLastExchangeEverywhere() {
-  for (const auto& e : transcript_.dropLastExchange())
-    if (history_ && e.historyId) history_->markSuperseded(e.historyId);
-  render();
-}
-
-void ChatPanel::regenerateLast() {
-  if (transcript_.exchangeCount() == 0) return;
-  dropLastExchangeEverywhere();
-  engine_.regenerate(samplingSettings());
-}
+void ChatPanel::regenerateLast() { session_->regenerate(samplingSettings()); }
 
 void ChatPanel::editLastQuestion() {
-  const TranscriptEntry* user = transcript_.lastUser();
-  if (!user) return;
-  question_->setPlainText(user->text);
+  if (!session_->transcript().lastUser()) return;
+  question_->setPlainText(session_->beginEdit());
   question_->setFocus();
-  editing_ = true;
 }
 
-void ChatPanel::newConversation() {
-  transcript_.clear();
-  restored_ = false;
-  continuedTurns_.clear();
-  conversationId_ = 0;
-  editing_ = false;
-  engine_.newConversation();
-  if (imagePending_) {
-    imagePending_ = false;
-    sendImageToEngine();
-  }
-  render();
-  renderFindings();
-  updateEnabled();
-}
+void ChatPanel::newConversation() { session_->newConversation(); }
 
-// ---- Engine events ----------------------------------------------------------------------------
+// ---- Engine and session events ----------------------------------------------------------------
 
-void ChatPanel::onAnswerStarted(const QString& sent, RequestKind kind) {
-  error_->setVisible(false);
-  if (restored_) {
-    // A conversation reopened from the history is for reading and exporting: the engine never saw
-    // its turns, so a new request starts a new conversation on the image.
-    restored_ = false;
-    transcript_.clear();
-  }
-  continuedTurns_.clear();  // the engine has the reopened turns now
-  transcript_.beginExchange(sent, kind, clock_.elapsed());
-  if (history_ && history_->isOpen()) {
-    if (conversationId_ == 0) {
-      const QString title = displayedUserMessage(sent).left(80);
-      conversationId_ = history_->createConversation(
-          title, {source_.filePath, source_.sha256, chosenWindowText()}, ModelIdentity::from(engine_.model().info));
-    }
-    auto& entries = transcript_.entries();
-    entries[entries.size() - 2].historyId = history_->addUserMessage(conversationId_, entries[entries.size() - 2].text, sent);
-    if (recorder_) {
-      recorder_->begin(conversationId_, samplingSettings());
-      entries.last().historyId = recorder_->messageId();
-    }
-  }
-  ticker_.start();
-  render();
-  updateEnabled();
-}
-
-void ChatPanel::onToken(const QString& chunk) {
-  transcript_.appendChunk(chunk, clock_.elapsed());
-  if (recorder_) recorder_->append(chunk);
-  phase_->setVisible(false);
-  progress_->setVisible(false);
-  render();
-}
-
-void ChatPanel::onAnswerFinished(const AnswerResult& result) {
-  transcript_.finish(result);
-  if (recorder_ && recorder_->active()) recorder_->finish(result);
+void ChatPanel::onAnswerFinished() {
   ticker_.stop();
+  updateStreamStats();
   render();
   renderFindings();
   updateEnabled();
-  Q_EMIT answerFinished(result);
 }
 
 void ChatPanel::onPreview(const PreviewResult& preview) {
   const auto& info = preview.info;
   if (info.cropSize <= 0 || info.crop.size() != size_t(info.cropSize) * info.cropSize) return;
   QImage crop(info.crop.data(), info.cropSize, info.cropSize, info.cropSize, QImage::Format_Grayscale8);
-  preview_->setPixmap(QPixmap::fromImage(crop.copy()).scaled(preview_->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
+  const QPixmap pixmap = QPixmap::fromImage(crop.copy());
+  preview_->setPixmap(pixmap.scaled(preview_->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
+  thumbnail_->setPixmap(pixmap.scaled(thumbnail_->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
   const QRectF rect = cropRectInSource(info, preview.sourceWidth, preview.sourceHeight);
   const bool cut = info.resizedWidth != info.cropSize || info.resizedHeight != info.cropSize;
+  thumbnail_->setToolTip(tr("The %1×%1 square the model sees").arg(info.cropSize));
   cropInfo_->setText(tr("%1×%1 model input from the image resized to %2×%3.%4")
                          .arg(info.cropSize)
                          .arg(info.resizedWidth)
@@ -504,68 +654,28 @@ void ChatPanel::onPreview(const PreviewResult& preview) {
 // ---- Image ----------------------------------------------------------------------------------------
 
 void ChatPanel::setImageSource(const ModelImageSource& source) {
-  const bool sameFile = source.filePath == source_.filePath && source.sha256 == source_.sha256;
-  const QImage before = chosenImage();
-  source_ = source;
-  imageChoice_->setItemText(1, source_.currentWindow.isNull() ? tr("Current on-screen window (none)")
-                                                               : tr("Current on-screen window"));
-  // A window change on screen only matters when the model is told to see the on-screen window.
-  if (sameFile && chosenImage() == before) return;
-  if (!continuedTurns_.isEmpty() && (source.filePath == continuedImage_.path ||
-                                     (!source.sha256.isEmpty() && source.sha256 == continuedImage_.sha256))) {
-    // The reopened conversation's image arrived after restoreConversation(): encode it and replay
-    // the stored turns on it (setImage drops a pending replay in the worker).
-    sendImageToEngine();
-    engine_.restoreConversation(continuedTurns_);
-    updateEnabled();
-    return;
-  }
-  if (sameFile && !transcript_.isEmpty()) {
-    // Dragging the window must not throw the conversation away: the new rendering waits for the
-    // next conversation.
-    imagePending_ = true;
-    cropInfo_->setText(tr("The on-screen window changed. Start a new conversation to let the model see it."));
-    return;
-  }
-  if (!transcript_.isEmpty()) newConversation();
-  sendImageToEngine();
+  imageChoice_->setItemText(1, source.currentWindow.isNull() ? tr("Current on-screen window (none)")
+                                                              : tr("Current on-screen window"));
+  session_->setImageSource(source);
   updateEnabled();
 }
 
 void ChatPanel::setImageChoice(ModelImageChoice choice) { imageChoice_->setCurrentIndex(choice == ModelImageChoice::CurrentWindow ? 1 : 0); }
 
-ModelImageChoice ChatPanel::imageChoice() const {
-  return imageChoice_->currentIndex() == 1 ? ModelImageChoice::CurrentWindow : ModelImageChoice::DefaultWindow;
-}
-
-QImage ChatPanel::chosenImage() const {
-  if (imageChoice() == ModelImageChoice::CurrentWindow && !source_.currentWindow.isNull()) return source_.currentWindow;
-  return source_.defaultWindow;
-}
-
-QString ChatPanel::chosenWindowText() const {
-  if (imageChoice() == ModelImageChoice::CurrentWindow && !source_.currentWindow.isNull()) return source_.currentWindowText;
-  return source_.defaultWindowText;
-}
-
-void ChatPanel::sendImageToEngine() {
-  const QImage image = chosenImage();
-  if (image.isNull()) return;
-  const ImageInput input = toImageInput(image);
-  engine_.setImage(input);
-  if (engine_.isModelLoaded()) engine_.requestPreview(input);
-  if (engine_.isModelLoaded() && prepareWhileLooking_) engine_.prepare();
-}
+ModelImageChoice ChatPanel::imageChoice() const { return session_->imageChoice(); }
 
 void ChatPanel::setPrepareWhileLooking(bool on) {
   if (on == prepareWhileLooking_) return;
   prepareWhileLooking_ = on;
-  if (on && engine_.isModelLoaded() && !source_.isNull() && transcript_.isEmpty()) engine_.prepare();
+  session_->setPrepareWhileLooking(on);
+  if (on && engine_.isModelLoaded() && !session_->imageSource().isNull() && session_->transcript().isEmpty())
+    engine_.prepare();
 }
 
 // ---- Model ----------------------------------------------------------------------------------------
 
 void ChatPanel::loadModel(const QString& folder, const LoadSettings& settings) {
+  modelBox_->setVisible(true);
   modelStatus_->setText(tr("Loading %1…").arg(QDir::toNativeSeparators(folder)));
   loadProgress_->setValue(0);
   loadProgress_->setVisible(true);
@@ -638,37 +748,74 @@ void ChatPanel::restoreSettings() {
   deterministic_->setChecked(settings.value(QStringLiteral("deterministic"), false).toBool());
   imageChoice_->setCurrentIndex(settings.value(QStringLiteral("imageChoice"), 0).toInt());
   prepareWhileLooking_ = settings.value(QStringLiteral("prepareWhileLooking"), true).toBool();
+  session_->setPrepareWhileLooking(prepareWhileLooking_);
 }
 
 // ---- Rendering ------------------------------------------------------------------------------------
 
 void ChatPanel::render() {
-  const qint64 now = clock_.elapsed();
+  // The whole conversation, once per exchange (start, finish, a dropped or restored turn). While
+  // an answer streams, its text is the document's last block and onToken() appends to it.
+  const qint64 now = session_->nowMs();
+  const auto& entries = session_->transcript().entries();
   QString html = QStringLiteral("<html><body>");
-  const auto& entries = transcript_.entries();
   for (int i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
-    const QString text = e.text.toHtmlEscaped().replace(u'\n', QStringLiteral("<br>"));
     if (e.role == TranscriptEntry::Role::User) {
-      html += QStringLiteral("<p style=\"background:#eef3fb; padding:4px\"><b>%1</b><br>%2</p>").arg(tr("You"), text);
-    } else {
-      QString links = QStringLiteral("<a href=\"copy:%1\">%2</a>").arg(i).arg(tr("copy"));
-      if (e.result)
-        links += QStringLiteral(" · <a href=\"seed:%1\">%2</a>").arg(e.result->seed).arg(tr("reuse seed"));
-      html += QStringLiteral("<p><b>%1</b><br>%2%3<br><span style=\"color:#666; font-size:small\">%4 · %5</span></p>")
-                  .arg(tr("Assistant"), text, e.streaming ? QStringLiteral("▍") : QString(),
-                       Transcript::statsText(e, now).toHtmlEscaped(), links);
+      html += QStringLiteral("<table width=\"100%\" cellpadding=\"6\" style=\"margin-top:8px\"><tr><td bgcolor=\"#eef3fb\">"
+                             "<b>%1</b><br>%2</td></tr></table>")
+                  .arg(tr("You"), e.text.toHtmlEscaped().replace(u'\n', QStringLiteral("<br>")));
+      continue;
     }
+    html += QStringLiteral("<p style=\"margin-top:8px; margin-bottom:2px\"><b>%1</b></p>").arg(tr("Assistant"));
+    if (e.streaming) break;  // appended below, as plain text, by the stream cursor
+    html += readableHtml(e.text);
+    if (e.kind == RequestKind::Report && !e.text.isEmpty()) html += checklistHtml(e.text);
+    html += QStringLiteral("<p style=\"color:#666; font-size:small; margin-top:2px\">%1 · "
+                           "<a href=\"copy:%2\">%3</a>")
+                .arg(Transcript::statsText(e, now).toHtmlEscaped())
+                .arg(i)
+                .arg(tr("Copy"));
+    if (e.result) html += QStringLiteral(" · <a href=\"seed:%1\">%2</a>").arg(e.result->seed).arg(tr("Reuse seed"));
+    html += QStringLiteral("</p>");
   }
   html += QStringLiteral("</body></html>");
   auto* bar = messages_->verticalScrollBar();
   const bool atBottom = bar->value() >= bar->maximum() - 4;
   messages_->setHtml(html);
+  streamCursor_ = QTextCursor();
+  if (session_->transcript().isStreaming()) {
+    QTextCursor cursor(messages_->document());
+    cursor.movePosition(QTextCursor::End);
+    cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+    cursor.insertText(entries.last().text);
+    streamCursor_ = cursor;
+  }
   if (atBottom) bar->setValue(bar->maximum());
 }
 
+void ChatPanel::onToken(const QString& chunk) {
+  phase_->setVisible(false);
+  progress_->setVisible(false);
+  if (streamCursor_.isNull()) {  // (a view that missed the start: show everything once)
+    render();
+    return;
+  }
+  auto* bar = messages_->verticalScrollBar();
+  const bool atBottom = bar->value() >= bar->maximum() - 4;
+  streamCursor_.insertText(chunk);  // appends: the work per token does not grow with the answer
+  if (atBottom) bar->setValue(bar->maximum());
+}
+
+void ChatPanel::updateStreamStats() {
+  const auto& entries = session_->transcript().entries();
+  const bool streaming = session_->transcript().isStreaming();
+  streamStats_->setVisible(streaming);
+  if (streaming) streamStats_->setText(Transcript::statsText(entries.last(), session_->nowMs()));
+}
+
 void ChatPanel::renderFindings() {
-  const QString report = transcript_.reportText();
+  const QString report = session_->transcript().reportText();
   const auto results = report.isEmpty() ? QList<FindingResult>{} : classifyFindings(report);
   const auto findings = allFindings();
   for (int row = 0; row < findings.size(); ++row) {
@@ -690,7 +837,8 @@ void ChatPanel::onAnchor(const QUrl& url) {
   const QString s = url.toString();
   if (s.startsWith(QStringLiteral("copy:"))) {
     const int i = s.mid(5).toInt();
-    if (i >= 0 && i < transcript_.entries().size()) QApplication::clipboard()->setText(transcript_.entries()[i].text);
+    const auto& entries = session_->transcript().entries();
+    if (i >= 0 && i < entries.size()) QApplication::clipboard()->setText(entries[i].text);
   } else if (s.startsWith(QStringLiteral("seed:"))) {
     seed_->setText(s.mid(5));
   }
@@ -699,15 +847,7 @@ void ChatPanel::onAnchor(const QUrl& url) {
 // ---- Export and history -------------------------------------------------------------------------
 
 ExportDocument ChatPanel::exportDocument(ExportDocument::Scope scope) const {
-  ExportDocument doc = makeExportDocument(transcript_, scope);
-  doc.image = chosenImage();
-  doc.windowText = chosenWindowText();
-  doc.imageDescription = source_.description;
-  doc.imageSource = {source_.filePath, source_.sha256, chosenWindowText()};
-  doc.model = ModelIdentity::from(engine_.model().info);
-  doc.includeIdentifying = includeIdentifying_;
-  doc.patient = source_.patient;
-  return doc;
+  return session_->exportDocument(scope, includeIdentifying_);
 }
 
 bool ChatPanel::exportTo(const QString& path, ExportFormat format, ExportDocument::Scope scope, QString* error) const {
@@ -720,56 +860,9 @@ bool ChatPanel::exportTo(const QString& path, ExportFormat format, ExportDocumen
   return false;
 }
 
-void ChatPanel::restoreConversation(const ConversationRecord& record) {
-  QList<TranscriptEntry> entries;
-  for (const auto& m : record.messages) {
-    TranscriptEntry e;
-    e.role = m.role == QStringLiteral("user") ? TranscriptEntry::Role::User : TranscriptEntry::Role::Assistant;
-    e.text = m.content;
-    e.sentMessage = m.sentMessage;
-    e.historyId = m.id;
-    if (e.role == TranscriptEntry::Role::User && m.sentMessage == QString::fromUtf8(prompts::kReport)) e.kind = RequestKind::Report;
-    if (e.role == TranscriptEntry::Role::Assistant) {
-      if (!entries.isEmpty()) e.kind = entries.last().kind;
-      AnswerResult r;
-      r.text = m.content;
-      r.sampling = m.sampling.value_or(SamplingSettings{});
-      r.seed = r.sampling.seed.value_or(0);
-      r.stopReason = m.complete ? StopReason::EndOfSequence : StopReason::Cancelled;
-      e.result = r;
-    }
-    entries.push_back(e);
-  }
-  engine_.newConversation();
-  transcript_.restore(entries);
-  // The engine continues the conversation when it alternates user/answer and ends with an answer.
-  QStringList turns;
-  bool alternates = true;
-  for (const auto& e : entries) {
-    const bool user = e.role == TranscriptEntry::Role::User;
-    alternates = alternates && user == (turns.size() % 2 == 0);
-    turns.push_back(user && !e.sentMessage.isEmpty() ? e.sentMessage : e.text);
-  }
-  continuedTurns_.clear();
-  continuedImage_ = record.image;
-  if (alternates && !turns.isEmpty() && turns.size() % 2 == 0) {
-    continuedTurns_ = turns;
-    engine_.restoreConversation(turns);
-    restored_ = false;
-    conversationId_ = record.id;  // new turns are stored with the old ones
-  } else {
-    restored_ = true;
-    conversationId_ = 0;  // new questions go to a new stored conversation
-  }
-  render();
-  renderFindings();
-  updateEnabled();
-}
+void ChatPanel::restoreConversation(const ConversationRecord& record) { session_->restoreConversation(record); }
 
-void ChatPanel::forgetStoredIds() {
-  conversationId_ = 0;
-  for (auto& e : transcript_.entries()) e.historyId = 0;
-}
+void ChatPanel::forgetStoredIds() { session_->forgetStoredIds(); }
 
 void ChatPanel::showHistory() {
   if (!history_) return;

@@ -18,6 +18,10 @@ qint64 residentBytes() {
     if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
   return 0;
 }
+
+QString exactUserMessage(const QString& message, bool firstTurn) {
+  return QString::fromStdString(userTurnMessage(message.toStdString(), firstTurn, /*withImage=*/true));
+}
 }  // namespace
 
 EngineWorker::EngineWorker(std::unique_ptr<EngineBackend> backend, std::shared_ptr<StopControl> stop)
@@ -106,9 +110,7 @@ bool EngineWorker::ensureConversation(quint64 requestId) {
 bool EngineWorker::ensureConversationRestored(quint64 requestId) {
   if (!ensureConversation(requestId)) return false;
   if (!restorePending_) return true;
-  std::vector<Message> turns;
-  for (int i = 0; i < restoredTurns_.size(); ++i)
-    turns.push_back({i % 2 == 0 ? Message::Role::User : Message::Role::Assistant, restoredTurns_[i].toStdString()});
+  const std::vector<Message> turns = toMessages(restoredTurns_);
   restorePending_ = false;  // a refused restore is reported once, then the panel starts afresh
   backend_->restore(turns);
   exchanges_ = int(turns.size() / 2);
@@ -165,9 +167,11 @@ void EngineWorker::ask(quint64 requestId, RequestKind kind, const QString& quest
   guarded(requestId, [&] {
     if (stop_->isCancelled(requestId)) return;
     if (!backend_->isLoaded()) throw ModelError("No model is loaded yet: choose a CXR-LLaVA model folder first.");
+    // The message exactly as the conversation will hold it (the engine's rule puts "<image>\n" on
+    // the first turn; applied here too so that the transcript and the history record it exactly).
     const bool firstTurn = restorePending_ ? restoredTurns_.isEmpty()
                                            : !backend_->hasConversation() || imageChanged_ || exchanges_ == 0;
-    runTurn(requestId, kind, composeUserMessage(kind, question, firstTurn), sampling);
+    runTurn(requestId, kind, exactUserMessage(composeUserMessage(kind, question), firstTurn), sampling);
   });
 }
 
@@ -200,15 +204,14 @@ void EngineWorker::editAndResend(quint64 requestId, const QString& newQuestion,
       backend_->popLastExchange();
       --exchanges_;
     }
-    runTurn(requestId, RequestKind::Question,
-            composeUserMessage(RequestKind::Question, newQuestion, exchanges_ == 0), sampling);
+    runTurn(requestId, RequestKind::Question, exactUserMessage(newQuestion, exchanges_ == 0), sampling);
   });
 }
 
 void EngineWorker::restoreConversation(quint64 requestId, const QStringList& turns) {
   guarded(requestId, [&] {
-    if (turns.size() % 2 != 0)
-      throw ModelError("The stored conversation ends with an unanswered question; it cannot be continued as is.");
+    if (const std::string problem = turnOrderProblem(toMessages(turns)); !problem.empty())
+      throw ModelError("The stored conversation cannot be continued as is: " + problem + ".");
     restorePending_ = true;
     restoredTurns_ = turns;
     exchanges_ = 0;

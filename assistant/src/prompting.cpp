@@ -9,16 +9,20 @@ QString withoutImagePrefix(const QString& text) {
 }
 }  // namespace
 
-QString composeUserMessage(RequestKind kind, const QString& question, bool firstTurn) {
-  QString message;
+QString composeUserMessage(RequestKind kind, const QString& question) {
   switch (kind) {
-    case RequestKind::Report: message = QString::fromUtf8(prompts::kReport); break;
-    case RequestKind::Differential: message = QString::fromUtf8(prompts::kDifferential); break;
-    case RequestKind::Question:
-      if (firstTurn) return QString::fromStdString(prompts::ask(question.toStdString()));
-      return question;
+    case RequestKind::Report: return QString::fromUtf8(prompts::kReport);
+    case RequestKind::Differential: return QString::fromUtf8(prompts::kDifferential);
+    case RequestKind::Question: return question;
   }
-  return firstTurn ? message : withoutImagePrefix(message);
+  return question;
+}
+
+std::vector<Message> toMessages(const QStringList& turns) {
+  std::vector<Message> messages;
+  for (int i = 0; i < turns.size(); ++i)
+    messages.push_back({i % 2 == 0 ? Message::Role::User : Message::Role::Assistant, turns[i].toStdString()});
+  return messages;
 }
 
 QString displayedUserMessage(const QString& sentMessage) {

@@ -147,7 +147,7 @@ GenerationResult ScriptedBackend::send(const std::string& userMessage,
   const auto start = std::chrono::steady_clock::now();
 
   Turn turn;
-  turn.user = userMessage;
+  turn.user = userTurnMessage(userMessage, turns_.empty(), /*withImage=*/true);  // as the engine holds it
   // The first turn carries the system prompt and the image; follow-ups only their own tokens.
   turn.positions = pseudoTokenCount(userMessage) + (turns_.empty() ? script_.imageTokens + 40 : 0);
   if (!turns_.empty() && cachedPositions() == 0) {  // restored turns: the whole conversation is processed now
@@ -205,12 +205,11 @@ void ScriptedBackend::reset() { turns_.clear(); }
 
 void ScriptedBackend::restore(const std::vector<Message>& turns) {
   if (!hasConversation_) throw ModelError("no conversation: attach an image first");
-  if (turns.size() % 2 != 0) throw ModelError("cannot restore the conversation: it ends with an unanswered question");
-  for (size_t i = 0; i < turns.size(); ++i)
-    if ((turns[i].role == Message::Role::User) != (i % 2 == 0))
-      throw ModelError("cannot restore the conversation: turns must alternate user/assistant");
+  if (const std::string problem = turnOrderProblem(turns); !problem.empty())
+    throw ModelError("cannot restore the conversation: " + problem);
   turns_.clear();
-  for (size_t i = 0; i < turns.size(); i += 2) turns_.push_back({turns[i].content, turns[i + 1].content, 0});
+  for (size_t i = 0; i < turns.size(); i += 2)
+    turns_.push_back({userTurnMessage(turns[i].content, i == 0, /*withImage=*/true), turns[i + 1].content, 0});
   ++restoreCount_;
 }
 

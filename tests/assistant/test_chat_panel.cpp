@@ -5,8 +5,16 @@
 #include "cxr/assistant/question_box.h"
 #include "cxr/assistant/scripted_backend.h"
 
+#include <QAbstractSpinBox>
+#include <QApplication>
+#include <QClipboard>
 #include <QFile>
 #include <QLineEdit>
+#include <QScrollBar>
+#include <QTextBlock>
+#include <QTextDocument>
+#include <QTextList>
+#include <QToolButton>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -104,6 +112,10 @@ class TestChatPanel : public QObject {
   void runSpec_data();
   void runSpec();
   void batchRunWritesExports();
+  void streamingOnlyAppendsToTheTranscript();
+  void answersReadAsParagraphsAndListsWithTheirChecklist();
+  void theTranscriptGetsMostOfTheHeight();
+  void controlsHaveNamesAndKeys();
 };
 
 void TestChatPanel::keyRule_data() {
@@ -533,6 +545,125 @@ void TestChatPanel::batchRunWritesExports() {
   QCOMPARE(failed.count(), 1);
   QCOMPARE(failed[0][0].toInt(), 1);
   QVERIFY(lines.last()[0].toString().contains(QStringLiteral("out.txt")));
+}
+
+// Issue 11: the panel rebuilt the whole conversation for every token (the work per token grew with
+// the answer). Now a token only appends: no change of the document removes text while streaming.
+void TestChatPanel::streamingOnlyAppendsToTheTranscript() {
+  BackendScript s = script();
+  std::string longAnswer = "word0";
+  for (int i = 1; i < 120; ++i) longAnswer += " word" + std::to_string(i);
+  s.answers = {kReportAnswer, longAnswer};
+  PanelHarness h(s);
+  QVERIFY(h.idle());
+  h.panel->writeReport();  // an earlier exchange the rebuilds would have redrawn
+  QVERIFY(h.idle());
+  auto* messages = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"));
+  int chunks = 0, removals = 0, changes = 0;
+  bool streaming = false;
+  connect(&h.panel->session(), &ChatSession::chunkAppended, messages, [&] { ++chunks; });
+  connect(&h.panel->session(), &ChatSession::answerStarted, messages, [&] { streaming = true; });
+  connect(&h.panel->session(), &ChatSession::answerFinished, messages, [&] { streaming = false; });
+  // Connected after the panel's own reactions, so the render at the start (streaming not yet set)
+  // and the one at the end (after the 120th chunk) are not counted: every chunk's change is.
+  connect(messages->document(), &QTextDocument::contentsChange, messages, [&](int, int removed, int) {
+    if (!streaming || chunks >= 120) return;
+    ++changes;
+    removals += removed > 0;
+  });
+  h.panel->askQuestion(QStringLiteral("Describe it word by word."));
+  QVERIFY(h.idle());
+  QCOMPARE(chunks, 120);
+  QVERIFY2(changes >= chunks, qPrintable(QStringLiteral("%1 changes for %2 chunks").arg(changes).arg(chunks)));
+  QCOMPARE(removals, 0);
+  // Once finished, the whole answer is there (rendered once more, with its statistics).
+  QVERIFY(messages->toPlainText().contains(QStringLiteral("word0 word1")));
+  QVERIFY(messages->toPlainText().contains(QStringLiteral("word119")));
+  QVERIFY(messages->toPlainText().contains(QStringLiteral("No pneumothorax.")));
+}
+
+void TestChatPanel::answersReadAsParagraphsAndListsWithTheirChecklist() {
+  BackendScript s = script();
+  s.answers = {"Findings: The heart is enlarged.\n\nImpression:\n- Cardiomegaly.\n- No pneumothorax.", "1. Edema\n2. Effusion"};
+  PanelHarness h(s);
+  QVERIFY(h.idle());
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  h.panel->differentialDiagnosis();
+  QVERIFY(h.idle());
+  auto* doc = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"))->document();
+  int bullets = 0, numbers = 0;
+  bool findingsParagraph = false;
+  for (QTextBlock b = doc->begin(); b.isValid(); b = b.next()) {
+    if (QTextList* list = b.textList())
+      (list->format().style() == QTextListFormat::ListDecimal ? numbers : bullets) += 1;
+    findingsParagraph |= b.text() == QStringLiteral("Findings: The heart is enlarged.");
+  }
+  QVERIFY(findingsParagraph);  // its own paragraph, not run into "Impression:"
+  QCOMPARE(bullets, 2);
+  QCOMPARE(numbers, 2);
+  // The checklist sits under the report it came from, not under the differential.
+  const QString text = doc->toPlainText();
+  const int checklist = text.indexOf(QStringLiteral("Findings checklist"));
+  QVERIFY(checklist > text.indexOf(QStringLiteral("No pneumothorax.")));
+  QVERIFY(checklist < text.indexOf(QStringLiteral("Edema")));
+  QCOMPARE(text.count(QStringLiteral("Findings checklist")), 1);
+  // One copy link per answer, each copying its own answer.
+  QCOMPARE(doc->toHtml().count(QStringLiteral("href=\"copy:")), 2);
+  Q_EMIT h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"))->anchorClicked(QUrl(QStringLiteral("copy:3")));
+  QCOMPARE(QApplication::clipboard()->text(), QStringLiteral("1. Edema\n2. Effusion"));
+}
+
+// Issue 11: at 1400x900 the report had about 130 px. The panel (about 2/5 of the window) now gives
+// the transcript at least half of its height, with the settings folded away.
+void TestChatPanel::theTranscriptGetsMostOfTheHeight() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  h.panel->resize(560, 820);  // the panel's share of a 1400x900 window
+  QTest::qWait(50);
+  auto* messages = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"));
+  QVERIFY2(messages->height() * 2 >= h.panel->height(),
+           qPrintable(QStringLiteral("transcript %1 of %2 px").arg(messages->height()).arg(h.panel->height())));
+  // Unfolding the sampling settings and the model input keeps it at half.
+  h.panel->findChild<QToolButton*>(QStringLiteral("samplingToggle"))->setChecked(true);
+  h.panel->findChild<QToolButton*>(QStringLiteral("modelInputToggle"))->setChecked(true);
+  QTest::qWait(50);
+  QVERIFY(h.panel->findChild<QWidget*>(QStringLiteral("samplingSettings"))->isVisible());
+  QVERIFY2(messages->height() * 2 >= h.panel->height(),
+           qPrintable(QStringLiteral("transcript %1 of %2 px").arg(messages->height()).arg(h.panel->height())));
+}
+
+void TestChatPanel::controlsHaveNamesAndKeys() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  // Every control a screen reader lands on says what it is.
+  for (QWidget* w : h.panel->findChildren<QWidget*>()) {
+    if (!w->isVisibleTo(h.panel.get()) || w->focusPolicy() == Qt::NoFocus || qobject_cast<QScrollBar*>(w)) continue;
+    if (w->parent() && qobject_cast<QAbstractSpinBox*>(w->parent())) continue;  // a spin box's own line edit
+    if (qobject_cast<QAbstractScrollArea*>(w->parentWidget())) continue;     // viewports
+    QVERIFY2(!w->accessibleName().isEmpty() || !w->property("text").toString().isEmpty(),
+             qPrintable(QString::fromLatin1(w->metaObject()->className()) + u' ' + w->objectName()));
+  }
+  // Tab walks from the transcript through the request buttons to the question box.
+  QWidget* w = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"));
+  QStringList order;
+  for (int i = 0; i < 80 && w && order.size() < 12; ++i) {
+    if ((w->focusPolicy() & Qt::TabFocus) && w->isVisibleTo(h.panel.get()) && !w->objectName().isEmpty())
+      order << w->objectName();
+    w = w->nextInFocusChain();
+  }
+  QVERIFY2(order.indexOf(QStringLiteral("writeReport")) > 0, qPrintable(order.join(u',')));
+  QVERIFY2(order.indexOf(QStringLiteral("question")) > order.indexOf(QStringLiteral("writeReport")), qPrintable(order.join(u',')));
+  // Regenerate and copy have keys that work anywhere in the panel.
+  h.panel->writeReport();
+  QVERIFY(h.idle());
+  h.panel->questionBox()->setFocus();
+  QTest::keyClick(h.panel->questionBox(), Qt::Key_C, Qt::ControlModifier | Qt::ShiftModifier);
+  QCOMPARE(QApplication::clipboard()->text(), QString::fromUtf8(kReportAnswer));
+  QTest::keyClick(h.panel->questionBox(), Qt::Key_R, Qt::ControlModifier | Qt::ShiftModifier);
+  QVERIFY(h.idle());
+  QCOMPARE(h.panel->transcript().exchangeCount(), 1);
+  QCOMPARE(h.backend->sendCount(), 2);  // answered again
 }
 
 QTEST_MAIN(TestChatPanel)

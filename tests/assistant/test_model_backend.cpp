@@ -255,7 +255,7 @@ void TestModelBackend::stopAtEachStageLeavesEngineUsable() {
     return p != cxr::Phase::Vision;
   }));
   backend->startConversation(image, {});
-  const std::string message = composeUserMessage(RequestKind::Report, {}, true).toStdString();
+  const std::string message = composeUserMessage(RequestKind::Report, {}).toStdString();
   auto prefillStop = backend->send(message, greedy16().toEngine(), {}, [](cxr::Phase p, int, int) { return p != cxr::Phase::Prefill; });
   QCOMPARE(int(prefillStop.stopReason), int(cxr::StopReason::Cancelled));
   QVERIFY(prefillStop.tokenIds.empty());

@@ -202,6 +202,43 @@ int main(int argc, char** argv) {
           "after that, follow-ups reuse the cache again");
   }
 
+  // ---- the conversation puts "<image>\n" on the first user turn itself (callers pass the question)
+  {
+    using R = cxr::Message::Role;
+    CHECK(cxr::userTurnMessage("Effusion?", true, true) == "<image>\nEffusion?", "first turn: the tag is added");
+    CHECK(cxr::userTurnMessage(cxr::prompts::kReport, true, true) == cxr::prompts::kReport,
+          "first turn: a stock prompt keeps its one tag");
+    CHECK(cxr::userTurnMessage(cxr::prompts::kDifferential, false, true) ==
+              std::string(cxr::prompts::kDifferential).substr(8),
+          "later turn: a stock prompt loses its tag");
+    CHECK(cxr::userTurnMessage("Effusion?", false, true) == "Effusion?", "later turn: the question as it is");
+    CHECK(cxr::userTurnMessage("Effusion?", true, false) == "Effusion?", "no image: no tag");
+    CHECK(cxr::turnOrderProblem({{R::System, "s"}, {R::User, "a"}, {R::Assistant, "b"}}).empty(),
+          "system, user, answer: a conversation to continue");
+    CHECK(cxr::turnOrderProblem({{R::User, "a"}}).find("without an answer") != std::string::npos,
+          "an unanswered question is named");
+    CHECK(cxr::turnOrderProblem({{R::User, "a"}, {R::User, "b"}}).find("turn 2") != std::string::npos,
+          "the first turn out of order is named");
+
+    const std::string question = "Is there a pleural effusion?";
+    cxr::Conversation conv(*model);
+    conv.setImage(image);
+    CHECK_EQ_VEC(conv.promptIdsWith(question), conv.promptIdsWith(cxr::prompts::ask(question)),
+                 "question only: the same prompt ids as the reference's ask_question");
+    CHECK_EQ_VEC(conv.promptIdsWith(std::string(cxr::prompts::kReport).substr(8)), reportIds,
+                 "the report prompt without its tag: the golden report prompt ids");
+    conv.send(question, greedy(2));
+    conv.send(cxr::prompts::kDifferential, greedy(2));
+    CHECK(conv.messages()[1].content == cxr::prompts::ask(question), "the first turn holds the tag");
+    CHECK(conv.messages()[3].content.find("<image>") == std::string::npos, "a follow-up never does");
+
+    cxr::Conversation reopened(*model);
+    reopened.setImage(image);
+    reopened.restore({{R::User, question}, {R::Assistant, conv.messages()[2].content}});
+    CHECK(reopened.messages()[1].content == cxr::prompts::ask(question),
+          "a stored first question without the tag is restored with it");
+  }
+
   // ---- sampling
   {
     cxr::SamplingParams s;

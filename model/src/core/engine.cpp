@@ -638,6 +638,13 @@ struct Conversation::Impl {
 
   explicit Impl(Model& m) : model(m) {}
 
+  // The next user turn as the conversation holds it ("<image>\n" on the first, userTurnMessage).
+  std::string userMessageFor(const std::string& question) const {
+    const bool first = std::none_of(messages.begin(), messages.end(),
+                                    [](const Message& m) { return m.role == Message::Role::User; });
+    return userTurnMessage(question, first, image != nullptr);
+  }
+
   // The template's BOS/EOS are the only control tokens; every message is literal text.
   std::vector<int32_t> promptIds() const { return promptIdsOf(messages); }
   std::vector<int32_t> promptIdsOf(const std::vector<Message>& chat) const {
@@ -679,7 +686,7 @@ GenerationResult Conversation::send(const std::string& userMessage, const Sampli
                                     const TokenCallback& onToken, const PhaseProgress& progress,
                                     DebugCapture* debug) {
   Impl& c = *impl_;
-  c.messages.push_back({Message::Role::User, userMessage});
+  c.messages.push_back({Message::Role::User, c.userMessageFor(userMessage)});
   std::vector<int32_t> ids;
   try {
     ids = c.promptIds();
@@ -709,17 +716,13 @@ void Conversation::restore(const std::vector<Message>& turns) {
   } else if (!c.messages.empty() && c.messages[0].role == Message::Role::System) {
     restored.push_back(c.messages[0]);
   }
+  if (const std::string problem = turnOrderProblem(turns); !problem.empty())
+    throw ModelError("cannot restore the conversation: " + problem);
   for (size_t i = first; i < turns.size(); ++i) {
-    const bool userExpected = (i - first) % 2 == 0;
-    if ((turns[i].role == Message::Role::User) != userExpected || turns[i].role == Message::Role::System)
-      throw ModelError("cannot restore the conversation: turn " + std::to_string(i + 1) + " should be " +
-                       (userExpected ? "a user message" : "an assistant answer") +
-                       " (turns alternate user/assistant, starting with the user)");
-    restored.push_back(turns[i]);
+    Message turn = turns[i];
+    if (turn.role == Message::Role::User) turn.content = userTurnMessage(turn.content, i == first, c.image != nullptr);
+    restored.push_back(std::move(turn));
   }
-  if ((turns.size() - first) % 2 != 0)
-    throw ModelError("cannot restore the conversation: it ends with a user message without an answer; "
-                     "restore the answered turns and send() the last question again");
   if (turns.size() > first && !c.image && turns[first].content.find("<image>") != std::string::npos)
     throw ModelError("cannot restore the conversation: its first message refers to the image (<image>); "
                      "encode the image and call setImage() before restore()");
@@ -748,7 +751,7 @@ void Conversation::reset() {
 
 std::vector<int32_t> Conversation::promptIdsWith(const std::string& userMessage) const {
   std::vector<Message> chat = impl_->messages;
-  chat.push_back({Message::Role::User, userMessage});
+  chat.push_back({Message::Role::User, impl_->userMessageFor(userMessage)});
   return impl_->promptIdsOf(chat);
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cxr/model/engine.h"
 
@@ -22,6 +23,28 @@ const char* const kDifferential =
     "<image>\nWhat are the possible differential diagnoses for this patient?\n";
 std::string ask(const std::string& question) { return "<image>\n" + question; }
 }  // namespace prompts
+
+std::string userTurnMessage(const std::string& question, bool firstUserTurn, bool withImage) {
+  static const std::string kTag = "<image>\n";
+  if (!withImage) return question;
+  const bool tagged = question.compare(0, kTag.size(), kTag) == 0;
+  if (firstUserTurn) return tagged ? question : kTag + question;
+  return tagged ? question.substr(kTag.size()) : question;
+}
+
+std::string turnOrderProblem(const std::vector<Message>& turns) {
+  const size_t first = !turns.empty() && turns[0].role == Message::Role::System ? 1 : 0;
+  for (size_t i = first; i < turns.size(); ++i) {
+    const bool userExpected = (i - first) % 2 == 0;
+    if ((turns[i].role == Message::Role::User) != userExpected || turns[i].role == Message::Role::System)
+      return "turn " + std::to_string(i + 1) + " should be " + (userExpected ? "a user message" : "an assistant answer") +
+             " (turns alternate user/assistant, starting with the user)";
+  }
+  if ((turns.size() - first) % 2 != 0)
+    return "it ends with a user message without an answer; restore the answered turns and send() the last "
+           "question again";
+  return {};
+}
 
 namespace {
 

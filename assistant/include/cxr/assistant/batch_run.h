@@ -2,17 +2,13 @@
 //   cxr-assistant --open IMG --model DIR --run report|differential|ask:QUESTION
 //                 --export-pdf OUT.pdf --export-txt OUT.txt [--export-md OUT.md] --quit-when-done
 // The app parses its command line, renders the image, and hands it here; BatchRun loads the model,
-// runs the request through the worker, writes the exports and emits finished(exitCode).
+// runs the request through a ChatSession (the class the chat panel shows), writes the exports and
+// emits finished(exitCode).
 #pragma once
 
-#include "cxr/assistant/engine_worker.h"
-#include "cxr/assistant/history.h"
-#include "cxr/assistant/image_source.h"
-#include "cxr/assistant/transcript.h"
+#include "cxr/assistant/chat_session.h"
 
-#include <QElapsedTimer>
 #include <QObject>
-#include <memory>
 #include <optional>
 
 namespace cxr::assistant {
@@ -41,12 +37,12 @@ class BatchRun : public QObject {
  public:
   BatchRun(AssistantEngine& engine, ModelImageSource image, BatchOptions options, QObject* parent = nullptr);
   void start();
-  const Transcript& transcript() const { return transcript_; }
+  const Transcript& transcript() const { return session_->transcript(); }
   // Records the run in `history` as the window would (image path and hash, model, sampling, seed,
   // the answer as it streams), so that an exported report's provenance can be found later. Not
-  // owned; null (the default) records nothing.
-  void setHistory(HistoryStore* history) { history_ = history; }
-  qint64 historyConversationId() const { return conversationId_; }
+  // owned; null (the default) records nothing. Call before start().
+  void setHistory(HistoryStore* history);
+  qint64 historyConversationId() const { return session_->historyConversationId(); }
 
  Q_SIGNALS:
   void progress(const QString& line);  // for stderr
@@ -60,11 +56,7 @@ class BatchRun : public QObject {
   AssistantEngine& engine_;
   ModelImageSource image_;
   BatchOptions options_;
-  Transcript transcript_;
-  QElapsedTimer clock_;
-  HistoryStore* history_ = nullptr;
-  std::unique_ptr<StreamingRecorder> recorder_;
-  qint64 conversationId_ = 0;
+  ChatSession* session_;  // a child
   bool done_ = false;
 };
 

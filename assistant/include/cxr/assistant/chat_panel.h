@@ -1,26 +1,22 @@
 // The assistant half of the main window: model status and loading, what the model sees, sampling
 // settings, the streamed conversation, the findings checklist, export and history.
 //
-// The panel only wires widgets to plain classes (AssistantEngine, Transcript, StreamingRecorder,
-// classifyFindings, the exporters); the app owns the engine and the history store and puts the
-// panel into its window with setAssistantPanel().
+// The panel shows a ChatSession (the conversation's state: transcript, history ids, image policy,
+// regenerate / edit / continue) and forwards clicks to it; it owns the widgets only. The app owns
+// the engine and the history store and puts the panel into its window with setAssistantPanel().
 #pragma once
 
-#include "cxr/assistant/engine_worker.h"
-#include "cxr/assistant/history.h"
-#include "cxr/assistant/image_source.h"
-#include "cxr/assistant/transcript.h"
+#include "cxr/assistant/chat_session.h"
 
-#include <QElapsedTimer>
-#include <QPointer>
 #include <QRectF>
+#include <QTextCursor>
 #include <QTimer>
 #include <QWidget>
-#include <memory>
 
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFrame;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -88,13 +84,14 @@ class ChatPanel : public QWidget {
   void restoreConversation(const ConversationRecord& record);
   void showHistory();
 
-  const Transcript& transcript() const { return transcript_; }
+  ChatSession& session() const { return *session_; }
+  const Transcript& transcript() const { return session_->transcript(); }
   QuestionBox* questionBox() const { return question_; }
   QString statusText() const;
   // The history store now writes another file (a new history after damage): the conversation on
   // screen is stored anew from its next turn, and the old file's row ids are forgotten.
   void forgetStoredIds();
-  qint64 historyConversationId() const { return conversationId_; }
+  qint64 historyConversationId() const { return session_->historyConversationId(); }
 
  Q_SIGNALS:
   // The model's square crop in source-image pixels: the viewer outlines what is cut away.
@@ -108,45 +105,38 @@ class ChatPanel : public QWidget {
   void buildUi();
   void connectEngine();
   void updateEnabled();
-  void render();
+  void render();             // the whole conversation (once per exchange, never per token)
+  void updateStreamStats();  // elapsed time and tokens/s of the answer that streams
+  void updateSamplingSummary();
+  void copyLastAnswer() const;
   void renderFindings();
   void onAnchor(const QUrl& url);
-  void onAnswerStarted(const QString& sent, RequestKind kind);
+  void connectSession();
   void onToken(const QString& chunk);
-  void onAnswerFinished(const AnswerResult& result);
+  void onAnswerFinished();
   void onPreview(const PreviewResult& preview);
-  void sendImageToEngine();
   void submitQuestion(const QString& text);
   void showModelMissing();
-  void dropLastExchangeEverywhere();
-  QImage chosenImage() const;
-  QString chosenWindowText() const;
 
   AssistantEngine& engine_;
   HistoryStore* history_;
-  std::unique_ptr<StreamingRecorder> recorder_;
-  Transcript transcript_;
-  QElapsedTimer clock_;
+  ChatSession* session_;  // a child
   QTimer ticker_;
-  ModelImageSource source_;
-  qint64 conversationId_ = 0;
-  bool editing_ = false;
-  bool restored_ = false;      // showing a conversation from the history (read-only for the engine)
-  // A reopened conversation the engine will continue: its turns (user as sent, answer, ...) and
-  // its image, until the first new answer starts.
-  QStringList continuedTurns_;
-  ImageProvenance continuedImage_;
-  bool imagePending_ = false;  // a new rendering of the same file waits for the next conversation
+  QTextCursor streamCursor_;  // the end of the streaming answer in the transcript
   bool includeIdentifying_ = false;
   bool prepareWhileLooking_ = true;
-  bool busy_ = false;
-  QString lastError_;
 
+  QFrame* modelBox_ = nullptr;  // shown while no model is loaded (the status bar has the loaded one)
   QLabel* modelStatus_ = nullptr;
   QPushButton* chooseFolder_ = nullptr;
   QProgressBar* loadProgress_ = nullptr;
   QPushButton* cancelLoad_ = nullptr;
+  QToolButton* inputToggle_ = nullptr;
+  QLabel* thumbnail_ = nullptr;
   QComboBox* imageChoice_ = nullptr;
+  QToolButton* samplingToggle_ = nullptr;
+  QWidget* inputStrip_ = nullptr;
+  QFrame* samplingRow_ = nullptr;
   QLabel* preview_ = nullptr;
   QLabel* cropInfo_ = nullptr;
   QCheckBox* deterministic_ = nullptr;
@@ -156,7 +146,9 @@ class ChatPanel : public QWidget {
   QSpinBox* maxTokens_ = nullptr;
   QLineEdit* seed_ = nullptr;
   QTextBrowser* messages_ = nullptr;
+  QToolButton* findingsToggle_ = nullptr;
   QTableWidget* findings_ = nullptr;
+  QLabel* streamStats_ = nullptr;
   QLabel* phase_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QPushButton* report_ = nullptr;

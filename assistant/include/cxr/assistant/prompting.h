@@ -4,14 +4,18 @@
 #include "cxr/assistant/types.h"
 
 #include <QString>
+#include <QStringList>
+#include <vector>
 
 namespace cxr::assistant {
 
-// firstTurn: the conversation has no exchange yet, so the message must carry "<image>\n" (the
-// reference's ask_question / write_radiologic_report). Later turns never repeat <image> (only the
-// first user message may hold it, spec 5.2): stock prompts lose their "<image>\n" prefix and
-// questions go verbatim.
-QString composeUserMessage(RequestKind kind, const QString& question, bool firstTurn);
+// The stock prompt for a report or a differential, or the question as typed. Whether the turn
+// carries "<image>\n" is the engine's rule (cxr::userTurnMessage, applied by the conversation), so
+// this is the same on every turn.
+QString composeUserMessage(RequestKind kind, const QString& question);
+
+// Stored turns (user as sent, answer, user, ...) as the engine's messages.
+std::vector<Message> toMessages(const QStringList& turns);
 
 // The message as a user should read it in the chat ("<image>\n" hidden).
 QString displayedUserMessage(const QString& sentMessage);

@@ -285,6 +285,18 @@ extern const char* const kDifferential;  // "<image>\nWhat are the possible diff
 std::string ask(const std::string& question);
 }  // namespace prompts
 
+// The user message as a conversation holds it (spec 5.2), the one place this rule lives: in a
+// conversation about an image the first user turn starts with "<image>\n" and no later turn carries
+// it. Callers of Conversation pass the question (or a stock prompt, whose leading "<image>\n" is
+// kept on the first turn and dropped on later ones); Conversation applies this. Without an image
+// the message is returned unchanged.
+std::string userTurnMessage(const std::string& question, bool firstUserTurn, bool withImage);
+
+// Why `turns` (after an optional leading System message) cannot be a finished conversation to
+// continue: they must alternate user / assistant, start with the user and end with an answer.
+// Empty when they can. The one turn-order check: Conversation::restore and the assistant use it.
+std::string turnOrderProblem(const std::vector<Message>& turns);
+
 // A multi-turn chat about (at most) one image. Keeps the KV cache between turns: a follow-up
 // question processes only its own new tokens. Not thread-safe; one owner thread at a time.
 class Conversation {
@@ -294,12 +306,12 @@ class Conversation {
   Conversation(const Conversation&) = delete;
   Conversation& operator=(const Conversation&) = delete;
 
-  // Attach the image. Must happen before the first turn (the first user message carries <image>).
+  // Attach the image. Must happen before the first turn (the first user turn carries <image>).
   void setImage(std::shared_ptr<const EncodedImage> image);
   const std::shared_ptr<const EncodedImage>& image() const;
 
-  // Appends the user message (verbatim: include "<image>\n" in the first one, as the stock
-  // prompts do; any other text in it, "<s>" or "</s>" included, is literal text, never a control
+  // Appends the user message (the question only: userTurnMessage() puts "<image>\n" on the first
+  // turn; any other text in it, "<s>" or "</s>" included, is literal text, never a control
   // token), generates the assistant answer, appends it, and keeps the cache. On
   // cancellation the partial answer is kept as the assistant turn and the conversation stays usable
   // (cancelled during the prefill: an empty assistant turn, so popLastExchange() works the same).
@@ -319,8 +331,10 @@ class Conversation {
   // replaces the system prompt. Nothing is computed here: the cache is emptied, and the next send()
   // prefills the whole rendered conversation, giving the same prompt ids (and, greedy, the same
   // answer) as the live conversation had, provided the assistant texts are exactly what the model
-  // wrote (GenerationResult::text). A first user message carrying "<image>" needs the image: call
-  // setImage() first. Throws ModelError (conversation unchanged) on bad turns.
+  // wrote (GenerationResult::text). User turns go through userTurnMessage() as in send() (stored
+  // messages with or without the tag give the same conversation). A first user message carrying
+  // "<image>" needs the image: call setImage() first. Throws ModelError (conversation unchanged) on
+  // bad turns (turnOrderProblem()).
   void restore(const std::vector<Message>& turns);
 
   // Drops the last user+assistant exchange (and the cache positions they used) so it can be
