@@ -270,7 +270,7 @@ void hostileJsonIsRefusedWithItsPlace() {
                          {kShard1, ": the safetensors header is not valid JSON (at byte ", "nesting deeper than 64 levels"});
   CHECK(r.seconds < 10, "deep nesting refused at once: " + std::to_string(r.seconds) + " s");
   expectRefused("config_json_nested_100000_deep",
-                [](const fs::path& d) { replaceInFile(d / "config.json", "\"mm_projector_dim\"", "\"x\": " + std::string(100000, '{') + "\"mm_projector_dim\""); },
+                [](const fs::path& d) { replaceInFile(d / "config.json", "\"mm_projector_dim\"", "\"x\": " + std::string(100000, '[') + "\"mm_projector_dim\""); },
                 {"config.json is not valid JSON (at byte ", "nesting deeper than 64 levels"});
   {
     cxr::detail::JsonParseError e;
