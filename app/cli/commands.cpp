@@ -19,8 +19,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "image_reader.h"
-#include "cxr/model/json.h"
 
 namespace fs = std::filesystem;
 
@@ -60,48 +61,46 @@ std::unique_ptr<cxr::Model> loadModel(const Options& o) {
 
 // ---- Output -----------------------------------------------------------------------------------
 
-void writeTimings(JsonWriter& j, const cxr::Timings& t) {
-  j.key("timings").beginObject();
-  j.key("load").value(t.loadSeconds);
-  j.key("preprocess").value(t.preprocessSeconds);
-  j.key("vision").value(t.visionSeconds);
-  j.key("prefill").value(t.prefillSeconds);
-  j.key("prefill_positions").value(t.prefillPositions);
-  j.key("prefill_positions_per_s").value(t.prefillPositionsPerSecond());
-  j.key("reused_prefix_positions").value(t.reusedPrefixPositions);
-  j.key("first_token").value(t.firstTokenSeconds);
-  j.key("decode").value(t.decodeSeconds);
-  j.key("decode_tokens").value(t.decodeTokens);
-  j.key("decode_tokens_per_s").value(t.decodeTokensPerSecond());
-  j.endObject();
+// --json output: keys in the order written, 64-bit integers exact, non-finite numbers as null,
+// invalid UTF-8 as U+FFFD.
+using Json = nlohmann::ordered_json;
+std::string dumped(const Json& j) { return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace); }
+
+void writeTimings(Json& out, const cxr::Timings& t) {
+  Json& j = out["timings"];
+  j["load"] = t.loadSeconds;
+  j["preprocess"] = t.preprocessSeconds;
+  j["vision"] = t.visionSeconds;
+  j["prefill"] = t.prefillSeconds;
+  j["prefill_positions"] = t.prefillPositions;
+  j["prefill_positions_per_s"] = t.prefillPositionsPerSecond();
+  j["reused_prefix_positions"] = t.reusedPrefixPositions;
+  j["first_token"] = t.firstTokenSeconds;
+  j["decode"] = t.decodeSeconds;
+  j["decode_tokens"] = t.decodeTokens;
+  j["decode_tokens_per_s"] = t.decodeTokensPerSecond();
 }
 
 std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) {
-  JsonWriter j;
-  j.beginObject();
-  j.key("text").value(r.text);
-  j.key("token_ids").array(r.tokenIds);
-  j.key("prompt_ids").array(r.promptIds);
-  j.key("stop_reason").value(cxr::toString(r.stopReason));
-  j.key("seed").value(static_cast<uint64_t>(r.seed));
-  j.key("sampling").beginObject();
-  j.key("temperature").value(static_cast<double>(r.sampling.temperature));
-  j.key("top_p").value(static_cast<double>(r.sampling.topP));
-  j.key("top_k").value(r.sampling.topK);
-  j.key("max_new_tokens").value(r.sampling.maxNewTokens);
-  j.endObject();
+  Json j;
+  j["text"] = r.text;
+  j["token_ids"] = r.tokenIds;
+  j["prompt_ids"] = r.promptIds;
+  j["stop_reason"] = cxr::toString(r.stopReason);
+  j["seed"] = static_cast<uint64_t>(r.seed);
+  j["sampling"] = {{"temperature", static_cast<double>(r.sampling.temperature)},
+                   {"top_p", static_cast<double>(r.sampling.topP)},
+                   {"top_k", r.sampling.topK},
+                   {"max_new_tokens", r.sampling.maxNewTokens}};
   cxr::Timings t = r.timings;
   if (t.loadSeconds == 0) t.loadSeconds = model.loadSeconds();
   writeTimings(j, t);
-  j.key("peak_rss_bytes").value(peakRssBytes());
-  j.key("model").beginObject();
-  j.key("folder").value(model.info().folder);
-  j.key("device").value(model.info().device);
-  j.key("dtype").value(model.info().dtype);
-  j.key("threads").value(model.info().threads);
-  j.endObject();
-  j.endObject();
-  return j.str();
+  j["peak_rss_bytes"] = peakRssBytes();
+  j["model"] = {{"folder", model.info().folder},
+                {"device", model.info().device},
+                {"dtype", model.info().dtype},
+                {"threads", model.info().threads}};
+  return dumped(j);
 }
 
 // Streams generated text to stdout as it arrives (unless --json).
@@ -137,34 +136,32 @@ void writeFloats(const fs::path& file, const std::vector<float>& values) {
 void writeDump(const std::string& dir, const cxr::DebugCapture& debug, const cxr::EncodedImage* image,
                const std::vector<int32_t>& promptIds) {
   fs::create_directories(dir);
-  JsonWriter shapes;
-  shapes.beginObject();
+  Json shapes = Json::object();
   if (image) {
     const auto& info = image->preprocessInfo();
     QImage crop(info.crop.data(), info.cropSize, info.cropSize, info.cropSize, QImage::Format_Grayscale8);
     const fs::path png = fs::path(dir) / "crop_uint8.png";
     if (!crop.save(QString::fromStdString(png.string()), "PNG"))
       throw std::runtime_error(png.string() + ": cannot write the PNG");
-    shapes.key("crop_uint8").array(std::vector<int64_t>{info.cropSize, info.cropSize});
-    shapes.key("crop_top_left").array(std::vector<int64_t>{info.cropTop, info.cropLeft});
-    shapes.key("resized_size_wh").array(std::vector<int64_t>{info.resizedWidth, info.resizedHeight});
+    shapes["crop_uint8"] = std::vector<int64_t>{info.cropSize, info.cropSize};
+    shapes["crop_top_left"] = std::vector<int64_t>{info.cropTop, info.cropLeft};
+    shapes["resized_size_wh"] = std::vector<int64_t>{info.resizedWidth, info.resizedHeight};
   }
   if (!debug.pixelValues.empty()) {
     writeFloats(fs::path(dir) / "pixel_values.f32le", debug.pixelValues);
-    shapes.key("pixel_values").array(debug.pixelShape);
+    shapes["pixel_values"] = debug.pixelShape;
   }
   if (!debug.imageEmbeddings.empty()) {
     writeFloats(fs::path(dir) / "image_embeddings.f32le", debug.imageEmbeddings);
-    shapes.key("image_embeddings").array(debug.embeddingShape);
+    shapes["image_embeddings"] = debug.embeddingShape;
   }
   if (!debug.firstLogits.empty()) {
     writeFloats(fs::path(dir) / "first_logits.f32le", debug.firstLogits);
-    shapes.key("first_logits").array(debug.logitsShape);
+    shapes["first_logits"] = debug.logitsShape;
   }
-  shapes.key("prompt_ids").array(promptIds);
-  shapes.key("dtype").value("float32 little-endian");
-  shapes.endObject();
-  std::ofstream(fs::path(dir) / "shapes.json") << shapes.str() << "\n";
+  shapes["prompt_ids"] = promptIds;
+  shapes["dtype"] = "float32 little-endian";
+  std::ofstream(fs::path(dir) / "shapes.json") << dumped(shapes) << "\n";
 }
 
 // ---- Commands ---------------------------------------------------------------------------------
@@ -286,40 +283,38 @@ int runInspect(const Options& o) {
                    report->contextTokens, report->promptTokens, report->minimumAnswer);
   }
   if (o.json) {
-    JsonWriter j;
-    j.beginObject();
-    j.key("ok").value(true);
-    j.key("kind").value(i.kind == cxr::ModelKind::CxrLlava ? "cxr-llava" : "text-llama");
-    j.key("folder").value(i.folder);
-    j.key("device").value(i.device);
-    j.key("dtype").value(i.dtype);
-    j.key("stored_dtype").value(i.storedDtype);
-    j.key("threads").value(i.threads);
-    j.key("parameters").value(static_cast<int64_t>(i.parameterCount));
-    j.key("weight_bytes").value(static_cast<int64_t>(i.weightBytes));
-    j.key("image_size").value(i.imageSize);
-    j.key("patch_size").value(i.patchSize);
-    j.key("image_tokens").value(i.imageTokens);
-    j.key("vision_width").value(i.visionWidth);
-    j.key("vision_layers").value(i.visionLayers);
-    j.key("hidden_size").value(i.hiddenSize);
-    j.key("layers").value(i.layers);
-    j.key("heads").value(i.heads);
-    j.key("kv_heads").value(i.kvHeads);
-    j.key("vocab_size").value(i.vocabSize);
-    j.key("max_context").value(i.maxContext);
+    Json j;
+    j["ok"] = true;
+    j["kind"] = i.kind == cxr::ModelKind::CxrLlava ? "cxr-llava" : "text-llama";
+    j["folder"] = i.folder;
+    j["device"] = i.device;
+    j["dtype"] = i.dtype;
+    j["stored_dtype"] = i.storedDtype;
+    j["threads"] = i.threads;
+    j["parameters"] = static_cast<int64_t>(i.parameterCount);
+    j["weight_bytes"] = static_cast<int64_t>(i.weightBytes);
+    j["image_size"] = i.imageSize;
+    j["patch_size"] = i.patchSize;
+    j["image_tokens"] = i.imageTokens;
+    j["vision_width"] = i.visionWidth;
+    j["vision_layers"] = i.visionLayers;
+    j["hidden_size"] = i.hiddenSize;
+    j["layers"] = i.layers;
+    j["heads"] = i.heads;
+    j["kv_heads"] = i.kvHeads;
+    j["vocab_size"] = i.vocabSize;
+    j["max_context"] = i.maxContext;
     if (report) {
-      j.key("report_prompt_tokens").value(report->promptTokens);
-      j.key("report_context_tokens").value(report->contextTokens);
-      j.key("report_prompt_fits").value(report->fits());
+      j["report_prompt_tokens"] = report->promptTokens;
+      j["report_context_tokens"] = report->contextTokens;
+      j["report_prompt_fits"] = report->fits();
     }
-    j.key("tokenizer_legacy").value(i.tokenizerLegacy);
-    j.key("config_sha256").value(i.configSha256);
-    j.key("weight_index_sha256").value(i.weightIndexSha256);
-    j.key("load_seconds").value(model->loadSeconds());
-    j.key("peak_rss_bytes").value(peakRssBytes());
-    j.endObject();
-    std::printf("%s\n", j.str().c_str());
+    j["tokenizer_legacy"] = i.tokenizerLegacy;
+    j["config_sha256"] = i.configSha256;
+    j["weight_index_sha256"] = i.weightIndexSha256;
+    j["load_seconds"] = model->loadSeconds();
+    j["peak_rss_bytes"] = peakRssBytes();
+    std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
   std::printf("model folder     %s\n", i.folder.c_str());
@@ -394,44 +389,42 @@ int runBench(const Options& o) {
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
   const double bandwidth = kernels.readBandwidthGBs * 1e9;
   if (o.json) {
-    JsonWriter j;
-    j.beginObject();
-    j.key("model").value(info.folder);
-    j.key("device").value(info.device);
-    j.key("dtype").value(info.dtype);
-    j.key("threads").value(info.threads);
-    j.key("weight_bytes").value(static_cast<int64_t>(info.weightBytes));
-    j.key("load_s").value(model->loadSeconds());
-    j.key("image_encode_s").value(encodeSeconds);
-    j.key("preprocess_s").value(image->preprocessSeconds());
-    j.key("vision_s").value(image->visionSeconds());
-    j.key("report_prefill_positions").value(report.timings.prefillPositions);
-    j.key("report_prefill_s").value(report.timings.prefillSeconds);
-    j.key("report_prefill_positions_per_s").value(report.timings.prefillPositionsPerSecond());
-    j.key("report_first_token_s").value(report.timings.firstTokenSeconds);
-    j.key("decode_tokens").value(report.timings.decodeTokens);
-    j.key("decode_steps_measured").value(static_cast<int64_t>(meter.pairs().size()));
-    j.key("decode_step_median_s").value(stepSeconds);
-    j.key("decode_tokens_per_s").value(decodeRate);
-    j.key("followup_prefill_positions").value(followUp.timings.prefillPositions);
-    j.key("followup_prefill_s").value(followUp.timings.prefillSeconds);
-    j.key("followup_first_token_s").value(followUp.timings.firstTokenSeconds);
-    j.key("second_prompt_prefill_positions").value(secondPrompt.timings.prefillPositions);
-    j.key("second_prompt_reused_prefix_positions").value(secondPrompt.timings.reusedPrefixPositions);
-    j.key("second_prompt_first_token_s").value(secondPrompt.timings.firstTokenSeconds);
-    j.key("prefix_cache_images").value(model->prefixCacheImages());
-    j.key("prefix_cache_bytes").value(model->prefixCacheBytes());
-    j.key("mkldnn_enabled").value(kernels.mkldnnBuilt && kernels.mkldnnEnabled);
-    j.key("bf16_linear_1x4096x4096_ms").value(kernels.bf16GemvMs);
-    j.key("f32_linear_1x4096x4096_ms").value(kernels.f32GemvMs);
-    j.key("read_bandwidth_2gib_bytes_per_s").value(bandwidth);
-    j.key("decode_bytes_per_token").value(decodeBytes);
-    j.key("weight_read_median_s").value(readSeconds);
-    j.key("bandwidth_bound_tokens_per_s").value(boundTokensPerSecond);
-    j.key("fraction_of_bound").value(meter.medianFraction());
-    j.key("peak_rss_bytes").value(peakRss);
-    j.endObject();
-    std::printf("%s\n", j.str().c_str());
+    Json j;
+    j["model"] = info.folder;
+    j["device"] = info.device;
+    j["dtype"] = info.dtype;
+    j["threads"] = info.threads;
+    j["weight_bytes"] = static_cast<int64_t>(info.weightBytes);
+    j["load_s"] = model->loadSeconds();
+    j["image_encode_s"] = encodeSeconds;
+    j["preprocess_s"] = image->preprocessSeconds();
+    j["vision_s"] = image->visionSeconds();
+    j["report_prefill_positions"] = report.timings.prefillPositions;
+    j["report_prefill_s"] = report.timings.prefillSeconds;
+    j["report_prefill_positions_per_s"] = report.timings.prefillPositionsPerSecond();
+    j["report_first_token_s"] = report.timings.firstTokenSeconds;
+    j["decode_tokens"] = report.timings.decodeTokens;
+    j["decode_steps_measured"] = static_cast<int64_t>(meter.pairs().size());
+    j["decode_step_median_s"] = stepSeconds;
+    j["decode_tokens_per_s"] = decodeRate;
+    j["followup_prefill_positions"] = followUp.timings.prefillPositions;
+    j["followup_prefill_s"] = followUp.timings.prefillSeconds;
+    j["followup_first_token_s"] = followUp.timings.firstTokenSeconds;
+    j["second_prompt_prefill_positions"] = secondPrompt.timings.prefillPositions;
+    j["second_prompt_reused_prefix_positions"] = secondPrompt.timings.reusedPrefixPositions;
+    j["second_prompt_first_token_s"] = secondPrompt.timings.firstTokenSeconds;
+    j["prefix_cache_images"] = model->prefixCacheImages();
+    j["prefix_cache_bytes"] = model->prefixCacheBytes();
+    j["mkldnn_enabled"] = kernels.mkldnnBuilt && kernels.mkldnnEnabled;
+    j["bf16_linear_1x4096x4096_ms"] = kernels.bf16GemvMs;
+    j["f32_linear_1x4096x4096_ms"] = kernels.f32GemvMs;
+    j["read_bandwidth_2gib_bytes_per_s"] = bandwidth;
+    j["decode_bytes_per_token"] = decodeBytes;
+    j["weight_read_median_s"] = readSeconds;
+    j["bandwidth_bound_tokens_per_s"] = boundTokensPerSecond;
+    j["fraction_of_bound"] = meter.medianFraction();
+    j["peak_rss_bytes"] = peakRss;
+    std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
   std::printf("model                 %s (%s, %s, %d threads)\n", info.folder.c_str(), info.device.c_str(),

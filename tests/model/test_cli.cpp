@@ -86,7 +86,7 @@ void testGoldenCases(const std::string& shared, const std::string& model) {
     const auto golden = testjson::parseFile(root + "/" + caseName + "/reference.json");
     const auto& prompt = golden["prompt"];
     const auto& c = golden["cases"][0];  // one image per case is enough here; the engine tests do all
-    const std::string image = shared + "/cxr/" + c["image"].asString();
+    const std::string image = shared + "/cxr/" + c["image"].get<std::string>();
     const auto greedy = testjson::ints(c["greedy_ids"]);
     std::vector<std::string> args;
     if (caseName == "report") args = {"report", "--image", image};
@@ -105,31 +105,31 @@ void testGoldenCases(const std::string& shared, const std::string& model) {
     const Run r = runCli(args);
     CHECK(r.status == 0, label + ": exit status " + std::to_string(r.status) + ", stderr: " + r.err);
     if (r.status != 0) continue;
-    cxr::Json out;
+    testjson::Json out;
     try {
-      out = cxr::Json::parse(r.out);
+      out = testjson::parse(r.out);
     } catch (const std::exception& e) {
       CHECK(false, label + ": --json output is one JSON object: " + e.what() + "\n" + r.out);
       continue;
     }
     CHECK_EQ_VEC(testjson::ints(out["prompt_ids"]), testjson::ints(prompt["ids"]), label + ": prompt ids");
     CHECK_EQ_VEC(testjson::ints(out["token_ids"]), untilEos(greedy), label + ": greedy ids (float32)");
-    CHECK(out["seed"].asDouble() == 7, label + ": the seed is reported");
-    CHECK(out["peak_rss_bytes"].asDouble() > 1e6, label + ": peak RSS reported");
+    CHECK(out["seed"].get<double>() == 7, label + ": the seed is reported");
+    CHECK(out["peak_rss_bytes"].get<double>() > 1e6, label + ": peak RSS reported");
     CHECK(out["timings"].contains("decode_tokens_per_s") && out["timings"].contains("load"), label + ": timings reported");
-    CHECK(!out["stop_reason"].asString().empty(), label + ": stop reason reported");
+    CHECK(!out["stop_reason"].get<std::string>().empty(), label + ": stop reason reported");
 
     // --dump-dir: sizes from the golden shapes, and the logits themselves.
     const auto& pv = c["pixel_values"]["shape"];
     const auto& emb = c["image_embeddings"]["shape"];
-    const size_t pixelCount = size_t(pv[2].asDouble() * pv[3].asDouble());
+    const size_t pixelCount = size_t(pv[2].get<double>() * pv[3].get<double>());
     CHECK(fs::exists(dump / "crop_uint8.png") && fs::exists(dump / "shapes.json"), label + ": crop PNG and shapes.json written");
     CHECK(fs::file_size(dump / "pixel_values.f32le") == 4 * pixelCount, label + ": pixel_values size");
-    CHECK(fs::file_size(dump / "image_embeddings.f32le") == size_t(4 * emb[0].asDouble() * emb[1].asDouble()),
+    CHECK(fs::file_size(dump / "image_embeddings.f32le") == size_t(4 * emb[0].get<double>() * emb[1].get<double>()),
           label + ": image_embeddings size");
     CHECK(fs::file_size(dump / "first_logits.f32le") == 4 * 32000u, label + ": first_logits size");
     const auto logits = readFloats(dump / "first_logits.f32le");
-    const std::string stem = fs::path(c["image"].asString()).stem().string();
+    const std::string stem = fs::path(c["image"].get<std::string>()).stem().string();
     const auto reference = readFloats(root + "/" + caseName + "/" + stem + ".first_logits.f32le");
     double maxDiff = 0;
     for (size_t i = 0; i < std::min(logits.size(), reference.size()); ++i)
@@ -138,7 +138,7 @@ void testGoldenCases(const std::string& shared, const std::string& model) {
           label + ": first logits within 1e-3 of the golden (max diff " + std::to_string(maxDiff) + ")");
     const auto pixels = readFloats(dump / "pixel_values.f32le");
     for (size_t i = 0; i < 8 && i < pixels.size(); ++i)
-      CHECK(pixels[i] == float(c["pixel_values"]["first8"][i].asDouble()), label + ": dumped pixel_values first8");
+      CHECK(pixels[i] == float(c["pixel_values"]["first8"][i].get<double>()), label + ": dumped pixel_values first8");
     const auto shapes = testjson::parseFile((dump / "shapes.json").string());
     CHECK(testjson::ints(shapes["first_logits"]) == std::vector<int32_t>{32000}, label + ": shapes.json first_logits");
     fs::remove_all(dump);
@@ -151,7 +151,7 @@ void testDifferential(const std::string& shared) {
   const Run r = runCli({"differential", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
                         shared + "/cxr/nih_cxr14_00000001_000.png", "--temperature", "0", "--max-new-tokens", "2", "--json"});
   CHECK(r.status == 0, "differential exit status: " + r.err);
-  if (r.status == 0) CHECK_EQ_VEC(testjson::ints(cxr::Json::parse(r.out)["prompt_ids"]), ddx, "differential prompt ids");
+  if (r.status == 0) CHECK_EQ_VEC(testjson::ints(testjson::parse(r.out)["prompt_ids"]), ddx, "differential prompt ids");
 }
 
 void testStories(const std::string& shared) {
@@ -160,18 +160,18 @@ void testStories(const std::string& shared) {
   const auto& c = golden["cases"][1];  // "Once upon a time"
   const auto expected = testjson::ints(c["continuation_ids"]);
   const std::vector<int32_t> first(expected.begin(), expected.begin() + 40);
-  const Run r = runCli({"generate", "--model", dir, "--prompt", c["prompt"].asString(), "--temperature", "0",
+  const Run r = runCli({"generate", "--model", dir, "--prompt", c["prompt"].get<std::string>(), "--temperature", "0",
                         "--dtype", "f32", "--max-new-tokens", "40", "--json"});
   CHECK(r.status == 0, "stories260K generate exit status, stderr: " + r.err);
   if (r.status != 0) return;
-  const auto out = cxr::Json::parse(r.out);
+  const auto out = testjson::parse(r.out);
   CHECK_EQ_VEC(testjson::ints(out["prompt_ids"]), testjson::ints(c["prompt_ids"]), "stories260K prompt ids through the tool");
   CHECK_EQ_VEC(testjson::ints(out["token_ids"]), first, "stories260K greedy continuation through the tool");
   // Streaming (no --json): stdout is the text, then a newline.
-  const Run s = runCli({"generate", "--model", dir, "--prompt", c["prompt"].asString(), "--temperature", "0",
+  const Run s = runCli({"generate", "--model", dir, "--prompt", c["prompt"].get<std::string>(), "--temperature", "0",
                         "--dtype", "f32", "--max-new-tokens", "40"});
   CHECK(s.status == 0 && !s.out.empty() && s.out.back() == '\n', "streamed text ends with a newline");
-  CHECK(s.out.substr(0, s.out.size() - 1) == out["text"].asString(), "streamed text equals the --json text");
+  CHECK(s.out.substr(0, s.out.size() - 1) == out["text"].get<std::string>(), "streamed text equals the --json text");
 }
 
 void testErrors(const std::string& shared) {
@@ -221,13 +221,13 @@ void testChat(const std::string& shared) {
   CHECK(r.status == 0, "chat exit status: " + r.err);
   std::istringstream lines(r.out);
   std::string line;
-  std::vector<cxr::Json> turns;
+  std::vector<testjson::Json> turns;
   while (std::getline(lines, line))
-    if (!line.empty()) turns.push_back(cxr::Json::parse(line));
+    if (!line.empty()) turns.push_back(testjson::parse(line));
   CHECK(turns.size() == 2, "chat: one JSON object per turn (" + std::to_string(turns.size()) + ")");
   if (turns.size() == 2) {
     // The follow-up processes only its own tokens (the KV cache is kept).
-    CHECK(turns[1]["timings"]["prefill_positions"].asDouble() < turns[0]["timings"]["prefill_positions"].asDouble(),
+    CHECK(turns[1]["timings"]["prefill_positions"].get<double>() < turns[0]["timings"]["prefill_positions"].get<double>(),
           "chat: the second turn prefills fewer positions than the first");
     CHECK(turns[1]["prompt_ids"].size() > turns[0]["prompt_ids"].size(), "chat: the conversation grows");
   }
@@ -279,9 +279,9 @@ void testPromptThatFillsTheContextIsRefused(const std::string& shared) {
              "Describe the image.\n" + words(4200) + "\nAnd the heart?\n");
   std::istringstream lines(r.out);
   std::string line;
-  std::vector<cxr::Json> turns;
+  std::vector<testjson::Json> turns;
   while (std::getline(lines, line))
-    if (!line.empty()) turns.push_back(cxr::Json::parse(line));
+    if (!line.empty()) turns.push_back(testjson::parse(line));
   CHECK(r.status == 1, "chat with a refused turn exits 1 at the end: " + std::to_string(r.status));
   CHECK(r.err.find("cxr-llava: turn not answered: The question is ") != std::string::npos &&
             r.err.find("Shorten it or start a new conversation.") != std::string::npos,
@@ -305,7 +305,7 @@ void testPromptThatFillsTheContextIsRefused(const std::string& shared) {
   std::istringstream dropped(r.out);
   turns.clear();
   while (std::getline(dropped, line))
-    if (!line.empty()) turns.push_back(cxr::Json::parse(line));
+    if (!line.empty()) turns.push_back(testjson::parse(line));
   CHECK(r.status == 0 && turns.size() == 2 && r.err.find("dropped the 1 oldest exchange") != std::string::npos,
         "--drop-old-turns: the oldest exchange makes room (status " + std::to_string(r.status) + "): " + r.err);
   if (turns.size() == 2) {
@@ -331,7 +331,7 @@ void testTypedSpecialTokensAreLiteralText(const std::string& shared) {
                         "0", "--max-new-tokens", "1", "--json"});
   CHECK(r.status == 0, "ask with special-token text: " + r.err);
   if (r.status != 0) return;
-  const auto ids = testjson::ints(cxr::Json::parse(r.out)["prompt_ids"]);
+  const auto ids = testjson::ints(testjson::parse(r.out)["prompt_ids"]);
   CHECK(count(ids, 1) == 2 && ids[0] == 1 && ids[1] == 1 && count(ids, 2) == 0 && count(ids, 0) == 0,
         "only the template's BOS ids, no EOS/UNK from the question: " + check::show(ids));
 }

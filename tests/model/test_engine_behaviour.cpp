@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
   const fs::path golden = fs::path(check::testData(argc, argv)) / "model" / "golden-cxrllava" / "tiny64";
   const fs::path folder = golden / "checkpoint";
   const Json ref = readJson(golden / "report" / "reference.json");
-  const auto reportIds = intList(*ref.find("prompt")->find("ids"));
-  const auto goldenGreedy = intList(*ref.find("cases")->asArray()[0].find("greedy_ids"));
+  const auto reportIds = intList(ref.at("prompt").at("ids"));
+  const auto goldenGreedy = intList(ref.at("cases")[0].at("greedy_ids"));
   const cxr::ImageInput crop = loadGrayPng(golden / "report" / "nih_cxr14_00000001_000.crop_uint8.png");
   const cxr::LoadOptions f32{"cpu", "f32", 1};
 

@@ -30,12 +30,12 @@ bool closeRel(double got, double want, double tol, double floor) {
 
 void checkSummary(const std::string& what, const std::vector<float>& got, const Json& ref) {
   Summary s = summarize(got);
-  const double absSum = ref.find("abs_sum")->asDouble();
+  const double absSum = ref.at("abs_sum").get<double>();
   const double floor = absSum * 1e-3;
   const struct { const char* key; double value; } stats[] = {
       {"sum", s.sum}, {"abs_sum", s.absSum}, {"sq_sum", s.sqSum}, {"weighted", s.weighted}};
   for (const auto& st : stats) {
-    const double want = ref.find(st.key)->asDouble();
+    const double want = ref.at(st.key).get<double>();
     CHECK(closeRel(st.value, want, 1e-4, floor),
           what + " " + st.key + " = " + std::to_string(st.value) + ", reference " + std::to_string(want));
   }
@@ -51,9 +51,9 @@ cxr::SamplingParams greedy(int steps) {
 
 void runCase(cxr::Model& model, const fs::path& folder, const std::string& caseName) {
   const Json ref = readJson(folder / "reference.json");
-  const std::vector<int32_t> ids = intList(*ref.find("prompt")->find("ids"));
-  for (const auto& c : ref.find("cases")->asArray()) {
-    const std::string image = c.find("image")->asString();
+  const std::vector<int32_t> ids = intList(ref.at("prompt").at("ids"));
+  for (const auto& c : ref.at("cases")) {
+    const std::string image = c.at("image").get<std::string>();
     const std::string label = caseName + "/" + image;
     cxr::ImageInput crop = loadGrayPng(folder / (stem(image) + ".crop_uint8.png"));
     CHECK(!crop.pixels.empty(), label + ": crop PNG readable");
@@ -62,20 +62,20 @@ void runCase(cxr::Model& model, const fs::path& folder, const std::string& caseN
     auto encoded = model.encodeImage(crop);
     cxr::DebugCapture dbg;
     dbg.enabled = true;
-    const Json& greedyRef = *c.find("greedy_ids");
+    const Json& greedyRef = c.at("greedy_ids");
     const auto wantIds = intList(greedyRef);
     cxr::GenerationResult r = cxr::generateFromIds(model, ids, encoded, greedy(int(wantIds.size())), {}, {}, &dbg);
 
     // pixel values and embeddings
-    checkSummary(label + " pixel_values", dbg.pixelValues, *c.find("pixel_values"));
-    const Json& embRef = *c.find("image_embeddings");
-    const auto shape = intList(*embRef.find("shape"));
+    checkSummary(label + " pixel_values", dbg.pixelValues, c.at("pixel_values"));
+    const Json& embRef = c.at("image_embeddings");
+    const auto shape = intList(embRef.at("shape"));
     CHECK(dbg.embeddingShape == std::vector<int64_t>({shape[0], shape[1]}),
           label + ": embedding shape " + check::show(dbg.embeddingShape));
     if (dbg.embeddingShape.size() == 2 && dbg.embeddingShape[1] == shape[1]) {
       const int64_t hidden = shape[1];
       double worstRow = 0;
-      for (const auto& [row, values] : embRef.find("rows")->asObject()) {
+      for (const auto& [row, values] : embRef.at("rows").items()) {
         const auto want = numList(values);
         const int64_t r0 = std::stoll(row);
         for (int64_t j = 0; j < hidden; ++j)
@@ -87,8 +87,8 @@ void runCase(cxr::Model& model, const fs::path& folder, const std::string& caseN
     }
 
     // first-step logits: the whole vector
-    const Json& logitRef = *c.find("first_step_logits");
-    const auto wantLogits = readF32(folder / logitRef.find("full_vector_file")->asString());
+    const Json& logitRef = c.at("first_step_logits");
+    const auto wantLogits = readF32(folder / logitRef.at("full_vector_file").get<std::string>());
     const double logitDiff = maxAbsDiff(dbg.firstLogits, wantLogits);
     CHECK(logitDiff <= 1e-3, label + ": first-step logits max |diff| " + std::to_string(logitDiff));
     checkSummary(label + " first_step_logits", dbg.firstLogits, logitRef);
@@ -105,20 +105,20 @@ void runCase(cxr::Model& model, const fs::path& folder, const std::string& caseN
 
 void runBf16(cxr::Model& model, const fs::path& folder, const std::string& caseName) {
   const Json ref = readJson(folder / "reference.json");
-  const std::vector<int32_t> ids = intList(*ref.find("prompt")->find("ids"));
-  for (const auto& c : ref.find("cases")->asArray()) {
-    const Json* emu = c.find("bf16_emulation");
-    if (!emu) continue;
-    const std::string image = c.find("image")->asString();
+  const std::vector<int32_t> ids = intList(ref.at("prompt").at("ids"));
+  for (const auto& c : ref.at("cases")) {
+    if (!c.contains("bf16_emulation")) continue;
+    const Json& emu = c.at("bf16_emulation");
+    const std::string image = c.at("image").get<std::string>();
     const std::string label = caseName + "/" + image + " bf16";
     auto encoded = model.encodeImage(loadGrayPng(folder / (stem(image) + ".crop_uint8.png")));
     cxr::DebugCapture dbg;
     dbg.enabled = true;
     cxr::GenerationResult r = cxr::generateFromIds(model, ids, encoded, greedy(1), {}, {}, &dbg);
-    const auto wantLogits = readF32(folder / c.find("first_step_logits")->find("full_vector_file")->asString());
+    const auto wantLogits = readF32(folder / c.at("first_step_logits").at("full_vector_file").get<std::string>());
     const double diff = maxAbsDiff(dbg.firstLogits, wantLogits);
-    const double emulated = emu->find("first_step_logits_max_abs_diff_vs_fp32")->asDouble();
-    const int32_t wantArgmax = int32_t(emu->find("first_step_argmax")->asInt());
+    const double emulated = emu.at("first_step_logits_max_abs_diff_vs_fp32").get<double>();
+    const int32_t wantArgmax = int32_t(emu.at("first_step_argmax").get<int64_t>());
     CHECK(!r.tokenIds.empty() && r.tokenIds[0] == wantArgmax,
           label + ": first-step argmax " + (r.tokenIds.empty() ? "none" : std::to_string(r.tokenIds[0])) +
               ", reference " + std::to_string(wantArgmax));
@@ -132,7 +132,7 @@ void runBf16(cxr::Model& model, const fs::path& folder, const std::string& caseN
 // From the source image: preprocessing, chat template and tokenizer, then the same numbers.
 void runEndToEnd(cxr::Model& model, const fs::path& goldenModel, const fs::path& sourceImage) {
   const Json ref = readJson(goldenModel / "report" / "reference.json");
-  const Json& c = ref.find("cases")->asArray()[0];
+  const Json& c = ref.at("cases")[0];
   cxr::ImageInput img = loadGrayPng(sourceImage);
   CHECK(!img.pixels.empty(), "source image readable: " + sourceImage.string());
   if (img.pixels.empty()) return;
@@ -141,10 +141,10 @@ void runEndToEnd(cxr::Model& model, const fs::path& goldenModel, const fs::path&
   conv.setImage(encoded);
   cxr::DebugCapture dbg;
   dbg.enabled = true;
-  const auto wantIds = intList(*c.find("greedy_ids"));
+  const auto wantIds = intList(c.at("greedy_ids"));
   cxr::GenerationResult r = conv.send(cxr::prompts::kReport, greedy(int(wantIds.size())), {}, {}, &dbg);
-  CHECK_EQ_VEC(r.promptIds, intList(*ref.find("prompt")->find("ids")), "end-to-end prompt ids");
-  const auto wantLogits = readF32(goldenModel / "report" / c.find("first_step_logits")->find("full_vector_file")->asString());
+  CHECK_EQ_VEC(r.promptIds, intList(ref.at("prompt").at("ids")), "end-to-end prompt ids");
+  const auto wantLogits = readF32(goldenModel / "report" / c.at("first_step_logits").at("full_vector_file").get<std::string>());
   const double diff = maxAbsDiff(dbg.firstLogits, wantLogits);
   CHECK(diff <= 1e-3, "end-to-end first-step logits max |diff| " + std::to_string(diff));
   CHECK_EQ_VEC(r.tokenIds, wantIds, "end-to-end greedy ids");
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     std::printf("%s float32\n", name);
     auto model = cxr::Model::load((root / "checkpoint").string(), opt);
     const Json anyRef = readJson(root / "report" / "reference.json");
-    CHECK(model->info().configSha256 == anyRef.find("checkpoint")->find("config_sha256")->asString(),
+    CHECK(model->info().configSha256 == anyRef.at("checkpoint").at("config_sha256").get<std::string>(),
           std::string(name) + ": ModelInfo.configSha256 = the reference's config sha256");
     CHECK(model->info().storedDtype == "BF16" && model->info().dtype == "f32" && model->info().tokenizerLegacy,
           std::string(name) + ": stored BF16, compute f32, legacy tokenizer");

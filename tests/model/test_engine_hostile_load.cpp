@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <condition_variable>
 #include <cstdio>
@@ -15,9 +16,9 @@
 #include <mutex>
 #include <thread>
 
+#include "core/json.h"
 #include "core/model_config.h"
 #include "cxr/model/engine.h"
-#include "cxr/model/json.h"
 #include "support/check.h"
 #include "support/engine_fixtures.h"
 
@@ -230,18 +231,88 @@ void largeSafetensorsHeadersAreLinear() {
                 },
                 {kShard2, "header length field says 150000000 bytes", "at most 100000000 bytes"});
 
-  // The JSON reader itself: 200,000 keys, each twice (the last value wins, in the first place).
+  // The JSON reader itself: 200,000 keys, each twice. Readers disagree on which of two values
+  // counts (Python keeps the last, others the first), so the object is refused, naming the key.
   std::string text = "{";
   for (int pass = 0; pass < 2; ++pass)
     for (int i = 0; i < 200000; ++i) text += (pass || i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(pass * 1000000 + i);
   text += "}";
   const auto t0 = Clock::now();
-  const cxr::Json j = cxr::Json::parse(text);
+  cxr::detail::JsonParseError error;
+  const bool parsed = cxr::detail::parseJson(text, error).has_value();
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("  json_object_with_200000_duplicated_keys parsed in %.3f s\n", seconds);
-  CHECK(j.size() == 200000, "duplicate keys collapse: " + std::to_string(j.size()) + " members");
-  CHECK(j.asObject()[7].first == "k7" && j.asObject()[7].second.asInt() == 1000007, "the last duplicate wins, in the first one's place");
-  CHECK(seconds < 10, "200,000 duplicated keys parse in linear time: " + std::to_string(seconds) + " s");
+  std::printf("  json_object_with_200000_duplicated_keys refused in %.3f s\n", seconds);
+  CHECK(!parsed && error.kind == cxr::detail::JsonParseError::Kind::DuplicateKey && error.key == "k0" && error.topLevel,
+        "the first repeated key is named: " + error.detail);
+  CHECK(seconds < 10, "200,000 duplicated keys are refused in linear time: " + std::to_string(seconds) + " s");
+}
+
+// ---- JSON the reader refuses or reads leniently -------------------------------------------------
+
+// A header with `extra` appended before its closing brace (kept a multiple of 8 bytes long).
+void appendToHeader(const fs::path& shard, const std::string& extra) {
+  Safetensors st = Safetensors::read(shard);
+  std::string h = st.header;
+  while (!h.empty() && h.back() == ' ') h.pop_back();
+  h.pop_back();  // '}'
+  st.header = h + extra + "}";
+  while (st.header.size() % 8) st.header += ' ';
+  st.write(shard);
+}
+
+void hostileJsonIsRefusedWithItsPlace() {
+  std::printf("hostile JSON:\n");
+  // Nesting: a stack-hungry reader (or whatever walks the value afterwards) would overflow on
+  // 100,000 '['; the reader stops at 64 levels and names the byte. In a header the offset counts
+  // from the file's start (the header begins at byte 8).
+  auto r = expectRefused("safetensors_header_nested_100000_deep",
+                         [](const fs::path& d) { appendToHeader(d / kShard1, ",\"deep\":" + std::string(100000, '[')); },
+                         {kShard1, ": the safetensors header is not valid JSON (at byte ", "nesting deeper than 64 levels"});
+  CHECK(r.seconds < 10, "deep nesting refused at once: " + std::to_string(r.seconds) + " s");
+  expectRefused("config_json_nested_100000_deep",
+                [](const fs::path& d) { replaceInFile(d / "config.json", "\"mm_projector_dim\"", "\"x\": " + std::string(100000, '[') + "\"mm_projector_dim\""); },
+                {"config.json is not valid JSON (at byte ", "nesting deeper than 64 levels"});
+  {
+    cxr::detail::JsonParseError e;
+    CHECK(!cxr::detail::parseJson(std::string(100000, '[') + std::string(100000, ']'), e) &&
+              e.detail.rfind("at byte 64 (after '[[[[", 0) == 0,
+          "balanced 100,000-deep arrays refused at the 65th '[' (byte 64): " + e.detail);
+    CHECK(cxr::detail::parseJson(std::string(64, '[') + std::string(64, ']'), e).has_value(), "64 levels are read");
+  }
+  // The same tensor twice in one header: which of the two is meant?
+  Safetensors probe = Safetensors::read(gGood / kShard1);
+  const std::string first = headerEntries(probe.header).front().name;
+  expectRefused("safetensors_header_with_a_duplicated_tensor",
+                [&](const fs::path& d) {
+                  const HeaderEntry e = headerEntries(Safetensors::read(d / kShard1).header).front();
+                  appendToHeader(d / kShard1, ",\"" + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[1],\"data_offsets\":[0,2]}");
+                },
+                {kShard1, ": the safetensors header declares tensor '" + first + "' twice"});
+  expectRefused("config_json_with_a_duplicated_key",
+                [](const fs::path& d) { replaceInFile(d / "config.json", "\"mm_projector_dim\"", "\"mm_projector_dim\": 64, \"mm_projector_dim\""); },
+                {"config.json: the key \"mm_projector_dim\" appears twice in one object"});
+  // Syntax errors: our sentence with the file, the byte offset and the text before it; never
+  // nlohmann's own message.
+  r = expectRefused("config_json_with_a_bad_literal",
+                    [](const fs::path& d) { replaceInFile(d / "config.json", "\"rope_scaling\": null", "\"rope_scaling\": nul"); },
+                    {"config.json is not valid JSON (at byte ", "\"rope_scaling\": nul'): unexpected character ','"});
+  CHECK(r.message.find("json.exception") == std::string::npos && r.message.find("syntax error") == std::string::npos,
+        "nlohmann's message is not shown: " + r.message);
+  expectRefused("weight_index_cut_short",
+                [](const fs::path& d) {
+                  const std::string s = readText(d / "model.safetensors.index.json");
+                  writeText(d / "model.safetensors.index.json", s.substr(0, s.size() / 2));
+                },
+                {"model.safetensors.index.json is not valid JSON (at byte ", "the text ends before the JSON value is complete"});
+  // NaN after a NaN: the offset is the original file's ("NaN" is read as a number internally).
+  cxr::detail::JsonParseError e;
+  CHECK(!cxr::detail::parseJson("[NaN, NaN, x]", e) && e.detail == "at byte 11 (after '[NaN, NaN, '): unexpected character 'x'",
+        "offsets after NaN are the file's: " + e.detail);
+  const auto lenient = cxr::detail::parseJson("[NaN, Infinity, -Infinity, 1e400, null, 2]", e);
+  CHECK(lenient && std::isnan((*lenient)[0].get<double>()) && (*lenient)[1].get<double>() > 1e308 &&
+            (*lenient)[2].get<double>() < -1e308 && std::isinf((*lenient)[3].get<double>()) && (*lenient)[4].is_null() &&
+            (*lenient)[5] == 2,
+        "NaN, Infinity, -Infinity and 1e400 are numbers, null stays null");
 }
 
 // ---- item 3: sizes that would allocate without end ---------------------------------------------
@@ -387,6 +458,7 @@ int main(int argc, char** argv) {
   }
   nonRegularModelFilesAreRefusedWithoutBlocking();
   largeSafetensorsHeadersAreLinear();
+  hostileJsonIsRefusedWithItsPlace();
   implausibleConfigSizesAreRefusedBeforeAllocating();
   nonFiniteConfigValuesAndForeignIdsAreRefused();
   indexEntriesOutsideTheFolderAreRefused();

@@ -17,19 +17,19 @@ namespace {
 void runAll(cxr::Model& model, const Json& golden, const std::string& label) {
   CHECK(model.info().kind == cxr::ModelKind::TextLlama, label + ": detected as a text-only LLaMA");
   CHECK(model.info().kvHeads == 4 && model.info().heads == 8, label + ": GQA heads read from config.json");
-  for (const auto& c : golden.find("cases")->asArray()) {
-    const std::string name = label + "/" + c.find("name")->asString();
-    const auto prompt = intList(*c.find("prompt_ids"));
-    const auto want = intList(*c.find("continuation_ids"));
+  for (const auto& c : golden.at("cases")) {
+    const std::string name = label + "/" + c.at("name").get<std::string>();
+    const auto prompt = intList(c.at("prompt_ids"));
+    const auto want = intList(c.at("continuation_ids"));
     cxr::SamplingParams greedy;
     greedy.temperature = 0;
-    greedy.maxNewTokens = int(c.find("n_generated")->asInt());
+    greedy.maxNewTokens = int(c.at("n_generated").get<int64_t>());
     cxr::DebugCapture dbg;
     dbg.enabled = true;
     cxr::GenerationResult r = cxr::generateFromIds(model, prompt, nullptr, greedy, {}, {}, &dbg);
     CHECK_EQ_VEC(r.tokenIds, want, name + ": greedy ids");
     std::vector<float> wantLogits;
-    for (double v : numList(*c.find("first_step")->find("logits_torch_fp32"))) wantLogits.push_back(float(v));
+    for (double v : numList(c.at("first_step").at("logits_torch_fp32"))) wantLogits.push_back(float(v));
     const double diff = maxAbsDiff(dbg.firstLogits, wantLogits);
     CHECK(diff <= 1e-4, name + ": first-step logits max |diff| " + std::to_string(diff));
     std::printf("  %-36s %3zu ids %s, first logits max|diff| %.1e\n", name.c_str(), r.tokenIds.size(),

@@ -32,7 +32,7 @@ HeaderEntry* entry(std::vector<HeaderEntry>& es, const std::string& name) {
 }
 // The shard that holds `name` according to the index.
 std::string shardOf(const fs::path& dir, const std::string& name) {
-  return readJson(dir / "model.safetensors.index.json").find("weight_map")->find(name)->asString();
+  return readJson(dir / "model.safetensors.index.json").at("weight_map").at(name).get<std::string>();
 }
 void replaceInFile(const fs::path& p, const std::string& from, const std::string& to) {
   std::string s = readText(p);

@@ -31,9 +31,9 @@ void testGoldenCrops(const std::string& shared) {
       const fs::path ref = entry.path() / "reference.json";
       if (!fs::exists(ref)) continue;
       const auto golden = testjson::parseFile(ref.string());
-      const int imageSize = static_cast<int>(golden["checkpoint"]["image_size"].asDouble());
-      for (const auto& c : golden["cases"].asArray()) {
-        const std::string image = c["image"].asString();
+      const int imageSize = static_cast<int>(golden["checkpoint"]["image_size"].get<double>());
+      for (const auto& c : golden["cases"]) {
+        const std::string image = c["image"].get<std::string>();
         const std::string label = model + "/" + entry.path().filename().string() + "/" + image;
         cxr::ImageInput input;
         if (!readTestImage(shared + "/cxr/" + image, input)) {
@@ -41,14 +41,14 @@ void testGoldenCrops(const std::string& shared) {
           continue;
         }
         const auto& pre = c["preprocess"];
-        CHECK(input.width == pre["orig_size_wh"][0].asDouble() && input.height == pre["orig_size_wh"][1].asDouble(),
+        CHECK(input.width == pre["orig_size_wh"][0].get<double>() && input.height == pre["orig_size_wh"][1].get<double>(),
               label + ": input size");
-        CHECK((input.channels == 1) == (pre["pil_mode"].asString() == "L"), label + ": gray vs RGB as PIL saw it");
+        CHECK((input.channels == 1) == (pre["pil_mode"].get<std::string>() == "L"), label + ": gray vs RGB as PIL saw it");
         const cxr::PreprocessInfo info = cxr::detail::preprocessImage(input, imageSize);
-        CHECK(info.resizedWidth == pre["resized_size_wh"][0].asDouble() &&
-                  info.resizedHeight == pre["resized_size_wh"][1].asDouble(),
+        CHECK(info.resizedWidth == pre["resized_size_wh"][0].get<double>() &&
+                  info.resizedHeight == pre["resized_size_wh"][1].get<double>(),
               label + ": resized to " + std::to_string(info.resizedWidth) + "x" + std::to_string(info.resizedHeight));
-        CHECK(info.cropTop == pre["crop_top_left"][0].asDouble() && info.cropLeft == pre["crop_top_left"][1].asDouble(),
+        CHECK(info.cropTop == pre["crop_top_left"][0].get<double>() && info.cropLeft == pre["crop_top_left"][1].get<double>(),
               label + ": crop offsets");
         cxr::ImageInput goldenCrop;
         const std::string cropFile = entry.path().string() + "/" + fs::path(image).stem().string() + ".crop_uint8.png";
@@ -65,7 +65,7 @@ void testGoldenCrops(const std::string& shared) {
                   std::to_string(maxDiff) + ")");
         uint64_t sum = 0;
         for (uint8_t v : info.crop) sum += v;
-        CHECK(sum == static_cast<uint64_t>(pre["crop_uint8_sum"].asDouble()), label + ": crop sum");
+        CHECK(sum == static_cast<uint64_t>(pre["crop_uint8_sum"].get<double>()), label + ": crop sum");
         std::vector<int32_t> first16(info.crop.begin(), info.crop.begin() + 16);
         CHECK_EQ_VEC(first16, testjson::ints(pre["crop_uint8_first16"]), label + ": first 16 crop bytes");
 
@@ -75,11 +75,11 @@ void testGoldenCrops(const std::string& shared) {
         double total = 0;
         float lo = pixels[0], hi = pixels[0];
         for (float v : pixels) { total += v; lo = std::min(lo, v); hi = std::max(hi, v); }
-        CHECK(std::abs(total - pv["sum"].asDouble()) <= 1e-6 * std::abs(pv["abs_sum"].asDouble()), label + ": pixel_values sum");
-        CHECK(lo == static_cast<float>(pv["min"].asDouble()) && hi == static_cast<float>(pv["max"].asDouble()), label + ": min/max");
+        CHECK(std::abs(total - pv["sum"].get<double>()) <= 1e-6 * std::abs(pv["abs_sum"].get<double>()), label + ": pixel_values sum");
+        CHECK(lo == static_cast<float>(pv["min"].get<double>()) && hi == static_cast<float>(pv["max"].get<double>()), label + ": min/max");
         for (size_t i = 0; i < 8; ++i) {
-          CHECK(pixels[i] == static_cast<float>(pv["first8"][i].asDouble()), label + ": pixel_values first8 exact");
-          CHECK(pixels[pixels.size() - 8 + i] == static_cast<float>(pv["last8"][i].asDouble()), label + ": pixel_values last8 exact");
+          CHECK(pixels[i] == static_cast<float>(pv["first8"][i].get<double>()), label + ": pixel_values first8 exact");
+          CHECK(pixels[pixels.size() - 8 + i] == static_cast<float>(pv["last8"][i].get<double>()), label + ": pixel_values last8 exact");
         }
         ++cases;
       }

@@ -68,8 +68,8 @@ void testGoldenEncodings() {
   const auto tok = Tokenizer::load(dir);
   CHECK(tok->vocabSize() == 32000, "LLaMA-2 has 32000 pieces");
   CHECK(tok->legacy() && tok->addBosToken(), "no tokenizer_config.json: legacy and add_bos_token default to true");
-  for (const auto& c : golden["cases"].asArray()) {
-    const std::string name = c["name"].asString(), text = c["text"].asString();
+  for (const auto& c : golden["cases"]) {
+    const std::string name = c["name"].get<std::string>(), text = c["text"].get<std::string>();
     const auto ids = testjson::ints(c["ids"]);
     CHECK_EQ_VEC(spm.encode(text), ids, "plain sentencepiece encode of '" + name + "'");
     // Without special-token text, the HF call equals BOS + plain sentencepiece.
@@ -79,13 +79,13 @@ void testGoldenEncodings() {
       CHECK_EQ_VEC(tok->encode(text, false), ids, "HF encode without specials of '" + name + "'");
     }
     for (size_t i = 0; i < ids.size(); ++i)
-      CHECK(tok->piece(ids[i]) == c["pieces"][i].asString(), name + ": piece " + std::to_string(i));
+      CHECK(tok->piece(ids[i]) == c["pieces"][i].get<std::string>(), name + ": piece " + std::to_string(i));
     // "decoded" is plain sentencepiece. transformers' decode differs only when the text starts with
     // a run of spaces: it drops one more (testStreaming pins that down).
-    CHECK(spm.decode(ids) == c["decoded"].asString(), "plain sentencepiece decode of '" + name + "'");
+    CHECK(spm.decode(ids) == c["decoded"].get<std::string>(), "plain sentencepiece decode of '" + name + "'");
     const std::string hf = tok->decode(ids);
     const bool startsWithSpaceRun = !ids.empty() && tok->piece(ids[0]).rfind("\xE2\x96\x81\xE2\x96\x81", 0) == 0;
-    const std::string expected = startsWithSpaceRun ? c["decoded"].asString().substr(1) : c["decoded"].asString();
+    const std::string expected = startsWithSpaceRun ? c["decoded"].get<std::string>().substr(1) : c["decoded"].get<std::string>();
     CHECK(hf == expected, "decode of '" + name + "': " + check::escaped(hf) + " vs " + check::escaped(expected));
     if (!ids.empty()) {
       // Streaming the same ids gives the decode (no newline resets unless the text has "\n").
@@ -108,9 +108,9 @@ void testCxrLlavaPrompts(const std::string& shared) {
       const auto golden = testjson::parseFile(ref.string());
       const auto& prompt = golden["prompt"];
       const auto ids = testjson::ints(prompt["ids"]);
-      if (!prompt.contains("text") || !prompt["text"].isString()) continue;
-      const std::string text = prompt["text"].asString();
-      const bool checkpointLegacy = prompt["tokenizer_legacy"].asString() == "true";
+      if (!prompt.contains("text") || !prompt["text"].is_string()) continue;
+      const std::string text = prompt["text"].get<std::string>();
+      const bool checkpointLegacy = prompt["tokenizer_legacy"].get<std::string>() == "true";
       CHECK(tok->legacy() == checkpointLegacy, label + ": legacy read from tokenizer_config.json");
       tok->setLegacy(checkpointLegacy);
       CHECK_EQ_VEC(tok->encodeWithImage(text), ids, label + ": prompt ids (checkpoint's legacy setting)");
@@ -235,11 +235,11 @@ void testStories(const std::string& shared) {
   const auto golden = testjson::parseFile(dir + "/golden.json");
   const auto tok = Tokenizer::load(dir);
   CHECK(tok->vocabSize() == 512, "tok512 has 512 pieces");
-  for (const auto& c : golden["cases"].asArray()) {
-    const std::string prompt = c["prompt"].asString();
+  for (const auto& c : golden["cases"]) {
+    const std::string prompt = c["prompt"].get<std::string>();
     CHECK_EQ_VEC(tok->encode(prompt), testjson::ints(c["prompt_ids"]), "stories260K prompt ids of '" + prompt + "'");
     const auto cont = testjson::ints(c["continuation_ids"]);
-    CHECK(tok->decode(cont) == c["decoded_continuation"].asString(), "stories260K decoded continuation of '" + prompt + "'");
+    CHECK(tok->decode(cont) == c["decoded_continuation"].get<std::string>(), "stories260K decoded continuation of '" + prompt + "'");
   }
 }
 

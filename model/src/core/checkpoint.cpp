@@ -11,9 +11,10 @@
 #include <optional>
 #include <set>
 
+#include "core/json.h"
 #include "core/model_files.h"
 #include "core/sha256.h"
-#include "cxr/model/json.h"
+#include "core/weight_table.h"
 
 namespace fs = std::filesystem;
 
@@ -110,14 +111,21 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
                        " bytes (the format's own limit): the file is damaged or not a safetensors file");
     return false;
   }
-  Json header;
-  try {
-    header = Json::parse(std::string_view(reinterpret_cast<const char*>(file->data()) + 8, headerLen));
-  } catch (const JsonError& e) {
-    problems.push_back(fileName + ": the safetensors header is not valid JSON (" + e.what() + ")");
+  JsonParseError jsonError;
+  const std::optional<Json> parsed = parseJson(
+      std::string_view(reinterpret_cast<const char*>(file->data()) + 8, size_t(headerLen)), jsonError, /*firstByte=*/8);
+  if (!parsed) {
+    if (jsonError.kind == JsonParseError::Kind::DuplicateKey && jsonError.topLevel)
+      problems.push_back(fileName + ": the safetensors header declares tensor '" + jsonError.key +
+                         "' twice (which of the two is meant?): the header is corrupt");
+    else if (jsonError.kind == JsonParseError::Kind::DuplicateKey)
+      problems.push_back(fileName + ": the safetensors header is corrupt: " + jsonError.detail);
+    else
+      problems.push_back(fileName + ": the safetensors header is not valid JSON (" + jsonError.detail + ")");
     return false;
   }
-  if (!header.isObject()) {
+  const Json& header = *parsed;
+  if (!header.is_object()) {
     problems.push_back(fileName + ": the safetensors header is not a JSON object");
     return false;
   }
@@ -130,11 +138,11 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
   // One entry: its view goes to `out`, or its problem to `problems`.
   auto readEntry = [&](const std::string& name, const Json& entry) {
     const std::string where = fileName + ": tensor '" + name + "'";
-    const Json* dt = entry.find("dtype");
-    const Json* shape = entry.find("shape");
-    const Json* offsets = entry.find("data_offsets");
-    if (!entry.isObject() || !dt || !dt->isString() || !shape || !shape->isArray() || !offsets ||
-        !offsets->isArray() || offsets->asArray().size() != 2) {
+    const Json* dt = jsonMember(entry, "dtype");
+    const Json* shape = jsonMember(entry, "shape");
+    const Json* offsets = jsonMember(entry, "data_offsets");
+    if (!dt || !dt->is_string() || !shape || !shape->is_array() || !offsets || !offsets->is_array() ||
+        offsets->size() != 2) {
       problems.push_back(where + " has a malformed header entry (needs dtype, shape, data_offsets)");
       return;
     }
@@ -142,24 +150,26 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     v.name = name;
     v.fileName = fileName;
     bool ok = true;
-    for (const auto& d : shape->asArray()) {
-      if (!d.isInteger() || d.asInt() < 0) {
+    for (const auto& d : *shape) {
+      const std::optional<int64_t> extent = jsonInt(d);
+      if (!extent || *extent < 0) {
         problems.push_back(where + " has a malformed shape");
         ok = false;
         break;
       }
-      v.shape.push_back(d.asInt());
+      v.shape.push_back(*extent);
     }
-    const auto& o = offsets->asArray();
-    if (!o[0].isInteger() || !o[1].isInteger() || o[0].asInt() < 0 || o[1].asInt() < o[0].asInt()) {
+    const std::optional<int64_t> first = jsonInt((*offsets)[0]), last = jsonInt((*offsets)[1]);
+    if (!first || !last || *first < 0 || *last < *first) {
       problems.push_back(where + " has malformed data_offsets");
       return;
     }
-    const uint64_t begin = uint64_t(o[0].asInt()), end = uint64_t(o[1].asInt());
+    const uint64_t begin = uint64_t(*first), end = uint64_t(*last);
+    const std::string& dtype = dt->get_ref<const std::string&>();
     spans.push_back({begin, end, name});
     maxEnd = std::max(maxEnd, end);
-    if (!parseDType(dt->asString(), v.dtype)) {
-      problems.push_back(where + " has dtype " + dt->asString() +
+    if (!parseDType(dtype, v.dtype)) {
+      problems.push_back(where + " has dtype " + dtype +
                          "; only BF16, F16 and F32 weights are supported");
       return;
     }
@@ -173,7 +183,7 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     }
     if (end - begin != need) {
       problems.push_back(where + ": data_offsets span " + std::to_string(end - begin) +
-                         " bytes, but shape " + shapeString(v.shape) + " in " + dt->asString() +
+                         " bytes, but shape " + shapeString(v.shape) + " in " + dtype +
                          " needs " + std::to_string(need) + " bytes");
       return;
     }
@@ -185,7 +195,7 @@ bool readSafetensors(const std::shared_ptr<MappedFile>& file, const std::string&
     v.bytes = size_t(need);
     out.push_back(std::move(v));
   };
-  for (const auto& [name, entry] : header.asObject()) {
+  for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") continue;
     const size_t problemsBefore = problems.size();
     readEntry(name, entry);
@@ -281,41 +291,41 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
   std::set<std::string> reported;  // tensors a problem was already reported for
   std::error_code ec;
   ModelFileError indexError;
-  const std::optional<std::string> indexText = readModelFile(indexPath.string(), indexName, kMaxJsonFileBytes, indexError);
-  if (!indexText && indexError.kind != ModelFileError::Kind::Missing) {
+  std::string indexText;
+  const std::optional<Json> index = readJsonFile(indexPath.string(), indexName, indexError, &indexText);
+  const bool indexRead = index || indexError.kind == ModelFileError::Kind::Malformed;
+  if (!indexRead && indexError.kind != ModelFileError::Kind::Missing) {
     problems.push_back(indexError.message);
     return nullptr;
   }
-  if (indexText) {
-    ck->indexSha256_ = sha256Hex(indexText->data(), indexText->size());
-    try {
-      Json index = Json::parse(*indexText);
-      const Json* wm = index.find("weight_map");
-      if (!wm || !wm->isObject()) {
-        problems.push_back(indexName + " has no \"weight_map\" object");
-      } else {
-        std::set<std::string> shards;
-        for (const auto& [name, shard] : wm->asObject()) {
-          if (!shard.isString()) {
-            problems.push_back(indexName + ": the entry for '" + name + "' is not a file name");
-            reported.insert(name);
-            continue;
-          }
-          if (const std::string why = shardNameProblem(shard.asString()); !why.empty()) {
-            problems.push_back(indexName + ": the entry for '" + name + "' names the file " +
-                               JsonWriter::quote(shard.asString()) + ", which " + why +
-                               ": weight files must be plain file names inside the model folder; the "
-                               "index is damaged or was edited");
-            reported.insert(name);
-            continue;
-          }
-          weightMap[name] = shard.asString();
-          shards.insert(shard.asString());
+  if (indexRead) {
+    ck->indexSha256_ = sha256Hex(indexText.data(), indexText.size());
+    const Json* wm = index ? jsonMember(*index, "weight_map") : nullptr;
+    if (!index) {
+      problems.push_back(indexError.message);
+    } else if (!wm || !wm->is_object()) {
+      problems.push_back(indexName + " has no \"weight_map\" object");
+    } else {
+      std::set<std::string> shards;
+      for (const auto& [name, shard] : wm->items()) {
+        if (!shard.is_string()) {
+          problems.push_back(indexName + ": the entry for '" + name + "' is not a file name");
+          reported.insert(name);
+          continue;
         }
-        shardNames.assign(shards.begin(), shards.end());  // sorted
+        const std::string& file = shard.get_ref<const std::string&>();
+        if (const std::string why = shardNameProblem(file); !why.empty()) {
+          problems.push_back(indexName + ": the entry for '" + name + "' names the file " + jsonQuoted(file) +
+                             ", which " + why +
+                             ": weight files must be plain file names inside the model folder; the "
+                             "index is damaged or was edited");
+          reported.insert(name);
+          continue;
+        }
+        weightMap[name] = file;
+        shards.insert(file);
       }
-    } catch (const JsonError& e) {
-      problems.push_back(indexName + " is not valid JSON (" + std::string(e.what()) + ")");
+      shardNames.assign(shards.begin(), shards.end());  // sorted
     }
   } else if (fs::exists(singlePath, ec) || fs::is_symlink(singlePath, ec)) {
     shardNames.push_back("model.safetensors");
@@ -409,8 +419,8 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
   };
   std::vector<Stack> stacks;
   if (config.kind == ModelKind::CxrLlava)
-    stacks.push_back({"vision_tower.transformer.resblocks.", "clip_vision_cfg.layers", config.vision.layers, {}});
-  stacks.push_back({config.llamaPrefix + "layers.",
+    stacks.push_back({visionLayersPrefix(), "clip_vision_cfg.layers", config.vision.layers, {}});
+  stacks.push_back({llamaLayersPrefix(config),
                     (config.kind == ModelKind::CxrLlava ? "llama." : "") + std::string("num_hidden_layers"),
                     config.llama.layers, {}});
   for (auto& st : stacks) {

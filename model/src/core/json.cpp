@@ -1,390 +1,279 @@
-#include "cxr/model/json.h"
+#include "core/json.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-#include <unordered_map>
+#include <vector>
 
-namespace cxr {
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view text) : s_(text) {}
-
-  Json document() {
-    Json v = value(0);
-    skipSpace();
-    if (pos_ != s_.size()) fail("unexpected characters after the end of the JSON value");
-    return v;
-  }
-
- private:
-  // The message quotes the text just before the problem (same line, up to 24 bytes), so that a
-  // person can find it in the file: at byte 11 (after '{"legacy": '): unexpected character 'm'.
-  [[noreturn]] void fail(const std::string& what) const {
-    const size_t end = std::min(pos_, s_.size());
-    size_t begin = end > 24 ? end - 24 : 0;
-    const size_t newline = s_.rfind('\n', end == 0 ? 0 : end - 1);
-    if (newline != std::string_view::npos && newline + 1 > begin && newline < end) begin = newline + 1;
-    std::string where = "at byte " + std::to_string(pos_);
-    if (end > begin) where += " (after '" + std::string(s_.substr(begin, end - begin)) + "')";
-    throw JsonError(where + ": " + what);
-  }
-  void skipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) ++pos_;
-  }
-  bool consume(char c) {
-    skipSpace();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void expect(char c) {
-    if (!consume(c)) fail(std::string("expected '") + c + "'");
-  }
-  bool literal(std::string_view word) {
-    if (s_.substr(pos_, word.size()) == word) {
-      pos_ += word.size();
-      return true;
-    }
-    return false;
-  }
-
-  Json value(int depth) {
-    if (depth > 64) fail("nesting is too deep");
-    skipSpace();
-    if (pos_ >= s_.size()) fail("unexpected end of text");
-    Json v;
-    char c = s_[pos_];
-    if (c == '{') {
-      ++pos_;
-      v.type_ = Json::Type::Object;
-      if (consume('}')) return v;
-      // Duplicate keys: the last one wins, in the first one's place. Small objects (config keys)
-      // are searched directly; large ones (a safetensors header has one key per tensor, and a
-      // hostile one 100,000s) through a hash index, so that parsing stays linear.
-      constexpr size_t kIndexFrom = 16;
-      std::unordered_map<std::string, size_t> index;
-      do {
-        skipSpace();
-        if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key");
-        std::string key = string();
-        expect(':');
-        Json member = value(depth + 1);
-        size_t at = v.object_.size();
-        if (v.object_.size() < kIndexFrom) {
-          for (size_t i = 0; i < v.object_.size(); ++i)
-            if (v.object_[i].first == key) at = i;
-        } else {
-          if (index.empty())
-            for (size_t i = 0; i < v.object_.size(); ++i) index.emplace(v.object_[i].first, i);
-          const auto [it, inserted] = index.emplace(key, v.object_.size());
-          if (!inserted) at = it->second;
-        }
-        if (at < v.object_.size()) v.object_[at].second = std::move(member);
-        else v.object_.emplace_back(std::move(key), std::move(member));
-      } while (consume(','));
-      expect('}');
-    } else if (c == '[') {
-      ++pos_;
-      v.type_ = Json::Type::Array;
-      if (consume(']')) return v;
-      do {
-        v.array_.push_back(value(depth + 1));
-      } while (consume(','));
-      expect(']');
-    } else if (c == '"') {
-      v.type_ = Json::Type::String;
-      v.string_ = string();
-    } else if (literal("true")) {
-      v.type_ = Json::Type::Bool;
-      v.bool_ = true;
-    } else if (literal("false")) {
-      v.type_ = Json::Type::Bool;
-    } else if (literal("null")) {
-      v.type_ = Json::Type::Null;
-    } else if (literal("NaN")) {  // Python's json writes these
-      v.type_ = Json::Type::Number;
-      v.number_ = std::numeric_limits<double>::quiet_NaN();
-    } else if (literal("Infinity")) {
-      v.type_ = Json::Type::Number;
-      v.number_ = std::numeric_limits<double>::infinity();
-    } else if (literal("-Infinity")) {
-      v.type_ = Json::Type::Number;
-      v.number_ = -std::numeric_limits<double>::infinity();
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      number(v);
-    } else {
-      fail(std::string("unexpected character '") + c + "'");
-    }
-    return v;
-  }
-
-  void number(Json& v) {
-    size_t start = pos_;
-    bool integral = true;
-    if (s_[pos_] == '-') ++pos_;
-    auto digits = [&] {
-      size_t d = pos_;
-      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
-      if (d == pos_) fail("malformed number");
-    };
-    digits();
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      integral = false;
-      ++pos_;
-      digits();
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      integral = false;
-      ++pos_;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-      digits();
-    }
-    std::string text(s_.substr(start, pos_ - start));
-    v.type_ = Json::Type::Number;
-    v.number_ = std::strtod(text.c_str(), nullptr);
-    if (integral) {
-      errno = 0;
-      char* end = nullptr;
-      long long i = std::strtoll(text.c_str(), &end, 10);
-      if (errno == 0 && end && *end == 0) {
-        v.isInteger_ = true;
-        v.integer_ = i;
-      }
-    }
-  }
-
-  static void appendUtf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-
-  uint32_t hex4() {
-    if (pos_ + 4 > s_.size()) fail("truncated \\u escape");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = s_[pos_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else fail("bad \\u escape");
-    }
-    return v;
-  }
-
-  std::string string() {
-    ++pos_;  // opening quote
-    std::string out;
-    while (true) {
-      if (pos_ >= s_.size()) fail("unterminated string");
-      char c = s_[pos_++];
-      if (c == '"') break;
-      if (static_cast<unsigned char>(c) < 0x20) fail("control character inside a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= s_.size()) fail("unterminated string");
-      char e = s_[pos_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && pos_ + 6 <= s_.size() && s_[pos_] == '\\' && s_[pos_ + 1] == 'u') {
-            pos_ += 2;
-            uint32_t lo = hex4();
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          appendUtf8(out, cp);
-          break;
-        }
-        default: fail("bad escape in string");
-      }
-    }
-    return out;
-  }
-
-  std::string_view s_;
-  size_t pos_ = 0;
-};
-
-Json Json::parse(std::string_view text) { return JsonParser(text).document(); }
+namespace cxr::detail {
 
 namespace {
-[[noreturn]] void wrongType(Json::Type want, Json::Type got) {
-  throw JsonError("expected " + Json::typeName(want) + ", found " + Json::typeName(got));
+
+// ---- the lenient tokens, found before nlohmann sees the text ---------------------------------------
+// nlohmann refuses NaN, Infinity and numbers beyond the double range. One pass over the text (aware
+// of strings, nothing else) writes `null` in their place and remembers, per null token in document
+// order, which number it stands for; the builder below puts the number back. The same pass notes
+// where the nesting first gets too deep, so that the refusal can name the byte.
+
+struct NonFinite {
+  size_t nullOrdinal;  // the how-manyth null token of the text
+  double value;
+};
+
+struct Prescan {
+  std::string rewritten;            // empty: the text needs no rewriting
+  std::vector<NonFinite> nonFinite;
+  std::vector<size_t> nanAt;        // rewritten offsets of "null" that was "NaN" (one byte longer)
+  std::optional<size_t> tooDeepAt;  // offset of the first container beyond kMaxJsonDepth
+};
+
+bool startsWith(std::string_view s, size_t at, std::string_view word) { return s.substr(at, word.size()) == word; }
+
+Prescan prescan(std::string_view s) {
+  Prescan p;
+  size_t nulls = 0, copiedUpTo = 0;
+  int depth = 0;
+  auto replace = [&](size_t at, size_t length, std::string_view with, double value) {
+    if (p.rewritten.empty()) p.rewritten.reserve(s.size() + 16);
+    p.rewritten.append(s.substr(copiedUpTo, at - copiedUpTo));
+    p.rewritten.append(with);
+    p.rewritten.append(length > with.size() ? length - with.size() : 0, ' ');
+    copiedUpTo = at + length;
+    p.nonFinite.push_back({nulls++, value});
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"') {  // skip the string; its escapes cannot end it
+      for (++i; i < s.size() && s[i] != '"'; ++i)
+        if (s[i] == '\\') ++i;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth && !p.tooDeepAt) p.tooDeepAt = i;
+    } else if (c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    } else if (c == 'n' && startsWith(s, i, "null")) {
+      ++nulls;
+      i += 3;
+    } else if (c == 'N' && startsWith(s, i, "NaN")) {
+      p.nanAt.push_back(p.rewritten.size() + (i - copiedUpTo));
+      replace(i, 3, "null", std::numeric_limits<double>::quiet_NaN());
+      i += 2;
+    } else if (c == 'I' && startsWith(s, i, "Infinity")) {
+      replace(i, 8, "null", std::numeric_limits<double>::infinity());
+      i += 7;
+    } else if (c == '-' && startsWith(s, i, "-Infinity")) {
+      replace(i, 9, "null", -std::numeric_limits<double>::infinity());
+      i += 8;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      // A number: only one with an exponent or more than 300 digits can overflow a double.
+      size_t end = i + 1, digits = 0;
+      bool exponent = false;
+      for (; end < s.size(); ++end) {
+        const char d = s[end];
+        if (d >= '0' && d <= '9') ++digits;
+        else if (d == 'e' || d == 'E') exponent = true;
+        else if (d != '.' && d != '+' && d != '-') break;
+      }
+      if (exponent || digits > 300) {
+        const std::string token(s.substr(i, end - i));
+        const double x = std::strtod(token.c_str(), nullptr);
+        if (std::isinf(x)) replace(i, end - i, "null", x);  // never shorter than "null": 1e309
+      }
+      i = end - 1;
+    }
+  }
+  if (!p.rewritten.empty()) p.rewritten.append(s.substr(copiedUpTo));
+  return p;
 }
+
+// ---- the document, built from nlohmann's SAX events ---------------------------------------------------
+// As nlohmann's own DOM builder, plus: the depth limit, duplicate keys refused, the lenient numbers.
+
+class Builder : public nlohmann::json_sax<Json> {
+ public:
+  Builder(Json& root, const std::vector<NonFinite>& nonFinite) : root_(root), nonFinite_(nonFinite) {}
+
+  bool null() override {
+    const size_t ordinal = nulls_++;
+    if (next_ < nonFinite_.size() && nonFinite_[next_].nullOrdinal == ordinal)
+      return put(Json(nonFinite_[next_++].value));
+    return put(Json(nullptr));
+  }
+  bool boolean(bool v) override { return put(Json(v)); }
+  bool number_integer(number_integer_t v) override { return put(Json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return put(Json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return put(Json(v)); }
+  bool string(string_t& v) override { return put(Json(std::move(v))); }
+  bool binary(binary_t&) override { return false; }  // only in binary formats
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool start_array(std::size_t) override { return open(Json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    auto& members = stack_.back()->get_ref<Json::object_t&>();
+    const auto [it, inserted] = members.try_emplace(std::move(k));  // k is left alone when present
+    if (!inserted) {
+      duplicateKey = k;
+      duplicateTopLevel = stack_.size() == 1;
+      return false;
+    }
+    slot_ = &it->second;
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+    errorPosition = position;
+    return false;
+  }
+
+  std::optional<std::string> duplicateKey;
+  bool duplicateTopLevel = false;
+  bool tooDeep = false;
+  std::optional<size_t> errorPosition;  // nlohmann's count of bytes read, the offending one included
+
+ private:
+  Json* put(Json&& v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    Json& parent = *stack_.back();
+    if (parent.is_array()) {
+      auto& elements = parent.get_ref<Json::array_t&>();
+      elements.push_back(std::move(v));
+      return &elements.back();
+    }
+    *slot_ = std::move(v);
+    return slot_;
+  }
+  bool open(Json&& container) {
+    if (stack_.size() >= size_t(kMaxJsonDepth)) {
+      tooDeep = true;
+      return false;
+    }
+    // The parent does not grow while this container is open, so the pointer stays valid.
+    stack_.push_back(put(std::move(container)));
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  Json& root_;
+  const std::vector<NonFinite>& nonFinite_;
+  size_t nulls_ = 0, next_ = 0;
+  std::vector<Json*> stack_;
+  Json* slot_ = nullptr;
+};
+
+// "at byte 11 (after '{"legacy": ')": the text just before `at` (same line, up to 24 bytes), so that
+// a person can find the place in the file.
+std::string where(std::string_view s, size_t at, uint64_t firstByte) {
+  const size_t end = std::min(at, s.size());
+  size_t begin = end > 24 ? end - 24 : 0;
+  const size_t newline = end == 0 ? std::string_view::npos : s.rfind('\n', end - 1);
+  if (newline != std::string_view::npos && newline + 1 > begin) begin = newline + 1;
+  std::string text = "at byte " + std::to_string(firstByte + at);
+  if (end > begin) text += " (after '" + std::string(s.substr(begin, end - begin)) + "')";
+  return text;
+}
+
 }  // namespace
 
-std::string Json::typeName(Type t) {
-  switch (t) {
-    case Type::Null: return "null";
-    case Type::Bool: return "a boolean";
-    case Type::Number: return "a number";
-    case Type::String: return "a string";
-    case Type::Array: return "an array";
-    case Type::Object: return "an object";
-  }
-  return "?";
-}
+std::optional<Json> parseJson(std::string_view text, JsonParseError& error, uint64_t firstByte) {
+  const Prescan pre = prescan(text);
+  const std::string_view parsed = pre.rewritten.empty() ? text : std::string_view(pre.rewritten);
+  Json root;
+  Builder builder(root, pre.nonFinite);
+  if (Json::sax_parse(parsed.begin(), parsed.end(), &builder, nlohmann::detail::input_format_t::json,
+                      /*strict=*/true, /*ignore_comments=*/false))
+    return root;
 
-bool Json::asBool() const {
-  if (type_ != Type::Bool) wrongType(Type::Bool, type_);
-  return bool_;
-}
-double Json::asDouble() const {
-  if (type_ != Type::Number) wrongType(Type::Number, type_);
-  return number_;
-}
-int64_t Json::asInt() const {
-  if (type_ != Type::Number) wrongType(Type::Number, type_);
-  if (!isInteger_) throw JsonError("expected an integer, found " + std::to_string(number_));
-  return integer_;
-}
-const std::string& Json::asString() const {
-  if (type_ != Type::String) wrongType(Type::String, type_);
-  return string_;
-}
-const std::vector<Json>& Json::asArray() const {
-  if (type_ != Type::Array) wrongType(Type::Array, type_);
-  return array_;
-}
-const std::vector<std::pair<std::string, Json>>& Json::asObject() const {
-  if (type_ != Type::Object) wrongType(Type::Object, type_);
-  return object_;
-}
-const Json* Json::find(std::string_view key) const {
-  if (type_ != Type::Object) return nullptr;
-  for (const auto& kv : object_)
-    if (kv.first == key) return &kv.second;
-  return nullptr;
-}
-
-const Json& Json::operator[](std::string_view key) const {
-  if (type_ != Type::Object) wrongType(Type::Object, type_);
-  if (const Json* member = find(key)) return *member;
-  throw JsonError("the object has no key \"" + std::string(key) + "\"");
-}
-const Json& Json::operator[](size_t index) const {
-  if (type_ != Type::Array) wrongType(Type::Array, type_);
-  if (index >= array_.size())
-    throw JsonError("index " + std::to_string(index) + " is outside the array of " +
-                    std::to_string(array_.size()) + " elements");
-  return array_[index];
-}
-size_t Json::size() const {
-  if (type_ == Type::Array) return array_.size();
-  if (type_ == Type::Object) return object_.size();
-  return 0;
-}
-
-// ---- writer ------------------------------------------------------------------------------------
-
-void JsonWriter::separator() {
-  if (afterKey_) {
-    afterKey_ = false;
-    return;
-  }
-  if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
-    first_.back() = false;
-  }
-}
-
-JsonWriter& JsonWriter::beginObject() { separator(); out_ += '{'; first_.push_back(true); return *this; }
-JsonWriter& JsonWriter::endObject() { out_ += '}'; first_.pop_back(); return *this; }
-JsonWriter& JsonWriter::beginArray() { separator(); out_ += '['; first_.push_back(true); return *this; }
-JsonWriter& JsonWriter::endArray() { out_ += ']'; first_.pop_back(); return *this; }
-
-JsonWriter& JsonWriter::key(std::string_view name) {
-  separator();
-  out_ += quote(name);
-  out_ += ':';
-  afterKey_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(std::string_view text) { separator(); out_ += quote(text); return *this; }
-
-JsonWriter& JsonWriter::value(double number) {
-  separator();
-  if (!std::isfinite(number)) {
-    out_ += "null";
+  error = {};
+  if (builder.duplicateKey) {
+    error.kind = JsonParseError::Kind::DuplicateKey;
+    error.key = *builder.duplicateKey;
+    error.topLevel = builder.duplicateTopLevel;
+    error.detail = "the key " + jsonQuoted(error.key) + " appears twice in one object";
+  } else if (builder.tooDeep) {
+    error.kind = JsonParseError::Kind::TooDeep;
+    error.detail = where(text, pre.tooDeepAt.value_or(text.size()), firstByte) + ": nesting deeper than " +
+                   std::to_string(kMaxJsonDepth) + " levels";
   } else {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%.17g", number);
-    out_ += buffer;
-  }
-  return *this;
-}
-
-JsonWriter& JsonWriter::value(int64_t number) { separator(); out_ += std::to_string(number); return *this; }
-JsonWriter& JsonWriter::value(uint64_t number) { separator(); out_ += std::to_string(number); return *this; }
-JsonWriter& JsonWriter::value(bool flag) { separator(); out_ += flag ? "true" : "false"; return *this; }
-JsonWriter& JsonWriter::null() { separator(); out_ += "null"; return *this; }
-
-std::string JsonWriter::quote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            out += b;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
+    // The offending byte in the parsed text, then in the original (each "NaN" became one byte longer).
+    size_t at = builder.errorPosition.value_or(1);
+    at = at > 0 ? at - 1 : 0;
+    size_t shift = 0;
+    for (const size_t nan : pre.nanAt) {
+      if (nan + 4 <= at) ++shift;
+      else if (nan <= at) at = nan + std::min<size_t>(at - nan, 2);  // inside the token: on "NaN"
     }
-    const int n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool valid = n > 0 && i + n <= s.size();
-    for (int k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (valid) {
-      out.append(s.substr(i, n));
-      i += n;
+    at -= shift;
+    error.kind = JsonParseError::Kind::Syntax;
+    std::string what;
+    if (at >= text.size()) {
+      what = "the text ends before the JSON value is complete";
     } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
+      const auto c = static_cast<unsigned char>(text[at]);
+      char shown[48];
+      if (c >= 0x20 && c < 0x7F) std::snprintf(shown, sizeof shown, "unexpected character '%c'", c);
+      else std::snprintf(shown, sizeof shown, "unexpected byte 0x%02X", c);
+      what = shown;
     }
+    error.detail = where(text, at, firstByte) + ": " + what;
   }
-  return out + "\"";
+  return std::nullopt;
 }
 
-}  // namespace cxr
+std::optional<Json> readJsonFile(const std::string& path, const std::string& shownName, ModelFileError& error,
+                                 std::string* textOut) {
+  std::optional<std::string> text = readModelFile(path, shownName, kMaxJsonFileBytes, error);
+  if (!text) return std::nullopt;
+  JsonParseError parseError;
+  std::optional<Json> json = parseJson(*text, parseError);
+  if (!json) {
+    error.kind = ModelFileError::Kind::Malformed;
+    error.message = parseError.kind == JsonParseError::Kind::DuplicateKey
+                        ? shownName + ": " + parseError.detail + " (readers disagree on which value counts)"
+                        : shownName + " is not valid JSON (" + parseError.detail + ")";
+  }
+  if (textOut) *textOut = std::move(*text);
+  return json;
+}
+
+std::optional<int64_t> jsonInt(const Json& v) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > uint64_t(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return int64_t(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  return std::nullopt;
+}
+
+std::string jsonTypeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+    case Json::value_t::number_float: return "a number";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    default: return "an unknown value";
+  }
+}
+
+const Json* jsonMember(const Json& object, const std::string& key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+std::string jsonQuoted(std::string_view text) {
+  return Json(std::string(text)).dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
+}  // namespace cxr::detail

@@ -6,7 +6,7 @@
 
 #include "core/model_files.h"
 #include "core/sha256.h"
-#include "cxr/model/json.h"
+#include "core/json.h"
 
 namespace cxr::detail {
 
@@ -25,12 +25,13 @@ class KeyReader {
   bool readInt(const char* key, int& out, bool required, int64_t minValue, int64_t maxValue) {
     const Json* v = get(key, required);
     if (!v) return true;
-    if (!v->isInteger() || v->asInt() < minValue || v->asInt() > maxValue) {
+    const std::optional<int64_t> i = jsonInt(*v);
+    if (!i || *i < minValue || *i > maxValue) {
       problem(key, "is " + shown(*v) + "; it must be an integer from " + std::to_string(minValue) + " to " +
                        std::to_string(maxValue));
       return false;
     }
-    out = int(v->asInt());
+    out = int(*i);
     return true;
   }
   void readDouble(const char* key, double& out, bool required, double minValue, double maxValue,
@@ -38,38 +39,39 @@ class KeyReader {
     const Json* v = get(key, required);
     if (!v) return;
     // NaN fails both comparisons; infinities are outside every range.
-    if (!v->isNumber() || !std::isfinite(v->asDouble()) || !(v->asDouble() >= minValue) ||
-        !(v->asDouble() <= maxValue)) {
+    const double x = v->is_number() ? v->get<double>() : 0;
+    if (!v->is_number() || !std::isfinite(x) || !(x >= minValue) || !(x <= maxValue)) {
       problem(key, "is " + shown(*v) + "; it must be a finite number from " + number(minValue) + " to " +
                        number(maxValue) + why);
       return;
     }
-    out = v->asDouble();
+    out = x;
   }
   // A token id: absent/null keeps the default; otherwise inside the vocabulary.
   void readTokenId(const char* key, int& out, int vocab, bool allowMinusOne = false) {
     const Json* v = get(key, false);
     if (!v) return;
-    if (allowMinusOne && v->isInteger() && v->asInt() == -1) return;
-    if (!v->isInteger() || v->asInt() < 0 || v->asInt() >= vocab) {
+    const std::optional<int64_t> id = jsonInt(*v);
+    if (allowMinusOne && id == -1) return;
+    if (!id || *id < 0 || *id >= vocab) {
       problem(key, "is " + shown(*v) + "; it must be a token id inside the vocabulary (0 to " +
                        std::to_string(vocab - 1) + ", vocab_size " + std::to_string(vocab) + ")");
       return;
     }
-    out = int(v->asInt());
+    out = int(*id);
   }
   void readBool(const char* key, bool& out) {
     const Json* v = get(key, false);
     if (!v) return;
-    if (!v->isBool()) {
+    if (!v->is_boolean()) {
       problem(key, "must be true or false");
       return;
     }
-    out = v->asBool();
+    out = v->get<bool>();
   }
   const Json* get(const char* key, bool required) {
-    const Json* v = obj_ ? obj_->find(key) : nullptr;
-    if (v && v->isNull()) v = nullptr;
+    const Json* v = obj_ ? jsonMember(*obj_, key) : nullptr;
+    if (v && v->is_null()) v = nullptr;
     if (!v && required) problems_.push_back("config.json: key " + where_ + key + " is missing");
     return v;
   }
@@ -83,20 +85,20 @@ class KeyReader {
   }
   // The value as the message quotes it.
   static std::string shown(const Json& v) {
-    if (v.isInteger()) return std::to_string(v.asInt());
-    if (v.isNumber()) {
-      const double x = v.asDouble();
+    if (const std::optional<int64_t> i = jsonInt(v)) return std::to_string(*i);
+    if (v.is_number()) {
+      const double x = v.get<double>();
       if (std::isnan(x)) return "NaN";
       if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
       char text[32];
       std::snprintf(text, sizeof text, "%.17g", x);
       return text;
     }
-    if (v.isString()) {
-      const std::string& t = v.asString();
-      return t.size() > 40 ? JsonWriter::quote(t.substr(0, 40)) + "..." : JsonWriter::quote(t);
+    if (v.is_string()) {
+      const std::string& t = v.get_ref<const std::string&>();
+      return t.size() > 40 ? jsonQuoted(t.substr(0, 40)) + "..." : jsonQuoted(t);
     }
-    return Json::typeName(v.type());
+    return jsonTypeName(v);
   }
 
  private:
@@ -143,7 +145,7 @@ void readLlama(const Json* obj, const std::string& where, LlamaConfig& c,
 
 void checkLlamaRest(const Json* obj, const std::string& where, std::vector<std::string>& problems) {
   KeyReader r(obj, where, problems);
-  if (const Json* act = r.get("hidden_act", false); act && (!act->isString() || act->asString() != "silu"))
+  if (const Json* act = r.get("hidden_act", false); act && *act != "silu")
     r.problem("hidden_act", "is not \"silu\"; only LLaMA's SwiGLU MLP is supported");
   if (r.get("rope_scaling", false))
     r.problem("rope_scaling", "is set; rotary scaling is not supported (the reference has none)");
@@ -160,48 +162,47 @@ void checkLlamaRest(const Json* obj, const std::string& where, std::vector<std::
 ModelConfig readModelConfig(const std::string& configPath, std::vector<std::string>& problems) {
   ModelConfig cfg;
   ModelFileError fileError;
-  const std::optional<std::string> text = readModelFile(configPath, "config.json", kMaxJsonFileBytes, fileError);
-  if (!text) {
+  std::string text;
+  const std::optional<Json> parsed = readJsonFile(configPath, "config.json", fileError, &text);
+  if (!parsed && fileError.kind != ModelFileError::Kind::Malformed) {
     problems.push_back(fileError.kind == ModelFileError::Kind::Missing
                            ? "config.json is missing in the model folder (" + configPath + ")"
                            : fileError.message);
     return cfg;
   }
-  cfg.configSha256 = sha256Hex(text->data(), text->size());
-  Json root;
-  try {
-    root = Json::parse(*text);
-  } catch (const JsonError& e) {
-    problems.push_back("config.json is not valid JSON (" + std::string(e.what()) + ")");
+  cfg.configSha256 = sha256Hex(text.data(), text.size());
+  if (!parsed) {
+    problems.push_back(fileError.message);
     return cfg;
   }
-  if (!root.isObject()) {
+  const Json& root = *parsed;
+  if (!root.is_object()) {
     problems.push_back("config.json does not hold a JSON object");
     return cfg;
   }
 
-  const Json* llama = root.find("llama");
-  const Json* vision = root.find("clip_vision_cfg");
+  const Json* llama = jsonMember(root, "llama");
+  const Json* vision = jsonMember(root, "clip_vision_cfg");
   auto hasArchitecture = [&](const std::string& name) {
-    const Json* a = root.find("architectures");
-    if (!a || !a->isArray()) return false;
-    for (const auto& x : a->asArray())
-      if (x.isString() && x.asString() == name) return true;
+    const Json* a = jsonMember(root, "architectures");
+    if (!a || !a->is_array()) return false;
+    for (const auto& x : *a)
+      if (x.is_string() && x.get_ref<const std::string&>() == name) return true;
     return false;
   };
-  const Json* modelType = root.find("model_type");
-  bool isLlamaType = modelType && modelType->isString() && modelType->asString() == "llama";
+  const Json* modelType = jsonMember(root, "model_type");
+  bool isLlamaType = modelType && *modelType == "llama";
 
   if (llama || vision || hasArchitecture("CXRLLAVAModel")) {
     cfg.kind = ModelKind::CxrLlava;
     cfg.llamaPrefix = "llama.";
-    if (!llama || !llama->isObject()) {
+    if (!llama || !llama->is_object()) {
       problems.push_back("config.json: the \"llama\" object (the language model's config) is missing");
     } else {
       readLlama(llama, "llama.", cfg.llama, problems);
       checkLlamaRest(llama, "llama.", problems);
     }
-    if (!vision || !vision->isObject()) {
+    if (!vision || !vision->is_object()) {
       problems.push_back("config.json: the \"clip_vision_cfg\" object is missing");
     } else {
       KeyReader v(vision, "clip_vision_cfg.", problems);
@@ -230,11 +231,11 @@ ModelConfig readModelConfig(const std::string& configPath, std::vector<std::stri
         problems.push_back("config.json: clip_vision_cfg.mlp_ratio " + std::to_string(vc.mlpRatio) +
                            " times width " + std::to_string(vc.width) + " gives an MLP of no units");
       for (const char* unsupported : {"attentional_pool", "no_ln_pre", "final_ln_after_pool"}) {
-        const Json* u = vision->find(unsupported);
-        if (u && u->isBool() && u->asBool())
+        const Json* u = jsonMember(*vision, unsupported);
+        if (u && *u == true)
           v.problem(unsupported, "is true; the reference configuration (false) is the only one supported");
       }
-      if (const Json* pool = vision->find("pool_type"); pool && pool->isString() && pool->asString() != "tok")
+      if (const Json* pool = jsonMember(*vision, "pool_type"); pool && pool->is_string() && *pool != "tok")
         v.problem("pool_type", "is not \"tok\"; only the class-token layout is supported");
     }
     KeyReader top(&root, "", problems);
@@ -245,7 +246,7 @@ ModelConfig readModelConfig(const std::string& configPath, std::vector<std::stri
       problems.push_back("config.json: mm_projector_dim " + std::to_string(cfg.projectorIn) +
                          " differs from clip_vision_cfg.width " + std::to_string(cfg.vision.width) +
                          " (the projector reads the vision tokens)");
-    if (const Json* pre = root.find("image_preprocess_cfg"); pre && pre->isObject()) {
+    if (const Json* pre = jsonMember(root, "image_preprocess_cfg"); pre && pre->is_object()) {
       KeyReader p(pre, "image_preprocess_cfg.", problems);
       // The pixels are scaled to 0..1 before (x - mean) / std.
       p.readDouble("mean", cfg.imageMean, false, 0.0, 1.0, " (pixel values are scaled to 0..1)");
@@ -265,64 +266,6 @@ ModelConfig readModelConfig(const std::string& configPath, std::vector<std::stri
         "LlamaForCausalLM (architectures / model_type); is this the right folder?");
   }
   return cfg;
-}
-
-std::vector<ExpectedTensor> expectedTensors(const ModelConfig& c) {
-  std::vector<ExpectedTensor> t;
-  const auto& L = c.llama;
-  const int64_t H = L.hidden, I = L.intermediate, V = L.vocab;
-  const int64_t qOut = int64_t(L.heads) * L.headDim, kvOut = int64_t(L.kvHeads) * L.headDim;
-  auto add = [&](std::string name, std::vector<int64_t> shape, bool optional = false) {
-    t.push_back({std::move(name), std::move(shape), optional});
-  };
-
-  if (c.kind == ModelKind::CxrLlava) {
-    const auto& v = c.vision;
-    const int64_t W = v.width, P = v.patchSize, M = v.mlpWidth();
-    add("vision_tower.conv1.weight", {W, 1, P, P});  // patch embed, 1 input channel, no bias
-    add("vision_tower.class_embedding", {W});
-    add("vision_tower.positional_embedding", {v.tokens() + 1, W});
-    add("vision_tower.ln_pre.weight", {W});
-    add("vision_tower.ln_pre.bias", {W});
-    for (int i = 0; i < v.layers; ++i) {
-      const std::string b = "vision_tower.transformer.resblocks." + std::to_string(i) + ".";
-      add(b + "ln_1.weight", {W});
-      add(b + "ln_1.bias", {W});
-      add(b + "attn.in_proj_weight", {3 * W, W});  // rows: Wq | Wk | Wv
-      add(b + "attn.in_proj_bias", {3 * W});
-      add(b + "attn.out_proj.weight", {W, W});
-      add(b + "attn.out_proj.bias", {W});
-      add(b + "ln_2.weight", {W});
-      add(b + "ln_2.bias", {W});
-      add(b + "mlp.c_fc.weight", {M, W});
-      add(b + "mlp.c_fc.bias", {M});
-      add(b + "mlp.c_proj.weight", {W, M});
-      add(b + "mlp.c_proj.bias", {W});
-    }
-    add("vision_tower.ln_post.weight", {W});
-    add("vision_tower.ln_post.bias", {W});
-    add("vision_tower.proj", {W, v.embedDim});  // stored, unused by the LLM path
-    add("mm_projector.weight", {H, c.projectorIn});
-    add("mm_projector.bias", {H});
-  }
-  const std::string p = c.llamaPrefix;
-  add(p + "embed_tokens.weight", {V, H});
-  for (int i = 0; i < L.layers; ++i) {
-    const std::string b = p + "layers." + std::to_string(i) + ".";
-    add(b + "self_attn.q_proj.weight", {qOut, H});
-    add(b + "self_attn.k_proj.weight", {kvOut, H});
-    add(b + "self_attn.v_proj.weight", {kvOut, H});
-    add(b + "self_attn.o_proj.weight", {H, qOut});
-    add(b + "mlp.gate_proj.weight", {I, H});
-    add(b + "mlp.up_proj.weight", {I, H});
-    add(b + "mlp.down_proj.weight", {H, I});
-    add(b + "input_layernorm.weight", {H});
-    add(b + "post_attention_layernorm.weight", {H});
-  }
-  add(p + "norm.weight", {H});
-  // CXR-LLaVA always stores its untied head; a tied LlamaForCausalLM may omit it.
-  add("lm_head.weight", {V, H}, c.kind == ModelKind::TextLlama && L.tieWordEmbeddings);
-  return t;
 }
 
 std::string shapeString(const std::vector<int64_t>& shape) {

@@ -1,6 +1,5 @@
-// config.json -> a commented struct with the spec's defaults, and the ONE table of every tensor
-// name and shape the engine expects (derived from that struct). No torch here: validation runs
-// before any tensor exists.
+// config.json -> a commented struct with the spec's defaults (the weights it implies are in
+// core/weight_table.h). No torch here: validation runs before any tensor exists.
 #pragma once
 
 #include <algorithm>
@@ -85,15 +84,6 @@ struct ModelConfig {
 // Reads and validates `folder`/config.json. Every problem found is appended to `problems` (one
 // sentence each, naming the key); the returned config is only meaningful when none were added.
 ModelConfig readModelConfig(const std::string& configPath, std::vector<std::string>& problems);
-
-struct ExpectedTensor {
-  std::string name;
-  std::vector<int64_t> shape;
-  bool optional = false;  // lm_head.weight of a tied LlamaForCausalLM
-};
-
-// Every tensor the checkpoint must hold, in one place.
-std::vector<ExpectedTensor> expectedTensors(const ModelConfig& config);
 
 std::string shapeString(const std::vector<int64_t>& shape);
 

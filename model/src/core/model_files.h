@@ -21,7 +21,7 @@ constexpr uint64_t kMaxTokenizerModelBytes = uint64_t(16) << 20;  // tokenizer.m
 constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
 struct ModelFileError {
-  enum class Kind { Missing, NotRegular, TooLarge, Unreadable };
+  enum class Kind { Missing, NotRegular, TooLarge, Unreadable, Malformed };  // Malformed: not valid JSON
   Kind kind = Kind::Unreadable;
   std::string message;  // one sentence, starting with the shown name
 };

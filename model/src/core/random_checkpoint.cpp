@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cxr/model/json.h"
+#include "core/json.h"
 #include "core/model_config.h"
+#include "core/weight_table.h"
 #include "cxr/model/engine.h"
 
 namespace fs = std::filesystem;
@@ -119,20 +120,6 @@ uint16_t floatToF16(float f) {  // small magnitudes only (|f| < 65504), no NaN h
   return uint16_t(sign | uint32_t(exp) << 10 | (mant >> 13));
 }
 
-enum class Fill { Ones, Zeros, Random };
-
-Fill fillFor(const std::string& name) {
-  auto ends = [&](const char* suffix) {
-    size_t n = std::strlen(suffix);
-    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
-  };
-  if (ends("norm.weight") || ends("ln_1.weight") || ends("ln_2.weight") || ends("ln_pre.weight") ||
-      ends("ln_post.weight"))
-    return Fill::Ones;
-  if (ends(".bias") || ends("_bias")) return Fill::Zeros;
-  return Fill::Random;
-}
-
 }  // namespace
 
 void writeRandomCheckpoint(const std::string& outFolder, const std::string& preset, const std::string& dtype,
@@ -200,11 +187,11 @@ void writeRandomCheckpoint(const std::string& outFolder, const std::string& pres
     for (const auto* t : shards[s]) {
       uint64_t n = 1;
       for (auto d : t->shape) n *= uint64_t(d);
-      header += "," + JsonWriter::quote(t->name) + ":{\"dtype\":\"" + st + "\",\"shape\":" +
+      header += "," + detail::jsonQuoted(t->name) + ":{\"dtype\":\"" + st + "\",\"shape\":" +
                 detail::shapeString(t->shape) + ",\"data_offsets\":[" + std::to_string(offset) + "," +
                 std::to_string(offset + n * uint64_t(elem)) + "]}";
       offset += n * uint64_t(elem);
-      weightMap += std::string(weightMap.empty() ? "" : ",\n") + "    " + JsonWriter::quote(t->name) +
+      weightMap += std::string(weightMap.empty() ? "" : ",\n") + "    " + detail::jsonQuoted(t->name) +
                    ": \"" + name + "\"";
     }
     header += "}";
@@ -220,12 +207,12 @@ void writeRandomCheckpoint(const std::string& outFolder, const std::string& pres
         throw LoadCancelled();
       uint64_t n = 1;
       for (auto d : t->shape) n *= uint64_t(d);
-      const Fill fill = fillFor(t->name);
+      const detail::WeightInit init = t->init;
       uint64_t left = n;
       while (left > 0) {
         const uint64_t chunk = std::min<uint64_t>(left, buf.size() / size_t(elem));
         for (uint64_t i = 0; i < chunk; ++i) {
-          float v = fill == Fill::Ones ? 1.0f : fill == Fill::Zeros ? 0.0f
+          float v = init == detail::WeightInit::Ones ? 1.0f : init == detail::WeightInit::Zeros ? 0.0f
                     : (float(rng.next() >> 40) / float(1 << 24) * 2.0f - 1.0f) * amplitude;
           if (elem == 4) {
             std::memcpy(buf.data() + i * 4, &v, 4);

@@ -6,10 +6,12 @@
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/attention_decode.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
+#include "core/weight_table.h"
 
 namespace cxr::detail {
 
@@ -148,54 +150,19 @@ void bindWeights(Model::Impl& m, const LoadProgress& progress) {
   WeightBinder b(m, progress);
   const ModelConfig& c = m.cfg;
   Weights& w = m.w;
-  if (c.kind == ModelKind::CxrLlava) {
-    const auto& vc = c.vision;
-    w.patchW = b.get("vision_tower.conv1.weight").reshape({vc.width, vc.patchSize * vc.patchSize});
-    w.classEmb = b.get("vision_tower.class_embedding");
-    w.posEmb = b.get("vision_tower.positional_embedding");
-    w.lnPreW = b.get("vision_tower.ln_pre.weight");
-    w.lnPreB = b.get("vision_tower.ln_pre.bias");
-    for (int i = 0; i < vc.layers; ++i) {
-      const std::string p = "vision_tower.transformer.resblocks." + std::to_string(i) + ".";
-      VisionBlock blk;
-      blk.ln1W = b.get(p + "ln_1.weight");
-      blk.ln1B = b.get(p + "ln_1.bias");
-      blk.inProjW = b.get(p + "attn.in_proj_weight");
-      blk.inProjB = b.get(p + "attn.in_proj_bias");
-      blk.outProjW = b.get(p + "attn.out_proj.weight");
-      blk.outProjB = b.get(p + "attn.out_proj.bias");
-      blk.ln2W = b.get(p + "ln_2.weight");
-      blk.ln2B = b.get(p + "ln_2.bias");
-      blk.fcW = b.get(p + "mlp.c_fc.weight");
-      blk.fcB = b.get(p + "mlp.c_fc.bias");
-      blk.projW = b.get(p + "mlp.c_proj.weight");
-      blk.projB = b.get(p + "mlp.c_proj.bias");
-      w.vision.push_back(std::move(blk));
+  if (c.kind == ModelKind::CxrLlava) w.vision.resize(size_t(c.vision.layers));
+  w.layers.resize(size_t(c.llama.layers));
+  // Every weight of the table into its slot (the checkpoint was validated against the same table).
+  forEachWeight(c, [&](const std::string& name, const std::vector<int64_t>&, WeightInit, bool optional, auto slot) {
+    if constexpr (!std::is_same_v<decltype(slot), NoSlot>) {
+      if (optional && !m.checkpoint->find(name)) return;
+      slot(w) = b.get(name);
     }
-    w.lnPostW = b.get("vision_tower.ln_post.weight");
-    w.lnPostB = b.get("vision_tower.ln_post.bias");
-    w.projectorW = b.get("mm_projector.weight");
-    w.projectorB = b.get("mm_projector.bias");
-  }
-  const std::string p = c.llamaPrefix;
-  w.embed = b.get(p + "embed_tokens.weight");
-  for (int i = 0; i < c.llama.layers; ++i) {
-    const std::string l = p + "layers." + std::to_string(i) + ".";
-    LlamaLayer layer;
-    layer.inputNorm = b.get(l + "input_layernorm.weight");
-    layer.wq = b.get(l + "self_attn.q_proj.weight");
-    layer.wk = b.get(l + "self_attn.k_proj.weight");
-    layer.wv = b.get(l + "self_attn.v_proj.weight");
-    layer.wo = b.get(l + "self_attn.o_proj.weight");
-    layer.postNorm = b.get(l + "post_attention_layernorm.weight");
-    layer.wGate = b.get(l + "mlp.gate_proj.weight");
-    layer.wUp = b.get(l + "mlp.up_proj.weight");
-    layer.wDown = b.get(l + "mlp.down_proj.weight");
-    w.layers.push_back(std::move(layer));
-  }
-  w.finalNorm = b.get(p + "norm.weight");
+  });
+  if (c.kind == ModelKind::CxrLlava)  // conv1 [W, 1, P, P] as a linear map over flattened patches
+    w.patchW = w.patchW.reshape({c.vision.width, c.vision.patchSize * c.vision.patchSize});
   // A tied model may omit lm_head (then the embedding matrix is the head).
-  w.lmHead = m.checkpoint->find("lm_head.weight") ? b.get("lm_head.weight") : w.embed;
+  if (!w.lmHead.defined()) w.lmHead = w.embed;
 
   // Rotary tables as LlamaRotaryEmbedding builds them: fp32 on CPU, then rounded to the compute
   // dtype (cos_cached[:seq].to(x.dtype)). As long as a conversation can get (contextPositions),

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/json.h"
 #include "core/model_files.h"
-#include "cxr/model/json.h"
 #include "tokenizer/spm_library.h"
 
 namespace fs = std::filesystem;
@@ -28,31 +28,25 @@ struct TokenizerConfig {
 
 // A top-level boolean switch: true/false, or null/absent for the default.
 void readBoolSwitch(const Json& config, const char* key, const fs::path& file, bool& value) {
-  const Json* v = config.find(key);
-  if (v == nullptr || v->isNull()) return;
-  if (!v->isBool())
-    throw cxr::ModelError(file.string() + ": \"" + key + "\" must be true or false, found " +
-                          Json::typeName(v->type()));
-  value = v->asBool();
+  const Json* v = jsonMember(config, key);
+  if (v == nullptr || v->is_null()) return;
+  if (!v->is_boolean())
+    throw cxr::ModelError(file.string() + ": \"" + key + "\" must be true or false, found " + jsonTypeName(*v));
+  value = v->get<bool>();
 }
 
 TokenizerConfig readTokenizerConfig(const fs::path& file) {
   TokenizerConfig config;
   ModelFileError error;
-  const std::optional<std::string> text = readModelFile(file.string(), file.string(), kMaxJsonFileBytes, error);
-  if (!text && error.kind == ModelFileError::Kind::Missing) return config;  // all defaults, as transformers
-  if (!text) throw cxr::ModelError(error.message);
-  Json json;
-  try {
-    json = Json::parse(*text);
-  } catch (const JsonError& e) {
-    throw cxr::ModelError(file.string() + ": not valid JSON (" + e.what() +
-                          "); restore the file from the model repository");
-  }
-  if (!json.isObject())
-    throw cxr::ModelError(file.string() + ": expected a JSON object, found " + Json::typeName(json.type()));
-  readBoolSwitch(json, "legacy", file, config.legacy);
-  readBoolSwitch(json, "add_bos_token", file, config.addBosToken);
+  const std::optional<Json> json = readJsonFile(file.string(), file.string(), error);
+  if (!json && error.kind == ModelFileError::Kind::Missing) return config;  // all defaults, as transformers
+  if (!json && error.kind == ModelFileError::Kind::Malformed)
+    throw cxr::ModelError(error.message + "; restore the file from the model repository");
+  if (!json) throw cxr::ModelError(error.message);
+  if (!json->is_object())
+    throw cxr::ModelError(file.string() + ": expected a JSON object, found " + jsonTypeName(*json));
+  readBoolSwitch(*json, "legacy", file, config.legacy);
+  readBoolSwitch(*json, "add_bos_token", file, config.addBosToken);
   return config;
 }
 

@@ -15,13 +15,12 @@
 #include <vector>
 
 #include "cxr/model/engine.h"
-#include "cxr/model/json.h"
 #include "support/json_file.h"
 
 namespace fixtures {
 
 namespace fs = std::filesystem;
-using cxr::Json;
+using testjson::Json;
 
 inline std::string readText(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -60,7 +59,7 @@ inline cxr::ImageInput loadGrayPng(const fs::path& p) {
 inline std::vector<int32_t> intList(const Json& a) { return testjson::ints(a); }
 inline std::vector<double> numList(const Json& a) {
   std::vector<double> v;
-  for (const auto& x : a.asArray()) v.push_back(x.asDouble());
+  for (const auto& x : a) v.push_back(x.get<double>());
   return v;
 }
 
@@ -144,15 +143,16 @@ struct HeaderEntry {
 };
 inline std::vector<HeaderEntry> headerEntries(const std::string& headerJson) {
   std::vector<HeaderEntry> out;
-  const Json header = Json::parse(headerJson);
-  for (const auto& [name, e] : header.asObject()) {
+  // in file order, as the engine sees the entries
+  const nlohmann::ordered_json header = nlohmann::ordered_json::parse(headerJson);
+  for (const auto& [name, e] : header.items()) {
     if (name == "__metadata__") continue;
     HeaderEntry h;
     h.name = name;
-    h.dtype = e.find("dtype")->asString();
-    for (const auto& d : e.find("shape")->asArray()) h.shape.push_back(d.asInt());
-    h.begin = uint64_t(e.find("data_offsets")->asArray()[0].asInt());
-    h.end = uint64_t(e.find("data_offsets")->asArray()[1].asInt());
+    h.dtype = e.at("dtype").get<std::string>();
+    for (const auto& d : e.at("shape")) h.shape.push_back(d.get<int64_t>());
+    h.begin = uint64_t(e.at("data_offsets")[0].get<int64_t>());
+    h.end = uint64_t(e.at("data_offsets")[1].get<int64_t>());
     out.push_back(h);
   }
   return out;
@@ -161,7 +161,7 @@ inline std::string headerJson(const std::vector<HeaderEntry>& entries) {
   std::string s = "{";
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
-    s += (i ? "," : "") + cxr::JsonWriter::quote(e.name) + ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
+    s += (i ? "," : "") + Json(e.name).dump() + ":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
     for (size_t j = 0; j < e.shape.size(); ++j) s += (j ? "," : "") + std::to_string(e.shape[j]);
     s += "],\"data_offsets\":[" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
   }
