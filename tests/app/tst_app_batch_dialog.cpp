@@ -289,7 +289,8 @@ class TestAppBatchDialog : public QObject {
     script.loadSteps = 100;
     script.loadStepDelay = std::chrono::milliseconds(20);
     cxr::assistant::AssistantEngine engine(std::make_unique<cxr::assistant::ScriptedBackend>(script));
-    cxr::assistant::DatasetRunSession session(engine, cxr::app::readDatasetImage);
+    cxr::assistant::DatasetRunSession session(
+        engine, [](const QString& path, const QString& window) { return cxr::app::readDatasetImage(path, window); });
     cxr::assistant::DatasetRunSettings settings;
     settings.inputKind = QStringLiteral("images");
     settings.input = images_;

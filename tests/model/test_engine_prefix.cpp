@@ -67,8 +67,8 @@ void goldenCasesOnOneImage(const fs::path& root, const std::string& name) {
 
   const auto reportIds = intList(*report.find("prompt")->find("ids"));
   const auto askIds = intList(*ask.find("prompt")->find("ids"));
-  const Json& reportCase = report.find("cases")->asArray()[0];
-  const Json& askCase = ask.find("cases")->asArray()[0];
+  const Json& reportCase = report.find("cases")->at(0);
+  const Json& askCase = ask.find("cases")->at(0);
   const auto r1 = cxr::generateFromIds(*model, reportIds, image, greedy(16));
   CHECK_EQ_VEC(r1.tokenIds, intList(*reportCase.find("greedy_ids")), name + ": report greedy ids");
   CHECK(r1.timings.reusedPrefixPositions == 0 && r1.timings.prefillPositions == positionsOf(reportIds, rows),
@@ -83,7 +83,7 @@ void goldenCasesOnOneImage(const fs::path& root, const std::string& name) {
         name + ": the ask reuses BOS, system prompt and image: " + std::to_string(r2.timings.reusedPrefixPositions));
   CHECK(r2.timings.prefillPositions == int(askIds.size()) - imageAt - 1 && r2.timings.prefillPositions < 100,
         name + ": the ask prefills only its text after the image: " + std::to_string(r2.timings.prefillPositions));
-  const auto wantLogits = readF32(root / "ask" / askCase.find("first_step_logits")->find("full_vector_file")->asString());
+  const auto wantLogits = readF32(root / "ask" / askCase.find("first_step_logits")->find("full_vector_file")->get<std::string>());
   const double diff = maxAbsDiff(dbg.firstLogits, wantLogits);
   CHECK(diff <= 1e-3, name + ": ask first-step logits after the shared prefix, max |diff| " + std::to_string(diff));
   CHECK_EQ_VEC(r2.tokenIds, intList(*askCase.find("greedy_ids")), name + ": ask greedy ids after the shared prefix");
@@ -94,7 +94,7 @@ void goldenCasesOnOneImage(const fs::path& root, const std::string& name) {
   const auto shortIds = intList(*shortCase.find("prompt")->find("ids"));
   const auto r3 = cxr::generateFromIds(*model, shortIds, image, greedy(16));
   CHECK(r3.timings.reusedPrefixPositions == 0, name + ": another prefix before the image shares nothing");
-  CHECK_EQ_VEC(r3.tokenIds, intList(*shortCase.find("cases")->asArray()[0].find("greedy_ids")), name + ": short greedy ids");
+  CHECK_EQ_VEC(r3.tokenIds, intList(*shortCase.find("cases")->at(0).find("greedy_ids")), name + ": short greedy ids");
 }
 
 struct Turn {
