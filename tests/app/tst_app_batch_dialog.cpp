@@ -123,6 +123,12 @@ class TestAppBatchDialog : public QObject {
     QVERIFY(!QFile::exists(out_ + u"/results.jsonl"));
   }
 
+ private:
+  // A run's runFinished comes from the engine's thread a moment before the engine stops being busy
+  // (the dialog's Start button waits for that too); under a sanitizer that moment is long.
+  void waitUntilTheEngineIsIdle() { QTRY_VERIFY_WITH_TIMEOUT(!assistant_->engine().isBusy(), 30000); }
+
+ private Q_SLOTS:
   void loadTheModel() {
     assistant_->loadModelForThisRun(kCheckpoint);
     QTRY_VERIFY_WITH_TIMEOUT(assistant_->engine().isModelLoaded() && !assistant_->engine().isBusy(), 60000);
@@ -135,6 +141,7 @@ class TestAppBatchDialog : public QObject {
     dialog_->setTasks(true, false);
     dialog_->setOutputFolder(dir_.filePath(QStringLiteral("out-manifest")));
     QSignalSpy finished(dialog_, &BatchDialog::runFinished);
+    waitUntilTheEngineIsIdle();
     QVERIFY2(dialog_->start(), qPrintable(dialog_->message()));
     QVERIFY(finished.wait(30000));
     QVERIFY2(dialog_->message().contains(u"m.csv: record 3, column 'Cardiomegaly': '2' is not a label"), qPrintable(dialog_->message()));
@@ -154,6 +161,7 @@ class TestAppBatchDialog : public QObject {
     });
     QElapsedTimer clock;
     clock.start();
+    waitUntilTheEngineIsIdle();
     QVERIFY2(dialog_->start(), qPrintable(dialog_->message()));
     // The window stays responsive while the engine's thread runs the batch.
     QVERIFY(dialog_->isRunning());
@@ -165,6 +173,7 @@ class TestAppBatchDialog : public QObject {
     const int afterStop = int(resultLines(out_ + u"/results.jsonl").size());
     QVERIFY2(afterStop >= 1 && afterStop < 4, qPrintable(QString::number(afterStop)));
 
+    waitUntilTheEngineIsIdle();
     QVERIFY2(dialog_->start(), qPrintable(dialog_->message()));
     QVERIFY(finished.wait(60000));
     const auto second = finished.takeFirst().at(0).value<cxr::assistant::DatasetRunSummary>();
@@ -200,6 +209,7 @@ class TestAppBatchDialog : public QObject {
     QVERIFY2(reopened.message().contains(u"holds a run with 5 result(s)"), qPrintable(reopened.message()));
     // Its settings are back: Start has nothing left to do (no "other settings" refusal).
     QSignalSpy finished(&reopened, &BatchDialog::runFinished);
+    waitUntilTheEngineIsIdle();
     QVERIFY2(reopened.start(), qPrintable(reopened.message()));
     QVERIFY(finished.wait(30000));
     const auto s = finished.takeFirst().at(0).value<cxr::assistant::DatasetRunSummary>();
