@@ -2,6 +2,7 @@
 // greedy answer identical to the reference, signal order, follow-up prefill of new tokens only,
 // regenerate reproduces a greedy answer, Stop at every stage leaves the engine usable, the preview
 // is the exact crop, and a batch run exports the real answer to PDF.
+#include "golden_data.h"
 #include "cxr/assistant/batch_run.h"
 #include "cxr/assistant/model_backend.h"
 #include "cxr/assistant/prompting.h"
@@ -21,12 +22,9 @@ using namespace cxr::assistant;
 
 namespace {
 
-QString sharedData() {
-  const QString env = qEnvironmentVariable("CXR_SHARED_DATA_DIR");
-  return env.isEmpty() ? QStringLiteral(CXR_SHARED_DATA_DIR_DEFAULT) : env;
-}
-QString checkpoint() { return sharedData() + QStringLiteral("/golden-cxrllava/tiny64/checkpoint"); }
-QString imagePath() { return sharedData() + QStringLiteral("/cxr/nih_cxr14_00000001_000.png"); }
+using golden::checkpoint;
+using golden::imagePath;
+using golden::sharedData;
 
 QJsonObject reference(const QString& which) {
   QFile f(sharedData() + QStringLiteral("/golden-cxrllava/tiny64/") + which + QStringLiteral("/reference.json"));

@@ -8,6 +8,7 @@
 // token): the worker never waits for the GUI (its signals are queued), so a slow view shows up as
 // this time stretching, not as a slower engine. Runs alternate (window-less, window, ...) and the
 // best of each is compared, so that another process's burst does not decide the outcome.
+#include "golden_data.h"
 #include "cxr/assistant/batch_run.h"
 #include "cxr/assistant/chat_panel.h"
 #include "cxr/assistant/model_backend.h"
@@ -24,12 +25,9 @@ using namespace cxr::assistant;
 
 namespace {
 
-QString sharedData() {
-  const QString env = qEnvironmentVariable("CXR_SHARED_DATA_DIR");
-  return env.isEmpty() ? QStringLiteral(CXR_SHARED_DATA_DIR_DEFAULT) : env;
-}
-QString checkpoint() { return sharedData() + QStringLiteral("/golden-cxrllava/tiny64/checkpoint"); }
-QString imagePath() { return sharedData() + QStringLiteral("/cxr/nih_cxr14_00000001_000.png"); }
+using golden::checkpoint;
+using golden::imagePath;
+using golden::sharedData;
 
 LoadSettings f32() {
   LoadSettings s;
