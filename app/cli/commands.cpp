@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cxr/model/tools.h"
 #include "image_reader.h"
 
 namespace fs = std::filesystem;

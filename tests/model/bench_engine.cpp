@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/tools.h"
 
 namespace {
 

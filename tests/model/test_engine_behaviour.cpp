@@ -11,7 +11,7 @@
 #include <functional>
 #include <limits>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/tools.h"
 #include "support/check.h"
 #include "support/engine_fixtures.h"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/model_config.h"
-#include "cxr/model/engine.h"
+#include "cxr/model/types.h"
 
 namespace cxr::detail {
 

@@ -316,7 +316,7 @@ int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const
   if (m.cfg.kind != ModelKind::CxrLlava)
     throw ModelError("this is a text-only model (LlamaForCausalLM): it has no image prefix to prepare");
   if (!image) throw ModelError("no image to prepare: encode one first");
-  if (image->impl().owner != &m)
+  if (detail::Access::of(*image).owner != &m)
     throw ModelError("the image was encoded by a different model; encode it again with this one");
   if (m.prefixCache->capacity() == 0) return 0;
   // The first user turn as a Conversation renders it; the ids before the image do not depend on
@@ -331,7 +331,7 @@ int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const
   return translateTorchErrors("preparing the image prefix", [&] {
     c10::InferenceMode guard;
     std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
-    const at::Tensor& rows = image->impl().embeddings;  // [N, H]
+    const at::Tensor& rows = detail::Access::of(*image).embeddings;  // [N, H]
     at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
                                 : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
     const int positions = int(x.size(0));
@@ -472,11 +472,11 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
     if (m.cfg.kind != ModelKind::CxrLlava)
       throw ModelError("the prompt holds an image placeholder (-200), but this is a text-only model");
     if (!image) throw ModelError("the prompt holds an image placeholder (-200) but no image was given: encode one first");
-    if (image->impl().owner != &m)
+    if (detail::Access::of(*image).owner != &m)
       throw ModelError("the image was encoded by a different model; encode it again with this one");
-    if (image->impl().embeddings.size(1) != m.cfg.llama.hidden)
+    if (detail::Access::of(*image).embeddings.size(1) != m.cfg.llama.hidden)
       throw ModelError("the image was encoded by a different model; encode it again with this one");
-    imageTokens = int(image->impl().embeddings.size(0));
+    imageTokens = int(detail::Access::of(*image).embeddings.size(0));
   }
 
   // ---- budget (spec 6.1): min(512, context - len(ids) - 1), len counting -200 as one id; a prompt
@@ -517,7 +517,7 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   for (size_t i = common; i < ids.size(); ++i) {
     if (ids[i] == kImageTokenId) {
       flush();
-      parts.push_back(image->impl().embeddings.to(m.device, m.dtype));
+      parts.push_back(detail::Access::of(*image).embeddings.to(m.device, m.dtype));
     } else {
       run.push_back(ids[i]);
     }
@@ -527,7 +527,7 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   const int T = int(x.size(0));
 
   if (debug && debug->enabled && image && imageAt >= 0) {
-    const auto& e = image->impl();
+    const auto& e = detail::Access::of(*image);
     debug->pixelValues = e.pixelValues;
     const int64_t S = m.cfg.vision.imageSize;
     debug->pixelShape = {1, 1, S, S};
@@ -618,7 +618,7 @@ GenerationResult generateFromIds(Model& model, const std::vector<int32_t>& promp
                                  const PhaseProgress& progress, DebugCapture* debug) {
   detail::Session session;
   GenerationResult r = translateTorchErrors("generation", [&] {
-    return detail::generate(model.impl(), session, promptIds, image, sampling, onToken, progress, debug);
+    return detail::generate(detail::Access::of(model), session, promptIds, image, sampling, onToken, progress, debug);
   });
   if (image) {
     r.timings.preprocessSeconds = image->preprocessSeconds();
@@ -648,7 +648,7 @@ struct Conversation::Impl {
   // The template's BOS/EOS are the only control tokens; every message is literal text.
   std::vector<int32_t> promptIds() const { return promptIdsOf(messages); }
   std::vector<int32_t> promptIdsOf(const std::vector<Message>& chat) const {
-    return model.impl().tokenizer->encodeChat(detail::renderLlama2ChatParts(chat));
+    return detail::Access::of(model).tokenizer->encodeChat(detail::renderLlama2ChatParts(chat));
   }
   // Keep only the cached positions that the current messages still produce.
   void trimCache() {
@@ -672,7 +672,7 @@ Conversation::Conversation(Model& model, std::string systemPrompt) : impl_(std::
 Conversation::~Conversation() = default;
 
 void Conversation::setImage(std::shared_ptr<const EncodedImage> image) {
-  if (image && image->impl().owner != &impl_->model.impl())
+  if (image && detail::Access::of(*image).owner != &detail::Access::of(impl_->model))
     throw ModelError("the image was encoded by a different model; encode it again with this one");
   if (image != impl_->image) {
     impl_->image = std::move(image);
@@ -691,7 +691,7 @@ GenerationResult Conversation::send(const std::string& userMessage, const Sampli
   try {
     ids = c.promptIds();
     GenerationResult r = translateTorchErrors("generation", [&] {
-      return detail::generate(c.model.impl(), c.session, ids, c.image, sampling, onToken, progress, debug);
+      return detail::generate(detail::Access::of(c.model), c.session, ids, c.image, sampling, onToken, progress, debug);
     });
     if (c.image && !c.imageTimingReported) {
       r.timings.preprocessSeconds = c.image->preprocessSeconds();
@@ -757,10 +757,10 @@ std::vector<int32_t> Conversation::promptIdsWith(const std::string& userMessage)
 
 ContextBudget Conversation::contextBudgetWith(const std::string& userMessage, const SamplingParams& sampling) const {
   const std::vector<int32_t> ids = promptIdsWith(userMessage);
-  const Model::Impl& m = impl_->model.impl();
+  const Model::Impl& m = detail::Access::of(impl_->model);
   const auto at = std::find(ids.begin(), ids.end(), kImageTokenId);
   const int imageAt = at == ids.end() ? -1 : int(at - ids.begin());
-  const int imageTokens = impl_->image ? int(impl_->image->impl().embeddings.size(0))
+  const int imageTokens = impl_->image ? int(detail::Access::of(*impl_->image).embeddings.size(0))
                                        : (m.cfg.kind == ModelKind::CxrLlava ? m.cfg.vision.tokens() : 0);
   return detail::budgetFor(m, ids.size(), imageAt, imageTokens, sampling);
 }
@@ -770,7 +770,7 @@ std::string Conversation::renderedPrompt() const { return detail::renderLlama2Ch
 
 int Conversation::cachedPositions() const {
   const auto& ids = impl_->session.cachedIds;
-  int imageTokens = impl_->image ? int(impl_->image->impl().embeddings.size(0)) : 0;
+  int imageTokens = impl_->image ? int(detail::Access::of(*impl_->image).embeddings.size(0)) : 0;
   int n = 0;
   for (int32_t id : ids) n += id == kImageTokenId ? imageTokens : 1;
   return n;

@@ -94,6 +94,14 @@ struct EncodedImage::Impl {
 
 namespace cxr::detail {
 
+// The engine's way to the pimpls behind the public Model and EncodedImage (their impl_ is private,
+// so that no client builds on the internals).
+struct Access {
+  static Model::Impl& of(Model& model) { return *model.impl_; }
+  static const Model::Impl& of(const Model& model) { return *model.impl_; }
+  static const EncodedImage::Impl& of(const EncodedImage& image) { return *image.impl_; }
+};
+
 // transformer.cpp: the maths.
 // pixels: [S, S] float32 (normalised) -> image embeddings [N, hidden]. progress(done, total).
 at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,

@@ -13,7 +13,7 @@
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 #include "core/parallel.h"
-#include "cxr/model/engine.h"
+#include "cxr/model/tools.h"
 
 namespace cxr {
 
@@ -69,7 +69,7 @@ uint64_t readTensor(const at::Tensor& t) {
 
 WeightReadProbe readDecoderWeights(Model& model) {
   c10::InferenceMode guard;
-  const detail::Weights& w = model.impl().w;
+  const detail::Weights& w = detail::Access::of(model).w;
   std::vector<at::Tensor> tensors;
   for (const detail::LlamaLayer& l : w.layers)
     for (const at::Tensor* t : {&l.inputNorm, &l.wq, &l.wk, &l.wv, &l.wo, &l.postNorm, &l.wGate, &l.wUp, &l.wDown})

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/types.h"
 
 namespace cxr::detail {
 

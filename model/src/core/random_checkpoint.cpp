@@ -9,7 +9,7 @@
 #include "core/json.h"
 #include "core/model_config.h"
 #include "core/weight_table.h"
-#include "cxr/model/engine.h"
+#include "cxr/model/tools.h"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/types.h"
 
 namespace cxr::detail {
 

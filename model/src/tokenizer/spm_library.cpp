@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/types.h"
 #include "../../spm_shim/spm_shim_api.h"
 
 namespace fs = std::filesystem;

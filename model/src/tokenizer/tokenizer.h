@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cxr/model/engine.h"
+#include "cxr/model/types.h"
 
 namespace cxr::detail {
 

@@ -1,0 +1,81 @@
+// Benchmark and tooling functions of the engine: kernel figures, the memory-bandwidth bound of a
+// decode step, and random checkpoints in the real layout. Used by `cxr-llava bench`,
+// `cxr-llava make-random-checkpoint`, bench_engine and tests; a client that only runs the model
+// needs engine.h alone.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cxr/model/engine.h"
+
+namespace cxr {
+
+// Figures about the compute backend for benchmarks (bench_engine, `cxr-llava bench`): whether
+// oneDNN is built and enabled, fp32 vs bf16 linear speed on the decode shape (1x4096 @ 4096x4096)
+// and the prefill shape (128x4096 @ 4096x4096), and the read bandwidth of a fresh buffer (streaming
+// sum over 2 GiB, best of 5; the bound of an actual decode step is readDecoderWeights below, taken
+// at the same moment). Takes a few seconds and 2 GiB; sets the intra-op thread count.
+struct KernelReport {
+  bool mkldnnBuilt = false, mkldnnEnabled = false;
+  int threads = 0;
+  double f32GemvMs = 0, bf16GemvMs = 0;          // one 1x4096 @ 4096x4096 linear
+  double f32GemmGflops = 0, bf16GemmGflops = 0;  // 128x4096 @ 4096x4096
+  double readBandwidthGBs = 0;                   // 1e9 bytes per second
+  // Decode-shaped product over a 256 MB bf16 matrix (lm_head, 32000x4096, beyond any cache), in
+  // weight bytes per second: oneDNN's at::linear vs the engine's AVX-512 BF16 gemv (0 if absent).
+  double onednnGemvGBs = 0, engineGemvGBs = 0;
+};
+KernelReport measureKernels(int threads);
+
+// The memory-bandwidth bound of one decode step, measured on the loaded model: every weight byte
+// a decode step reads (each decoder layer's norms and seven projections, the final norm and
+// lm_head; the one embedding row is negligible) is read once, on the model's device and threads,
+// with nothing but a running XOR per 64 bytes. `seconds` is the time the memory allows a decode
+// step. Benchmarks take it right after each decode step and compare the two: on a shared machine
+// the read bandwidth changes by up to 2x from one minute to the next, so a bandwidth figure taken
+// at another moment says little about a given decode step.
+struct WeightReadProbe {
+  int64_t bytes = 0;
+  double seconds = 0;
+  double gigabytesPerSecond() const { return seconds > 0 ? double(bytes) / seconds / 1e9 : 0; }
+};
+WeightReadProbe readDecoderWeights(Model& model);
+
+// Decode speed against that bound, step by step: pass callback() as the TokenCallback of a
+// generation; after every decode step (not the first token, which the prefill produces) it times the
+// step, then reads the decoder weights once (readDecoderWeights) and keeps the pair. The step time
+// includes sampling and streaming, as a user sees it. The reads slow the generation down, so the
+// timings of a measured generation are not its normal ones.
+class DecodeBoundMeter {
+ public:
+  explicit DecodeBoundMeter(Model& model) : model_(model) {}
+  TokenCallback callback();
+  struct Pair {
+    double stepSeconds = 0, readSeconds = 0;
+    double fraction() const { return stepSeconds > 0 ? readSeconds / stepSeconds : 0; }
+  };
+  const std::vector<Pair>& pairs() const { return pairs_; }
+  int64_t bytesPerStep() const { return bytes_; }
+  // Medians over the pairs (0 when none): the decode step, the weight read, and their ratio.
+  double medianStepSeconds() const;
+  double medianReadSeconds() const;
+  double medianFraction() const;
+
+ private:
+  Model& model_;
+  std::vector<Pair> pairs_;
+  int64_t bytes_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// Writes a checkpoint folder in the exact CXR-LLaVA v2 layout (config.json, tokenizer files copied
+// from `tokenizerSource` folder, sharded safetensors + index) filled with random weights, so that
+// speed and memory can be measured without the real weights. preset: "7b" (the real shapes) or
+// "tiny"; dtype: "bf16", "f16" or "f32".
+void writeRandomCheckpoint(const std::string& outFolder, const std::string& preset,
+                           const std::string& dtype, const std::string& tokenizerSource,
+                           uint64_t seed = 0, const LoadProgress& progress = {});
+}  // namespace cxr
