@@ -82,22 +82,22 @@ std::string identityText(const std::string& folder, const ModelConfig& config, c
 
 void readRowAsFloat(const TensorView& v, int64_t row, int64_t cols, float* out) {
   const uint8_t* p = v.data + size_t(row * cols) * size_t(dtypeSize(v.dtype));
-  for (int64_t i = 0; i < cols; ++i) {
-    switch (v.dtype) {
-      case StoredDType::BF16: {
+  switch (v.dtype) {
+    case StoredDType::BF16:
+      for (int64_t i = 0; i < cols; ++i) {
         uint16_t b;
         std::memcpy(&b, p + 2 * i, 2);
         out[i] = bf16ToFloat(b);
-        break;
       }
-      case StoredDType::F16: {
+      break;
+    case StoredDType::F16:
+      for (int64_t i = 0; i < cols; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
         out[i] = halfToFloat(h);
-        break;
       }
-      case StoredDType::F32: std::memcpy(out + i, p + 4 * i, 4); break;
-    }
+      break;
+    case StoredDType::F32: std::memcpy(out, p, size_t(cols) * 4); break;
   }
 }
 
@@ -108,6 +108,14 @@ void releasePages(const TensorView& v) {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data) / uintptr_t(page) * uintptr_t(page);
   const uintptr_t end = reinterpret_cast<uintptr_t>(v.data) + v.bytes;
   ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+// Asks the kernel to read the tensor's pages ahead, asynchronously: faulting a mapping in page by
+// page reads a cold 13 GB checkpoint at a few tens of MB/s on a virtual disk.
+void readAhead(const TensorView& v) {
+  const long page = sysconf(_SC_PAGESIZE);
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data) / uintptr_t(page) * uintptr_t(page);
+  ::madvise(reinterpret_cast<void*>(begin), reinterpret_cast<uintptr_t>(v.data) + v.bytes - begin, MADV_WILLNEED);
 }
 
 struct TempFile {
@@ -170,7 +178,10 @@ void writeCache(const std::string& path, const std::string& identity, const Chec
   if (!tmp.f) throw writeFailed("creating");
   double done = 0;
   std::vector<uint8_t> buffer;
-  for (Planned& p : plan) {
+  if (!plan.empty()) readAhead(*plan.front().source);
+  for (size_t i = 0; i < plan.size(); ++i) {
+    Planned& p = plan[i];
+    if (i + 1 < plan.size()) readAhead(*plan[i + 1].source);  // the next matrix streams in meanwhile
     if (progress && !progress(from + (to - from) * done / total,
                               "making the " + std::string(toString(format)) + " weights (first use): " + p.name))
       throw LoadCancelled();

@@ -71,9 +71,11 @@ void quantizeBlockInt8(const float* v, int n, uint8_t* out) {
   const uint16_t dh = floatToHalf(amax / 127.f);
   std::memcpy(out, &dh, 2);
   const float d = halfToFloat(dh);  // levels against the scale actually stored
+  const float inv = d > 0 ? 1.f / d : 0.f;
   for (int i = 0; i < kQuantBlock; ++i) {
-    const float q = (d > 0 && i < n) ? std::nearbyint(v[i] / d) : 0.f;
-    out[2 + i] = uint8_t(int8_t(std::clamp(q, -127.f, 127.f)));
+    // round half away from zero by truncation (std::nearbyint is a libm call on a baseline build)
+    const float x = std::clamp(v[i] * inv, -127.f, 127.f);  // v is zero-padded beyond n
+    out[2 + i] = uint8_t(int8_t(int(x + (x >= 0 ? 0.5f : -0.5f))));
   }
 }
 

@@ -131,6 +131,68 @@ CXR_AVX2 void rowsInt4Avx2(const uint8_t* w, const float* x, const float* blockS
   }
 }
 
+// ---- dequantization of rows for the prefill's GEMM ----------------------------------------------
+// Whole blocks with vectors, a ragged last block through the scalar dequantizeRow; results equal
+// dequantizeRow's bit for bit (d * q + m as a product and a sum, not fused; bf16 rounded to nearest
+// even, as floatToBf16).
+
+CXR_AVX2 void dequantizeRowAvx2(QuantFormat f, const uint8_t* row, int64_t k, float* out) {
+  const int64_t whole = k / kQuantBlock;
+  const __m128i low = _mm_set1_epi8(0x0F);
+  for (int64_t b = 0; b < whole; ++b) {
+    float* o = out + b * kQuantBlock;
+    if (f == QuantFormat::Int8) {
+      const uint8_t* blk = row + b * kInt8BlockBytes;
+      const __m256 d = _mm256_set1_ps(halfAt2(blk));
+      for (int j = 0; j < 4; ++j) _mm256_storeu_ps(o + 8 * j, _mm256_mul_ps(widenI8(blk + 2 + 8 * j), d));
+    } else {
+      const uint8_t* blk = row + b * kInt4BlockBytes;
+      const __m256 d = _mm256_set1_ps(halfAt2(blk)), m = _mm256_set1_ps(halfAt2(blk + 2));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
+      const __m128i lo = _mm_and_si128(q, low), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low);
+      _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(widenU8(lo), d), m));
+      _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_mul_ps(widenU8(_mm_srli_si128(lo, 8)), d), m));
+      _mm256_storeu_ps(o + 16, _mm256_add_ps(_mm256_mul_ps(widenU8(hi), d), m));
+      _mm256_storeu_ps(o + 24, _mm256_add_ps(_mm256_mul_ps(widenU8(_mm_srli_si128(hi, 8)), d), m));
+    }
+  }
+  if (whole * kQuantBlock < k) {
+    float tail[kQuantBlock];
+    const int64_t rest = k - whole * kQuantBlock;
+    dequantizeRow(f, row + whole * blockBytes(f), rest, tail);
+    std::memcpy(out + whole * kQuantBlock, tail, size_t(rest) * sizeof(float));
+  }
+}
+
+#define CXR_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")))
+
+CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, int64_t k, uint16_t* out) {
+  const int64_t whole = k / kQuantBlock;
+  const __m128i low = _mm_set1_epi8(0x0F);
+  for (int64_t b = 0; b < whole; ++b) {
+    __m512 w0, w1;
+    if (f == QuantFormat::Int8) {
+      const uint8_t* blk = row + b * kInt8BlockBytes;
+      const __m512 d = _mm512_set1_ps(halfAt(blk));
+      w0 = _mm512_mul_ps(widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))), d);
+      w1 = _mm512_mul_ps(widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))), d);
+    } else {
+      const uint8_t* blk = row + b * kInt4BlockBytes;
+      const __m512 d = _mm512_set1_ps(halfAt(blk)), m = _mm512_set1_ps(halfAt(blk + 2));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
+      w0 = _mm512_add_ps(_mm512_mul_ps(widenU8x16(_mm_and_si128(q, low)), d), m);
+      w1 = _mm512_add_ps(_mm512_mul_ps(widenU8x16(_mm_and_si128(_mm_srli_epi16(q, 4), low)), d), m);
+    }
+    _mm512_storeu_si512(out + b * kQuantBlock, (__m512i)_mm512_cvtne2ps_pbh(w1, w0));
+  }
+  if (whole * kQuantBlock < k) {
+    float tail[kQuantBlock];
+    const int64_t rest = k - whole * kQuantBlock;
+    dequantizeRow(f, row + whole * blockBytes(f), rest, tail);
+    for (int64_t i = 0; i < rest; ++i) out[whole * kQuantBlock + i] = floatToBf16(tail[i]);
+  }
+}
+
 }  // namespace
 
 void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k) {
@@ -159,19 +221,14 @@ void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_
 void dequantizeRows(QuantFormat f, const uint8_t* w, int64_t begin, int64_t end, int64_t k, float* out) {
   const int64_t rowBytes = quantRowBytes(f, k);
   at::parallel_for(begin, end, 8, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) dequantizeRow(f, w + r * rowBytes, k, out + (r - begin) * k);
+    for (int64_t r = b; r < e; ++r) dequantizeRowAvx2(f, w + r * rowBytes, k, out + (r - begin) * k);
   });
 }
 
 void dequantizeRowsBf16(QuantFormat f, const uint8_t* w, int64_t begin, int64_t end, int64_t k, uint16_t* out) {
   const int64_t rowBytes = quantRowBytes(f, k);
   at::parallel_for(begin, end, 8, [&](int64_t b, int64_t e) {
-    std::vector<float> row(static_cast<size_t>(k));
-    for (int64_t r = b; r < e; ++r) {
-      dequantizeRow(f, w + r * rowBytes, k, row.data());
-      uint16_t* o = out + (r - begin) * k;
-      for (int64_t i = 0; i < k; ++i) o[i] = floatToBf16(row[size_t(i)]);
-    }
+    for (int64_t r = b; r < e; ++r) dequantizeRowBf16Avx512(f, w + r * rowBytes, k, out + (r - begin) * k);
   });
 }
 

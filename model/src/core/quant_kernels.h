@@ -24,6 +24,7 @@ void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_
 void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k, CpuLevel level);
 
 // Rows [begin, end) of W dequantized into out ([end - begin, k], fp32 or bf16 bits), in parallel.
+// fp32 needs AVX2 + FMA; bf16 needs AVX-512 BF16 (cpuLevel() Avx512).
 void dequantizeRows(QuantFormat f, const uint8_t* w, int64_t begin, int64_t end, int64_t k, float* out);
 void dequantizeRowsBf16(QuantFormat f, const uint8_t* w, int64_t begin, int64_t end, int64_t k, uint16_t* out);
 
