@@ -23,6 +23,7 @@
 #include "core/quant_cache.h"
 #include "core/quant_format.h"
 #include "core/quant_kernels.h"
+#include "core/weights_choice.h"
 #include "support/check.h"
 
 namespace fs = std::filesystem;
@@ -185,9 +186,32 @@ void trainedWeights(const std::string& shared) {
   CHECK(sse8 < sseFitted / 50, "int8 is not far more precise than int4 on trained weights");
 }
 
+// LoadOptions::weights "auto": bf16 while the memory holds the bf16 weights + 1.5 GiB, else int8
+// with a reason; names as asked; anything else refused.
+void weightsRule() {
+  const int64_t params = 7'000'000'000, gib = int64_t(1) << 30;
+  const int64_t needed = params * 2 + 3 * gib / 2;
+  CHECK(!chooseWeights("auto", params, needed).format, "auto keeps bf16 when the memory holds it");
+  CHECK(chooseWeights("auto", params, std::nullopt).reason.empty(), "auto keeps bf16 when the memory is unknown");
+  const WeightsChoice small = chooseWeights("auto", params, needed - 1);
+  CHECK(small.format == QuantFormat::Int8, "auto takes int8 when bf16 + 1.5 GiB does not fit");
+  CHECK(small.reason.find("13.0 GiB") != std::string::npos, "the reason names the bf16 size: " + small.reason);
+  CHECK(chooseWeights("bf16", params, 0).reason.empty() && !chooseWeights("bf16", params, 0).format,
+        "bf16 asked by name stays bf16 whatever the memory");
+  CHECK(chooseWeights("int4", params, needed).format == QuantFormat::Int4, "int4 by name");
+  bool refused = false;
+  try {
+    chooseWeights("q4_0", params, needed);
+  } catch (const std::exception& e) {
+    refused = std::string(e.what()).find("'q4_0'") != std::string::npos;
+  }
+  CHECK(refused, "an unknown weights name is refused with its name");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  weightsRule();
   std::printf("cpu level of this process: %s\n", toString(cpuLevel()));
   roundTrip();
   gemvAgainstReference(cpuLevel());

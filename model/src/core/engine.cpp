@@ -206,8 +206,10 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
 
   // int8 / int4 decoder weights: the cache file, made first if this is their first use (quant_cache.h).
-  const detail::WeightsChoice weights =
-      detail::chooseWeights(options.weights, m->checkpoint->parameterCount(), detail::availableMemoryBytes());
+  // ("auto" looks at the machine's memory only for the CPU: a GPU holds the weights in its own.)
+  const detail::WeightsChoice weights = detail::chooseWeights(
+      options.weights, m->checkpoint->parameterCount(),
+      m->device.is_cpu() ? detail::availableMemoryBytes() : std::nullopt);
   LoadProgress bindProgress = progress;
   if (weights.format) {
     const char* format = detail::toString(*weights.format);

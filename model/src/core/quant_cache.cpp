@@ -127,8 +127,6 @@ struct TempFile {
   }
 };
 
-std::string shown(const std::string& path) { return path; }
-
 // Writes the cache file for `entries` to `path` (temporary file, then rename).
 void writeCache(const std::string& path, const std::string& identity, const Checkpoint& checkpoint,
                 const std::vector<std::pair<std::string, std::string>>& entries, QuantFormat format,
@@ -296,7 +294,7 @@ std::unique_ptr<QuantizedWeights> openChecked(const std::string& path, const std
     return nullptr;
   }
   std::string error;
-  auto file = MappedFile::open(path, shown(path), error);
+  auto file = MappedFile::open(path, path, error);
   if (!file) {
     why = error;
     return nullptr;
