@@ -151,20 +151,24 @@ double repaintSeconds(const std::vector<uint16_t>& image, std::vector<uint8_t>& 
   return since(t0);
 }
 
-// Repaints for `seconds`; returns the median and the 90th percentile time of one repaint.
-std::pair<double, double> repaintTimes(double seconds) {
+// Repaints for `seconds`, appending each repaint's time to `times`.
+void repaintFor(double seconds, std::vector<double>& times) {
   std::vector<uint16_t> image(2048 * 2048);
   for (size_t i = 0; i < image.size(); ++i) image[i] = uint16_t((i * 2654435761u) >> 20);
   std::vector<uint8_t> out(image.size());
-  std::vector<double> times;
   const auto t0 = Clock::now();
   for (int round = 0; since(t0) < seconds; ++round) times.push_back(repaintSeconds(image, out, round));
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times[times.size() * 9 / 10]};
+}
+
+// The median and the 90th percentile.
+std::pair<double, double> medianAndP90(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[v.size() * 9 / 10]};
 }
 
 // The repaint alone, beside Model::preparePrefix (which runs at low priority) and beside the same
-// prefill at normal priority (a report prompt's first token on another image), each for `seconds`.
+// prefill at normal priority (a report prompt's first token on another image): three rounds of
+// `seconds` each.
 int prepareYield(const std::string& dir, int threads, double seconds) {
   cxr::LoadOptions opts;
   opts.threads = threads;
@@ -179,10 +183,10 @@ int prepareYield(const std::string& dir, int threads, double seconds) {
   };
   // Three images and a prefix cache of two: each preparation on the next image recomputes its prefix,
   // so the background work goes on (a tiny model prepares in milliseconds) until it is stopped.
-  model->setPrefixCacheImages(2);
   const std::vector<std::shared_ptr<const cxr::EncodedImage>> images = {imageNumber(1), imageNumber(2), imageNumber(3)};
   std::atomic<bool> stop{false};
-  auto beside = [&](auto backgroundWork) {
+  // Repaints for `seconds` beside `backgroundWork` (run until stopped), appending to `times`.
+  auto beside = [&](auto backgroundWork, std::vector<double>& times) {
     stop = false;
     std::thread background([&] {
       try {
@@ -190,19 +194,16 @@ int prepareYield(const std::string& dir, int threads, double seconds) {
       } catch (const cxr::Cancelled&) {
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the prefill get going
-    const auto times = repaintTimes(seconds);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the prefill get going
+    repaintFor(seconds, times);
     stop = true;
     background.join();
-    return times;
   };
-  const auto alone = repaintTimes(seconds);
   auto keepGoing = [&](cxr::Phase, int, int) { return !stop; };
-  const auto low = beside([&] {
+  auto preparing = [&] {
     for (size_t i = 0; !stop; ++i) model->preparePrefix(images[i % 3], cxr::prompts::kSystem, keepGoing);
-  });
-  model->setPrefixCacheImages(0);  // each report prompt prefills its whole prompt, as a preparation does
-  const auto normal = beside([&] {
+  };
+  auto prefilling = [&] {  // the same prefill at normal priority: a report prompt without the prefix cache
     cxr::SamplingParams greedy;
     greedy.temperature = 0;
     greedy.maxNewTokens = 1;
@@ -211,7 +212,17 @@ int prepareYield(const std::string& dir, int threads, double seconds) {
       conv.setImage(images[i % 3]);
       conv.send(cxr::prompts::kReport, greedy, {}, keepGoing);
     }
-  });
+  };
+  // Three rounds of the three situations, interleaved: the machine's other load drifts.
+  std::vector<double> aloneTimes, lowTimes, normalTimes;
+  for (int round = 0; round < 3; ++round) {
+    repaintFor(seconds, aloneTimes);
+    model->setPrefixCacheImages(2);
+    beside(preparing, lowTimes);
+    model->setPrefixCacheImages(0);  // each report prompt prefills its whole prompt, as a preparation does
+    beside(prefilling, normalTimes);
+  }
+  const auto alone = medianAndP90(aloneTimes), low = medianAndP90(lowTimes), normal = medianAndP90(normalTimes);
   std::printf("foreground repaint (2048x2048 window/level, one thread), median / 90th percentile:\n");
   std::printf("  alone                                %6.2f / %6.2f ms\n", alone.first * 1e3, alone.second * 1e3);
   std::printf("  beside preparePrefix (low priority)  %6.2f / %6.2f ms  = %.2fx the median alone\n", low.first * 1e3,
