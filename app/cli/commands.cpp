@@ -472,6 +472,14 @@ int runBench(const Options& o) {
   // buffer (for comparison; the bound above reads the weights themselves).
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
   const double bandwidth = kernels.readBandwidthGBs * 1e9;
+  // The report prefill as a matrix-product rate, to compare with the GEMM alone: 2 FLOPs per decoder
+  // weight and position (the layers' weights: the decode bytes less lm_head, which prefill applies to
+  // the last position only; attention's own products are left out, so this flatters nothing).
+  const double layerWeights = decodeBytes / 2 - double(info.vocabSize) * info.hiddenSize;
+  const double prefillGflops = report.timings.prefillSeconds > 0
+                                   ? 2 * layerWeights * report.timings.prefillPositions / report.timings.prefillSeconds / 1e9
+                                   : 0;
+  const double gemmGflops = info.dtype == "bf16" ? kernels.bf16GemmGflops : kernels.f32GemmGflops;
   if (o.json) {
     Json j;
     j["model"] = info.folder;
@@ -499,6 +507,8 @@ int runBench(const Options& o) {
     j["second_prompt_first_token_s"] = secondPrompt.timings.firstTokenSeconds;
     j["prefix_cache_images"] = model->prefixCacheImages();
     j["prefix_cache_bytes"] = model->prefixCacheBytes();
+    j["prefill_gflops"] = prefillGflops;
+    j["gemm_gflops"] = gemmGflops;
     j["mkldnn_enabled"] = kernels.mkldnnBuilt && kernels.mkldnnEnabled;
     j["bf16_linear_1x4096x4096_ms"] = kernels.bf16GemvMs;
     j["f32_linear_1x4096x4096_ms"] = kernels.f32GemvMs;
@@ -540,6 +550,9 @@ int runBench(const Options& o) {
                 busy->busyTokensPerSecond, busy->idleTokensPerSecond, 100 * busy->ratio());
   std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
               kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
+  std::printf("prefill vs GEMM       report prefill %.0f GFLOP/s (layers' products) against %.0f GFLOP/s for a\n"
+              "                      128x4096 @ 4096x4096 %s linear alone = %.0f%%\n",
+              prefillGflops, gemmGflops, info.dtype.c_str(), gemmGflops > 0 ? 100 * prefillGflops / gemmGflops : 0.0);
   std::printf("bandwidth bound       %.2f GB of decoder weights read alone in median %.0f ms = %.2f tokens/s\n",
               decodeBytes / 1e9, readSeconds * 1e3, boundTokensPerSecond);
   std::printf("                      decode reaches %.0f%% of it (median of per-step ratios, each step paired\n"

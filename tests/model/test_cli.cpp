@@ -167,6 +167,8 @@ void testBenchBusyCore(const std::string& shared) {
   if (idle > 0)
     CHECK(std::fabs(j.value("busy_decode_ratio", 0.0) - busy / idle) <= 1e-9 * (busy / idle),
           "busy_decode_ratio is busy / idle: " + r.out);
+  CHECK(j.value("prefill_gflops", 0.0) > 0 && j.value("gemm_gflops", 0.0) > 0,
+        "bench reports the prefill and the GEMM rate: " + r.out);
   const Run plain = runCli({"bench", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--bench-tokens", "2", "--json"});
   CHECK(plain.status == 0 && !testjson::parse(plain.out).contains("busy_decode_tokens_per_s"),
         "without --busy-core bench does not measure it: " + plain.err);

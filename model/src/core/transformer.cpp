@@ -77,14 +77,16 @@ class WeightBinder {
 
 // ---- building blocks ------------------------------------------------------------------------
 
-// y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
-// AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
-// at::linear (oneDNN for bf16).
+// True for one bf16 position on the CPU against a contiguous bf16 weight (every decode step), which
+// the AVX-512 BF16 gemv computes.
 bool decodeGemvApplies(const at::Tensor& x, const at::Tensor& w) {
   return x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
          x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available();
 }
 
+// y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
+// AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
+// at::linear (oneDNN for bf16).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
   if (decodeGemvApplies(x, w)) {
     at::Tensor xc = x.contiguous();
