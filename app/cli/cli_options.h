@@ -37,6 +37,7 @@ struct Options {
   uint64_t checkpointSeed = 0;
   // bench
   int benchDecodeTokens = 32;
+  bool benchBusyCore = false;  // --busy-core: decode idle and beside a one-core busy loop
   // perplexity
   std::string textFile;    // --text FILE
   int perplexityChunk = 0; // --chunk N (0: min(512, the model's context))

@@ -8,6 +8,7 @@
 
 #include "core/bf16.h"
 #include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace cxr::detail {
 
@@ -209,8 +210,8 @@ void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_
   const float* xp = padded.data();
   const float* sp = sums.data();
   const bool wide = level == CpuLevel::Avx512;
-  // Grain: at least 16 rows per task so that thread hand-off stays cheap (as the bf16 gemv).
-  at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
+  // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
+  parallelFor(n, 16, [&](int64_t begin, int64_t end) {
     if (f == QuantFormat::Int8)
       wide ? rowsInt8Avx512(w, xp, y, begin, end, nb) : rowsInt8Avx2(w, xp, y, begin, end, nb);
     else
