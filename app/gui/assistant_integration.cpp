@@ -271,7 +271,7 @@ void AssistantIntegration::createWeightsMenu(QMenu* menu) {
       {QStringLiteral("auto"), tr("&Automatic"), tr("bf16, or int8 when this computer's memory cannot hold bf16")},
       {QStringLiteral("bf16"), tr("&bf16 (as Published)"), tr("The reference's precision; a 7B model needs about 14 GB")},
       {QStringLiteral("int8"), tr("&int8"), tr("About half the memory; answers very close to bf16")},
-      {QStringLiteral("int4"), tr("int&4"), tr("About a third of the memory, fastest; answers may differ more")},
+      {QStringLiteral("int4"), tr("int&4"), tr("About a third of the memory; answers may differ more")},
   };
   for (const auto& c : choices) {
     QAction* a = weights->addAction(c.label);
