@@ -100,7 +100,8 @@ std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) 
   j["model"] = {{"folder", model.info().folder},
                 {"device", model.info().device},
                 {"dtype", model.info().dtype},
-                {"threads", model.info().threads}};
+                {"threads", model.info().threads},
+                {"cpu_level", model.info().cpuLevel}};
   return dumped(j);
 }
 
@@ -290,6 +291,7 @@ int runInspect(const Options& o) {
     j["folder"] = i.folder;
     j["device"] = i.device;
     j["dtype"] = i.dtype;
+    j["cpu_level"] = i.cpuLevel;
     j["stored_dtype"] = i.storedDtype;
     j["threads"] = i.threads;
     j["parameters"] = static_cast<int64_t>(i.parameterCount);
@@ -322,7 +324,8 @@ int runInspect(const Options& o) {
   std::printf("kind             %s\n", kindName(i.kind));
   std::printf("weights          %.3f G parameters, %.2f GB stored as %s\n", i.parameterCount / 1e9,
               i.weightBytes / 1e9, i.storedDtype.c_str());
-  std::printf("compute          %s, %s, %d threads\n", i.device.c_str(), i.dtype.c_str(), i.threads);
+  std::printf("compute          %s, %s, %d threads, CPU level %s\n", i.device.c_str(), i.dtype.c_str(), i.threads,
+              i.cpuLevel.c_str());
   if (i.kind == cxr::ModelKind::CxrLlava)
     std::printf("vision           %dx%d image, patch %d, %d image tokens, width %d, %d layers\n", i.imageSize,
                 i.imageSize, i.patchSize, i.imageTokens, i.visionWidth, i.visionLayers);
@@ -389,11 +392,19 @@ int runBench(const Options& o) {
   // buffer (for comparison; the bound above reads the weights themselves).
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
   const double bandwidth = kernels.readBandwidthGBs * 1e9;
+  // The report prefill's matrix products per second, against the GEMM rate of the level's compute
+  // dtype measured in the same run (kernels.gemmGflops).
+  const double prefillGflops =
+      report.timings.prefillSeconds > 0
+          ? cxr::prefillFlops(*model, report.timings.reusedPrefixPositions, report.timings.prefillPositions) /
+                report.timings.prefillSeconds / 1e9
+          : 0;
   if (o.json) {
     Json j;
     j["model"] = info.folder;
     j["device"] = info.device;
     j["dtype"] = info.dtype;
+    j["cpu_level"] = info.cpuLevel;
     j["threads"] = info.threads;
     j["weight_bytes"] = static_cast<int64_t>(info.weightBytes);
     j["load_s"] = model->loadSeconds();
@@ -403,6 +414,10 @@ int runBench(const Options& o) {
     j["report_prefill_positions"] = report.timings.prefillPositions;
     j["report_prefill_s"] = report.timings.prefillSeconds;
     j["report_prefill_positions_per_s"] = report.timings.prefillPositionsPerSecond();
+    j["prefill_gflops"] = prefillGflops;
+    j["gemm_dtype"] = kernels.gemmDtype;
+    j["gemm_gflops"] = kernels.gemmGflops;
+    j["prefill_fraction_of_gemm"] = kernels.gemmGflops > 0 ? prefillGflops / kernels.gemmGflops : 0.0;
     j["report_first_token_s"] = report.timings.firstTokenSeconds;
     j["decode_tokens"] = report.timings.decodeTokens;
     j["decode_steps_measured"] = static_cast<int64_t>(meter.pairs().size());
@@ -428,8 +443,8 @@ int runBench(const Options& o) {
     std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
-  std::printf("model                 %s (%s, %s, %d threads)\n", info.folder.c_str(), info.device.c_str(),
-              info.dtype.c_str(), info.threads);
+  std::printf("model                 %s (%s, %s, %d threads, CPU level %s)\n", info.folder.c_str(),
+              info.device.c_str(), info.dtype.c_str(), info.threads, info.cpuLevel.c_str());
   std::printf("weights               %.2f GB\n", info.weightBytes / 1e9);
   std::printf("load                  %.2f s\n", model->loadSeconds());
   std::printf("image encode          %.2f s (preprocess %.3f s, vision + projector %.2f s)\n", encodeSeconds,
@@ -437,6 +452,9 @@ int runBench(const Options& o) {
   std::printf("report prefill        %d positions in %.2f s = %.1f positions/s (first token after %.2f s)\n",
               report.timings.prefillPositions, report.timings.prefillSeconds,
               report.timings.prefillPositionsPerSecond(), report.timings.firstTokenSeconds);
+  std::printf("                      %.1f GFLOP/s, %.0f%% of the %s GEMM rate (%.1f GFLOP/s, 1024x4096 @ 4096x4096)\n",
+              prefillGflops, kernels.gemmGflops > 0 ? 100 * prefillGflops / kernels.gemmGflops : 0.0,
+              kernels.gemmDtype.c_str(), kernels.gemmGflops);
   std::printf("decode                %zu steps after the report prompt: median %.0f ms = %.2f tokens/s\n",
               meter.pairs().size(), stepSeconds * 1e3, decodeRate);
   std::printf("follow-up question    %d new positions prefilled in %.3f s, first token after %.3f s\n",

@@ -72,6 +72,9 @@ struct ModelInfo {
   bool tokenizerLegacy = true;    // tokenizer_config.json "legacy" (absent: true)
   std::string configSha256;       // sha256 of config.json
   std::string weightIndexSha256;  // sha256 of model.safetensors.index.json (or of the single file's header)
+  // The instruction-set level the engine's CPU kernels run at: "avx512" (AVX-512 BF16) or "avx2"
+  // (AVX2 + FMA + F16C; bf16 matrix products in fp32 compute). CXR_CPU_LEVEL=avx2 lowers it.
+  std::string cpuLevel;
 };
 
 // ---- Images ---------------------------------------------------------------------------------
