@@ -2,10 +2,10 @@
 // - CXR_CPU_LEVEL=avx2 lowers the level, and ModelInfo reports the level the engine runs at;
 // - at level avx2 a whole bf16 image question (vision tower, projector, prefill, decode) passes no
 //   bf16 matrix product to libtorch (ATen's generic bf16 GEMM runs at ~1 GFLOP/s without AVX-512,
-//   and oneDNN's bf16 matmul aborts when capped at AVX2): every product libtorch sees is fp32;
+//   and oneDNN's bf16 matmul aborts when capped at AVX2): they take the fp32-compute route;
 // - at level avx512 the same run does hand bf16 products to libtorch (oneDNN), which also shows that
 //   the probe (ProductWatch, libtorch's operator observers) sees them.
-// ctest runs it twice: as the machine is, and with CXR_CPU_LEVEL=avx2.
+// ctest runs it as the machine is, with CXR_CPU_LEVEL=avx2, and with oneDNN capped at AVX2 as well.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -71,16 +71,17 @@ int main(int argc, char** argv) {
   conversation.send(cxr::prompts::kReport, greedy);
   conversation.send("Is there a pleural effusion?", greedy);
 
-  std::printf("products seen by libtorch: %lld with a bf16 operand (%s), %lld others\n",
+  std::printf("products seen by libtorch: %lld with a bf16 operand (%s), %lld others; %lld bf16 products in fp32 compute\n",
               static_cast<long long>(watch.bf16Products()), joined(watch.bf16ProductNames()).c_str(),
-              static_cast<long long>(watch.otherProducts()));
+              static_cast<long long>(watch.otherProducts()), static_cast<long long>(watch.fp32RouteProducts()));
   if (level == CpuLevel::Avx2) {
     CHECK(watch.bf16Products() == 0,
           "level avx2: no bf16 product reaches libtorch, but " + std::to_string(watch.bf16Products()) + " did (" +
               joined(watch.bf16ProductNames()) + ")");
-    CHECK(watch.otherProducts() > 0, "level avx2: the fp32 products are seen (the probe works)");
+    CHECK(watch.fp32RouteProducts() > 0, "level avx2: the products went the fp32-compute route");
   } else {
     CHECK(watch.bf16Products() > 0, "level avx512: bf16 products go to libtorch (oneDNN) and the probe sees them");
+    CHECK(watch.fp32RouteProducts() == 0, "level avx512: nothing takes the fp32-compute route");
   }
   return check::finish("test_engine_cpu_level");
 }

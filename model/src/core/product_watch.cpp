@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/products.h"
+
 namespace cxr::detail {
 
 struct ProductWatch::State {
@@ -52,7 +54,7 @@ std::unique_ptr<at::ObserverContext> onOperator(const at::RecordFunction& fn) {
 
 }  // namespace
 
-ProductWatch::ProductWatch() : state_(std::make_shared<State>()) {
+ProductWatch::ProductWatch() : state_(std::make_shared<State>()), fp32RouteAtStart_(productsInFp32Compute()) {
   {
     std::lock_guard<std::mutex> lock(gWatchesMutex);
     gWatches.push_back(state_);
@@ -69,6 +71,7 @@ ProductWatch::~ProductWatch() {
 
 int64_t ProductWatch::bf16Products() const { return state_->bf16.load(); }
 int64_t ProductWatch::otherProducts() const { return state_->other.load(); }
+int64_t ProductWatch::fp32RouteProducts() const { return productsInFp32Compute() - fp32RouteAtStart_; }
 std::vector<std::string> ProductWatch::bf16ProductNames() const {
   std::lock_guard<std::mutex> lock(gWatchesMutex);
   return state_->bf16Names;

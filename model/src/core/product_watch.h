@@ -21,6 +21,8 @@ class ProductWatch {
 
   int64_t bf16Products() const;   // products with a bf16 operand (aten::mm, addmm, bmm, matmul, linear, ...)
   int64_t otherProducts() const;  // the others (fp32 and so on)
+  // bf16 products that took the engine's fp32-compute route instead (products.h; level avx2).
+  int64_t fp32RouteProducts() const;
   std::vector<std::string> bf16ProductNames() const;  // the operators seen with bf16 operands, once each
 
   struct State;
@@ -28,6 +30,7 @@ class ProductWatch {
  private:
   std::shared_ptr<State> state_;
   uint64_t handle_ = 0;
+  int64_t fp32RouteAtStart_ = 0;
 };
 
 }  // namespace cxr::detail

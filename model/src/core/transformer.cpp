@@ -90,6 +90,14 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
   return linearProduct(x, w);
 }
 
+// GELU (erf form). At level avx2 in fp32, rounded once (what ATen's own bf16 kernel computes): libtorch
+// hands a bf16 GELU to oneDNN wherever it deems the CPU bf16-capable, which breaks the avx2 emulation
+// under ONEDNN_MAX_CPU_ISA=AVX2 (cpu_level.h).
+at::Tensor geluErf(const at::Tensor& x) {
+  if (x.scalar_type() == at::kBFloat16 && bf16ProductsInFp32()) return at::gelu(x.to(at::kFloat)).to(x.scalar_type());
+  return at::gelu(x);
+}
+
 // LLaMA RMSNorm exactly as transformers 4.36: fp32 statistics, the normalised value rounded to
 // the compute dtype BEFORE the weight multiply (spec 6.2).
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -219,7 +227,7 @@ at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,
     x = x + linearProduct(a, b.outProjW, b.outProjB);
     // x = x + c_proj(GELU_erf(c_fc(ln_2(x))))
     at::Tensor n2 = at::layer_norm(x, {W}, b.ln2W, b.ln2B, eps);
-    at::Tensor h = at::gelu(linearProduct(n2, b.fcW, b.fcB));                 // [L, M]
+    at::Tensor h = geluErf(linearProduct(n2, b.fcW, b.fcB));               // [L, M]
     x = x + linearProduct(h, b.projW, b.projB);
   }
   if (progress && !progress(int(w.vision.size()), int(w.vision.size()))) throw StopRequested{};
