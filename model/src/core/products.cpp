@@ -12,10 +12,28 @@ namespace cxr::detail {
 
 namespace {
 
-// The fp32 copy of one tile of weight rows: 16 MiB. Large enough that the GEMM per tile is long
-// against its fixed costs (the GEMM packs the whole of x again for every call), small enough to stay
-// in the last-level cache between the widening and the GEMM that reads it.
-constexpr int64_t kTileBytes = int64_t(16) << 20;
+// How many weight rows are widened to fp32 at a time. The GEMM packs the whole of x again for every
+// call, so for a long prefill the whole weight in one call is fastest (measured on the 7B MLP shape,
+// 1121 x 4096 @ 4096 x 11008: 4 MiB tiles 37-60 % of the plain fp32 GEMM's rate, 16 MiB 45-60 %,
+// 64 MiB 60-70 %, the whole 180 MiB 66-77 %); for a few positions (a follow-up question) the GEMM is
+// cheap and the widening's memory traffic dominates: 2 MiB tiles stay in the cache between the
+// widening and the GEMM. Capped at 256 MiB of fp32.
+int64_t tileRows(int64_t positions, int64_t n, int64_t k) {
+  const int64_t bytes = positions >= 128 ? int64_t(256) << 20 : int64_t(2) << 20;
+  return std::min(n, std::max<int64_t>(16, bytes / (k * 4) / 16 * 16));
+}
+
+// The fp32 buffer the weights are widened into: one per thread, grown to the largest tile asked for
+// and kept (180 MiB at the 7B shapes: an MLP matrix) so that no prefill pays for fresh pages.
+at::Tensor widenedRows(const at::Tensor& rows) {
+  thread_local at::Tensor buffer;
+  const int64_t need = rows.numel();
+  if (!buffer.defined() || buffer.numel() < need) {
+    buffer = at::Tensor();  // free the old one first
+    buffer = at::empty({need}, at::TensorOptions().dtype(at::kFloat));
+  }
+  return buffer.narrow(0, 0, need).view(rows.sizes()).copy_(rows);  // bf16 -> fp32 is exact
+}
 
 std::atomic<int64_t> gFp32Products{0};
 
@@ -62,17 +80,13 @@ at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Ten
   const int64_t n = w.size(0), k = w.size(1);
   at::Tensor x32 = x.reshape({-1, k}).to(at::kFloat).contiguous();  // [T, K]
   at::Tensor y = at::empty({x32.size(0), n}, x.options());          // [T, N] bf16
-  const int64_t tileRows = w.scalar_type() == at::kFloat ? n : std::max<int64_t>(16, kTileBytes / (k * 4) / 16 * 16);
-  at::Tensor scratch;  // [tileRows, K] fp32, reused by every tile
-  for (int64_t r0 = 0; r0 < n; r0 += tileRows) {
-    const int64_t rows = std::min(tileRows, n - r0);
-    at::Tensor tile = w.narrow(0, r0, rows);  // [rows, K]
-    if (tile.scalar_type() != at::kFloat) {
-      if (!scratch.defined()) scratch = at::empty({std::min(tileRows, n), k}, x32.options());
-      tile = scratch.narrow(0, 0, rows).copy_(tile);  // bf16 -> fp32 is exact
-    }
+  const int64_t tile = w.scalar_type() == at::kFloat ? n : tileRows(x32.size(0), n, k);
+  for (int64_t r0 = 0; r0 < n; r0 += tile) {
+    const int64_t rows = std::min(tile, n - r0);
+    at::Tensor wRows = w.narrow(0, r0, rows);  // [rows, K]
+    if (wRows.scalar_type() != at::kFloat) wRows = widenedRows(wRows);
     // fp32 product (+ bias in fp32), then one rounding to bf16 into the output's columns.
-    at::Tensor part = matmulF32(x32, tile.t());  // [T, rows]
+    at::Tensor part = matmulF32(x32, wRows.t());  // [T, rows]
     if (bias.defined()) part.add_(bias.narrow(0, r0, rows).to(at::kFloat));
     y.narrow(1, r0, rows).copy_(part);
   }

@@ -3,8 +3,9 @@
 // libtorch's own (oneDNN for bf16). At Avx2 a bf16 product never reaches libtorch: its operands are
 // widened to fp32 (exact), multiplied by oneDNN's fp32 GEMM (products.cpp says why not OpenBLAS), and
 // the result is rounded to bf16 once, where the bf16 product rounds; weights stay as stored and are
-// widened a tile of rows at a time into a reused buffer. (One bf16 position goes through the decode
-// gemv instead: gemv_bf16.h.)
+// widened into a reused per-thread buffer (the whole matrix for a long prefill, cache-sized tiles of
+// rows for a few positions: products.cpp). (One bf16 position goes through the decode gemv instead:
+// gemv_bf16.h.)
 #pragma once
 
 #include <ATen/ATen.h>
