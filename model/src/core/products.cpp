@@ -44,8 +44,9 @@ bool viaFp32(const at::Tensor& x) {
 // oneDNN's sgemm (its row-major C API, `dnnl_sgemm` in dnnl.h) from the libdnnl that libtorch itself
 // loads, found at run time (Debian ships no oneDNN headers, and a libtorch without oneDNN simply has
 // none: then at::mm). Why not at::mm on fp32 tensors: that is OpenBLAS, whose run-time CPU detection
-// can miss a CPU newer than itself and fall back to SSE3 kernels (OpenBLAS 0.3.21 takes this
-// machine's Sapphire Rapids for a "Prescott": 12 GFLOP/s against oneDNN's 50 under the same load).
+// can miss a CPU it does not know and fall back to SSE3 kernels (OpenBLAS 0.3.21 takes this
+// machine's AVX-512 Xeon, a KVM guest with a generic model name, for a "Prescott": 12 GFLOP/s against
+// oneDNN's 50 under the same load).
 // oneDNN picks its AVX2 or AVX-512 kernels itself, and honours ONEDNN_MAX_CPU_ISA.
 using SgemmFunction = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
