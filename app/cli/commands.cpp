@@ -3,10 +3,16 @@
 #include <QImage>
 #include <QString>
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -57,6 +63,10 @@ std::unique_ptr<cxr::Model> loadModel(const Options& o) {
   }
   auto model = cxr::Model::load(folder, o.load, progress);
   if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
+  // Said once, whatever the output: a cache made now (minutes) or a weights choice made for the user.
+  const cxr::ModelInfo& info = model->info();
+  if (!o.quiet && !info.weightsCacheNotice.empty()) std::fprintf(stderr, "cxr-llava: %s\n", info.weightsCacheNotice.c_str());
+  if (!o.quiet && !info.weightsReason.empty()) std::fprintf(stderr, "cxr-llava: %s\n", info.weightsReason.c_str());
   return model;
 }
 
@@ -100,6 +110,7 @@ std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) 
   j["model"] = {{"folder", model.info().folder},
                 {"device", model.info().device},
                 {"dtype", model.info().dtype},
+                {"weights", model.info().weights},
                 {"threads", model.info().threads},
                 {"cpu_level", model.info().cpuLevel}};
   return dumped(j);
@@ -293,6 +304,9 @@ int runInspect(const Options& o) {
     j["dtype"] = i.dtype;
     j["cpu_level"] = i.cpuLevel;
     j["stored_dtype"] = i.storedDtype;
+    j["weights"] = i.weights;
+    j["weights_reason"] = i.weightsReason;
+    j["weights_cache"] = i.weightsCache;
     j["threads"] = i.threads;
     j["parameters"] = static_cast<int64_t>(i.parameterCount);
     j["weight_bytes"] = static_cast<int64_t>(i.weightBytes);
@@ -326,6 +340,8 @@ int runInspect(const Options& o) {
               i.weightBytes / 1e9, i.storedDtype.c_str());
   std::printf("compute          %s, %s, %d threads, CPU level %s\n", i.device.c_str(), i.dtype.c_str(), i.threads,
               i.cpuLevel.c_str());
+  std::printf("decoder weights  %s%s%s\n", i.weights.c_str(), i.weightsCache.empty() ? "" : (" from " + i.weightsCache).c_str(),
+              i.weightsReason.empty() ? "" : (" (" + i.weightsReason + ")").c_str());
   if (i.kind == cxr::ModelKind::CxrLlava)
     std::printf("vision           %dx%d image, patch %d, %d image tokens, width %d, %d layers\n", i.imageSize,
                 i.imageSize, i.patchSize, i.imageTokens, i.visionWidth, i.visionLayers);
@@ -355,6 +371,80 @@ cxr::ImageInput syntheticImage() {
   return image;
 }
 
+// What a user's other program does to the decode: a child process that spins on one core from
+// construction until destruction (then it is killed and reaped). A process rather than a thread of
+// ours, so that it competes for the CPU exactly as another program would.
+class BusyCore {
+ public:
+  BusyCore() {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("bench --busy-core: cannot start the busy process: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive bench, even if it crashes
+      volatile unsigned long spins = 0;
+      for (;;) spins = spins + 1;
+    }
+  }
+  ~BusyCore() {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  BusyCore(const BusyCore&) = delete;
+  BusyCore& operator=(const BusyCore&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Decode steps (seconds from one token to the next) of a greedy differential in a new conversation
+// on `image` (its prefix is cached, so the prefill is short), appended to `steps`.
+void timeDecodeSteps(cxr::Model& model, const std::shared_ptr<const cxr::EncodedImage>& image,
+                     const cxr::SamplingParams& greedy, std::vector<double>& steps) {
+  cxr::Conversation conversation(model);
+  conversation.setImage(image);
+  Clock::time_point last{};
+  conversation.send(cxr::prompts::kDifferential, greedy, [&](const cxr::TokenEvent& event) {
+    if (event.index > 0) steps.push_back(secondsSince(last));
+    last = Clock::now();
+    return true;
+  });
+}
+
+// Decode speed idle and beside a one-core busy loop, in alternating rounds so that both see the same
+// machine (its bandwidth and other load drift within minutes).
+struct BusyDecode {
+  double idleTokensPerSecond = 0, busyTokensPerSecond = 0;
+  double ratio() const { return idleTokensPerSecond > 0 ? busyTokensPerSecond / idleTokensPerSecond : 0; }
+};
+BusyDecode measureBusyDecode(cxr::Model& model, const std::shared_ptr<const cxr::EncodedImage>& image,
+                             const cxr::SamplingParams& greedy) {
+  std::vector<double> idle, busy;
+  for (int round = 0; round < 2; ++round) {
+    timeDecodeSteps(model, image, greedy, idle);
+    BusyCore spinner;
+    timeDecodeSteps(model, image, greedy, busy);
+  }
+  BusyDecode r;
+  const double idleStep = median(idle), busyStep = median(busy);
+  r.idleTokensPerSecond = idleStep > 0 ? 1 / idleStep : 0;
+  r.busyTokensPerSecond = busyStep > 0 ? 1 / busyStep : 0;
+  return r;
+}
+
+double loadAverage() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 int runBench(const Options& o) {
   auto model = loadModel(o);
   const cxr::ModelInfo& info = model->info();
@@ -382,6 +472,9 @@ int runBench(const Options& o) {
   secondConversation.setImage(image);
   const auto secondPrompt = secondConversation.send(cxr::prompts::kDifferential, second);
 
+  std::optional<BusyDecode> busy;
+  if (o.benchBusyCore) busy = measureBusyDecode(*model, image, greedy);
+
   const double stepSeconds = meter.medianStepSeconds(), readSeconds = meter.medianReadSeconds();
   const double decodeRate = stepSeconds > 0 ? 1 / stepSeconds : 0;
   const double boundTokensPerSecond = readSeconds > 0 ? 1 / readSeconds : 0;
@@ -405,6 +498,7 @@ int runBench(const Options& o) {
     j["device"] = info.device;
     j["dtype"] = info.dtype;
     j["cpu_level"] = info.cpuLevel;
+    j["weights"] = info.weights;
     j["threads"] = info.threads;
     j["weight_bytes"] = static_cast<int64_t>(info.weightBytes);
     j["load_s"] = model->loadSeconds();
@@ -439,12 +533,18 @@ int runBench(const Options& o) {
     j["weight_read_median_s"] = readSeconds;
     j["bandwidth_bound_tokens_per_s"] = boundTokensPerSecond;
     j["fraction_of_bound"] = meter.medianFraction();
+    if (busy) {
+      j["idle_decode_tokens_per_s"] = busy->idleTokensPerSecond;
+      j["busy_decode_tokens_per_s"] = busy->busyTokensPerSecond;
+      j["busy_decode_ratio"] = busy->ratio();
+    }
+    j["load_average"] = loadAverage();
     j["peak_rss_bytes"] = peakRss;
     std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
-  std::printf("model                 %s (%s, %s, %d threads, CPU level %s)\n", info.folder.c_str(),
-              info.device.c_str(), info.dtype.c_str(), info.threads, info.cpuLevel.c_str());
+  std::printf("model                 %s (%s, %s, %s weights, %d threads, CPU level %s)\n", info.folder.c_str(),
+              info.device.c_str(), info.dtype.c_str(), info.weights.c_str(), info.threads, info.cpuLevel.c_str());
   std::printf("weights               %.2f GB\n", info.weightBytes / 1e9);
   std::printf("load                  %.2f s\n", model->loadSeconds());
   std::printf("image encode          %.2f s (preprocess %.3f s, vision + projector %.2f s)\n", encodeSeconds,
@@ -463,6 +563,10 @@ int runBench(const Options& o) {
               "                      (%d reused from the image's prefix), first token after %.3f s\n",
               secondPrompt.timings.prefillPositions, secondPrompt.timings.reusedPrefixPositions,
               secondPrompt.timings.firstTokenSeconds);
+  if (busy)
+    std::printf("beside a busy core    %.2f tokens/s against %.2f idle = %.0f%% (differential decodes, idle and\n"
+                "                      beside a one-core busy process in alternating rounds)\n",
+                busy->busyTokensPerSecond, busy->idleTokensPerSecond, 100 * busy->ratio());
   std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
               kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
   std::printf("bandwidth bound       %.2f GB of decoder weights read alone in median %.0f ms = %.2f tokens/s\n",
@@ -472,8 +576,67 @@ int runBench(const Options& o) {
               100 * meter.medianFraction());
   std::printf("memory read bandwidth %.1f GB/s (fresh 2 GiB buffer, %d threads, best of 5; for comparison)\n",
               bandwidth / 1e9, info.threads);
+  std::printf("load average          %.2f (1 minute, at the end)\n", loadAverage());
   std::printf("peak RSS              %.2f GiB (weights %.2f GiB; before the 2 GiB bandwidth probe)\n", peakRss / 1073741824.0,
               info.weightBytes / 1073741824.0);
+  return 0;
+}
+
+int runPerplexity(const Options& o) {
+  std::ifstream in(o.textFile, std::ios::binary);
+  if (!in) throw std::runtime_error(o.textFile + ": cannot open the text file");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto model = loadModel(o);
+  const cxr::PerplexityResult r = cxr::measurePerplexity(*model, text, o.perplexityChunk);
+  const cxr::ModelInfo& info = model->info();
+  if (o.json) {
+    Json j;
+    j["perplexity"] = r.perplexity;
+    j["tokens"] = r.scoredTokens;
+    j["text_tokens"] = r.textTokens;
+    j["chunks"] = r.chunks;
+    j["chunk_tokens"] = r.chunkTokens;
+    j["weights"] = info.weights;
+    j["cpu_level"] = r.cpuLevel;
+    j["dtype"] = info.dtype;
+    j["threads"] = info.threads;
+    j["seconds"] = r.seconds;
+    j["model"] = info.folder;
+    j["text"] = o.textFile;
+    std::printf("%s\n", dumped(j).c_str());
+    return 0;
+  }
+  std::printf("perplexity %.4f over %d tokens (%d chunks of %d, second halves scored; %s weights, %s, cpu level %s) in %.1f s\n",
+              r.perplexity, r.scoredTokens, r.chunks, r.chunkTokens, info.weights.c_str(), info.dtype.c_str(),
+              r.cpuLevel.c_str(), r.seconds);
+  return 0;
+}
+
+int runQuantize(const Options& o) {
+  const std::string folder = resolveModelFolder(o);
+  const bool showProgress = !o.quiet && stderrIsTerminal();
+  cxr::LoadProgress progress;
+  if (showProgress)
+    progress = [](double fraction, const std::string& stage) {
+      std::fprintf(stderr, "\r%3d%%  %-70.70s", static_cast<int>(fraction * 100), stage.c_str());
+      std::fflush(stderr);
+      return true;
+    };
+  const auto start = Clock::now();
+  bool madeNow = false;
+  const std::string path = cxr::quantizeWeights(folder, o.load.weights, progress, &madeNow);
+  if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
+  if (o.json) {
+    Json j;
+    j["weights"] = o.load.weights;
+    j["cache"] = path;
+    j["made"] = madeNow;
+    j["seconds"] = secondsSince(start);
+    std::printf("%s\n", dumped(j).c_str());
+    return 0;
+  }
+  std::printf("%s the %s weights of %s: %s (%.1f s)\n", madeNow ? "made" : "already there and intact:",
+              o.load.weights.c_str(), folder.c_str(), path.c_str(), secondsSince(start));
   return 0;
 }
 
@@ -519,6 +682,8 @@ int runCommand(const Options& o) {
   if (o.command == "generate") return runGenerate(o);
   if (o.command == "inspect") return runInspect(o);
   if (o.command == "bench") return runBench(o);
+  if (o.command == "perplexity") return runPerplexity(o);
+  if (o.command == "quantize") return runQuantize(o);
   if (o.command == "make-random-checkpoint") return runMakeRandomCheckpoint(o);
   throw std::runtime_error("unknown command " + o.command);
 }

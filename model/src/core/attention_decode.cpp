@@ -3,7 +3,7 @@
 #include <immintrin.h>
 
 #include "core/bf16.h"
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace cxr::detail {
 
@@ -125,20 +125,30 @@ bool attentionDecodeAvailable(int64_t headDim) {
 
 void attentionScoresBf16(const uint16_t* q, const uint16_t* k, int64_t heads, int64_t kvHeads, int64_t capacity,
                          int64_t keys, int64_t hd, float scale, float* scores, CpuLevel level) {
-  const int64_t group = heads / kvHeads;
-  at::parallel_for(0, heads, 1, [&](int64_t h0, int64_t h1) {
-    if (level == CpuLevel::Avx512) scoreHeadsAvx512(q, k, h0, h1, group, capacity, keys, hd, scale, scores);
-    else scoreHeadsAvx2(q, k, h0, h1, group, capacity, keys, hd, scale, scores);
+  parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
+    attentionScoresForHeads(q, k, h0, h1, heads, kvHeads, capacity, keys, hd, scale, scores, level);
   });
 }
 
 void attentionValuesBf16(const uint16_t* probs, const uint16_t* v, int64_t heads, int64_t kvHeads, int64_t capacity,
                          int64_t keys, int64_t hd, uint16_t* out, CpuLevel level) {
-  const int64_t group = heads / kvHeads;
-  at::parallel_for(0, heads, 1, [&](int64_t h0, int64_t h1) {
-    if (level == CpuLevel::Avx512) valueHeadsAvx512(probs, v, h0, h1, group, capacity, keys, hd, out);
-    else valueHeadsAvx2(probs, v, h0, h1, group, capacity, keys, hd, out);
+  parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
+    attentionValuesForHeads(probs, v, h0, h1, heads, kvHeads, capacity, keys, hd, out, level);
   });
+}
+
+void attentionScoresForHeads(const uint16_t* q, const uint16_t* k, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, float scale, float* scores,
+                             CpuLevel level) {
+  if (level == CpuLevel::Avx512) scoreHeadsAvx512(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
+  else scoreHeadsAvx2(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
+}
+
+void attentionValuesForHeads(const uint16_t* probs, const uint16_t* v, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, uint16_t* out,
+                             CpuLevel level) {
+  if (level == CpuLevel::Avx512) valueHeadsAvx512(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
+  else valueHeadsAvx2(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
 }
 
 }  // namespace cxr::detail

@@ -5,10 +5,17 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +27,8 @@
 #include "core/engine_internal.h"
 #include "core/prefix_cache.h"
 #include "core/sha256.h"
+#include "core/thread_pool.h"
+#include "core/weights_choice.h"
 #include "preprocess/preprocess.h"
 
 namespace fs = std::filesystem;
@@ -171,6 +180,8 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
   const int threads = threadsFor(options);
+  if (const std::string problem = checkWeightsChoice(options.weights); !problem.empty())
+    throw ModelError("Cannot load the model: " + problem);
   if (const std::string problem = prefixCacheRangeProblem(options.prefixCacheImages); !problem.empty())
     throw ModelError("Cannot load the model: " + problem);
   auto m = std::make_unique<Model::Impl>();
@@ -190,7 +201,8 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   if (m->device.is_cpu() && m->dtype == at::kBFloat16 && !detail::cpuHasAvx2())
     throw ModelError("Cannot load the model in bf16: this CPU lacks AVX2, FMA or F16C (x86-64 CPUs since 2013 "
                      "have them), which the engine's bf16 kernels need. Load it with dtype f32 (--dtype f32).");
-  at::set_num_threads(threads);
+  at::set_num_threads(threads);  // prefill and vision (libtorch's OpenMP threads)
+  detail::setKernelThreads(threads);  // the decode step's own kernels (thread_pool.h)
 
   // Weights and tokenizer are both checked before either problem is reported: one message lists all.
   stage = "reading the weight files' headers";
@@ -208,11 +220,31 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   }
   if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
 
+  // int8 / int4 decoder weights: the cache file, made first if this is their first use (quant_cache.h).
+  // ("auto" looks at the machine's memory only for the CPU: a GPU holds the weights in its own.)
+  const detail::WeightsChoice weights = detail::chooseWeights(
+      options.weights, m->checkpoint->parameterCount(),
+      m->device.is_cpu() ? detail::availableMemoryBytes() : std::nullopt);
+  LoadProgress bindProgress = progress;
+  if (weights.format) {
+    const char* format = detail::toString(*weights.format);
+    if (!m->device.is_cpu())
+      throw ModelError(std::string("Cannot load the model: ") + format + " weights run on the CPU only; use --weights bf16 with --device " +
+                       options.device);
+    stage = std::string("making or reading the ") + format + " weights";
+    m->quant = detail::QuantizedWeights::openOrMake(folder, m->cfg, *m->checkpoint, *weights.format, progress, 0.1, 0.7);
+    // bindWeights reports 0.1 .. 1 for the weights that stay as stored: shown as 0.7 .. 1.
+    if (progress)
+      bindProgress = [&progress](double fraction, const std::string& what) {
+        return progress(0.7 + (fraction - 0.1) / 0.9 * 0.3, what);
+      };
+  }
+
   // LoadCancelled propagates; `m` and its mappings are freed
   stage = "creating the weight tensors (" + std::to_string(m->checkpoint->weightBytes()) +
           " bytes stored) and the rotary tables (" + std::to_string(m->cfg.contextPositions()) + " positions)";
   try {
-    detail::bindWeights(*m, progress);
+    detail::bindWeights(*m, bindProgress);
   } catch (const c10::Error& e) {
     // libtorch's allocator reports "DefaultCPUAllocator: can't allocate memory" this way.
     throw ModelError("Cannot load the model in " + folder + ": " + stage + " failed inside libtorch (" +
@@ -247,6 +279,12 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   info.configSha256 = c.configSha256;
   info.weightIndexSha256 = m->checkpoint->indexSha256();
   info.cpuLevel = detail::toString(detail::cpuLevel());
+  info.weights = weights.format ? detail::toString(*weights.format) : "bf16";
+  info.weightsReason = weights.reason;
+  if (m->quant) {
+    info.weightsCache = m->quant->path();
+    info.weightsCacheNotice = m->quant->notice();
+  }
   m->loadSeconds = secondsSince(t0);
   if (progress) progress(1.0, "ready");
   return m;
@@ -317,6 +355,43 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
 
 // ---- The shared image prefix (prefix_cache.h) -------------------------------------------------
 
+namespace {
+
+// How much lower than the caller the preparation runs (nice +10: a thread at nice 0 that wants the
+// core gets ~90 % of it against one at +10).
+constexpr int kPrepareNiceIncrement = 10;
+
+// Runs `work` on a thread of its own at a lower scheduling priority and waits for its result (or
+// exception). Why a thread of its own: libgomp gives every thread that opens a parallel region its
+// own team of OpenMP threads, which that thread creates and which inherit its nice value. So the
+// whole preparation, libtorch's matrix products included, yields to the GUI and to the user's other
+// programs, while the caller's team (the foreground prefill) and the decode pool keep their priority.
+// An unprivileged thread cannot raise its priority again once lowered, hence a fresh thread each
+// time (its OpenMP team ends with it).
+template <typename Work>
+auto atLowPriority(Work work) -> decltype(work()) {
+  using Result = decltype(work());
+  std::optional<Result> result;
+  std::exception_ptr error;
+  std::thread background([&] {
+    // Linux: a thread id as PRIO_PROCESS lowers that thread only. A failure just leaves the priority.
+    const auto self = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self);
+    if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, nice + kPrepareNiceIncrement));
+    try {
+      result.emplace(work());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  background.join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+}  // namespace
+
 int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const std::string& systemPrompt,
                          const PhaseProgress& progress) {
   Impl& m = *impl_;
@@ -335,27 +410,30 @@ int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const
   const size_t shared = detail::PrefixCache::prefixLength(ids);
   if (shared == 0 || m.prefixCache->contains(image, ids, shared)) return 0;
 
-  return translateTorchErrors("preparing the image prefix", [&] {
-    c10::InferenceMode guard;
-    std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
-    const at::Tensor& rows = detail::Access::of(*image).embeddings;  // [N, H]
-    at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
-                                : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
-    const int positions = int(x.size(0));
-    if (positions >= m.kvLimit())
-      throw ModelError("the image and the system prompt take " + std::to_string(positions) +
-                       " positions, more than the model's context holds (" + std::to_string(m.kvLimit()) + ")");
-    detail::KvCache cache;
-    detail::ensureCapacity(m, cache, positions);
-    try {
-      detail::llamaForward(m, cache, x, 0, [&](int done, int total) {
-        return !progress || progress(Phase::Prefill, done, total);
-      });
-    } catch (const detail::StopRequested&) {
-      throw Cancelled();
-    }
-    m.prefixCache->store(image, ids, shared, cache, positions);
-    return positions;
+  // At low priority: this is work ahead of time (the GUI prepares while the user looks).
+  return atLowPriority([&] {
+    return translateTorchErrors("preparing the image prefix", [&] {
+      c10::InferenceMode guard;
+      std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
+      const at::Tensor& rows = detail::Access::of(*image).embeddings;  // [N, H]
+      at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
+                                  : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
+      const int positions = int(x.size(0));
+      if (positions >= m.kvLimit())
+        throw ModelError("the image and the system prompt take " + std::to_string(positions) +
+                         " positions, more than the model's context holds (" + std::to_string(m.kvLimit()) + ")");
+      detail::KvCache cache;
+      detail::ensureCapacity(m, cache, positions);
+      try {
+        detail::llamaForward(m, cache, x, 0, [&](int done, int total) {
+          return !progress || progress(Phase::Prefill, done, total);
+        });
+      } catch (const detail::StopRequested&) {
+        throw Cancelled();
+      }
+      m.prefixCache->store(image, ids, shared, cache, positions);
+      return positions;
+    });
   });
 }
 

@@ -2,10 +2,11 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/bf16.h"
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace cxr::detail {
 
@@ -89,13 +90,25 @@ bool gemvBf16Available() {
 }
 
 void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k, CpuLevel level) {
+  const GemvTarget target{w, y, n};
+  gemvBf16Several(&target, 1, x, k, level);
+}
+
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k, CpuLevel level) {
+  int64_t total = 0;
+  for (int t = 0; t < count; ++t) total += targets[t].n;
+  // The AVX2 variant reads x widened to fp32 (16 KiB at k = 4096), once for all threads.
+  const std::vector<float> xw = level == CpuLevel::Avx512 ? std::vector<float>() : widenUnpacked(x, k);
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
-  if (level == CpuLevel::Avx512) {
-    at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) { rowsAvx512(w, x, y, begin, end, k); });
-    return;
-  }
-  const std::vector<float> xw = widenUnpacked(x, k);  // 16 KiB at k = 4096: shared by all threads
-  at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) { rowsAvx2(w, xw.data(), x, y, begin, end, k); });
+  parallelFor(total, 16, [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // the stacked row index of targets[t]'s row 0
+    for (int t = 0; t < count && first < end; first += targets[t].n, ++t) {
+      const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + targets[t].n) - first;
+      if (lo >= hi) continue;
+      if (level == CpuLevel::Avx512) rowsAvx512(targets[t].w, x, targets[t].y, lo, hi, k);
+      else rowsAvx2(targets[t].w, xw.data(), x, targets[t].y, lo, hi, k);
+    }
+  });
 }
 
 }  // namespace cxr::detail

@@ -14,8 +14,20 @@ namespace cxr::detail {
 
 // True when the CPU runs one of the variants (otherwise callers use at::linear).
 bool gemvBf16Available();
-// Rows [0, N) are split over the intra-op threads. `level` picks the variant (tests run both); the
-// CPU must have it.
+// Rows [0, N) are split over the kernel threads (thread_pool.h). `level` picks the variant (tests
+// run both); the CPU must have it.
 void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k, CpuLevel level = cpuLevel());
+
+// One product y = W x of gemvBf16Several: W [n, k] (the shared k), y [n].
+struct GemvTarget {
+  const uint16_t* w;
+  uint16_t* y;
+  int64_t n;
+};
+// Several products of the same x in ONE parallel call, their rows split over the threads as if the
+// matrices were stacked (q, k and v; gate and up): each call is a point where every thread waits for
+// the slowest, which on a loaded machine is the one the scheduler took the core from.
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k,
+                     CpuLevel level = cpuLevel());
 
 }  // namespace cxr::detail
