@@ -112,6 +112,10 @@ Options:
   --bench-tokens N      tokens decoded by bench (default 32)
   --quiet               no progress on stderr
   -h, --help
+
+Environment:
+  CXR_CPU_LEVEL=avx2    run as on a CPU without AVX-512: the kernels' AVX2 variants, bf16 matrix
+                        products in fp32 compute (inspect, bench and --json report `cpu_level`)
 )";
 }
 

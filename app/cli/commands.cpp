@@ -111,7 +111,8 @@ std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) 
                 {"device", model.info().device},
                 {"dtype", model.info().dtype},
                 {"weights", model.info().weights},
-                {"threads", model.info().threads}};
+                {"threads", model.info().threads},
+                {"cpu_level", model.info().cpuLevel}};
   return dumped(j);
 }
 
@@ -301,6 +302,7 @@ int runInspect(const Options& o) {
     j["folder"] = i.folder;
     j["device"] = i.device;
     j["dtype"] = i.dtype;
+    j["cpu_level"] = i.cpuLevel;
     j["stored_dtype"] = i.storedDtype;
     j["weights"] = i.weights;
     j["weights_reason"] = i.weightsReason;
@@ -336,7 +338,8 @@ int runInspect(const Options& o) {
   std::printf("kind             %s\n", kindName(i.kind));
   std::printf("weights          %.3f G parameters, %.2f GB stored as %s\n", i.parameterCount / 1e9,
               i.weightBytes / 1e9, i.storedDtype.c_str());
-  std::printf("compute          %s, %s, %d threads\n", i.device.c_str(), i.dtype.c_str(), i.threads);
+  std::printf("compute          %s, %s, %d threads, CPU level %s\n", i.device.c_str(), i.dtype.c_str(), i.threads,
+              i.cpuLevel.c_str());
   std::printf("decoder weights  %s%s%s\n", i.weights.c_str(), i.weightsCache.empty() ? "" : (" from " + i.weightsCache).c_str(),
               i.weightsReason.empty() ? "" : (" (" + i.weightsReason + ")").c_str());
   if (i.kind == cxr::ModelKind::CxrLlava)
@@ -482,19 +485,19 @@ int runBench(const Options& o) {
   // buffer (for comparison; the bound above reads the weights themselves).
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
   const double bandwidth = kernels.readBandwidthGBs * 1e9;
-  // The report prefill as a matrix-product rate, to compare with the GEMM alone: 2 FLOPs per decoder
-  // weight and position (the layers' weights: the decode bytes less lm_head, which prefill applies to
-  // the last position only; attention's own products are left out, so this flatters nothing).
-  const double layerWeights = decodeBytes / 2 - double(info.vocabSize) * info.hiddenSize;
-  const double prefillGflops = report.timings.prefillSeconds > 0
-                                   ? 2 * layerWeights * report.timings.prefillPositions / report.timings.prefillSeconds / 1e9
-                                   : 0;
-  const double gemmGflops = info.dtype == "bf16" ? kernels.bf16GemmGflops : kernels.f32GemmGflops;
+  // The report prefill's matrix products per second, against the GEMM rate of the level's compute
+  // dtype measured in the same run (kernels.gemmGflops).
+  const double prefillGflops =
+      report.timings.prefillSeconds > 0
+          ? cxr::prefillFlops(*model, report.timings.reusedPrefixPositions, report.timings.prefillPositions) /
+                report.timings.prefillSeconds / 1e9
+          : 0;
   if (o.json) {
     Json j;
     j["model"] = info.folder;
     j["device"] = info.device;
     j["dtype"] = info.dtype;
+    j["cpu_level"] = info.cpuLevel;
     j["weights"] = info.weights;
     j["threads"] = info.threads;
     j["weight_bytes"] = static_cast<int64_t>(info.weightBytes);
@@ -505,6 +508,10 @@ int runBench(const Options& o) {
     j["report_prefill_positions"] = report.timings.prefillPositions;
     j["report_prefill_s"] = report.timings.prefillSeconds;
     j["report_prefill_positions_per_s"] = report.timings.prefillPositionsPerSecond();
+    j["prefill_gflops"] = prefillGflops;
+    j["gemm_dtype"] = kernels.gemmDtype;
+    j["gemm_gflops"] = kernels.gemmGflops;
+    j["prefill_fraction_of_gemm"] = kernels.gemmGflops > 0 ? prefillGflops / kernels.gemmGflops : 0.0;
     j["report_first_token_s"] = report.timings.firstTokenSeconds;
     j["decode_tokens"] = report.timings.decodeTokens;
     j["decode_steps_measured"] = static_cast<int64_t>(meter.pairs().size());
@@ -518,8 +525,6 @@ int runBench(const Options& o) {
     j["second_prompt_first_token_s"] = secondPrompt.timings.firstTokenSeconds;
     j["prefix_cache_images"] = model->prefixCacheImages();
     j["prefix_cache_bytes"] = model->prefixCacheBytes();
-    j["prefill_gflops"] = prefillGflops;
-    j["gemm_gflops"] = gemmGflops;
     j["mkldnn_enabled"] = kernels.mkldnnBuilt && kernels.mkldnnEnabled;
     j["bf16_linear_1x4096x4096_ms"] = kernels.bf16GemvMs;
     j["f32_linear_1x4096x4096_ms"] = kernels.f32GemvMs;
@@ -538,8 +543,8 @@ int runBench(const Options& o) {
     std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
-  std::printf("model                 %s (%s, %s, %s weights, %d threads)\n", info.folder.c_str(), info.device.c_str(),
-              info.dtype.c_str(), info.weights.c_str(), info.threads);
+  std::printf("model                 %s (%s, %s, %s weights, %d threads, CPU level %s)\n", info.folder.c_str(),
+              info.device.c_str(), info.dtype.c_str(), info.weights.c_str(), info.threads, info.cpuLevel.c_str());
   std::printf("weights               %.2f GB\n", info.weightBytes / 1e9);
   std::printf("load                  %.2f s\n", model->loadSeconds());
   std::printf("image encode          %.2f s (preprocess %.3f s, vision + projector %.2f s)\n", encodeSeconds,
@@ -547,6 +552,9 @@ int runBench(const Options& o) {
   std::printf("report prefill        %d positions in %.2f s = %.1f positions/s (first token after %.2f s)\n",
               report.timings.prefillPositions, report.timings.prefillSeconds,
               report.timings.prefillPositionsPerSecond(), report.timings.firstTokenSeconds);
+  std::printf("                      %.1f GFLOP/s, %.0f%% of the %s GEMM rate (%.1f GFLOP/s, 1024x4096 @ 4096x4096)\n",
+              prefillGflops, kernels.gemmGflops > 0 ? 100 * prefillGflops / kernels.gemmGflops : 0.0,
+              kernels.gemmDtype.c_str(), kernels.gemmGflops);
   std::printf("decode                %zu steps after the report prompt: median %.0f ms = %.2f tokens/s\n",
               meter.pairs().size(), stepSeconds * 1e3, decodeRate);
   std::printf("follow-up question    %d new positions prefilled in %.3f s, first token after %.3f s\n",
@@ -561,9 +569,6 @@ int runBench(const Options& o) {
                 busy->busyTokensPerSecond, busy->idleTokensPerSecond, 100 * busy->ratio());
   std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
               kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
-  std::printf("prefill vs GEMM       report prefill %.0f GFLOP/s (layers' products) against %.0f GFLOP/s for a\n"
-              "                      128x4096 @ 4096x4096 %s linear alone = %.0f%%\n",
-              prefillGflops, gemmGflops, info.dtype.c_str(), gemmGflops > 0 ? 100 * prefillGflops / gemmGflops : 0.0);
   std::printf("bandwidth bound       %.2f GB of decoder weights read alone in median %.0f ms = %.2f tokens/s\n",
               decodeBytes / 1e9, readSeconds * 1e3, boundTokensPerSecond);
   std::printf("                      decode reaches %.0f%% of it (median of per-step ratios, each step paired\n"

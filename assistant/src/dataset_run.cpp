@@ -260,7 +260,8 @@ QJsonObject DatasetRunner::resultLine(const Entry& e, const QString& imageSha, c
   QJsonObject model{{QStringLiteral("folder"), QString::fromStdString(info.folder)},
                     {QStringLiteral("config_sha256"), QString::fromStdString(info.configSha256)},
                     {QStringLiteral("index_sha256"), QString::fromStdString(info.weightIndexSha256)},
-                    {QStringLiteral("weights"), QString::fromStdString(info.weights)}};  // as resolved (auto)
+                    {QStringLiteral("weights"), QString::fromStdString(info.weights)},  // as resolved (auto)
+                    {QStringLiteral("cpu_level"), QString::fromStdString(info.cpuLevel)}};
   QJsonObject o{{QStringLiteral("index"), e.index},
                 {QStringLiteral("id"), e.item.id},
                 {QStringLiteral("image"), e.item.image},

@@ -6,6 +6,11 @@
 //   bench_engine run DIR [--threads N] [--tokens N]
 //                                         load, vision, report prefill (1121 positions on the 7B
 //                                         shapes), decode paired as above, follow-up prefill, peak RSS
+//   bench_engine level DIR [--positions N] [--threads N] [--tokens N]
+//                                         the CPU level's figures, each printed when measured: a text
+//                                         prefill of N positions (default 384) against the GEMM rate
+//                                         of the level's compute dtype taken right after it, then
+//                                         decode paired with the bound (CXR_CPU_LEVEL=avx2 for avx2)
 //   bench_engine prepare-yield DIR [--seconds S]
 //                                         a single-threaded foreground task (a window/level repaint of
 //                                         a 2048x2048 image) timed alone, beside Model::preparePrefix
@@ -47,8 +52,10 @@ int kernels(int threads) {
   std::printf("bfloat16  linear 1x4096 @ 4096x4096: %.3f ms (%.1f GB/s of weights); 128x4096: %.0f GFLOP/s\n",
               k.bf16GemvMs, bytes * 2 / (k.bf16GemvMs / 1e3) / 1e9, k.bf16GemmGflops);
   std::printf("read bandwidth (streaming sum over 2 GiB, %d threads): %.1f GB/s\n", k.threads, k.readBandwidthGBs);
-  std::printf("decode gemv 1x4096 @ 32000x4096 bf16 (256 MB): oneDNN %.1f GB/s, engine AVX-512 BF16 %.1f GB/s\n",
-              k.onednnGemvGBs, k.engineGemvGBs);
+  std::printf("decode gemv 1x4096 @ 32000x4096 bf16 (256 MB): oneDNN %.1f GB/s, engine (%s) %.1f GB/s\n",
+              k.onednnGemvGBs, k.cpuLevel.c_str(), k.engineGemvGBs);
+  std::printf("GEMM rate of the level's compute dtype (%s, 1024x4096 @ 4096x4096): %.1f GFLOP/s\n", k.gemmDtype.c_str(),
+              k.gemmGflops);
   return 0;
 }
 
@@ -84,6 +91,44 @@ int decodeOnly(const std::string& dir, int threads, int tokens) {
   cxr::readDecoderWeights(*model);  // fault the mapping in before anything is timed
   cxr::SamplingParams greedy;
   greedy.temperature = 0;
+  greedy.maxNewTokens = tokens + 1;  // the first token comes from the prefill
+  cxr::DecodeBoundMeter meter(*model);
+  cxr::generateFromIds(*model, {1, 13}, nullptr, greedy, meter.callback());
+  printDecodeAgainstBound(meter, threads);
+  return meter.pairs().empty() ? 1 : 0;
+}
+
+// The CPU level's two targets in one process, in a few minutes on the 7B shapes (the report prompt's
+// 1121-position prefill takes too long at fp32 compute on a loaded 2-core machine): prefill FLOP/s
+// against the GEMM rate of the level's compute dtype measured right after it, and decode against the
+// bound. Each figure is printed (and flushed) as soon as it is measured.
+int levelFigures(const std::string& dir, int threads, int positions, int tokens) {
+  cxr::LoadOptions opt;
+  opt.threads = threads;
+  auto t0 = Clock::now();
+  auto model = cxr::Model::load(dir, opt);
+  cxr::readDecoderWeights(*model);  // fault the mapping in before anything is timed
+  const auto& info = model->info();
+  std::printf("model %s: %s compute, CPU level %s, %d threads; loaded and paged in in %.1f s\n", dir.c_str(),
+              info.dtype.c_str(), info.cpuLevel.c_str(), info.threads, since(t0));
+  std::fflush(stdout);
+  std::vector<int32_t> ids{1};
+  for (int i = 1; i < positions; ++i) ids.push_back(100 + (i * 37) % 20000);  // text positions, no image
+  cxr::SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.maxNewTokens = 1;
+  const auto prefill = cxr::generateFromIds(*model, ids, nullptr, greedy);
+  const double gflops = cxr::prefillFlops(*model, 0, prefill.timings.prefillPositions) / prefill.timings.prefillSeconds / 1e9;
+  std::printf("prefill: %d positions in %.2f s = %.2f positions/s = %.1f GFLOP/s\n", prefill.timings.prefillPositions,
+              prefill.timings.prefillSeconds, prefill.timings.prefillPositionsPerSecond(), gflops);
+  std::fflush(stdout);
+  const cxr::KernelReport k = cxr::measureKernels(threads);
+  std::printf("GEMM rate of the level's compute dtype (%s, 1024x4096 @ 4096x4096, best of 3): %.1f GFLOP/s\n"
+              "prefill reaches %.0f%% of it\n",
+              k.gemmDtype.c_str(), k.gemmGflops, k.gemmGflops > 0 ? 100 * gflops / k.gemmGflops : 0.0);
+  std::printf("decode gemv 1x4096 @ 32000x4096 bf16 (256 MB): engine %.1f GB/s; streaming read of 2 GiB: %.1f GB/s\n",
+              k.engineGemvGBs, k.readBandwidthGBs);
+  std::fflush(stdout);
   greedy.maxNewTokens = tokens + 1;  // the first token comes from the prefill
   cxr::DecodeBoundMeter meter(*model);
   cxr::generateFromIds(*model, {1, 13}, nullptr, greedy, meter.callback());
@@ -237,10 +282,11 @@ int prepareYield(const std::string& dir, int threads, double seconds) {
 int main(int argc, char** argv) {
   try {
     const std::string mode = argc > 1 ? argv[1] : "";
-    int threads = 2, tokens = 16;
+    int threads = 2, tokens = 16, positions = 384;
     double seconds = 10;
     for (int i = 1; i + 1 < argc; ++i) {
       if (std::string(argv[i]) == "--seconds") seconds = std::stod(argv[i + 1]);
+      if (std::string(argv[i]) == "--positions") positions = std::max(2, std::stoi(argv[i + 1]));
       if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
       if (std::string(argv[i]) == "--tokens") tokens = std::stoi(argv[i + 1]);
     }
@@ -254,8 +300,10 @@ int main(int argc, char** argv) {
     if (mode == "run" && argc >= 3) return run(argv[2], threads, tokens);
     if (mode == "decode" && argc >= 3) return decodeOnly(argv[2], threads, tokens);
     if (mode == "prepare-yield" && argc >= 3) return prepareYield(argv[2], threads, seconds);
+    if (mode == "level" && argc >= 3) return levelFigures(argv[2], threads, positions, tokens);
     std::fprintf(stderr, "usage: bench_engine kernels | write-random DIR TOKENIZER_DIR | run DIR [--threads N] [--tokens N]"
-                         " | prepare-yield DIR [--seconds S]\n");
+                         " | decode DIR [--threads N] [--tokens N] | prepare-yield DIR [--seconds S]"
+                         " | level DIR [--positions N] [--threads N] [--tokens N]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_engine: %s\n", e.what());

@@ -41,11 +41,12 @@ std::string readAll(const fs::path& file) {
   return ss.str();
 }
 
-Run runCli(const std::vector<std::string>& args, const std::string& stdinText = {}) {
+// `environment`: assignments put before the command, e.g. "CXR_CPU_LEVEL=avx2".
+Run runCli(const std::vector<std::string>& args, const std::string& stdinText = {}, const std::string& environment = {}) {
   const fs::path errFile = fs::temp_directory_path() / ("cxr_cli_err_" + std::to_string(::getpid()));
   const fs::path inFile = fs::temp_directory_path() / ("cxr_cli_in_" + std::to_string(::getpid()));
   std::ofstream(inFile) << stdinText;
-  std::string command = shellQuote(gCli);
+  std::string command = (environment.empty() ? "" : environment + " ") + shellQuote(gCli);
   for (const auto& a : args) command += " " + shellQuote(a);
   command += " --quiet <" + shellQuote(inFile.string()) + " 2>" + shellQuote(errFile.string());
   Run r;
@@ -374,6 +375,52 @@ void testOptionsOutOfRangeAreRefused(const std::string& shared) {
 }
 
 // Built with the viewer's imaging library: DICOM goes through its default-window rendering.
+// The CPU level the engine runs at is in inspect (text and --json), every --json result and bench
+// --json; CXR_CPU_LEVEL=avx2 lowers it on any machine, and bench then measures the fp32 GEMM.
+void testCpuLevelIsReported(const std::string& shared) {
+  const std::string model = shared + "/golden-cxrllava/tiny64/checkpoint";
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512bf16");
+  const std::string native = avx512 ? "avx512" : "avx2";
+  auto jsonOf = [](const Run& r, const std::string& label) {
+    try {
+      return testjson::parse(r.out);
+    } catch (const std::exception& e) {
+      CHECK(false, label + ": --json output is one JSON object: " + e.what() + "\n" + r.out);
+      return testjson::Json();
+    }
+  };
+  Run r = runCli({"inspect", "--model", model, "--json"});
+  testjson::Json j = jsonOf(r, "inspect");
+  CHECK(r.status == 0 && j.contains("cpu_level") && j["cpu_level"] == native,
+        "inspect --json: cpu_level " + native + ": " + r.out);
+  r = runCli({"inspect", "--model", model}, {}, "CXR_CPU_LEVEL=avx2");
+  CHECK(r.status == 0 && r.out.find("CPU level avx2") != std::string::npos, "inspect with CXR_CPU_LEVEL=avx2 says so: " + r.out);
+  r = runCli({"inspect", "--model", model, "--json"}, {}, "CXR_CPU_LEVEL=avx2");
+  j = jsonOf(r, "inspect at avx2");
+  CHECK(r.status == 0 && j.contains("cpu_level") && j["cpu_level"] == "avx2", "inspect --json at avx2: " + r.out);
+
+  const std::string image = shared + "/cxr/nih_cxr14_00000001_000.png";
+  for (const std::string level : {std::string(), std::string("avx2")}) {
+    r = runCli({"report", "--model", model, "--image", image, "--temperature", "0", "--max-new-tokens", "2", "--json"}, {},
+               level.empty() ? "" : "CXR_CPU_LEVEL=" + level);
+    j = jsonOf(r, "report --json");
+    const std::string want = level.empty() ? native : level;
+    CHECK(r.status == 0 && j.contains("model") && j["model"].contains("cpu_level") && j["model"]["cpu_level"] == want,
+          "report --json (bf16) reports model.cpu_level " + want + ": " + r.out + r.err);
+  }
+
+  // bench at avx2: the level, the fp32 GEMM rate of the same run and the prefill's rate against it.
+  r = runCli({"bench", "--model", model, "--bench-tokens", "2", "--json", "--threads", "2"}, {}, "CXR_CPU_LEVEL=avx2");
+  j = jsonOf(r, "bench --json");
+  CHECK(r.status == 0 && j.contains("cpu_level") && j["cpu_level"] == "avx2", "bench --json at avx2: cpu_level: " + r.out + r.err);
+  CHECK(j.contains("gemm_dtype") && j["gemm_dtype"] == "f32" && j.contains("gemm_gflops") && j["gemm_gflops"].get<double>() > 0,
+        "bench --json at avx2: the fp32 GEMM rate: " + r.out);
+  CHECK(j.contains("prefill_gflops") && j["prefill_gflops"].get<double>() > 0, "bench --json: prefill_gflops: " + r.out);
+}
+
 void testDicom(const std::string& shared) {
   const std::string model = shared + "/golden-cxrllava/tiny64/checkpoint";
   Run r = runCli({"report", "--model", model, "--image", shared + "/dicom/CT_small.dcm", "--temperature", "0",
@@ -409,6 +456,7 @@ int main(int argc, char** argv) {
     testOptionsOutOfRangeAreRefused(shared);
     testTypedSpecialTokensAreLiteralText(shared);
     testPromptThatFillsTheContextIsRefused(shared);
+    testCpuLevelIsReported(shared);
     bool withImaging = false;
     for (int i = 1; i < argc; ++i) withImaging |= std::string(argv[i]) == "--with-imaging";
     if (withImaging) testDicom(shared);

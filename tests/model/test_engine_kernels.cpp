@@ -1,6 +1,8 @@
 // The hand-written decode kernels against float64 references on bf16 inputs, each result within
-// one bf16 step of the reference (fp32 accumulation order differs from float64):
-// - the AVX-512 BF16 gemv: all row lengths (multiples of 64, of 32, ragged tails) and 7B-sized rows;
+// one bf16 step of the reference (fp32 accumulation order differs from float64), for every variant
+// this CPU runs up to the process's level (AVX2 + FMA always; AVX-512 BF16 at level avx512; ctest
+// runs it again with CXR_CPU_LEVEL=avx2):
+// - the gemv: all row lengths (multiples of 64, of 32, of 16, ragged tails) and 7B-sized rows;
 // - one-position attention: scores q.k and the probability-weighted sum of V, over head widths
 //   16..128, grouped-query layouts and a cache holding more positions than are attended.
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "core/attention_decode.h"
+#include "core/cpu_level.h"
 #include "core/bf16.h"
 #include "core/gemv_bf16.h"
 #include "support/check.h"
@@ -23,21 +26,19 @@ uint16_t tobf(float f) {
   std::memcpy(&u, &f, 4);
   return uint16_t(u >> 16);
 }
-}  // namespace
 
-int main() {
-  if (!cxr::detail::gemvBf16Available()) {
-    std::printf("no AVX-512 BF16 on this CPU: the engine uses at::linear; skipped\n");
-    return 0;
-  }
+using cxr::detail::CpuLevel;
+
+void checkKernels(CpuLevel level) {
+  const std::string variant = std::string(cxr::detail::toString(level)) + ": ";
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (int64_t k : {1, 7, 31, 32, 33, 64, 96, 100, 176, 4096, 11008}) {
+  for (int64_t k : {1, 7, 15, 16, 17, 31, 32, 33, 48, 64, 80, 96, 100, 176, 4096, 11008}) {
     const int64_t n = 37;
     std::vector<uint16_t> w(static_cast<size_t>(n * k)), x(static_cast<size_t>(k)), y(static_cast<size_t>(n));
     for (auto& v : w) v = tobf(normal(rng) * 0.05f);
     for (auto& v : x) v = tobf(normal(rng));
-    cxr::detail::gemvBf16(w.data(), x.data(), y.data(), n, k);
+    cxr::detail::gemvBf16(w.data(), x.data(), y.data(), n, k, level);
     double worst = 0;
     for (int64_t r = 0; r < n; ++r) {
       double ref = 0, mag = 0;
@@ -49,7 +50,7 @@ int main() {
       const double tol = std::fabs(ref) * std::ldexp(1.0, -8) + mag * 1e-6 + 1e-30;
       worst = std::max(worst, std::fabs(bf(y[size_t(r)]) - ref) / tol);
     }
-    CHECK(worst <= 1.0, "K=" + std::to_string(k) + ": error " + std::to_string(worst) + " x tolerance");
+    CHECK(worst <= 1.0, variant + "gemv K=" + std::to_string(k) + ": error " + std::to_string(worst) + " x tolerance");
   }
 
   for (int64_t hd : {16, 32, 48, 64, 128}) {
@@ -62,11 +63,11 @@ int main() {
         for (auto& e : q) e = tobf(normal(rng));
         for (auto& e : k) e = tobf(normal(rng));
         for (auto& e : v) e = tobf(normal(rng));
-        const std::string where = "hd " + std::to_string(hd) + ", heads " + std::to_string(heads) + "/" +
+        const std::string where = variant + "hd " + std::to_string(hd) + ", heads " + std::to_string(heads) + "/" +
                                   std::to_string(kvHeads) + ", keys " + std::to_string(keys);
 
         std::vector<float> scores(size_t(heads * keys));
-        cxr::detail::attentionScoresBf16(q.data(), k.data(), heads, kvHeads, capacity, keys, hd, scale, scores.data());
+        cxr::detail::attentionScoresBf16(q.data(), k.data(), heads, kvHeads, capacity, keys, hd, scale, scores.data(), level);
         double worstScore = 0;
         for (int64_t h = 0; h < heads; ++h)
           for (int64_t j = 0; j < keys; ++j) {
@@ -89,7 +90,7 @@ int main() {
           for (auto& r : raw) total += (r = std::exp(normal(rng)));
           for (int64_t j = 0; j < keys; ++j) probs[size_t(h * keys + j)] = tobf(float(raw[size_t(j)] / total));
         }
-        cxr::detail::attentionValuesBf16(probs.data(), v.data(), heads, kvHeads, capacity, keys, hd, out.data());
+        cxr::detail::attentionValuesBf16(probs.data(), v.data(), heads, kvHeads, capacity, keys, hd, out.data(), level);
         double worstValue = 0;
         for (int64_t h = 0; h < heads; ++h)
           for (int64_t d = 0; d < hd; ++d) {
@@ -106,5 +107,19 @@ int main() {
       }
     }
   }
+}
+
+}  // namespace
+
+int main() {
+  if (!cxr::detail::gemvBf16Available()) {
+    std::printf("no AVX2/FMA on this CPU: the engine's kernels do not run here; skipped\n");
+    return 0;
+  }
+  // The process's level picks the variant the engine uses; the lower ones run on this CPU too.
+  const CpuLevel level = cxr::detail::cpuLevel();
+  std::printf("CPU level %s\n", cxr::detail::toString(level));
+  checkKernels(CpuLevel::Avx2);
+  if (level == CpuLevel::Avx512) checkKernels(CpuLevel::Avx512);
   return check::finish("test_engine_kernels");
 }

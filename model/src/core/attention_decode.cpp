@@ -3,14 +3,13 @@
 #include <immintrin.h>
 
 #include "core/bf16.h"
-#include "core/gemv_bf16.h"
 #include "core/thread_pool.h"
 
 namespace cxr::detail {
 
 namespace {
 
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline float dotBf16(const uint16_t* a, const uint16_t* b,
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline float dotBf16Avx512(const uint16_t* a, const uint16_t* b,
                                                                           int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   int64_t i = 0;
@@ -25,19 +24,19 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline float dotBf16(cons
 }
 
 // scores[h, j] = scale * bf16(q_h . k_j) for heads [h0, h1).
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void scoreHeads(const uint16_t* q, const uint16_t* k, int64_t h0,
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void scoreHeadsAvx512(const uint16_t* q, const uint16_t* k, int64_t h0,
                                                               int64_t h1, int64_t group, int64_t capacity,
                                                               int64_t keys, int64_t hd, float scale, float* scores) {
   for (int64_t h = h0; h < h1; ++h) {
     const uint16_t* qh = q + h * hd;
     const uint16_t* kh = k + (h / group) * capacity * hd;  // [capacity, hd]
     float* out = scores + h * keys;
-    for (int64_t j = 0; j < keys; ++j) out[j] = scale * bf16ToFloat(floatToBf16(dotBf16(qh, kh + j * hd, hd)));
+    for (int64_t j = 0; j < keys; ++j) out[j] = scale * bf16ToFloat(floatToBf16(dotBf16Avx512(qh, kh + j * hd, hd)));
   }
 }
 
 // out[h, :] = bf16(sum_j probs[h, j] * v_j) for heads [h0, h1); hd is a multiple of 16 and at most 256.
-__attribute__((target("avx512f,avx512bf16"))) void valueHeads(const uint16_t* probs, const uint16_t* v, int64_t h0,
+__attribute__((target("avx512f,avx512bf16"))) void valueHeadsAvx512(const uint16_t* probs, const uint16_t* v, int64_t h0,
                                                               int64_t h1, int64_t group, int64_t capacity,
                                                               int64_t keys, int64_t hd, uint16_t* out) {
   const int64_t blocks = hd / 16;  // 16 fp32 lanes per accumulator
@@ -65,35 +64,91 @@ __attribute__((target("avx512f,avx512bf16"))) void valueHeads(const uint16_t* pr
   }
 }
 
+// ---- AVX2 + FMA: bf16 widened to fp32 by a shift, 8 lanes per accumulator.
+
+// q . k over n elements; both operands widened in the same (unpacked) order, so the sum is exact.
+__attribute__((target("avx2,fma"))) inline float dotBf16Avx2(const uint16_t* a, const uint16_t* b, int64_t n) {
+  __m256 low = _mm256_setzero_ps(), high = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 al, ah, bl, bh;
+    widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), al, ah);
+    widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i)), bl, bh);
+    low = _mm256_fmadd_ps(al, bl, low);
+    high = _mm256_fmadd_ps(ah, bh, high);
+  }
+  float sum = horizontalSum(_mm256_add_ps(low, high));
+  for (; i < n; ++i) sum += bf16ToFloat(a[i]) * bf16ToFloat(b[i]);
+  return sum;
+}
+
+__attribute__((target("avx2,fma"))) void scoreHeadsAvx2(const uint16_t* q, const uint16_t* k, int64_t h0, int64_t h1,
+                                                        int64_t group, int64_t capacity, int64_t keys, int64_t hd,
+                                                        float scale, float* scores) {
+  for (int64_t h = h0; h < h1; ++h) {
+    const uint16_t* qh = q + h * hd;
+    const uint16_t* kh = k + (h / group) * capacity * hd;  // [capacity, hd]
+    float* out = scores + h * keys;
+    for (int64_t j = 0; j < keys; ++j) out[j] = scale * bf16ToFloat(floatToBf16(dotBf16Avx2(qh, kh + j * hd, hd)));
+  }
+}
+
+// hd is a multiple of 16 and at most 256: at most 32 accumulators of 8 lanes.
+__attribute__((target("avx2,fma"))) void valueHeadsAvx2(const uint16_t* probs, const uint16_t* v, int64_t h0, int64_t h1,
+                                                        int64_t group, int64_t capacity, int64_t keys, int64_t hd,
+                                                        uint16_t* out) {
+  const int64_t blocks = hd / 8;
+  for (int64_t h = h0; h < h1; ++h) {
+    const uint16_t* ph = probs + h * keys;
+    const uint16_t* vh = v + (h / group) * capacity * hd;  // [capacity, hd]
+    __m256 acc[32];
+    for (int64_t b = 0; b < blocks; ++b) acc[b] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < keys; ++j) {
+      const __m256 p = _mm256_set1_ps(bf16ToFloat(ph[j]));
+      const uint16_t* row = vh + j * hd;
+      for (int64_t b = 0; b < blocks; ++b) acc[b] = _mm256_fmadd_ps(p, widenBf16x8(row + b * 8), acc[b]);
+    }
+    alignas(32) float lanes[8];
+    for (int64_t b = 0; b < blocks; ++b) {
+      _mm256_store_ps(lanes, acc[b]);
+      for (int i = 0; i < 8; ++i) out[h * hd + b * 8 + i] = floatToBf16(lanes[i]);
+    }
+  }
+}
+
 }  // namespace
 
 bool attentionDecodeAvailable(int64_t headDim) {
-  static const bool cpu = gemvBf16Available() && __builtin_cpu_supports("avx512bw");
+  static const bool cpu = cpuLevel() == CpuLevel::Avx512 || cpuHasAvx2();
   return cpu && headDim % 16 == 0 && headDim <= 256;
 }
 
 void attentionScoresBf16(const uint16_t* q, const uint16_t* k, int64_t heads, int64_t kvHeads, int64_t capacity,
-                         int64_t keys, int64_t hd, float scale, float* scores) {
+                         int64_t keys, int64_t hd, float scale, float* scores, CpuLevel level) {
   parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
-    attentionScoresForHeads(q, k, h0, h1, heads, kvHeads, capacity, keys, hd, scale, scores);
+    attentionScoresForHeads(q, k, h0, h1, heads, kvHeads, capacity, keys, hd, scale, scores, level);
   });
 }
 
 void attentionValuesBf16(const uint16_t* probs, const uint16_t* v, int64_t heads, int64_t kvHeads, int64_t capacity,
-                         int64_t keys, int64_t hd, uint16_t* out) {
+                         int64_t keys, int64_t hd, uint16_t* out, CpuLevel level) {
   parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
-    attentionValuesForHeads(probs, v, h0, h1, heads, kvHeads, capacity, keys, hd, out);
+    attentionValuesForHeads(probs, v, h0, h1, heads, kvHeads, capacity, keys, hd, out, level);
   });
 }
 
 void attentionScoresForHeads(const uint16_t* q, const uint16_t* k, int64_t h0, int64_t h1, int64_t heads,
-                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, float scale, float* scores) {
-  scoreHeads(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, float scale, float* scores,
+                             CpuLevel level) {
+  if (level == CpuLevel::Avx512) scoreHeadsAvx512(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
+  else scoreHeadsAvx2(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
 }
 
 void attentionValuesForHeads(const uint16_t* probs, const uint16_t* v, int64_t h0, int64_t h1, int64_t heads,
-                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, uint16_t* out) {
-  valueHeads(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, uint16_t* out,
+                             CpuLevel level) {
+  if (level == CpuLevel::Avx512) valueHeadsAvx512(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
+  else valueHeadsAvx2(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
 }
 
 }  // namespace cxr::detail

@@ -1,5 +1,5 @@
 // Shared pieces of the hand-written CPU kernels: scalar bf16 <-> fp32 conversions (bit patterns as
-// uint16_t) and the lane sum of an AVX-512 accumulator.
+// uint16_t), the lane sums of AVX-512 and AVX2 accumulators, and the AVX2 widening of bf16 lanes.
 #pragma once
 
 #include <immintrin.h>
@@ -32,6 +32,29 @@ __attribute__((target("avx512f"))) inline float horizontalSum(__m512 v) {
   float sum = 0;
   for (float f : lanes) sum += f;
   return sum;
+}
+
+// The 8 fp32 lanes summed in order.
+__attribute__((target("avx2"))) inline float horizontalSum(__m256 v) {
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, v);
+  float sum = 0;
+  for (float f : lanes) sum += f;
+  return sum;
+}
+
+// 8 bf16 -> 8 fp32 in order (exact: the bits move up by 16).
+__attribute__((target("avx2"))) inline __m256 widenBf16x8(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+// 16 bf16 -> two times 8 fp32, in the order of AVX2's in-lane unpacking: `low` holds elements 0-3 and
+// 8-11, `high` 4-7 and 12-15. Two shuffles for 16 elements instead of four; a dot product stays exact
+// as long as both operands are permuted alike.
+__attribute__((target("avx2"))) inline void widenBf16x16Unpacked(__m256i raw, __m256& low, __m256& high) {
+  const __m256i zero = _mm256_setzero_si256();
+  low = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, raw));
+  high = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, raw));
 }
 
 }  // namespace cxr::detail

@@ -27,4 +27,12 @@ CpuLevel cpuLevel() {
 
 const char* toString(CpuLevel level) { return level == CpuLevel::Avx512 ? "avx512" : "avx2"; }
 
+bool cpuHasAvx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  }();
+  return has;
+}
+
 }  // namespace cxr::detail

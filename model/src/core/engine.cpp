@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "core/cpu_level.h"
 #include "core/engine_internal.h"
 #include "core/prefix_cache.h"
 #include "core/sha256.h"
@@ -195,6 +196,11 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   m->device = resolveDevice(options.device);
   std::string dtypeName;
   m->dtype = resolveDtype(options.dtype, m->device, dtypeName);
+  // bf16 on the CPU needs at least the AVX2 level's kernels (and keeps bf16 products away from
+  // ATen's generic GEMM, hours per report); a CPU from before 2013 lacks them.
+  if (m->device.is_cpu() && m->dtype == at::kBFloat16 && !detail::cpuHasAvx2())
+    throw ModelError("Cannot load the model in bf16: this CPU lacks AVX2, FMA or F16C (x86-64 CPUs since 2013 "
+                     "have them), which the engine's bf16 kernels need. Load it with dtype f32 (--dtype f32).");
   at::set_num_threads(threads);  // prefill and vision (libtorch's OpenMP threads)
   detail::setKernelThreads(threads);  // the decode step's own kernels (thread_pool.h)
 
@@ -272,6 +278,7 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   info.tokenizerLegacy = m->tokenizer->legacy();
   info.configSha256 = c.configSha256;
   info.weightIndexSha256 = m->checkpoint->indexSha256();
+  info.cpuLevel = detail::toString(detail::cpuLevel());
   info.weights = weights.format ? detail::toString(*weights.format) : "bf16";
   info.weightsReason = weights.reason;
   if (m->quant) {

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "core/bf16.h"
 #include "core/thread_pool.h"
@@ -15,8 +16,8 @@ namespace {
 // (128 elements per iteration). Measured on the 7B decoder weights this comes within a few percent
 // of a pure read of the same bytes; interleaving four or eight rows (four or eight streams) was
 // 5-10 % slower, and software prefetching did not help.
-__attribute__((target("avx512f,avx512bf16"))) void rows(const uint16_t* w, const uint16_t* x, uint16_t* y,
-                                                        int64_t begin, int64_t end, int64_t k) {
+__attribute__((target("avx512f,avx512bf16"))) void rowsAvx512(const uint16_t* w, const uint16_t* x, uint16_t* y,
+                                                              int64_t begin, int64_t end, int64_t k) {
   const int64_t k128 = k / 128 * 128, k32 = k / 32 * 32;
   for (int64_t r = begin; r < end; ++r) {
     const uint16_t* row = w + r * k;
@@ -36,27 +37,76 @@ __attribute__((target("avx512f,avx512bf16"))) void rows(const uint16_t* w, const
   }
 }
 
+// 16 weights (one 32-byte load, widened by in-lane unpacking) times the matching 16 of x, already
+// widened in the same order (widenUnpacked), into two accumulators.
+__attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const float* xw, __m256& lowAcc, __m256& highAcc) {
+  __m256 low, high;
+  widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), low, high);
+  lowAcc = _mm256_fmadd_ps(low, _mm256_loadu_ps(xw), lowAcc);
+  highAcc = _mm256_fmadd_ps(high, _mm256_loadu_ps(xw + 8), highAcc);
+}
+
+// x's first k/16*16 elements as fp32 in the order widenBf16x16Unpacked gives (8 low, 8 high per 16).
+__attribute__((target("avx2"))) std::vector<float> widenUnpacked(const uint16_t* x, int64_t k) {
+  std::vector<float> out(size_t(k / 16 * 16));
+  for (int64_t i = 0; i + 16 <= k; i += 16) {
+    __m256 low, high;
+    widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), low, high);
+    _mm256_storeu_ps(out.data() + i, low);
+    _mm256_storeu_ps(out.data() + i + 8, high);
+  }
+  return out;
+}
+
+// The AVX2 variant: the same single stream per row, 64 weights (two cache lines) per iteration into
+// eight independent accumulators, so that the FMA latency never limits the read.
+__attribute__((target("avx2,fma"))) void rowsAvx2(const uint16_t* w, const float* xw, const uint16_t* x, uint16_t* y,
+                                                  int64_t begin, int64_t end, int64_t k) {
+  const int64_t k64 = k / 64 * 64, k16 = k / 16 * 16;
+  for (int64_t r = begin; r < end; ++r) {
+    const uint16_t* row = w + r * k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    int64_t i = 0;
+    for (; i < k64; i += 64) {
+      fma16(row + i, xw + i, a0, a1);
+      fma16(row + i + 16, xw + i + 16, a2, a3);
+      fma16(row + i + 32, xw + i + 32, a4, a5);
+      fma16(row + i + 48, xw + i + 48, a6, a7);
+    }
+    for (; i < k16; i += 16) fma16(row + i, xw + i, a0, a1);
+    const __m256 sum8 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                      _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    float sum = horizontalSum(sum8);
+    for (; i < k; ++i) sum += bf16ToFloat(row[i]) * bf16ToFloat(x[i]);
+    y[r] = floatToBf16(sum);
+  }
+}
+
 }  // namespace
 
 bool gemvBf16Available() {
-  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+  static const bool available = cpuLevel() == CpuLevel::Avx512 || cpuHasAvx2();
   return available;
 }
 
-void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k) {
+void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k, CpuLevel level) {
   const GemvTarget target{w, y, n};
-  gemvBf16Several(&target, 1, x, k);
+  gemvBf16Several(&target, 1, x, k, level);
 }
 
-void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k) {
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k, CpuLevel level) {
   int64_t total = 0;
   for (int t = 0; t < count; ++t) total += targets[t].n;
+  // The AVX2 variant reads x widened to fp32 (16 KiB at k = 4096), once for all threads.
+  const std::vector<float> xw = level == CpuLevel::Avx512 ? std::vector<float>() : widenUnpacked(x, k);
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
   parallelFor(total, 16, [&](int64_t begin, int64_t end) {
     int64_t first = 0;  // the stacked row index of targets[t]'s row 0
     for (int t = 0; t < count && first < end; first += targets[t].n, ++t) {
       const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + targets[t].n) - first;
-      if (lo < hi) rows(targets[t].w, x, targets[t].y, lo, hi, k);
+      if (lo >= hi) continue;
+      if (level == CpuLevel::Avx512) rowsAvx512(targets[t].w, x, targets[t].y, lo, hi, k);
+      else rowsAvx2(targets[t].w, xw.data(), x, targets[t].y, lo, hi, k);
     }
   });
 }

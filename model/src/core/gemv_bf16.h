@@ -1,17 +1,22 @@
 // Matrix-vector product for the decode step on CPU: y = W x with W [N, K] and x [K] in bf16,
-// fp32 accumulation (AVX-512 BF16 dot products), y rounded to bf16 (nearest even), exactly the
-// contract of a bf16 at::linear. Why: for one position at::linear reaches only about half of the
-// memory bandwidth on this machine, and decoding is nothing but these products over 13 GB.
+// fp32 accumulation, y rounded to bf16 (nearest even), exactly the contract of a bf16 at::linear.
+// Why: for one position at::linear reaches only about half of the memory bandwidth on this machine
+// (and without AVX-512 it runs ATen's generic bf16 GEMM), and decoding is nothing but these
+// products over 13 GB. Two variants, chosen by the CPU level (cpu_level.h): AVX-512 BF16 dot
+// products, and AVX2 + FMA on bf16 widened to fp32 by a shift.
 #pragma once
 
 #include <cstdint>
 
+#include "core/cpu_level.h"
+
 namespace cxr::detail {
 
-// True when the CPU has AVX-512 BF16 (otherwise callers use at::linear).
+// True when the CPU runs one of the variants (otherwise callers use at::linear).
 bool gemvBf16Available();
-// Rows [0, N) are split over the kernel threads (thread_pool.h).
-void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k);
+// Rows [0, N) are split over the kernel threads (thread_pool.h). `level` picks the variant (tests
+// run both); the CPU must have it.
+void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k, CpuLevel level = cpuLevel());
 
 // One product y = W x of gemvBf16Several: W [n, k] (the shared k), y [n].
 struct GemvTarget {
@@ -22,6 +27,7 @@ struct GemvTarget {
 // Several products of the same x in ONE parallel call, their rows split over the threads as if the
 // matrices were stacked (q, k and v; gate and up): each call is a point where every thread waits for
 // the slowest, which on a loaded machine is the one the scheduler took the core from.
-void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k);
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k,
+                     CpuLevel level = cpuLevel());
 
 }  // namespace cxr::detail

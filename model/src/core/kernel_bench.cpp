@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include "core/engine_internal.h"
+#include "core/cpu_level.h"
 #include "core/gemv_bf16.h"
+#include "core/products.h"
 #include "core/parallel.h"
 #include "core/thread_pool.h"
 #include "cxr/model/tools.h"
@@ -52,17 +54,40 @@ __attribute__((target("avx512f"))) uint64_t xorWordsAvx512(const char* p, int64_
   return acc ^ xorWordsPortable(p + i, bytes - i);
 }
 
+// The AVX2 variant (level avx2: the bound of the machine an AVX2 gemv runs on), 32-byte loads.
+__attribute__((target("avx2"))) uint64_t xorWordsAvx2(const char* p, int64_t bytes) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 128 <= bytes; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3)));
+  uint64_t acc = 0;
+  for (uint64_t v : lanes) acc ^= v;
+  return acc ^ xorWordsPortable(p + i, bytes - i);
+}
+
+uint64_t xorWords(const char* p, int64_t bytes) {
+  static const detail::CpuLevel level = detail::cpuLevel();
+  if (level == detail::CpuLevel::Avx512) return xorWordsAvx512(p, bytes);
+  if (detail::cpuHasAvx2()) return xorWordsAvx2(p, bytes);
+  return xorWordsPortable(p, bytes);
+}
+
 // Reads one tensor the way the decode gemv does: its rows split over the kernel threads.
 uint64_t readTensor(const at::Tensor& t) {
   if (!t.device().is_cpu()) return uint64_t(t.to(at::kFloat).abs().sum().item<double>());  // syncs the device
   const char* base = static_cast<const char*>(t.data_ptr());
   const int64_t bytes = t.numel() * int64_t(t.element_size());
-  const bool avx512 = __builtin_cpu_supports("avx512f");
   constexpr int64_t kBlock = 16 * 8192;  // the gemv's grain: 16 rows of 4096 bf16
   std::atomic<uint64_t> sink{0};
   detail::parallelFor((bytes + kBlock - 1) / kBlock, 1, [&](int64_t begin, int64_t end) {
     const int64_t from = begin * kBlock, to = std::min(bytes, end * kBlock);
-    sink.fetch_xor(avx512 ? xorWordsAvx512(base + from, to - from) : xorWordsPortable(base + from, to - from));
+    sink.fetch_xor(xorWords(base + from, to - from));
   });
   return sink.load();
 }
@@ -136,20 +161,41 @@ KernelReport measureKernels(int threads) {
   r.threads = at::get_num_threads();
   r.mkldnnBuilt = at::hasMKLDNN();
   r.mkldnnEnabled = at::globalContext().userEnabledMkldnn();
+  r.cpuLevel = detail::toString(detail::cpuLevel());
+  // bf16 products as the engine runs them (detail::linearProduct): libtorch's (oneDNN) at level avx512, fp32
+  // compute at avx2, where a bf16 product must not reach libtorch at all (cpu_level.h).
   for (auto dt : {at::kFloat, at::kBFloat16}) {
     at::Tensor W = at::randn({4096, 4096}).to(dt);   // [out, in]
     at::Tensor v = at::randn({1, 4096}).to(dt);      // decode: one position
     at::Tensor V = at::randn({128, 4096}).to(dt);    // prefill: a block of positions
-    at::linear(v, W);
-    at::linear(V, W);
+    detail::linearProduct(v, W);
+    detail::linearProduct(V, W);
     auto t0 = Clock::now();
-    for (int i = 0; i < 50; ++i) at::linear(v, W);
+    for (int i = 0; i < 50; ++i) detail::linearProduct(v, W);
     const double gemv = since(t0) / 50;
     t0 = Clock::now();
-    for (int i = 0; i < 5; ++i) at::linear(V, W);
+    for (int i = 0; i < 5; ++i) detail::linearProduct(V, W);
     const double gflops = 2.0 * 128 * 4096 * 4096 / (since(t0) / 5) / 1e9;
     (dt == at::kFloat ? r.f32GemvMs : r.bf16GemvMs) = gemv * 1e3;
     (dt == at::kFloat ? r.f32GemmGflops : r.bf16GemmGflops) = gflops;
+  }
+  {
+    // The GEMM rate of the level's compute dtype on a prefill-sized product (1024 positions through a
+    // 4096 x 4096 projection), best of 3: bf16 through oneDNN at avx512, and at avx2 the fp32 GEMM the
+    // engine hands its widened tiles to (detail::matmulF32).
+    const bool bf16 = detail::cpuLevel() == detail::CpuLevel::Avx512;
+    r.gemmDtype = bf16 ? "bf16" : "f32";
+    const auto dt = bf16 ? at::kBFloat16 : at::kFloat;
+    at::Tensor W = at::randn({4096, 4096}).to(dt), X = at::randn({1024, 4096}).to(dt);
+    auto gemm = [&] { return bf16 ? at::linear(X, W) : detail::matmulF32(X, W.t()); };
+    gemm();
+    double best = 1e9;
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = Clock::now();
+      gemm();
+      best = std::min(best, since(t0));
+    }
+    r.gemmGflops = 2.0 * 1024 * 4096 * 4096 / best / 1e9;
   }
   const int64_t n = (int64_t(2) << 30) / 4;  // 2 GiB of float: far beyond any cache
   at::Tensor big = at::ones({n}, at::kFloat);
@@ -169,10 +215,13 @@ KernelReport measureKernels(int threads) {
   at::Tensor x = at::randn({1, 4096}).to(at::kBFloat16);
   at::Tensor y = at::empty({1, 32000}, at::kBFloat16);
   double onednn = 1e9, engine = 1e9;
+  const bool onednnBf16 = !detail::bf16ProductsInFp32();
   for (int i = 0; i < 5; ++i) {
     auto t0 = Clock::now();
-    at::linear(x, head);
-    onednn = std::min(onednn, since(t0));
+    if (onednnBf16) {
+      at::linear(x, head);
+      onednn = std::min(onednn, since(t0));
+    }
     if (detail::gemvBf16Available()) {
       t0 = Clock::now();
       detail::gemvBf16(reinterpret_cast<const uint16_t*>(head.data_ptr()), reinterpret_cast<const uint16_t*>(x.data_ptr()),
@@ -181,9 +230,18 @@ KernelReport measureKernels(int threads) {
     }
   }
   const double bytes = 32000.0 * 4096 * 2;
-  r.onednnGemvGBs = bytes / onednn / 1e9;
+  r.onednnGemvGBs = onednnBf16 ? bytes / onednn / 1e9 : 0;
   r.engineGemvGBs = detail::gemvBf16Available() ? bytes / engine / 1e9 : 0;
   return r;
+}
+
+double prefillFlops(const Model& model, int past, int positions) {
+  const detail::LlamaConfig& c = detail::Access::of(model).cfg.llama;
+  const double t = positions, h = c.hidden, q = double(c.heads) * c.headDim, kv = double(c.kvHeads) * c.headDim;
+  const double perPositionWeights = h * q + 2 * h * kv + q * h + 3 * h * c.intermediate;  // q, k, v, o, gate, up, down
+  // Scores and values: position i attends to past + i + 1 keys, 2 products of heads x headDim each.
+  const double keys = t * past + t * (t + 1) / 2;
+  return double(c.layers) * (2 * t * perPositionWeights + 2 * 2 * q * keys) + 2 * h * c.vocab;
 }
 
 }  // namespace cxr

@@ -1,7 +1,7 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
-# Only engine.cpp, transformer.cpp, prefix_cache.cpp, kernel_bench.cpp, thread_pool.cpp (at::parallel_for),
-# quant_linear.cpp, perplexity.cpp and quant_kernels.cpp (at::parallel_for) include ATen
-# (slow to compile); keep it that way.
+# Only engine.cpp, transformer.cpp, products.cpp (the routed matrix products), product_watch.cpp (a test
+# probe), prefix_cache.cpp, kernel_bench.cpp, thread_pool.cpp (at::parallel_for), quant_linear.cpp,
+# perplexity.cpp and quant_kernels.cpp (at::parallel_for) include ATen (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sha256.cpp
@@ -11,6 +11,8 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/random_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transformer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/products.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/product_watch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/thread_pool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp

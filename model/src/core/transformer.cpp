@@ -13,6 +13,7 @@
 #include "core/attention_decode.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
+#include "core/products.h"
 #include "core/quant_linear.h"
 #include "core/thread_pool.h"
 #include "core/weight_table.h"
@@ -79,15 +80,15 @@ class WeightBinder {
 // ---- building blocks ------------------------------------------------------------------------
 
 // True for one bf16 position on the CPU against a contiguous bf16 weight (every decode step), which
-// the AVX-512 BF16 gemv computes.
+// the decode gemv computes (its AVX-512 BF16 or AVX2 variant, gemv_bf16.h).
 bool decodeGemvApplies(const at::Tensor& x, const at::Tensor& w) {
   return x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
          x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available();
 }
 
 // y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
-// AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
-// at::linear (oneDNN for bf16).
+// decode gemv (fp32 accumulation, bf16 result, like at::linear); everything else through linearProduct()
+// (products.h: oneDNN for bf16 at level avx512, fp32 compute at avx2).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
   if (isQuantized(w)) return quantLinear(x, w);  // int8 / int4 decoder weights (quant_linear.h)
   if (decodeGemvApplies(x, w)) {
@@ -97,7 +98,15 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
              reinterpret_cast<uint16_t*>(y.data_ptr()), w.size(0), w.size(1));
     return y;
   }
-  return at::linear(x, w);
+  return linearProduct(x, w);
+}
+
+// GELU (erf form). At level avx2 in fp32, rounded once (what ATen's own bf16 kernel computes): libtorch
+// hands a bf16 GELU to oneDNN wherever it deems the CPU bf16-capable, which breaks the avx2 emulation
+// under ONEDNN_MAX_CPU_ISA=AVX2 (cpu_level.h).
+at::Tensor geluErf(const at::Tensor& x) {
+  if (x.scalar_type() == at::kBFloat16 && bf16ProductsInFp32()) return at::gelu(x.to(at::kFloat)).to(x.scalar_type());
+  return at::gelu(x);
 }
 
 // project() of one x with several weights of the same input width (q, k, v; gate, up). A decode step
@@ -150,10 +159,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   for (int64_t h0 = 0; h0 < heads; h0 += perSlice) {
     const int64_t n = std::min(perSlice, heads - h0);
     at::Tensor qs = q.narrow(0, h0, n), ks = k.narrow(0, h0, n), vs = v.narrow(0, h0, n);
-    at::Tensor scores = at::matmul(qs, ks.transpose(1, 2)).to(at::kFloat).mul_(scale);  // [n, rows, keys]
+    at::Tensor scores = matmulProduct(qs, ks.transpose(1, 2)).to(at::kFloat).mul_(scale);  // [n, rows, keys]
     if (mask.defined()) scores.add_(mask);
     at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
-    outs.push_back(at::matmul(probs, vs));  // [n, rows, hd]
+    outs.push_back(matmulProduct(probs, vs));  // [n, rows, hd]
   }
   return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
@@ -207,6 +216,14 @@ void bindWeights(Model::Impl& m, const LoadProgress& progress) {
   });
   if (c.kind == ModelKind::CxrLlava)  // conv1 [W, 1, P, P] as a linear map over flattened patches
     w.patchW = w.patchW.reshape({c.vision.width, c.vision.patchSize * c.vision.patchSize});
+  // bf16 products in fp32 compute (level avx2, products.h): the vision tower's and the projector's
+  // matrices get an fp32 copy (about 1.2 GB at 7B) rather than being widened again for every image;
+  // its products read it directly. The LLaMA weights stay bf16 and are widened as they are used.
+  if (m.device.is_cpu() && m.dtype == at::kBFloat16 && bf16ProductsInFp32() && c.kind == ModelKind::CxrLlava) {
+    for (at::Tensor* t : {&w.patchW, &w.projectorW}) *t = t->to(at::kFloat);
+    for (VisionBlock& block : w.vision)
+      for (at::Tensor* t : {&block.inProjW, &block.outProjW, &block.fcW, &block.projW}) *t = t->to(at::kFloat);
+  }
   // A tied model may omit lm_head (then the embedding matrix is the head; quantized weights carry
   // their own lm_head made from it).
   if (!w.lmHead.defined()) w.lmHead = w.embed;
@@ -237,7 +254,7 @@ at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,
   // conv1 (no bias, stride P) as a matrix product over flattened patches; token t = (t / g, t % g).
   at::Tensor img = pixels.to(m.device, m.dtype).reshape({S, S});                        // [S, S]
   at::Tensor patches = img.reshape({g, P, g, P}).permute({0, 2, 1, 3}).reshape({g * g, P * P});  // [N, P*P]
-  at::Tensor tokens = at::linear(patches, w.patchW);                                    // [N, W]
+  at::Tensor tokens = linearProduct(patches, w.patchW);                                    // [N, W]
   at::Tensor x = at::cat({w.classEmb.reshape({1, W}), tokens}, 0) + w.posEmb;           // [N+1, W]
   x = at::layer_norm(x, {W}, w.lnPreW, w.lnPreB, eps);
 
@@ -248,22 +265,22 @@ at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,
     const VisionBlock& b = w.vision[i];
     // x = x + out_proj(MHA(ln_1(x)))   (nn.MultiheadAttention: q, k, v from one packed in_proj)
     at::Tensor n = at::layer_norm(x, {W}, b.ln1W, b.ln1B, eps);            // [L, W]
-    at::Tensor qkv = at::linear(n, b.inProjW, b.inProjB);                   // [L, 3W]
+    at::Tensor qkv = linearProduct(n, b.inProjW, b.inProjB);                   // [L, 3W]
     auto heads = [&](int64_t part) {                                        // -> [nh, L, hw]
       return qkv.narrow(1, part * W, W).reshape({L, nh, hw}).transpose(0, 1).contiguous();
     };
     at::Tensor a = attention(heads(0), heads(1), heads(2), scale, at::Tensor());  // [nh, L, hw]
     a = a.transpose(0, 1).reshape({L, W});
-    x = x + at::linear(a, b.outProjW, b.outProjB);
+    x = x + linearProduct(a, b.outProjW, b.outProjB);
     // x = x + c_proj(GELU_erf(c_fc(ln_2(x))))
     at::Tensor n2 = at::layer_norm(x, {W}, b.ln2W, b.ln2B, eps);
-    at::Tensor h = at::gelu(at::linear(n2, b.fcW, b.fcB));                 // [L, M]
-    x = x + at::linear(h, b.projW, b.projB);
+    at::Tensor h = geluErf(linearProduct(n2, b.fcW, b.fcB));               // [L, M]
+    x = x + linearProduct(h, b.projW, b.projB);
   }
   if (progress && !progress(int(w.vision.size()), int(w.vision.size()))) throw StopRequested{};
   // ln_post on all tokens, then drop the class token; `proj` is not used on this path.
   x = at::layer_norm(x, {W}, w.lnPostW, w.lnPostB, eps).narrow(0, 1, L - 1);  // [N, W]
-  return at::linear(x, w.projectorW, w.projectorB);                            // [N, H]
+  return linearProduct(x, w.projectorW, w.projectorB);                            // [N, H]
 }
 
 // ---- LLaMA (spec 6.2, 7) ----------------------------------------------------------------------

@@ -22,14 +22,25 @@ namespace cxr {
 struct KernelReport {
   bool mkldnnBuilt = false, mkldnnEnabled = false;
   int threads = 0;
+  std::string cpuLevel;  // ModelInfo::cpuLevel; at "avx2" the bf16 figures are the engine's fp32-compute products
+  // The GEMM rate in the level's compute dtype (bf16 through oneDNN at avx512, f32 through OpenBLAS at
+  // avx2): 1024x4096 @ 4096x4096, best of 3.
+  std::string gemmDtype;
+  double gemmGflops = 0;
   double f32GemvMs = 0, bf16GemvMs = 0;          // one 1x4096 @ 4096x4096 linear
   double f32GemmGflops = 0, bf16GemmGflops = 0;  // 128x4096 @ 4096x4096
   double readBandwidthGBs = 0;                   // 1e9 bytes per second
   // Decode-shaped product over a 256 MB bf16 matrix (lm_head, 32000x4096, beyond any cache), in
-  // weight bytes per second: oneDNN's at::linear vs the engine's AVX-512 BF16 gemv (0 if absent).
+  // weight bytes per second: oneDNN's at::linear (0 at level avx2, which keeps bf16 away from it) vs
+  // the engine's gemv of the level (0 if absent).
   double onednnGemvGBs = 0, engineGemvGBs = 0;
 };
 KernelReport measureKernels(int threads);
+
+// Floating-point operations of a prefill of `positions` new positions after `past` cached ones: the
+// LLaMA layers' projections, attention scores and values over the causal keys, and lm_head for the
+// last position (what bench's prefill_gflops divides by the prefill's time).
+double prefillFlops(const Model& model, int past, int positions);
 
 // The memory-bandwidth bound of one decode step, measured on the loaded model: every weight byte
 // a decode step reads (each decoder layer's norms and seven projections, the final norm and

@@ -91,6 +91,9 @@ struct ModelInfo {
   std::string weightsReason;
   std::string weightsCache;        // the quantized weights file in use (empty for bf16)
   std::string weightsCacheNotice;  // non-empty when this load made that file (first use, or it was damaged)
+  // The instruction-set level the engine's CPU kernels run at: "avx512" (AVX-512 BF16) or "avx2"
+  // (AVX2 + FMA + F16C; bf16 matrix products in fp32 compute). CXR_CPU_LEVEL=avx2 lowers it.
+  std::string cpuLevel;
 };
 
 // ---- Images ---------------------------------------------------------------------------------

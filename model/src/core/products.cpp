@@ -1,0 +1,109 @@
+#include "core/products.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "core/cpu_level.h"
+#include "core/parallel.h"
+
+namespace cxr::detail {
+
+namespace {
+
+// How many weight rows are widened to fp32 at a time. The GEMM packs the whole of x again for every
+// call, so for a long prefill the whole weight in one call is fastest (measured on the 7B MLP shape,
+// 1121 x 4096 @ 4096 x 11008: 4 MiB tiles 37-60 % of the plain fp32 GEMM's rate, 16 MiB 45-60 %,
+// 64 MiB 60-70 %, the whole 180 MiB 66-77 %); for a few positions (a follow-up question) the GEMM is
+// cheap and the widening's memory traffic dominates: 2 MiB tiles stay in the cache between the
+// widening and the GEMM. Capped at 256 MiB of fp32.
+int64_t tileRows(int64_t positions, int64_t n, int64_t k) {
+  const int64_t bytes = positions >= 128 ? int64_t(256) << 20 : int64_t(2) << 20;
+  return std::min(n, std::max<int64_t>(16, bytes / (k * 4) / 16 * 16));
+}
+
+// The fp32 buffer the weights are widened into: one per thread, grown to the largest tile asked for
+// and kept (180 MiB at the 7B shapes: an MLP matrix) so that no prefill pays for fresh pages.
+at::Tensor widenedRows(const at::Tensor& rows) {
+  thread_local at::Tensor buffer;
+  const int64_t need = rows.numel();
+  if (!buffer.defined() || buffer.numel() < need) {
+    buffer = at::Tensor();  // free the old one first
+    buffer = at::empty({need}, at::TensorOptions().dtype(at::kFloat));
+  }
+  return buffer.narrow(0, 0, need).view(rows.sizes()).copy_(rows);  // bf16 -> fp32 is exact
+}
+
+std::atomic<int64_t> gFp32Products{0};
+
+bool viaFp32(const at::Tensor& x) {
+  return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && bf16ProductsInFp32();
+}
+
+// oneDNN's sgemm (its row-major C API, `dnnl_sgemm` in dnnl.h) from the libdnnl that libtorch itself
+// loads, found at run time (Debian ships no oneDNN headers, and a libtorch without oneDNN simply has
+// none: then at::mm). Why not at::mm on fp32 tensors: that is OpenBLAS, whose run-time CPU detection
+// can miss a CPU it does not know and fall back to SSE3 kernels (OpenBLAS 0.3.21 takes this
+// machine's AVX-512 Xeon, a KVM guest with a generic model name, for a "Prescott": 12 GFLOP/s against
+// oneDNN's 50 under the same load).
+// oneDNN picks its AVX2 or AVX-512 kernels itself, and honours ONEDNN_MAX_CPU_ISA.
+using SgemmFunction = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+SgemmFunction oneDnnSgemm() {
+  static const SgemmFunction f = reinterpret_cast<SgemmFunction>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
+  return f;
+}
+
+}  // namespace
+
+at::Tensor matmulF32(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  const SgemmFunction sgemm = oneDnnSgemm();
+  const bool aRows = a.stride(1) == 1 && a.stride(0) >= std::max<int64_t>(1, k);
+  const bool bTransposed = b.stride(0) == 1 && b.stride(1) >= std::max<int64_t>(1, k);
+  const bool bRows = b.stride(1) == 1 && b.stride(0) >= std::max<int64_t>(1, n);
+  if (!sgemm || !aRows || !(bTransposed || bRows) || m == 0 || n == 0 || k == 0) return at::mm(a, b);
+  at::Tensor c = at::empty({m, n}, a.options());
+  at::internal::lazy_init_num_threads();  // oneDNN's OpenMP threads: the engine's count on this thread too
+  const int status = sgemm('N', bTransposed ? 'T' : 'N', m, n, k, 1.f, a.data_ptr<float>(), a.stride(0),
+                           b.data_ptr<float>(), bTransposed ? b.stride(1) : b.stride(0), 0.f, c.data_ptr<float>(), n);
+  return status == 0 ? c : at::mm(a, b);
+}
+
+bool bf16ProductsInFp32() { return cpuLevel() == CpuLevel::Avx2; }
+
+int64_t productsInFp32Compute() { return gFp32Products.load(); }
+
+at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+  if (!viaFp32(x)) return at::linear(x, w, bias);
+  ++gFp32Products;
+  const int64_t n = w.size(0), k = w.size(1);
+  at::Tensor x32 = x.reshape({-1, k}).to(at::kFloat).contiguous();  // [T, K]
+  at::Tensor y = at::empty({x32.size(0), n}, x.options());          // [T, N] bf16
+  const int64_t tile = w.scalar_type() == at::kFloat ? n : tileRows(x32.size(0), n, k);
+  for (int64_t r0 = 0; r0 < n; r0 += tile) {
+    const int64_t rows = std::min(tile, n - r0);
+    at::Tensor wRows = w.narrow(0, r0, rows);  // [rows, K]
+    if (wRows.scalar_type() != at::kFloat) wRows = widenedRows(wRows);
+    // fp32 product (+ bias in fp32), then one rounding to bf16 into the output's columns.
+    at::Tensor part = matmulF32(x32, wRows.t());  // [T, rows]
+    if (bias.defined()) part.add_(bias.narrow(0, r0, rows).to(at::kFloat));
+    y.narrow(1, r0, rows).copy_(part);
+  }
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = n;
+  return y.reshape(shape);
+}
+
+at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b) {
+  if (!viaFp32(a)) return at::matmul(a, b);
+  ++gFp32Products;
+  // Widened (exact), one fp32 GEMM per batch entry, rounded once.
+  at::Tensor a32 = a.to(at::kFloat), b32 = b.to(at::kFloat);  // b may stay a transposed view
+  at::Tensor out = at::empty({a.size(0), a.size(1), b.size(2)}, a.options());  // [n, r, c] in a's dtype
+  for (int64_t i = 0; i < a.size(0); ++i) out[i].copy_(matmulF32(a32[i], b32[i]));
+  return out;
+}
+
+}  // namespace cxr::detail

@@ -1,0 +1,31 @@
+// The matrix products of the forward passes (vision tower, projector, LLaMA prefill and attention),
+// routed by the CPU level (cpu_level.h). At Avx512, or for any dtype other than bf16, they are
+// libtorch's own (oneDNN for bf16). At Avx2 a bf16 product never reaches libtorch: its operands are
+// widened to fp32 (exact), multiplied by oneDNN's fp32 GEMM (products.cpp says why not OpenBLAS), and
+// the result is rounded to bf16 once, where the bf16 product rounds; weights stay as stored and are
+// widened into a reused per-thread buffer (the whole matrix for a long prefill, cache-sized tiles of
+// rows for a few positions: products.cpp). (One bf16 position goes through the decode gemv instead:
+// gemv_bf16.h.)
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace cxr::detail {
+
+// True at level Avx2: bf16 products of this process run in fp32 compute.
+bool bf16ProductsInFp32();
+// How many products of this process ran in fp32 compute (tests: the Avx2 route is taken).
+int64_t productsInFp32Compute();
+
+// y = x W^T (+ bias) in x's dtype. x [..., K]; w [N, K] in x's dtype, or fp32 for a bf16 x at Avx2
+// (the vision tower keeps such a copy); bias [N] or undefined.
+at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
+
+// a @ b for 3-D batches [n, r, k] @ [n, k, c], result in a's dtype (attention's scores and values).
+at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b);
+
+// c = a @ b in fp32, a [m, k], b [k, n] (row-major, or a transposed view of a row-major [n, k]):
+// the fp32 GEMM of the Avx2 route (oneDNN's sgemm where libtorch has oneDNN, else at::mm).
+at::Tensor matmulF32(const at::Tensor& a, const at::Tensor& b);
+
+}  // namespace cxr::detail
