@@ -31,6 +31,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextBrowser>
+#include <QToolButton>
 
 using cxr::app::AssistantIntegration;
 using cxr::app::MainWindow;
@@ -134,9 +135,9 @@ class TestAppAssistant : public QObject {
     QVERIFY(!menuAction(c.window, QStringLiteral("Assistant"), QStringLiteral("Write Report"))->isEnabled());
     // The model's status reaches the status bar.
     QVERIFY(c.loadScriptedModel());
-    QTRY_VERIFY(!c.assistant->modelStatusLabel()->text().contains(u"not loaded"));
-    QVERIFY2(c.assistant->modelStatusLabel()->text().contains(u"bf16"),
-             qPrintable(c.assistant->modelStatusLabel()->text()));
+    QTRY_VERIFY(!c.assistant->modelStatusButton()->text().contains(u"not loaded"));
+    QVERIFY2(c.assistant->modelStatusButton()->text().contains(u"bf16"),
+             qPrintable(c.assistant->modelStatusButton()->text()));
   }
 
   void openingAnImageHandsThePanelTheModelImage() {
