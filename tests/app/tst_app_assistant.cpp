@@ -126,7 +126,7 @@ class TestAppAssistant : public QObject {
     QCOMPARE(c.window.splitter()->widget(1), static_cast<QWidget*>(c.assistant->panel()));
     QCOMPARE(c.window.assistantPanel(), static_cast<QWidget*>(c.assistant->panel()));
     for (const char* item : {"Write Report", "Differential Diagnosis", "Stop", "New Conversation",
-                             "History…", "Include Identifying Fields in Exports", "Choose Model Folder…"})
+                             "History…", "Include Identifying Fields in Exports", "Model Settings…"})
       QVERIFY2(menuAction(c.window, QStringLiteral("Assistant"), QString::fromUtf8(item)), item);
     QAction* identifying = c.assistant->includeIdentifyingAction();
     QVERIFY(identifying->isCheckable());

@@ -253,6 +253,7 @@ void TestChatPanel::windowDragKeepsTheConversation() {
   QCOMPARE(h.backend->encodeCount(), 1);
   ModelImageSource dragged = imageSource();
   dragged.currentWindow.fill(200);  // the user drags the window on screen
+  dragged.currentWindowText = QStringLiteral("center 1200, width 500 (on screen)");
   h.panel->setImageSource(dragged);
   QVERIFY(h.idle());
   QCOMPARE(h.panel->transcript().exchangeCount(), 1);  // kept

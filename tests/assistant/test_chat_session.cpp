@@ -167,6 +167,7 @@ void TestChatSession::imageChoiceAndWindowDrag() {
   QSignalSpy waiting(h.session.get(), &ChatSession::imageWaiting);
   ModelImageSource dragged = fakeImageSource();
   dragged.currentWindow.fill(230);
+  dragged.currentWindowText = QStringLiteral("center 1200, width 500 (on screen)");  // the window's identity
   h.session->setImageSource(dragged);
   QCOMPARE(waiting.count(), 1);
   QCOMPARE(h.session->transcript().exchangeCount(), 1);
@@ -180,7 +181,7 @@ void TestChatSession::imageChoiceAndWindowDrag() {
   QVERIFY(h.idle());
   QCOMPARE(h.backend->encodeCount(), 2);  // now the dragged rendering
   const auto stored = h.history->conversation(h.session->historyConversationId());
-  QCOMPARE(stored->image.windowText, QStringLiteral("center 1000, width 500 (on screen)"));
+  QCOMPARE(stored->image.windowText, QStringLiteral("center 1200, width 500 (on screen)"));
   // Without an on-screen rendering, the default one is used whatever the choice.
   ModelImageSource onlyDefault = fakeImageSource(QStringLiteral("/data/cxr/plain.png"));
   onlyDefault.currentWindow = {};

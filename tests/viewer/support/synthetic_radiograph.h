@@ -1,6 +1,6 @@
 // Test helper: RadiographImages built in memory (no file, no decoder), so a test of the display
 // pipeline, the reduced proxy, measurements or the widget knows every stored value it works on.
-// Files on disk are support/synthetic_dicom.h's job.
+// Files on disk are support/dicom_synthetic.h's job.
 #pragma once
 
 #include "cxr/viewer/radiograph.h"
