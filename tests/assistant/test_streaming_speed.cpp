@@ -11,9 +11,10 @@
 //
 // The figure (the window's rate as a share of the run without one, issue 11's target: 80 %) is
 // printed with both rates and the load average, for docs/performance.md. What is asserted is a
-// generous bound only (half the rate): on a shared machine a neighbour's burst can cost a round
-// 20 %, and a test that load can break says nothing; a panel that re-renders the conversation per
-// token still falls far below it.
+// generous bound only (30 % of the rate): on a shared machine a neighbour's burst can cost a round
+// 20 %, and a test that load can break says nothing. Since the tokenizer stopped re-reading its
+// model per token the tiny model decodes at ~280 tokens/s and the window reaches ~60 % (below the
+// target; docs/performance.md), so the bound sits under that, where a per-token re-render lands.
 #include "support/golden_data.h"
 #include "cxr/assistant/batch_run.h"
 #include "cxr/assistant/chat_panel.h"
@@ -86,7 +87,7 @@ std::string loadAverage() {
 }
 
 constexpr int kRounds = 3;
-constexpr double kGenerousBound = 0.5;  // see the file comment; the target is 0.8
+constexpr double kGenerousBound = 0.3;  // see the file comment; the target is 0.8
 constexpr int kTokens = 256;  // half a report: long enough for a per-token rebuild to show
 
 Rate windowless() {
