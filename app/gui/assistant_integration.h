@@ -15,6 +15,8 @@
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
+
+class QMenu;
 #include <memory>
 #include <optional>
 
@@ -72,6 +74,7 @@ class AssistantIntegration : public QObject {
 
  private:
   void createMenu();
+  void createWeightsMenu(QMenu* menu);
   void feedImage();  // the image on screen (its hash was taken by the loader)
   void exportWithDialog(cxr::assistant::ExportFormat format, cxr::assistant::ExportDocument::Scope scope);
   void createStatusBarControls();
