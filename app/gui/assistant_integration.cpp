@@ -3,6 +3,7 @@
 #include "batch_dialog.h"
 #include "main_window.h"
 #include "model_image_feed.h"
+#include "model_settings.h"
 
 #include "cxr/assistant/model_backend.h"
 #include "cxr/assistant/prompting.h"
@@ -15,11 +16,12 @@
 #include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QLabel>
 #include <QMenu>
 #include <QMessageBox>
 #include <QSettings>
+#include <QProgressBar>
 #include <QStatusBar>
+#include <QToolButton>
 
 namespace cxr::app {
 
@@ -31,7 +33,6 @@ using cxr::assistant::HistoryStore;
 
 namespace {
 
-const QString kModelFolderKey = QStringLiteral("model/folder");
 const QString kWeightsKey = QStringLiteral("model/weights");  // LoadSettings::weights
 
 // Closing the window saves the panel's settings with the window's.
@@ -72,28 +73,30 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
   connect(historyBanner_, &cxr::assistant::HistoryBanner::historyReplaced, panel_, &ChatPanel::forgetStoredIds);
   panel_->setObjectName(QStringLiteral("assistantPanel"));
   panel_->restoreSettings();
+  // The model's notice, progress and choices live in the status bar and the Model Settings dialog;
+  // the panel keeps its height for the conversation.
+  panel_->setModelNoticeShown(false);
   window.setAssistantPanel(panel_);
 
-  modelStatus_ = new QLabel(tr("Model not loaded"), &window);
-  modelStatus_->setObjectName(QStringLiteral("modelStatus"));
-  window.statusBar()->addPermanentWidget(modelStatus_);
-  connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, [this](const QString& text) {
-    // The status bar is shared with the image and cursor readouts: model, device, dtype, threads
-    // and memory; the weight size and the folder (long) are in the tooltip and in the panel.
-    QStringList parts = text.split(QStringLiteral(" · "));
-    if (parts.size() > 1 && (parts.last().contains(u'/') || parts.last().contains(u'\\')))
-      parts.removeLast();
-    parts.removeIf([](const QString& part) { return part.startsWith(QStringLiteral("weights ")); });
-    modelStatus_->setText(parts.join(QStringLiteral(" · ")));
-    modelStatus_->setToolTip(text);
-  });
+  const ReadModelSettings read = readModelSettings(QSettings());
+  modelSettings_ = read.settings;
+  panel_->setPrepareWhileLooking(modelSettings_.prepareWhileLooking);
+  if (!read.problems.isEmpty()) {
+    for (const QString& problem : read.problems)
+      qWarning("%s", qPrintable(problem));
+    window.statusBar()->showMessage(read.problems.join(u' '), 20000);
+  }
+  createStatusBarControls();
   connect(engine_.get(), &AssistantEngine::modelLoaded, this,
           [this](const cxr::assistant::ModelSummary& summary) {
-            // A folder the user chose (menu, the panel's button) or that was found in the cache
+            // A folder the user chose (the dialog, the panel's button) or that was found in the cache
             // loads again at the next start; one given for a single run (--model, the environment
             // variable) does not replace it.
-            if (rememberLoadedFolder_)
-              QSettings().setValue(kModelFolderKey, QString::fromStdString(summary.info.folder));
+            if (rememberLoadedFolder_) {
+              modelSettings_.folder = QString::fromStdString(summary.info.folder);
+              QSettings settings;
+              writeModelSettings(settings, modelSettings_);
+            }
             rememberLoadedFolder_ = true;
           });
 
@@ -101,12 +104,12 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
   cxr::viewer::ViewerWidget* viewer = window.viewer();
   connect(&window, &MainWindow::imageOpened, this, [this] {
     window_.viewer()->setRegionOutline({});
-    feedImage(/*newFile=*/true);
+    feedImage();
   });
   connect(viewer, &cxr::viewer::ViewerWidget::frameChanged, this, [this] {
     // A new file also starts at a frame; imageOpened follows and feeds it with the new hash.
     if (window_.viewer()->image().get() == fedImage_ && window_.viewer()->frame() != fedFrame_)
-      feedImage(false);
+      feedImage();
   });
   windowDebounce_.setSingleShot(true);
   windowDebounce_.setInterval(250);
@@ -114,7 +117,7 @@ AssistantIntegration::AssistantIntegration(MainWindow& window,
     const auto& image = window_.viewer()->image();
     if (image.get() == fedImage_ &&
         describeVoi(*image, window_.viewer()->voi(), QStringLiteral("on screen")) != source_.currentWindowText)
-      feedImage(false);
+      feedImage();
   });
   connect(viewer, &cxr::viewer::ViewerWidget::windowChanged, &windowDebounce_,
           qOverload<>(&QTimer::start));
@@ -145,54 +148,140 @@ AssistantIntegration::~AssistantIntegration() {
 }
 
 QString AssistantIntegration::savedModelFolder() {
-  return QSettings().value(kModelFolderKey).toString();
+  return readModelSettings(QSettings()).settings.folder;
 }
 
 bool AssistantIntegration::loadModelAtStart() {
-  const QString saved = savedModelFolder();
+  const QString saved = modelSettings_.folder;
   const bool fromEnvironment = qEnvironmentVariableIsSet("CXR_LLAVA_MODEL");
   if (!fromEnvironment && !saved.isEmpty() && QFileInfo(saved).isDir()) {
-    panel_->loadModel(saved);
+    panel_->loadModel(saved, modelSettings_.loadSettings());
     return true;
   }
   rememberLoadedFolder_ = !fromEnvironment;
-  const bool found = panel_->loadDiscoveredModel();
-  if (!found)
+  const bool found = panel_->loadDiscoveredModel(modelSettings_.loadSettings());
+  if (!found) {
     rememberLoadedFolder_ = true;
+    showModelState(tr("No model loaded"), panel_->statusText());
+    window_.statusBar()->showMessage(tr("No model loaded: the viewer works without one. Assistant > Model Settings… "
+                                        "chooses the CXR-LLaVA folder."), 15000);
+  }
   return found;
 }
 
 void AssistantIntegration::loadModelForThisRun(const QString& folder) {
   rememberLoadedFolder_ = false;
-  panel_->loadModel(folder);
+  panel_->loadModel(folder, modelSettings_.loadSettings());
 }
 
 void AssistantIntegration::useModelFolder(const QString& folder) {
-  QSettings().setValue(kModelFolderKey, folder);
-  panel_->loadModel(folder);
+  modelSettings_.folder = folder;
+  QSettings settings;
+  writeModelSettings(settings, modelSettings_);
+  panel_->loadModel(folder, modelSettings_.loadSettings());
 }
 
-void AssistantIntegration::chooseModelFolder() {
-  const QString folder = QFileDialog::getExistingDirectory(
-      &window_, tr("Choose the CXR-LLaVA model folder (config.json, weights, tokenizer.model)"),
-      savedModelFolder());
-  if (!folder.isEmpty())
-    useModelFolder(folder);
+ModelSettingsDialog* AssistantIntegration::showModelSettings() {
+  if (!settingsDialog_) {
+    settingsDialog_ = new ModelSettingsDialog(modelSettings_, panel_->statusText(), &window_);
+    settingsDialog_->setAttribute(Qt::WA_DeleteOnClose);
+    connect(settingsDialog_, &QDialog::accepted, this, [this] { applyModelSettings(settingsDialog_->settings()); });
+  }
+  settingsDialog_->show();
+  settingsDialog_->raise();
+  settingsDialog_->activateWindow();
+  return settingsDialog_;
 }
 
-void AssistantIntegration::feedImage(bool newFile) {
+void AssistantIntegration::applyModelSettings(const ModelSettings& chosen) {
+  const ModelSettings before = modelSettings_;
+  modelSettings_ = chosen;
+  QSettings settings;
+  writeModelSettings(settings, modelSettings_);
+  panel_->setPrepareWhileLooking(chosen.prepareWhileLooking);
+  if (prepareAction_)
+    prepareAction_->setChecked(chosen.prepareWhileLooking);
+  if (chosen.needsReload(before) || (!engine_->isModelLoaded() && !chosen.folder.isEmpty())) {
+    rememberLoadedFolder_ = true;
+    if (chosen.folder.isEmpty())
+      panel_->loadDiscoveredModel(chosen.loadSettings());
+    else
+      panel_->loadModel(chosen.folder, chosen.loadSettings());
+  } else if (chosen.prefixCacheImages != before.prefixCacheImages && engine_->isModelLoaded()) {
+    // Kept images can change on the loaded model; lowering the number frees memory at once.
+    const int images = chosen.prefixCacheImages;
+    engine_->runModelJob([images](cxr::Model* model, const std::function<bool()>&) {
+      if (model) model->setPrefixCacheImages(images);  // in range: the dialog's spin box
+    });
+  }
+}
+
+void AssistantIntegration::createStatusBarControls() {
+  // The model's place in the window: what is loaded (click: Model Settings), the loading progress
+  // and its Cancel.
+  modelStatus_ = new QToolButton(&window_);
+  modelStatus_->setObjectName(QStringLiteral("modelStatus"));
+  modelStatus_->setAutoRaise(true);
+  modelStatus_->setToolButtonStyle(Qt::ToolButtonTextOnly);
+  modelStatus_->setAccessibleName(tr("Model status; opens the model settings"));
+  modelStatus_->setText(tr("Model not loaded"));
+  connect(modelStatus_, &QToolButton::clicked, this, [this] { showModelSettings(); });
+  loadProgress_ = new QProgressBar(&window_);
+  loadProgress_->setObjectName(QStringLiteral("modelLoadProgress"));
+  loadProgress_->setRange(0, 1000);
+  loadProgress_->setMaximumWidth(160);
+  loadProgress_->setAccessibleName(tr("Model loading progress"));
+  loadProgress_->hide();
+  cancelLoad_ = new QToolButton(&window_);
+  cancelLoad_->setObjectName(QStringLiteral("cancelModelLoad"));
+  cancelLoad_->setText(tr("Cancel"));
+  cancelLoad_->setAccessibleName(tr("Cancel loading the model"));
+  cancelLoad_->hide();
+  connect(cancelLoad_, &QToolButton::clicked, engine_.get(), [this] { engine_->stop(); });
+  window_.statusBar()->addPermanentWidget(loadProgress_);
+  window_.statusBar()->addPermanentWidget(cancelLoad_);
+  window_.statusBar()->addPermanentWidget(modelStatus_);
+
+  connect(panel_, &ChatPanel::modelStatusChanged, modelStatus_, [this](const QString& text) {
+    // The status bar is shared with the image and cursor readouts: model, device, dtype, threads
+    // and memory; the weight size and the folder (long) are in the tooltip and in the dialog.
+    QStringList parts = text.split(QStringLiteral(" · "));
+    if (parts.size() > 1 && (parts.last().contains(u'/') || parts.last().contains(u'\\')))
+      parts.removeLast();
+    parts.removeIf([](const QString& part) { return part.startsWith(QStringLiteral("weights ")); });
+    showModelState(parts.join(QStringLiteral(" · ")), panel_->statusText());
+  });
+  connect(engine_.get(), &AssistantEngine::loadProgress, this, [this](double fraction, const QString& stage) {
+    loadProgress_->setValue(int(fraction * 1000));
+    loadProgress_->setFormat(QStringLiteral("%1 (%2%)").arg(stage).arg(int(fraction * 100)));
+    loadProgress_->show();
+    cancelLoad_->show();
+    showModelState(tr("Loading the model…"), panel_->statusText());
+  });
+  auto loadEnded = [this] {
+    loadProgress_->hide();
+    cancelLoad_->hide();
+  };
+  connect(engine_.get(), &AssistantEngine::modelLoaded, this, loadEnded);
+  connect(engine_.get(), &AssistantEngine::loadCancelled, this, loadEnded);
+  connect(engine_.get(), &AssistantEngine::loadFailed, this, [this, loadEnded](const QString& message) {
+    loadEnded();
+    window_.statusBar()->showMessage(tr("The model could not be loaded: %1").arg(message), 30000);
+  });
+}
+
+void AssistantIntegration::showModelState(const QString& shortText, const QString& detail) {
+  modelStatus_->setText(shortText);
+  modelStatus_->setToolTip(detail + u'\n' + tr("Click for the model settings"));
+}
+
+void AssistantIntegration::feedImage() {
   const auto& image = window_.viewer()->image();
   if (!image || !panel_)
     return;
-  if (newFile) {
-    QString error;
-    sha256_ = fileSha256(window_.currentFile(), &error);
-    if (sha256_.isEmpty())
-      window_.statusBar()->showMessage(error, 10000);
-  }
   fedImage_ = image.get();
   fedFrame_ = window_.viewer()->frame();
-  source_ = makeModelImageSource(*image, fedFrame_, window_.viewer()->voi(), sha256_);
+  source_ = makeModelImageSource(*image, fedFrame_, window_.viewer()->voi());
   source_.filePath = window_.currentFile();
   panel_->setImageSource(source_);
   Q_EMIT imageSourceChanged(source_);
@@ -291,7 +380,7 @@ void AssistantIntegration::createWeightsMenu(QMenu* menu) {
     panel_->setDecoderWeights(value);
     if (engine_->isModelLoaded() && !engine_->isBusy()) {
       rememberLoadedFolder_ = true;
-      panel_->loadModel(QString::fromStdString(engine_->model().info.folder));
+      panel_->loadModel(QString::fromStdString(engine_->model().info.folder), modelSettings_.loadSettings());
     } else {
       window_.statusBar()->showMessage(tr("Decoder weights %1: used from the next model load").arg(value), 10000);
     }
@@ -348,13 +437,18 @@ void AssistantIntegration::createMenu() {
   includeIdentifying_->setToolTip(tr("Patient name, ID and dates in exported documents"));
   connect(includeIdentifying_, &QAction::toggled, this,
           [this](bool on) { panel_->setIncludeIdentifyingInExports(on); });
-  QAction* prepare = menu->addAction(tr("&Prepare the Model While I Look at an Image"));
+  QAction* prepare = prepareAction_ = menu->addAction(tr("&Prepare the Model While I Look at an Image"));
   prepare->setObjectName(QStringLiteral("prepareWhileLooking"));
   prepare->setCheckable(true);
   prepare->setChecked(panel_->prepareWhileLooking());
   prepare->setToolTip(tr("Read each opened image with the model in the background, so that its first answer "
                          "starts within seconds"));
-  connect(prepare, &QAction::toggled, this, [this](bool on) { panel_->setPrepareWhileLooking(on); });
+  connect(prepare, &QAction::toggled, this, [this](bool on) {
+    panel_->setPrepareWhileLooking(on);
+    modelSettings_.prepareWhileLooking = on;  // the same setting as the dialog's check box
+    QSettings settings;
+    writeModelSettings(settings, modelSettings_);
+  });
   // The status bar says what the preparation does.
   connect(engine_.get(), &AssistantEngine::preparationStatus, this, [this](const QString& text) {
     QStatusBar* bar = window_.statusBar();
@@ -362,7 +456,8 @@ void AssistantIntegration::createMenu() {
     else if (bar->currentMessage().startsWith(tr("Preparing"))) bar->clearMessage();  // leave others' messages
   });
   menu->addSeparator();
-  add(tr("Choose &Model Folder…"), QKeySequence(), [this] { chooseModelFolder(); });
+  add(tr("&Model Settings…"), QKeySequence(), [this] { showModelSettings(); })
+      ->setObjectName(QStringLiteral("modelSettingsAction"));
   createWeightsMenu(menu);
 
   // Requests need a model and an image, and only one runs at a time.

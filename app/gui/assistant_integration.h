@@ -10,6 +10,7 @@
 #include "cxr/assistant/history.h"
 #include "cxr/assistant/history_browser.h"
 #include "cxr/assistant/image_source.h"
+#include "model_settings.h"
 
 #include <QObject>
 #include <QPointer>
@@ -20,7 +21,8 @@ class QMenu;
 #include <optional>
 
 class QAction;
-class QLabel;
+class QProgressBar;
+class QToolButton;
 
 namespace cxr::app {
 
@@ -42,6 +44,13 @@ class AssistantIntegration : public QObject {
   bool loadModelAtStart();
   // Persists `folder` (QSettings "model/folder") and loads it.
   void useModelFolder(const QString& folder);
+  // Assistant > Model Settings… (also a click on the model in the status bar): shows the dialog,
+  // creating it once; OK applies and saves what it holds (applyModelSettings).
+  ModelSettingsDialog* showModelSettings();
+  // Saves `settings` and applies them: a new folder or thread count loads the model again, a new
+  // number of kept prefixes changes the loaded model, "prepare while I look" the panel.
+  void applyModelSettings(const ModelSettings& settings);
+  const ModelSettings& modelSettings() const { return modelSettings_; }
   // Loads `folder` without remembering it (cxr-assistant --model DIR).
   void loadModelForThisRun(const QString& folder);
   static QString savedModelFolder();
@@ -50,7 +59,8 @@ class AssistantIntegration : public QObject {
   cxr::assistant::AssistantEngine& engine() { return *engine_; }
   // What the panel was last handed (null image before any image is open).
   const cxr::assistant::ModelImageSource& imageSource() const { return source_; }
-  QLabel* modelStatusLabel() const { return modelStatus_; }
+  // The model in the status bar (what is loaded; a click opens the settings).
+  QToolButton* modelStatusButton() const { return modelStatus_; }
   cxr::assistant::HistoryStore& history() { return *history_; }
   // The bar that says what is wrong with the history (hidden while it is healthy).
   cxr::assistant::HistoryBanner* historyBanner() const { return historyBanner_; }
@@ -65,9 +75,10 @@ class AssistantIntegration : public QObject {
  private:
   void createMenu();
   void createWeightsMenu(QMenu* menu);
-  void feedImage(bool newFile);  // newFile: rehash the file
+  void feedImage();  // the image on screen (its hash was taken by the loader)
   void exportWithDialog(cxr::assistant::ExportFormat format, cxr::assistant::ExportDocument::Scope scope);
-  void chooseModelFolder();
+  void createStatusBarControls();
+  void showModelState(const QString& shortText, const QString& detail);
 
   MainWindow& window_;
   std::unique_ptr<cxr::assistant::HistoryStore> history_;
@@ -75,11 +86,15 @@ class AssistantIntegration : public QObject {
   std::unique_ptr<cxr::assistant::AssistantEngine> engine_;
   QPointer<cxr::assistant::ChatPanel> panel_;
   cxr::assistant::ModelImageSource source_;
-  QString sha256_;
   const void* fedImage_ = nullptr;  // the image and frame source_ was made from
   int fedFrame_ = -1;
   QTimer windowDebounce_;  // a window drag re-renders the on-screen image once it pauses
-  QLabel* modelStatus_ = nullptr;
+  ModelSettings modelSettings_;  // as saved (readModelSettings at start, then each change)
+  QPointer<ModelSettingsDialog> settingsDialog_;
+  QToolButton* modelStatus_ = nullptr;
+  QProgressBar* loadProgress_ = nullptr;
+  QToolButton* cancelLoad_ = nullptr;
+  QAction* prepareAction_ = nullptr;
   QAction* includeIdentifying_ = nullptr;
   QAction* batchAction_ = nullptr;
   QPointer<BatchDialog> batchDialog_;

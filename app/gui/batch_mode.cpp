@@ -70,15 +70,9 @@ int runBatch(const AssistantRun& run, std::unique_ptr<cxr::assistant::EngineBack
     printLine(stderr, u"cxr-assistant: " + oneLine(loaded.error));
     return CommandLine::kExitBadImage;
   }
-  QString hashError;
-  const QString sha256 = fileSha256(run.image, &hashError);
-  if (sha256.isEmpty()) {
-    printLine(stderr, u"cxr-assistant: " + oneLine(hashError));
-    return CommandLine::kExitBadImage;
-  }
   // The model sees the default window of the first frame, as in the window by default.
   const cxr::assistant::ModelImageSource source =
-      makeModelImageSource(*loaded.image, /*frame=*/0, std::nullopt, sha256);
+      makeModelImageSource(*loaded.image, /*frame=*/0, std::nullopt);
 
   cxr::assistant::AssistantEngine engine(backend ? std::move(backend) : cxr::assistant::createModelBackend());
   // A scripted run is kept in the history as the window's are: an exported report's provenance can

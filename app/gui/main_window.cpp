@@ -25,6 +25,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QGuiApplication>
 #include <QScreen>
 #include <QSettings>
 #include <QSplitter>
@@ -665,8 +666,14 @@ void MainWindow::showAbout() {
 
 void MainWindow::readSettings() {
   QSettings s;
-  if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray()))
-    resize(1400, 900);
+  if (!restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray())) {
+    // 1400x900, or the screen's free area when it is smaller (a laptop, or 1.5x scaling, where a
+    // 1400x900 screen has 933x600 logical pixels): a window larger than the screen hides its status bar.
+    QSize size(1400, 900);
+    if (const QScreen* screen = QGuiApplication::primaryScreen())
+      size = size.boundedTo(screen->availableGeometry().size());
+    resize(size);
+  }
   restoreState(s.value(QStringLiteral("window/state")).toByteArray());
   m_recentFiles = s.value(QStringLiteral("files/recent")).toStringList();
   rebuildRecentMenu();

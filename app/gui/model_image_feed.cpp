@@ -1,8 +1,6 @@
 #include "model_image_feed.h"
 
-#include <QCryptographicHash>
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QStringList>
 
@@ -10,22 +8,6 @@ namespace cxr::app {
 
 using cxr::viewer::RadiographImage;
 using cxr::viewer::VoiSelection;
-
-QString fileSha256(const QString& path, QString* error) {
-  QFile file(path);
-  if (!file.open(QIODevice::ReadOnly)) {
-    if (error)
-      *error = QStringLiteral("Cannot read %1: %2").arg(QDir::toNativeSeparators(path), file.errorString());
-    return {};
-  }
-  QCryptographicHash hash(QCryptographicHash::Sha256);
-  if (!hash.addData(&file)) {
-    if (error)
-      *error = QStringLiteral("Cannot read %1: %2").arg(QDir::toNativeSeparators(path), file.errorString());
-    return {};
-  }
-  return QString::fromLatin1(hash.result().toHex());
-}
 
 QString describeVoi(const RadiographImage& image, const VoiSelection& voi, const QString& origin) {
   QString what;
@@ -52,8 +34,7 @@ QString describeImage(const RadiographImage& image) {
 }
 
 cxr::assistant::ModelImageSource makeModelImageSource(const RadiographImage& image, int frame,
-                                                      const std::optional<VoiSelection>& onScreen,
-                                                      const QString& sha256) {
+                                                      const std::optional<VoiSelection>& onScreen) {
   cxr::assistant::ModelImageSource s;
   const VoiSelection fileDefault = cxr::viewer::defaultVoi(image);
   s.defaultWindow = cxr::viewer::renderForModel(image, frame);
@@ -66,7 +47,8 @@ cxr::assistant::ModelImageSource makeModelImageSource(const RadiographImage& ima
     s.currentWindowText = describeVoi(image, *onScreen, QStringLiteral("on screen"));
   }
   s.filePath = QFileInfo(image.path).absoluteFilePath();
-  s.sha256 = sha256;
+  s.sha256 = image.sha256;
+  s.frame = frame;
   s.description = describeImage(image);
   s.patient.name = image.fields.patientName;
   s.patient.id = image.fields.patientId;
@@ -91,6 +73,7 @@ cxr::assistant::DatasetImage readDatasetImage(const QString& path, const QString
     return out;
   }
   out.pixels = cxr::assistant::toImageInput(rendered);
+  out.sha256 = loaded.image->sha256;
   return out;
 }
 

@@ -395,12 +395,9 @@ void ChatPanel::buildUi() {
   newConversation_ = actionButton(tr("New"), QStringLiteral("newConversation"), tr("New conversation (Ctrl+Shift+N)"), this);
   newConversation_->setAccessibleName(tr("New conversation"));
   stop_ = actionButton(tr("Stop"), QStringLiteral("stop"), tr("Stop the answer (Ctrl+.)"), this);
-  export_ = new QToolButton(this);
-  export_->setText(tr("Export"));
-  export_->setPopupMode(QToolButton::InstantPopup);
-  export_->setObjectName(QStringLiteral("export"));
-  export_->setAccessibleName(tr("Export"));
-  export_->setFocusPolicy(Qt::StrongFocus);
+  // A push button with a menu: its size includes the menu arrow (a tool button in instant-popup
+  // mode draws the arrow over its text).
+  export_ = actionButton(tr("Export"), QStringLiteral("export"), tr("Export the report or the conversation"), this);
   historyButton_ = actionButton(tr("History…"), QStringLiteral("history"), tr("Past conversations (Ctrl+H)"), this);
   historyButton_->setEnabled(history_ != nullptr);
   for (QWidget* b : std::initializer_list<QWidget*>{report_, differential_, regenerate_, edit_, newConversation_, stop_})
@@ -554,7 +551,7 @@ void ChatPanel::connectEngine() {
 }
 
 void ChatPanel::showModelMissing() {
-  modelBox_->setVisible(true);
+  modelBox_->setVisible(modelNoticeShown_);
   modelStatus_->setText(tr("No model loaded. The viewer works without one.\n%1")
                             .arg(QString::fromStdString(howToGetModel())));
 }
@@ -675,7 +672,7 @@ void ChatPanel::setPrepareWhileLooking(bool on) {
 // ---- Model ----------------------------------------------------------------------------------------
 
 void ChatPanel::loadModel(const QString& folder, const LoadSettings& settings) {
-  modelBox_->setVisible(true);
+  modelBox_->setVisible(modelNoticeShown_);
   modelStatus_->setText(tr("Loading %1…").arg(QDir::toNativeSeparators(folder)));
   loadProgress_->setValue(0);
   loadProgress_->setVisible(true);
@@ -696,6 +693,11 @@ bool ChatPanel::loadDiscoveredModel(const LoadSettings& settings) {
 }
 
 QString ChatPanel::statusText() const { return modelStatus_->text(); }
+
+void ChatPanel::setModelNoticeShown(bool shown) {
+  modelNoticeShown_ = shown;
+  if (!shown) modelBox_->setVisible(false);
+}
 
 // ---- Sampling ---------------------------------------------------------------------------------
 

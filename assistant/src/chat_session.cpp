@@ -84,7 +84,7 @@ void ChatSession::sendImageToEngine() {
   const QImage image = chosenImage();
   if (image.isNull()) return;
   const ImageInput input = toImageInput(image);
-  engine_.setImage(input);
+  engine_.setImage(input, source_.identity(choice_));
   if (previews_ && engine_.isModelLoaded()) engine_.requestPreview(input);
   if (prepare_ && engine_.isModelLoaded()) engine_.prepare();
 }

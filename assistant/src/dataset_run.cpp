@@ -366,12 +366,12 @@ DatasetRunSummary DatasetRunner::run(cxr::Model& model, const std::function<void
     QString imageSha, readError;
     cxr::ImageInput pixels;
     if (e.control.isEmpty()) {
-      imageSha = fileSha256(e.item.path, &readError);
-      if (readError.isEmpty()) {
-        DatasetImage img = reader_(e.item.path, settings_.window);
-        readError = img.error;
-        pixels = std::move(img.pixels);
-      }
+      DatasetImage img = reader_(e.item.path, settings_.window);
+      readError = img.error;
+      pixels = std::move(img.pixels);
+      imageSha = img.sha256;
+      // A reader that does not hash (a test's) leaves it to us; the app's reader hashes while loading.
+      if (readError.isEmpty() && imageSha.isEmpty()) imageSha = fileSha256(e.item.path, &readError);
     } else {
       pixels = datasetControlImage(e.control, settings_.seed);
       imageSha = hexSha256(QByteArray(reinterpret_cast<const char*>(pixels.pixels.data()), qsizetype(pixels.pixels.size())));

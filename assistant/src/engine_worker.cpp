@@ -70,9 +70,10 @@ void EngineWorker::load(quint64 requestId, const QString& folder, const LoadSett
   });
 }
 
-void EngineWorker::setImage(quint64 requestId, const ImageInput& image) {
+void EngineWorker::setImage(quint64 requestId, const ImageInput& image, const QString& identity) {
   guarded(requestId, [&] {
     image_ = image;
+    imageIdentity_ = identity.isEmpty() ? "unnamed image " + std::to_string(++unnamedImages_) : identity.toStdString();
     imageChanged_ = true;
     exchanges_ = 0;
     lastMessage_.clear();
@@ -95,7 +96,7 @@ bool EngineWorker::ensureConversation(quint64 requestId) {
   if (backend_->hasConversation() && !imageChanged_) return true;
   if (image_.pixels.empty()) throw ModelError("no image: open a radiograph first");
   try {
-    backend_->startConversation(image_, [&](Phase phase, int done, int total) {
+    backend_->startConversation(image_, imageIdentity_, [&](Phase phase, int done, int total) {
       Q_EMIT phaseProgress(phase, done, total);
       return !stop_->isCancelled(requestId);
     });
@@ -240,7 +241,7 @@ void EngineWorker::prepare(quint64 requestId) {
   auto wanted = [&] { return !stop_->isSuperseded(requestId); };
   if (!wanted() || !backend_->isLoaded() || image_.pixels.empty()) return;
   try {
-    const bool ready = backend_->prepare(image_, [&](Phase phase, int done, int total) {
+    const bool ready = backend_->prepare(image_, imageIdentity_, [&](Phase phase, int done, int total) {
       Q_EMIT preparationProgress(phase, done, total);
       return wanted();
     });
@@ -321,10 +322,10 @@ void AssistantEngine::loadModel(const QString& folder, const LoadSettings& setti
                             Qt::QueuedConnection);
 }
 
-void AssistantEngine::setImage(const ImageInput& image) {
+void AssistantEngine::setImage(const ImageInput& image, const QString& identity) {
   supersedePreparations();
   const quint64 id = nextId();
-  QMetaObject::invokeMethod(worker_, [w = worker_, id, image] { w->setImage(id, image); },
+  QMetaObject::invokeMethod(worker_, [w = worker_, id, image, identity] { w->setImage(id, image, identity); },
                             Qt::QueuedConnection);
 }
 

@@ -1,23 +1,16 @@
 #include "cxr/assistant/image_source.h"
 
 #include <QRectF>
-#include <cstring>
 
 namespace cxr::assistant {
 
-ImageInput toImageInput(const QImage& image) {
-  ImageInput in;
-  if (image.isNull()) return in;
-  const bool gray = image.isGrayscale();
-  const QImage converted = image.convertToFormat(gray ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
-  in.width = converted.width();
-  in.height = converted.height();
-  in.channels = gray ? 1 : 3;
-  const size_t rowBytes = size_t(in.width) * in.channels;
-  in.pixels.resize(rowBytes * in.height);
-  for (int y = 0; y < in.height; ++y)
-    std::memcpy(in.pixels.data() + rowBytes * y, converted.constScanLine(y), rowBytes);
-  return in;
+QString ModelImageSource::windowText(ModelImageChoice choice) const {
+  return choice == ModelImageChoice::CurrentWindow && !currentWindow.isNull() ? currentWindowText : defaultWindowText;
+}
+
+QString ModelImageSource::identity(ModelImageChoice choice) const {
+  if (sha256.isEmpty()) return {};
+  return QStringLiteral("sha256:%1 frame:%2 window:%3").arg(sha256).arg(frame).arg(windowText(choice));
 }
 
 QRectF cropRectInSource(const PreprocessInfo& info, int sourceWidth, int sourceHeight) {

@@ -2,8 +2,7 @@
 // programs using only the scripted backend never pull the engine's symbols in.
 #include "cxr/assistant/model_backend.h"
 
-#include <functional>
-#include <string_view>
+#include <string>
 
 namespace cxr::assistant {
 namespace {
@@ -26,9 +25,10 @@ class ModelBackend final : public EngineBackend {
     return requireModel().preprocess(image);
   }
 
-  void startConversation(const ImageInput& image, const PhaseProgress& progress) override {
+  void startConversation(const ImageInput& image, const std::string& identity,
+                         const PhaseProgress& progress) override {
     Model& model = requireModel();
-    encode(image, progress);
+    encode(image, identity, progress);
     // A new conversation on the same image reuses the encoding (engine.h promises no re-encode).
     conversation_ = std::make_unique<Conversation>(model);
     conversation_->setImage(encoded_);
@@ -46,27 +46,23 @@ class ModelBackend final : public EngineBackend {
     return conversation_ ? conversation_->cachedPositions() : 0;
   }
   Model* loadedModel() override { return model_.get(); }
-  bool prepare(const ImageInput& image, const PhaseProgress& progress) override {
+  bool prepare(const ImageInput& image, const std::string& identity, const PhaseProgress& progress) override {
     Model& model = requireModel();
-    encode(image, progress);
+    encode(image, identity, progress);
     model.preparePrefix(encoded_, prompts::kSystem, progress);  // the system prompt startConversation uses
     return model.prefixCacheImages() > 0;
   }
 
  private:
-  // Encodes `image` unless it is the one encoded last (a conversation on another image ends).
-  void encode(const ImageInput& image, const PhaseProgress& progress) {
-    const size_t key = imageKey(image);
-    if (encoded_ && key == encodedKey_) return;
+  // Encodes `image` unless it is the one encoded last (equal identity; see EngineBackend). A
+  // conversation on another image ends.
+  void encode(const ImageInput& image, const std::string& identity, const PhaseProgress& progress) {
+    if (encoded_ && identity == encodedIdentity_) return;
     conversation_.reset();
     encoded_.reset();
+    encodedIdentity_.clear();
     encoded_ = requireModel().encodeImage(image, progress);
-    encodedKey_ = key;
-  }
-  static size_t imageKey(const ImageInput& image) {
-    const size_t bytes = std::hash<std::string_view>{}(std::string_view(
-        reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size()));
-    return bytes ^ (size_t(image.width) << 20) ^ (size_t(image.height) << 40) ^ size_t(image.channels);
+    encodedIdentity_ = identity;
   }
   Model& requireModel() const {
     if (!model_) throw ModelError("no model is loaded: choose a CXR-LLaVA model folder first");
@@ -79,7 +75,7 @@ class ModelBackend final : public EngineBackend {
 
   std::unique_ptr<Model> model_;
   std::shared_ptr<const EncodedImage> encoded_;
-  size_t encodedKey_ = 0;
+  std::string encodedIdentity_;
   std::unique_ptr<Conversation> conversation_;
 };
 

@@ -22,7 +22,7 @@ void EngineBackend::restore(const std::vector<Message>&) {
   throw ModelError("this engine cannot continue a stored conversation; start a new one on the image");
 }
 
-bool EngineBackend::prepare(const ImageInput&, const PhaseProgress&) { return false; }
+bool EngineBackend::prepare(const ImageInput&, const std::string&, const PhaseProgress&) { return false; }
 
 namespace {
 
@@ -111,11 +111,10 @@ PreprocessInfo ScriptedBackend::preprocess(const ImageInput& image) const {
   return out;
 }
 
-void ScriptedBackend::startConversation(const ImageInput& image, const PhaseProgress& progress) {
+void ScriptedBackend::startConversation(const ImageInput&, const std::string& identity,
+                                        const PhaseProgress& progress) {
   if (!loaded_) throw ModelError("no model is loaded: load a model folder first");
-  const size_t key = std::hash<std::string_view>{}(std::string_view(
-      reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size()));
-  if (!hasConversation_ || key != imageKey_) {
+  if (!hasConversation_ || identity != imageIdentity_) {
     hasConversation_ = false;
     if (progress && !progress(Phase::Preprocess, 0, 1)) throw Cancelled();
     for (int layer = 0; layer < script_.visionLayers; ++layer) {
@@ -123,7 +122,7 @@ void ScriptedBackend::startConversation(const ImageInput& image, const PhaseProg
       if (progress && !progress(Phase::Vision, layer + 1, script_.visionLayers)) throw Cancelled();
     }
     ++encodeCount_;
-    imageKey_ = key;
+    imageIdentity_ = identity;
   }
   hasConversation_ = true;
   turns_.clear();

@@ -31,6 +31,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextBrowser>
+#include <QToolButton>
 
 using cxr::app::AssistantIntegration;
 using cxr::app::MainWindow;
@@ -125,7 +126,7 @@ class TestAppAssistant : public QObject {
     QCOMPARE(c.window.splitter()->widget(1), static_cast<QWidget*>(c.assistant->panel()));
     QCOMPARE(c.window.assistantPanel(), static_cast<QWidget*>(c.assistant->panel()));
     for (const char* item : {"Write Report", "Differential Diagnosis", "Stop", "New Conversation",
-                             "History…", "Include Identifying Fields in Exports", "Choose Model Folder…"})
+                             "History…", "Include Identifying Fields in Exports", "Model Settings…"})
       QVERIFY2(menuAction(c.window, QStringLiteral("Assistant"), QString::fromUtf8(item)), item);
     QAction* identifying = c.assistant->includeIdentifyingAction();
     QVERIFY(identifying->isCheckable());
@@ -134,9 +135,9 @@ class TestAppAssistant : public QObject {
     QVERIFY(!menuAction(c.window, QStringLiteral("Assistant"), QStringLiteral("Write Report"))->isEnabled());
     // The model's status reaches the status bar.
     QVERIFY(c.loadScriptedModel());
-    QTRY_VERIFY(!c.assistant->modelStatusLabel()->text().contains(u"not loaded"));
-    QVERIFY2(c.assistant->modelStatusLabel()->text().contains(u"bf16"),
-             qPrintable(c.assistant->modelStatusLabel()->text()));
+    QTRY_VERIFY(!c.assistant->modelStatusButton()->text().contains(u"not loaded"));
+    QVERIFY2(c.assistant->modelStatusButton()->text().contains(u"bf16"),
+             qPrintable(c.assistant->modelStatusButton()->text()));
   }
 
   void openingAnImageHandsThePanelTheModelImage() {

@@ -2,6 +2,7 @@
 #include "cxr/assistant/batch_run.h"
 #include "cxr/assistant/chat_panel.h"
 #include "cxr/assistant/history_browser.h"
+#include "support/image_sources.h"
 #include "cxr/assistant/question_box.h"
 #include "cxr/assistant/scripted_backend.h"
 
@@ -41,15 +42,7 @@ BackendScript script(std::chrono::milliseconds tokenDelay = 1ms) {
 }
 
 ModelImageSource imageSource() {
-  ModelImageSource src;
-  src.defaultWindow = QImage(80, 64, QImage::Format_Grayscale8);
-  src.defaultWindow.fill(90);
-  src.currentWindow = QImage(80, 64, QImage::Format_Grayscale8);
-  src.currentWindow.fill(160);
-  src.defaultWindowText = QStringLiteral("center 2048, width 4096 (file default)");
-  src.currentWindowText = QStringLiteral("center 1000, width 500 (on screen)");
-  src.filePath = QStringLiteral("/data/cxr/chest.dcm");
-  src.sha256 = QString(64, u'a');
+  ModelImageSource src = cxr::test::fakeImageSource();
   src.patient = {QStringLiteral("DOE^JANE"), QStringLiteral("ID42"), {}, {}};
   return src;
 }
@@ -260,6 +253,7 @@ void TestChatPanel::windowDragKeepsTheConversation() {
   QCOMPARE(h.backend->encodeCount(), 1);
   ModelImageSource dragged = imageSource();
   dragged.currentWindow.fill(200);  // the user drags the window on screen
+  dragged.currentWindowText = QStringLiteral("center 1200, width 500 (on screen)");
   h.panel->setImageSource(dragged);
   QVERIFY(h.idle());
   QCOMPARE(h.panel->transcript().exchangeCount(), 1);  // kept

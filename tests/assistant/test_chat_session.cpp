@@ -3,6 +3,7 @@
 // conversation, and failures closing the streaming answer.
 #include "cxr/assistant/chat_session.h"
 #include "cxr/assistant/scripted_backend.h"
+#include "support/image_sources.h"
 
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -21,18 +22,7 @@ BackendScript script(std::chrono::milliseconds tokenDelay = 1ms) {
   return s;
 }
 
-ModelImageSource imageSource(const QString& path = QStringLiteral("/data/cxr/chest.dcm"), int gray = 90) {
-  ModelImageSource src;
-  src.defaultWindow = QImage(80, 64, QImage::Format_Grayscale8);
-  src.defaultWindow.fill(gray);
-  src.currentWindow = QImage(80, 64, QImage::Format_Grayscale8);
-  src.currentWindow.fill(gray + 70);
-  src.defaultWindowText = QStringLiteral("center 2048, width 4096 (file default)");
-  src.currentWindowText = QStringLiteral("center 1000, width 500 (on screen)");
-  src.filePath = path;
-  src.sha256 = QString(64, path.endsWith(QStringLiteral(".dcm")) ? u'a' : u'b');
-  return src;
-}
+using cxr::test::fakeImageSource;
 
 struct Harness {
   QTemporaryDir dir;
@@ -48,7 +38,7 @@ struct Harness {
     engine = std::make_unique<AssistantEngine>(std::move(b));
     session = std::make_unique<ChatSession>(*engine, history.get());
     engine->loadModel(QStringLiteral("/models/fake"));
-    session->setImageSource(imageSource());
+    session->setImageSource(fakeImageSource());
   }
   ~Harness() {
     session.reset();
@@ -166,17 +156,18 @@ void TestChatSession::editReplacesTheLastQuestion() {
 void TestChatSession::imageChoiceAndWindowDrag() {
   Harness h;
   QVERIFY(h.idle());
-  QCOMPARE(h.session->chosenImage(), imageSource().defaultWindow);
+  QCOMPARE(h.session->chosenImage(), fakeImageSource().defaultWindow);
   h.session->setImageChoice(ModelImageChoice::CurrentWindow);
-  QCOMPARE(h.session->chosenImage(), imageSource().currentWindow);
+  QCOMPARE(h.session->chosenImage(), fakeImageSource().currentWindow);
   QCOMPARE(h.session->chosenWindowText(), QStringLiteral("center 1000, width 500 (on screen)"));
   h.session->ask(RequestKind::Report, {}, {});
   QVERIFY(h.idle());
   QCOMPARE(h.backend->encodeCount(), 1);
   // Dragging the window while a conversation runs keeps it; the new rendering waits.
   QSignalSpy waiting(h.session.get(), &ChatSession::imageWaiting);
-  ModelImageSource dragged = imageSource();
+  ModelImageSource dragged = fakeImageSource();
   dragged.currentWindow.fill(230);
+  dragged.currentWindowText = QStringLiteral("center 1200, width 500 (on screen)");  // the window's identity
   h.session->setImageSource(dragged);
   QCOMPARE(waiting.count(), 1);
   QCOMPARE(h.session->transcript().exchangeCount(), 1);
@@ -190,9 +181,9 @@ void TestChatSession::imageChoiceAndWindowDrag() {
   QVERIFY(h.idle());
   QCOMPARE(h.backend->encodeCount(), 2);  // now the dragged rendering
   const auto stored = h.history->conversation(h.session->historyConversationId());
-  QCOMPARE(stored->image.windowText, QStringLiteral("center 1000, width 500 (on screen)"));
+  QCOMPARE(stored->image.windowText, QStringLiteral("center 1200, width 500 (on screen)"));
   // Without an on-screen rendering, the default one is used whatever the choice.
-  ModelImageSource onlyDefault = imageSource(QStringLiteral("/data/cxr/plain.png"));
+  ModelImageSource onlyDefault = fakeImageSource(QStringLiteral("/data/cxr/plain.png"));
   onlyDefault.currentWindow = {};
   h.session->setImageSource(onlyDefault);
   QCOMPARE(h.session->chosenImage(), onlyDefault.defaultWindow);
@@ -204,7 +195,7 @@ void TestChatSession::anotherFileStartsOver() {
   h.session->ask(RequestKind::Report, {}, {});
   QVERIFY(h.idle());
   const qint64 first = h.session->historyConversationId();
-  h.session->setImageSource(imageSource(QStringLiteral("/data/cxr/other.png"), 20));
+  h.session->setImageSource(fakeImageSource(QStringLiteral("/data/cxr/other.png"), 20));
   QVERIFY(h.session->transcript().isEmpty());
   h.session->ask(RequestKind::Report, {}, {});
   QVERIFY(h.idle());
@@ -218,7 +209,7 @@ void TestChatSession::continuesAConversationFromTheHistory() {
   h.session->ask(RequestKind::Question, QStringLiteral("Is there a pneumothorax?"), {});
   QVERIFY(h.idle());
   const qint64 id = h.session->historyConversationId();
-  h.session->setImageSource(imageSource(QStringLiteral("/data/cxr/other.png"), 20));  // elsewhere
+  h.session->setImageSource(fakeImageSource(QStringLiteral("/data/cxr/other.png"), 20));  // elsewhere
   QVERIFY(h.idle());
   // Reopen: the record's image arrives after the record (the app opens the file meanwhile).
   const auto record = h.history->conversation(id);
@@ -226,7 +217,7 @@ void TestChatSession::continuesAConversationFromTheHistory() {
   h.session->restoreConversation(*record);
   QVERIFY(!h.session->isReadOnlyRestore());
   QCOMPARE(h.session->transcript().exchangeCount(), 1);
-  h.session->setImageSource(imageSource());
+  h.session->setImageSource(fakeImageSource());
   QCOMPARE(h.session->transcript().exchangeCount(), 1);  // kept, not wiped by its own image
   QVERIFY(h.idle());
   h.session->submitQuestion(QStringLiteral("Any effusion?"), {});

@@ -2,6 +2,7 @@
 // regenerate / edit, failures as messages, a responsive GUI thread, and a destructor that stops.
 #include "cxr/assistant/engine_worker.h"
 #include "cxr/assistant/scripted_backend.h"
+#include "support/image_sources.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -13,15 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-cxr::ImageInput grayImage(int w = 80, int h = 64, uint8_t base = 10) {
-  cxr::ImageInput img;
-  img.width = w;
-  img.height = h;
-  img.channels = 1;
-  img.pixels.resize(size_t(w) * h);
-  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t(base + i % 200);
-  return img;
-}
+using cxr::test::grayImageInput;
 
 struct Harness {
   ScriptedBackend* backend = nullptr;  // owned by the worker; read only while idle
@@ -54,7 +47,7 @@ struct Harness {
   bool waitIdle() { return QTest::qWaitFor([&] { return !engine->isBusy(); }, 30000); }
   bool loadAndSetImage() {
     engine->loadModel(QStringLiteral("/models/fake"));
-    engine->setImage(grayImage());
+    engine->setImage(grayImageInput());
     return waitIdle() && engine->isModelLoaded();
   }
 };
@@ -78,6 +71,7 @@ class TestEngineWorker : public QObject {
   void stopAtEachStage();
   void regenerateAndEdit();
   void newConversationReusesEncoding();
+  void anImageIsEncodedOncePerIdentity();
   void regenerateAfterStopDuringEncoding();
   void failuresArriveAsMessages();
   void refusedTurnLeavesTheConversationUsable();
@@ -165,7 +159,7 @@ void TestEngineWorker::stopAtEachStage() {
   QObject::connect(h.engine.get(), &AssistantEngine::tokenStreamed, h.engine.get(), [&] { onEvent(QStringLiteral("token")); });
 
   h.engine->loadModel(QStringLiteral("/models/fake"));
-  h.engine->setImage(grayImage());
+  h.engine->setImage(grayImageInput());
   QVERIFY(h.waitIdle());
   if (stage == QStringLiteral("loadProgress")) {
     QVERIFY(stopped);
@@ -236,11 +230,35 @@ void TestEngineWorker::newConversationReusesEncoding() {
   QVERIFY(h.waitIdle());
   QCOMPARE(h.answers[1].userMessage, QStringLiteral("<image>\nEffusion?"));
   QCOMPARE(h.backend->encodeCount(), 1);
-  h.engine->setImage(grayImage(80, 64, 99));  // another image: encoded again, fresh conversation
+  h.engine->setImage(grayImageInput(80, 64, 99));  // another image: encoded again, fresh conversation
   h.engine->ask(RequestKind::Question, QStringLiteral("And here?"), {});
   QVERIFY(h.waitIdle());
   QCOMPARE(h.answers[2].userMessage, QStringLiteral("<image>\nAnd here?"));
   QCOMPARE(h.backend->encodeCount(), 2);
+}
+
+void TestEngineWorker::anImageIsEncodedOncePerIdentity() {
+  // The identity (file hash + frame + window) decides, not the pixels: the same identity handed
+  // over again is not encoded again; the same pixels under another window's identity are.
+  Harness h(fastScript());
+  h.engine->loadModel(QStringLiteral("/models/fake"));
+  const QString first = QStringLiteral("sha256:%1 frame:0 window:center 40, width 400").arg(QString(64, u'a'));
+  h.engine->setImage(grayImageInput(), first);
+  h.engine->ask(RequestKind::Report, {}, {});
+  QVERIFY(h.waitIdle());
+  h.engine->setImage(grayImageInput(), first);  // the same file fed again (a new conversation on it)
+  h.engine->ask(RequestKind::Question, QStringLiteral("Effusion?"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.backend->encodeCount(), 1);
+  h.engine->setImage(grayImageInput(), QStringLiteral("sha256:%1 frame:0 window:center 60, width 400").arg(QString(64, u'a')));
+  h.engine->ask(RequestKind::Question, QStringLiteral("And now?"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.backend->encodeCount(), 2);
+  h.engine->setImage(grayImageInput());  // no identity: counts as a new image every time
+  h.engine->ask(RequestKind::Question, QStringLiteral("Here?"), {});
+  QVERIFY(h.waitIdle());
+  QCOMPARE(h.backend->encodeCount(), 3);
+  QVERIFY(h.failures.isEmpty());
 }
 
 void TestEngineWorker::regenerateAfterStopDuringEncoding() {

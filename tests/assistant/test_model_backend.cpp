@@ -2,7 +2,7 @@
 // greedy answer identical to the reference, signal order, follow-up prefill of new tokens only,
 // regenerate reproduces a greedy answer, Stop at every stage leaves the engine usable, the preview
 // is the exact crop, and a batch run exports the real answer to PDF.
-#include "golden_data.h"
+#include "support/golden_data.h"
 #include "cxr/assistant/batch_run.h"
 #include "cxr/assistant/model_backend.h"
 #include "cxr/assistant/prompting.h"
@@ -249,10 +249,10 @@ void TestModelBackend::stopAtEachStageLeavesEngineUsable() {
   backend->load(checkpoint().toStdString(), f32().toEngine(), {});
   QVERIFY(backend->isLoaded());
   const cxr::ImageInput image = toImageInput(QImage(imagePath()));
-  QVERIFY_THROWS_EXCEPTION(cxr::Cancelled, backend->startConversation(image, [](cxr::Phase p, int, int) {
+  QVERIFY_THROWS_EXCEPTION(cxr::Cancelled, backend->startConversation(image, "sample", [](cxr::Phase p, int, int) {
     return p != cxr::Phase::Vision;
   }));
-  backend->startConversation(image, {});
+  backend->startConversation(image, "sample", {});
   const std::string message = composeUserMessage(RequestKind::Report, {}).toStdString();
   auto prefillStop = backend->send(message, greedy16().toEngine(), {}, [](cxr::Phase p, int, int) { return p != cxr::Phase::Prefill; });
   QCOMPARE(int(prefillStop.stopReason), int(cxr::StopReason::Cancelled));

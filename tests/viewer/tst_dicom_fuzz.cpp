@@ -1,7 +1,7 @@
 // Bad input never crashes, hangs or aborts: truncated prefixes of real files, randomly corrupted
 // bytes, pure garbage and hand-made hostile headers must each either load or give an error that
 // names the file. Bounded (a few thousand small loads, seeded RNG) so it runs in seconds.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 

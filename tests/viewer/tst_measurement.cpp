@@ -1,6 +1,7 @@
 // Measurement geometry and ROI statistics, with every calibration case: PixelSpacing,
 // ImagerPixelSpacing ("at detector"), none (pixels), and anisotropic row/column spacing.
 #include "cxr/viewer/measurement.h"
+#include "support/synthetic_radiograph.h"
 
 #include <QTest>
 
@@ -22,25 +23,14 @@ Calibration calibration(Calibration::Source source, double row, double column) {
 // A 10x8 gray image whose stored value at (x, y) is x + 10*y, with rescale 2*s - 100 "HU", so
 // every ROI's expected statistics can be worked out by hand.
 RadiographImage syntheticImage(const Calibration& cal = {}) {
-  RadiographImage img;
-  img.width = 10;
-  img.height = 8;
-  img.bitsAllocated = 16;
-  img.bitsStored = 12;
+  RadiographImage img = cxr::test::grayRadiograph(10, 8, [](int x, int y) { return qint32(x + 10 * y); });
   img.rescaleSlope = 2;
   img.rescaleIntercept = -100;
   img.rescaleType = QStringLiteral("HU");
   img.calibration = cal;
-  std::vector<qint32> data;
-  for (int y = 0; y < img.height; ++y)
-    for (int x = 0; x < img.width; ++x)
-      data.push_back(x + 10 * y);
-  img.framesData.push_back(data);
   // A second frame, all 7, to check that statistics follow the measurement's frame.
-  img.framesData.push_back(std::vector<qint32>(data.size(), 7));
+  img.framesData.push_back(std::vector<qint32>(img.framesData[0].size(), 7));
   img.frames = 2;
-  img.minStored = 0;
-  img.maxStored = 79;
   return img;
 }
 

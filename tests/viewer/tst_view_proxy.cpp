@@ -3,6 +3,7 @@
 // same picture through it.
 #include "cxr/viewer/display_proxy.h"
 #include "cxr/viewer/viewer_widget.h"
+#include "support/synthetic_radiograph.h"
 
 #include <QTest>
 
@@ -11,14 +12,7 @@ using namespace cxr::viewer;
 namespace {
 
 RadiographImage grayImage(int w, int h, const std::vector<qint32>& values) {
-  RadiographImage img;
-  img.width = w;
-  img.height = h;
-  img.bitsAllocated = 16;
-  img.bitsStored = 12;
-  img.framesData.push_back(values);
-  img.minStored = *std::min_element(values.begin(), values.end());
-  img.maxStored = *std::max_element(values.begin(), values.end());
+  RadiographImage img = cxr::test::grayRadiograph(w, h, values);
   img.rescaleSlope = 2;
   img.rescaleType = QStringLiteral("US");
   return img;

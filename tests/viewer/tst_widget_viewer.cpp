@@ -5,6 +5,7 @@
 #include "cxr/viewer/viewer_actions.h"
 #include "cxr/viewer/viewer_widget.h"
 #include "cxr/viewer/window_dialog.h"
+#include "support/synthetic_radiograph.h"
 
 #include <QAction>
 #include <QDoubleSpinBox>
@@ -21,20 +22,10 @@ namespace {
 
 // 200x100 gray, stored values 0..1000 in a horizontal ramp, isotropic 0.5 mm pixel spacing.
 std::shared_ptr<RadiographImage> rampImage() {
-  auto img = std::make_shared<RadiographImage>();
+  auto img = std::make_shared<RadiographImage>(
+      cxr::test::grayRadiograph(200, 100, [](int x, int) { return qint32(x * 1000 / 199); }));
   img->path = QStringLiteral("/data/Doe_John_chest.png");
   img->formatName = QStringLiteral("synthetic 16-bit");
-  img->width = 200;
-  img->height = 100;
-  img->bitsAllocated = 16;
-  img->bitsStored = 12;
-  std::vector<qint32> data;
-  for (int y = 0; y < img->height; ++y)
-    for (int x = 0; x < img->width; ++x)
-      data.push_back(x * 1000 / (img->width - 1));
-  img->framesData.push_back(data);
-  img->minStored = 0;
-  img->maxStored = 1000;
   img->calibration.source = Calibration::Source::PixelSpacing;
   img->calibration.rowSpacingMm = img->calibration.columnSpacingMm = 0.5;
   VoiWindow w;

@@ -5,6 +5,8 @@
 
 #include <QString>
 
+#include <QFileInfo>
+
 namespace cxr::viewer::detail {
 
 // Ordinary image files through QImageReader (PNG 8/16-bit, JPEG, TIFF, BMP).
@@ -15,6 +17,10 @@ LoadResult loadDicomFile(const QString& path, const LoadOptions& options);
 
 // True when the file carries the Part 10 preamble + "DICM" magic.
 bool hasDicomMagic(const QString& path);
+// Lowercase hex SHA-256 of the file's bytes (one memory mapping); empty when it cannot be read.
+QString fileSha256(const QString& path);
+// Picks the loader by content (loadRadiograph after its checks and the hash).
+LoadResult decodeFile(const QString& path, const QFileInfo& info, const LoadOptions& options);
 
 // "Cannot open <name>: <reason>" (one sentence naming the file, as every loader error does).
 QString loadError(const QString& path, const QString& reason);

@@ -1,6 +1,7 @@
 // RadiographImage's small methods, and loadRadiograph(): which loader a file goes to.
 #include "loaders.h"
 
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -140,6 +141,33 @@ LoadResult loadRadiograph(const QString& path, const LoadOptions& options) {
   if (!info.isReadable()) return {nullptr, detail::loadError(path, QStringLiteral("the file is not readable (check its permissions)."))};
   if (info.size() == 0) return {nullptr, detail::loadError(path, QStringLiteral("the file is empty."))};
 
+  // The file's identity is hashed here, from one mapping of its bytes, on the loading thread: a
+  // result always carries the hash of the bytes it was decoded from, and nobody reads the file again.
+  const QString sha256 = detail::fileSha256(path);
+  if (sha256.isEmpty()) return {nullptr, detail::loadError(path, QStringLiteral("the file could not be read (check its permissions, or whether it is still being copied)."))};
+  LoadResult result = detail::decodeFile(path, info, options);
+  if (result.ok())  // fresh from the loader and not shared yet
+    std::const_pointer_cast<RadiographImage>(result.image)->sha256 = sha256;
+  return result;
+}
+
+namespace detail {
+
+QString fileSha256(const QString& path) {
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) return {};
+  QCryptographicHash hash(QCryptographicHash::Sha256);
+  if (const qint64 size = file.size(); size > 0) {
+    if (const uchar* data = file.map(0, size)) {
+      hash.addData(QByteArrayView(data, size));
+      return QString::fromLatin1(hash.result().toHex());
+    }
+  }
+  if (!hash.addData(&file)) return {};  // a file that cannot be mapped (a pipe, some network shares)
+  return QString::fromLatin1(hash.result().toHex());
+}
+
+LoadResult decodeFile(const QString& path, const QFileInfo& info, const LoadOptions& options) {
   if (detail::hasDicomMagic(path)) return detail::loadDicomFile(path, options);
 
   // Ordinary image formats are recognised by content, so a PNG named .dcm still opens.
@@ -156,6 +184,8 @@ LoadResult loadRadiograph(const QString& path, const LoadOptions& options) {
   LoadResult image = detail::loadImageFile(path, options);
   return image.ok() ? image : dicom;
 }
+
+}  // namespace detail
 
 namespace {
 

@@ -92,6 +92,10 @@ class ChatPanel : public QWidget {
   const Transcript& transcript() const { return session_->transcript(); }
   QuestionBox* questionBox() const { return question_; }
   QString statusText() const;
+  // The notice above the conversation while no model is loaded (the state, Choose model folder,
+  // the loading progress). A window that shows the model in its status bar and a settings dialog
+  // turns it off, so the conversation keeps the panel's height; statusText() still says it all.
+  void setModelNoticeShown(bool shown);
   // The history store now writes another file (a new history after damage): the conversation on
   // screen is stored anew from its next turn, and the old file's row ids are forgotten.
   void forgetStoredIds();
@@ -129,6 +133,7 @@ class ChatPanel : public QWidget {
   QTextCursor streamCursor_;  // the end of the streaming answer in the transcript
   bool includeIdentifying_ = false;
   bool prepareWhileLooking_ = true;
+  bool modelNoticeShown_ = true;
   QString decoderWeights_ = LoadSettings{}.weights;
 
   QFrame* modelBox_ = nullptr;  // shown while no model is loaded (the status bar has the loaded one)
@@ -162,7 +167,7 @@ class ChatPanel : public QWidget {
   QPushButton* regenerate_ = nullptr;
   QPushButton* edit_ = nullptr;
   QPushButton* newConversation_ = nullptr;
-  QToolButton* export_ = nullptr;
+  QPushButton* export_ = nullptr;
   QPushButton* historyButton_ = nullptr;
   QuestionBox* question_ = nullptr;
   QPushButton* send_ = nullptr;

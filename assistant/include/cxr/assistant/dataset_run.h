@@ -47,7 +47,8 @@ struct DatasetRunSettings {
 // One image as the model sees it, or why it could not be read.
 struct DatasetImage {
   cxr::ImageInput pixels;
-  QString error;  // empty when read
+  QString sha256;  // of the file, when the reader took it while reading (the app's reader does)
+  QString error;   // empty when read
 };
 using DatasetImageReader = std::function<DatasetImage(const QString& absolutePath, const QString& window)>;
 

@@ -32,7 +32,11 @@ class EngineBackend {
 
   // Encodes the image (unless it is the one already encoded) and starts a fresh conversation on
   // it with the stock system prompt. Throws cxr::Cancelled when progress returns false.
-  virtual void startConversation(const ImageInput& image, const PhaseProgress& progress) = 0;
+  // `identity` names the pixels (the file's SHA-256, frame and window: ModelImageSource::identity,
+  // or one the worker made up): the image counts as the one already encoded when its identity is
+  // equal, so no backend hashes pixels.
+  virtual void startConversation(const ImageInput& image, const std::string& identity,
+                                 const PhaseProgress& progress) = 0;
   virtual bool hasConversation() const = 0;
 
   // One turn: user message verbatim (the first carries "<image>\n").
@@ -62,7 +66,7 @@ class EngineBackend {
   // so that the first question on it prefills only its own text. Changes no conversation. Throws
   // cxr::Cancelled when progress returns false (within one layer). Returns whether anything is
   // prepared; the default prepares nothing (backends without a prefix cache).
-  virtual bool prepare(const ImageInput& image, const PhaseProgress& progress);
+  virtual bool prepare(const ImageInput& image, const std::string& identity, const PhaseProgress& progress);
 };
 
 // Readable stop reason without linking the engine's toString (the fake backend needs none).

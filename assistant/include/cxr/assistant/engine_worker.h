@@ -43,7 +43,7 @@ class EngineWorker : public QObject {
 
   // Invoked queued from AssistantEngine, run in the worker thread.
   Q_INVOKABLE void load(quint64 requestId, const QString& folder, const cxr::assistant::LoadSettings& settings);
-  Q_INVOKABLE void setImage(quint64 requestId, const cxr::ImageInput& image);
+  Q_INVOKABLE void setImage(quint64 requestId, const cxr::ImageInput& image, const QString& identity);
   Q_INVOKABLE void preview(quint64 requestId, const cxr::ImageInput& image);
   Q_INVOKABLE void ask(quint64 requestId, cxr::assistant::RequestKind kind, const QString& question,
                        const cxr::assistant::SamplingSettings& sampling);
@@ -94,6 +94,10 @@ class EngineWorker : public QObject {
   std::unique_ptr<EngineBackend> backend_;
   std::shared_ptr<StopControl> stop_;
   ImageInput image_;
+  // Names image_'s pixels for the backend (ModelImageSource::identity); an image handed over
+  // without one gets "unnamed image N", new at each setImage.
+  std::string imageIdentity_;
+  quint64 unnamedImages_ = 0;
   bool imageChanged_ = false;
   int exchanges_ = 0;  // user+assistant turns in the backend's conversation
   RequestKind lastKind_ = RequestKind::Question;
@@ -114,7 +118,9 @@ class AssistantEngine : public QObject {
   ~AssistantEngine() override;  // stops whatever runs and waits for the thread
 
   void loadModel(const QString& folder, const LoadSettings& settings = {});
-  void setImage(const ImageInput& image);
+  // `identity`: what the pixels are (ModelImageSource::identity: the file's SHA-256, frame and
+  // window). The engine encodes an image once per identity; empty: these pixels count as new.
+  void setImage(const ImageInput& image, const QString& identity = {});
   void requestPreview(const ImageInput& image);
   void ask(RequestKind kind, const QString& question, const SamplingSettings& sampling);
   void regenerate(const SamplingSettings& sampling);

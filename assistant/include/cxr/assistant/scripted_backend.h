@@ -42,7 +42,7 @@ class ScriptedBackend : public EngineBackend {
   bool isLoaded() const override { return loaded_; }
   ModelInfo info() const override { return info_; }
   PreprocessInfo preprocess(const ImageInput& image) const override;
-  void startConversation(const ImageInput& image, const PhaseProgress& progress) override;
+  void startConversation(const ImageInput& image, const std::string& identity, const PhaseProgress& progress) override;
   bool hasConversation() const override { return hasConversation_; }
   GenerationResult send(const std::string& userMessage, const SamplingParams& sampling,
                         const TokenCallback& onToken, const PhaseProgress& progress) override;
@@ -66,7 +66,7 @@ class ScriptedBackend : public EngineBackend {
   ModelInfo info_;
   bool loaded_ = false;
   bool hasConversation_ = false;
-  size_t imageKey_ = 0;
+  std::string imageIdentity_;  // of the image encoded last
   int encodeCount_ = 0;
   int sendCount_ = 0;
   int answerCounter_ = 0;

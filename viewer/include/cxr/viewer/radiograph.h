@@ -76,6 +76,9 @@ struct DisplayFields {
 class RadiographImage {
  public:
   QString path;
+  // Lowercase hex SHA-256 of the file's bytes, taken by loadRadiograph while it loads the file (the
+  // image's identity for the assistant and the history: no one reads the file a second time).
+  QString sha256;
   QString formatName;        // "DICOM (JPEG 2000 Lossless)", "PNG 16-bit", ...
   int width = 0;
   int height = 0;
