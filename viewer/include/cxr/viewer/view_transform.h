@@ -1,6 +1,6 @@
 // Where the image sits in the viewer: zoom, pan, rotation and flips, and the mapping between widget
 // and image coordinates. Plain maths with no widget, so every invariant is unit-tested
-// (tests/viewer/tst_viewtransform.cpp).
+// (tests/viewer/test_viewtransform.cpp).
 //
 // Coordinates:
 //  - image coordinates: pixel (i, j) covers [i, i+1) x [j, j+1); the image centre is (w/2, h/2).

@@ -2,7 +2,7 @@
 // declares gigapixels) refused from the header before decoding, compressed frames that disagree
 // with their DICOM header refused naming both, and truncated JPEG data refused (or, on request,
 // loaded with the "incomplete image" mark) instead of shown with gray rows.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 #include "j2k_test_encoder.h"
@@ -349,4 +349,4 @@ class TestImagingHostile : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestImagingHostile)
-#include "tst_imaging_hostile.moc"
+#include "test_imaging_hostile.moc"

@@ -1,7 +1,7 @@
 // JPEG 2000 in DICOM: how encapsulated fragments become frames (PS3.5 A.4) and how the codestream's
 // precision and signedness meet BitsStored / PixelRepresentation. The files are made here: frames
 // encoded with OpenJPEG, split into fragments, with or without a Basic Offset Table.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 #include "j2k_test_encoder.h"
@@ -195,4 +195,4 @@ class TestDicomJ2kFragments : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomJ2kFragments)
-#include "tst_dicom_j2k_fragments.moc"
+#include "test_dicom_j2k_fragments.moc"

@@ -1,7 +1,7 @@
 // Bad input never crashes, hangs or aborts: truncated prefixes of real files, randomly corrupted
 // bytes, pure garbage and hand-made hostile headers must each either load or give an error that
 // names the file. Bounded (a few thousand small loads, seeded RNG) so it runs in seconds.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 
@@ -157,4 +157,4 @@ class TestDicomFuzz : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomFuzz)
-#include "tst_dicom_fuzz.moc"
+#include "test_dicom_fuzz.moc"

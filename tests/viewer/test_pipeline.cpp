@@ -1,7 +1,7 @@
 // The display pipeline, rule by rule, on synthetic DICOM files whose every value is known:
 // window maths (PS3.3 C.11.2.1.2), Modality LUT / rescale, VOI LUT, inversion after VOI, the
 // MONOCHROME1 / MONOCHROME2 twin rule, signed and masked pixels, presets and defaults.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 
@@ -502,4 +502,4 @@ class TestPipeline : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestPipeline)
-#include "tst_pipeline.moc"
+#include "test_pipeline.moc"

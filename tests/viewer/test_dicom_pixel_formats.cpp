@@ -3,7 +3,7 @@
 // Interpretation x Planar Configuration x odd/even widths x frames. Each file must be decoded into a
 // consistent image or refused with a message naming the file: never a crash. This is the test the
 // sanitized suite (ASan + UBSan) relies on for the native decoder's bounds.
-#include "tst_dicom_synthetic.h"
+#include "support/dicom_synthetic.h"
 
 #include "cxr/viewer/radiograph.h"
 
@@ -185,4 +185,4 @@ class TestDicomPixelFormats : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomPixelFormats)
-#include "tst_dicom_pixel_formats.moc"
+#include "test_dicom_pixel_formats.moc"
