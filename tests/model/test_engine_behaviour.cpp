@@ -20,13 +20,6 @@ using namespace fixtures;
 
 namespace {
 
-cxr::SamplingParams greedy(int steps) {
-  cxr::SamplingParams p;
-  p.temperature = 0;
-  p.maxNewTokens = steps;
-  return p;
-}
-
 std::vector<int32_t> head(const std::vector<int32_t>& v, size_t n) {
   return std::vector<int32_t>(v.begin(), v.begin() + std::min(n, v.size()));
 }

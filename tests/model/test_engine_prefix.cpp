@@ -25,14 +25,6 @@ using namespace fixtures;
 
 namespace {
 
-cxr::SamplingParams greedy(int steps) {
-  cxr::SamplingParams p;
-  p.temperature = 0;
-  p.maxNewTokens = steps;
-  p.seed = 0;
-  return p;
-}
-
 std::string errorOf(const std::function<void()>& call) {
   try {
     call();
@@ -97,6 +89,21 @@ void goldenCasesOnOneImage(const fs::path& root, const std::string& name) {
   CHECK_EQ_VEC(r3.tokenIds, intList(*shortCase.find("cases")->at(0).find("greedy_ids")), name + ": short greedy ids");
 }
 
+// The same bf16 checkpoint twice: with the prefix cache off (every prompt computed from scratch,
+// the reference's behaviour) and with the default cache.
+struct ColdAndWarm {
+  std::unique_ptr<cxr::Model> cold, warm;
+};
+ColdAndWarm coldAndWarm(const fs::path& root) {
+  const fs::path folder = root / "checkpoint";
+  cxr::LoadOptions opt;
+  opt.dtype = "bf16";
+  opt.threads = 2;
+  cxr::LoadOptions off = opt;
+  off.prefixCacheImages = 0;
+  return {cxr::Model::load(folder.string(), off), cxr::Model::load(folder.string(), opt)};
+}
+
 struct Turn {
   std::vector<int32_t> promptIds, tokenIds;
   int prefill = 0, reused = 0;
@@ -119,14 +126,7 @@ std::vector<Turn> threeConversations(cxr::Model& model, const std::shared_ptr<co
 }
 
 void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name) {
-  const fs::path folder = root / "checkpoint";
-  cxr::LoadOptions opt;
-  opt.dtype = "bf16";
-  opt.threads = 2;
-  cxr::LoadOptions off = opt;
-  off.prefixCacheImages = 0;
-  auto cold = cxr::Model::load(folder.string(), off);
-  auto warm = cxr::Model::load(folder.string(), opt);
+  auto [cold, warm] = coldAndWarm(root);
   CHECK(warm->prefixCacheImages() == 2 && cold->prefixCacheImages() == 0, name + ": default 2 images; 0 when asked");
   const cxr::ImageInput crop = loadGrayPng(root / "report" / "nih_cxr14_00000001_000.crop_uint8.png");
   const int rows = warm->info().imageTokens;
@@ -157,14 +157,7 @@ void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name
 }
 
 void prepareKeyAndBounds(const fs::path& root) {
-  const fs::path folder = root / "checkpoint";
-  cxr::LoadOptions opt;
-  opt.dtype = "bf16";
-  opt.threads = 2;
-  cxr::LoadOptions off = opt;
-  off.prefixCacheImages = 0;
-  auto cold = cxr::Model::load(folder.string(), off);
-  auto model = cxr::Model::load(folder.string(), opt);
+  auto [cold, model] = coldAndWarm(root);
   const cxr::ModelInfo& info = model->info();
   const cxr::ImageInput cropA = loadGrayPng(root / "report" / "nih_cxr14_00000001_000.crop_uint8.png");
   const cxr::ImageInput cropB = loadGrayPng(root / "report" / "nih_cxr14_00027426_000.crop_uint8.png");
@@ -245,9 +238,9 @@ void prepareKeyAndBounds(const fs::path& root) {
         "setPrefixCacheImages(65): " + tooMany);
   CHECK(errorOf([&] { model->setPrefixCacheImages(-1); }).find("0 (off) to 64") != std::string::npos,
         "setPrefixCacheImages(-1) refused");
-  cxr::LoadOptions bad = opt;
+  cxr::LoadOptions bad;
   bad.prefixCacheImages = -3;
-  const std::string loadError = errorOf([&] { cxr::Model::load(folder.string(), bad); });
+  const std::string loadError = errorOf([&] { cxr::Model::load((root / "checkpoint").string(), bad); });
   CHECK(loadError.find("Cannot load the model: -3 images") != std::string::npos, "load with -3 images: " + loadError);
   CHECK(errorOf([&] { model->preparePrefix(nullptr, system); }).find("encode one first") != std::string::npos,
         "preparePrefix without an image is refused");

@@ -41,6 +41,15 @@ inline std::vector<float> readF32(const fs::path& p) {
   return v;
 }
 
+// Greedy decoding (temperature 0: argmax, the reference's rule) of at most `steps` tokens. No seed:
+// greedy draws nothing, and the engine still reports the seed it drew.
+inline cxr::SamplingParams greedy(int steps) {
+  cxr::SamplingParams p;
+  p.temperature = 0;
+  p.maxNewTokens = steps;
+  return p;
+}
+
 // 8-bit gray PNG -> ImageInput (channels 1). Empty image when it cannot be read.
 inline cxr::ImageInput loadGrayPng(const fs::path& p) {
   cxr::ImageInput img;
