@@ -79,7 +79,8 @@ Commands:
   generate      --prompt TEXT     text-only generation (plain LlamaForCausalLM folders too)
   inspect                         validate a model folder and print a summary (exit 0 = loads)
   bench         [--image FILE]    load / vision / prefill / decode / follow-up / second-prompt
-                                  timings, peak RSS
+                [--busy-core]     timings, peak RSS; --busy-core: decode again with a one-core
+                                  busy loop beside it, and its ratio to the idle decode
   make-random-checkpoint --out DIR [--preset 7b|tiny] [--dtype bf16|f16|f32]
                          [--tokenizer-from DIR] [--checkpoint-seed N]
 
@@ -131,6 +132,7 @@ ParseResult parseOptions(int argc, char** argv) {
     if (a == "--json") { o.json = true; continue; }
     if (a == "--quiet") { o.quiet = true; continue; }
     if (a == "--drop-old-turns") { o.dropOldTurns = true; continue; }
+    if (a == "--busy-core") { o.benchBusyCore = true; continue; }
     if (i + 1 >= args.size()) return fail(a + " needs a value");
     const std::string v = args[++i];
     if (a == "--model") o.model = v;

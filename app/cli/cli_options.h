@@ -36,6 +36,7 @@ struct Options {
   uint64_t checkpointSeed = 0;
   // bench
   int benchDecodeTokens = 32;
+  bool benchBusyCore = false;  // --busy-core: decode idle and beside a one-core busy loop
 };
 
 struct ParseResult {

@@ -3,10 +3,16 @@
 #include <QImage>
 #include <QString>
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -352,6 +358,80 @@ cxr::ImageInput syntheticImage() {
   return image;
 }
 
+// What a user's other program does to the decode: a child process that spins on one core from
+// construction until destruction (then it is killed and reaped). A process rather than a thread of
+// ours, so that it competes for the CPU exactly as another program would.
+class BusyCore {
+ public:
+  BusyCore() {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("bench --busy-core: cannot start the busy process: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive bench, even if it crashes
+      volatile unsigned long spins = 0;
+      for (;;) spins = spins + 1;
+    }
+  }
+  ~BusyCore() {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  BusyCore(const BusyCore&) = delete;
+  BusyCore& operator=(const BusyCore&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Decode steps (seconds from one token to the next) of a greedy differential in a new conversation
+// on `image` (its prefix is cached, so the prefill is short), appended to `steps`.
+void timeDecodeSteps(cxr::Model& model, const std::shared_ptr<const cxr::EncodedImage>& image,
+                     const cxr::SamplingParams& greedy, std::vector<double>& steps) {
+  cxr::Conversation conversation(model);
+  conversation.setImage(image);
+  Clock::time_point last{};
+  conversation.send(cxr::prompts::kDifferential, greedy, [&](const cxr::TokenEvent& event) {
+    if (event.index > 0) steps.push_back(secondsSince(last));
+    last = Clock::now();
+    return true;
+  });
+}
+
+// Decode speed idle and beside a one-core busy loop, in alternating rounds so that both see the same
+// machine (its bandwidth and other load drift within minutes).
+struct BusyDecode {
+  double idleTokensPerSecond = 0, busyTokensPerSecond = 0;
+  double ratio() const { return idleTokensPerSecond > 0 ? busyTokensPerSecond / idleTokensPerSecond : 0; }
+};
+BusyDecode measureBusyDecode(cxr::Model& model, const std::shared_ptr<const cxr::EncodedImage>& image,
+                             const cxr::SamplingParams& greedy) {
+  std::vector<double> idle, busy;
+  for (int round = 0; round < 2; ++round) {
+    timeDecodeSteps(model, image, greedy, idle);
+    BusyCore spinner;
+    timeDecodeSteps(model, image, greedy, busy);
+  }
+  BusyDecode r;
+  const double idleStep = median(idle), busyStep = median(busy);
+  r.idleTokensPerSecond = idleStep > 0 ? 1 / idleStep : 0;
+  r.busyTokensPerSecond = busyStep > 0 ? 1 / busyStep : 0;
+  return r;
+}
+
+double loadAverage() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 int runBench(const Options& o) {
   auto model = loadModel(o);
   const cxr::ModelInfo& info = model->info();
@@ -379,6 +459,9 @@ int runBench(const Options& o) {
   secondConversation.setImage(image);
   const auto secondPrompt = secondConversation.send(cxr::prompts::kDifferential, second);
 
+  std::optional<BusyDecode> busy;
+  if (o.benchBusyCore) busy = measureBusyDecode(*model, image, greedy);
+
   const double stepSeconds = meter.medianStepSeconds(), readSeconds = meter.medianReadSeconds();
   const double decodeRate = stepSeconds > 0 ? 1 / stepSeconds : 0;
   const double boundTokensPerSecond = readSeconds > 0 ? 1 / readSeconds : 0;
@@ -389,6 +472,14 @@ int runBench(const Options& o) {
   // buffer (for comparison; the bound above reads the weights themselves).
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
   const double bandwidth = kernels.readBandwidthGBs * 1e9;
+  // The report prefill as a matrix-product rate, to compare with the GEMM alone: 2 FLOPs per decoder
+  // weight and position (the layers' weights: the decode bytes less lm_head, which prefill applies to
+  // the last position only; attention's own products are left out, so this flatters nothing).
+  const double layerWeights = decodeBytes / 2 - double(info.vocabSize) * info.hiddenSize;
+  const double prefillGflops = report.timings.prefillSeconds > 0
+                                   ? 2 * layerWeights * report.timings.prefillPositions / report.timings.prefillSeconds / 1e9
+                                   : 0;
+  const double gemmGflops = info.dtype == "bf16" ? kernels.bf16GemmGflops : kernels.f32GemmGflops;
   if (o.json) {
     Json j;
     j["model"] = info.folder;
@@ -416,6 +507,8 @@ int runBench(const Options& o) {
     j["second_prompt_first_token_s"] = secondPrompt.timings.firstTokenSeconds;
     j["prefix_cache_images"] = model->prefixCacheImages();
     j["prefix_cache_bytes"] = model->prefixCacheBytes();
+    j["prefill_gflops"] = prefillGflops;
+    j["gemm_gflops"] = gemmGflops;
     j["mkldnn_enabled"] = kernels.mkldnnBuilt && kernels.mkldnnEnabled;
     j["bf16_linear_1x4096x4096_ms"] = kernels.bf16GemvMs;
     j["f32_linear_1x4096x4096_ms"] = kernels.f32GemvMs;
@@ -424,6 +517,12 @@ int runBench(const Options& o) {
     j["weight_read_median_s"] = readSeconds;
     j["bandwidth_bound_tokens_per_s"] = boundTokensPerSecond;
     j["fraction_of_bound"] = meter.medianFraction();
+    if (busy) {
+      j["idle_decode_tokens_per_s"] = busy->idleTokensPerSecond;
+      j["busy_decode_tokens_per_s"] = busy->busyTokensPerSecond;
+      j["busy_decode_ratio"] = busy->ratio();
+    }
+    j["load_average"] = loadAverage();
     j["peak_rss_bytes"] = peakRss;
     std::printf("%s\n", dumped(j).c_str());
     return 0;
@@ -445,8 +544,15 @@ int runBench(const Options& o) {
               "                      (%d reused from the image's prefix), first token after %.3f s\n",
               secondPrompt.timings.prefillPositions, secondPrompt.timings.reusedPrefixPositions,
               secondPrompt.timings.firstTokenSeconds);
+  if (busy)
+    std::printf("beside a busy core    %.2f tokens/s against %.2f idle = %.0f%% (differential decodes, idle and\n"
+                "                      beside a one-core busy process in alternating rounds)\n",
+                busy->busyTokensPerSecond, busy->idleTokensPerSecond, 100 * busy->ratio());
   std::printf("oneDNN                built %d, enabled %d; linear 1x4096 @ 4096x4096: bf16 %.2f ms, fp32 %.2f ms\n",
               kernels.mkldnnBuilt, kernels.mkldnnEnabled, kernels.bf16GemvMs, kernels.f32GemvMs);
+  std::printf("prefill vs GEMM       report prefill %.0f GFLOP/s (layers' products) against %.0f GFLOP/s for a\n"
+              "                      128x4096 @ 4096x4096 %s linear alone = %.0f%%\n",
+              prefillGflops, gemmGflops, info.dtype.c_str(), gemmGflops > 0 ? 100 * prefillGflops / gemmGflops : 0.0);
   std::printf("bandwidth bound       %.2f GB of decoder weights read alone in median %.0f ms = %.2f tokens/s\n",
               decodeBytes / 1e9, readSeconds * 1e3, boundTokensPerSecond);
   std::printf("                      decode reaches %.0f%% of it (median of per-step ratios, each step paired\n"
@@ -454,6 +560,7 @@ int runBench(const Options& o) {
               100 * meter.medianFraction());
   std::printf("memory read bandwidth %.1f GB/s (fresh 2 GiB buffer, %d threads, best of 5; for comparison)\n",
               bandwidth / 1e9, info.threads);
+  std::printf("load average          %.2f (1 minute, at the end)\n", loadAverage());
   std::printf("peak RSS              %.2f GiB (weights %.2f GiB; before the 2 GiB bandwidth probe)\n", peakRss / 1073741824.0,
               info.weightBytes / 1073741824.0);
   return 0;

@@ -1,4 +1,4 @@
-// Engine benchmark (prints figures; not a test). Four modes:
+// Engine benchmark (prints figures; not a test). Five modes:
 //   bench_engine kernels                  oneDNN bf16 vs fp32 linear, memory read bandwidth
 //   bench_engine write-random DIR TOKDIR  writeRandomCheckpoint("7b", bf16) into DIR
 //   bench_engine decode DIR [--tokens N]  decode speed alone (2-token text prompt), each step paired
@@ -6,6 +6,10 @@
 //   bench_engine run DIR [--threads N] [--tokens N]
 //                                         load, vision, report prefill (1121 positions on the 7B
 //                                         shapes), decode paired as above, follow-up prefill, peak RSS
+//   bench_engine prepare-yield DIR [--seconds S]
+//                                         a single-threaded foreground task (a window/level repaint of
+//                                         a 2048x2048 image) timed alone, beside Model::preparePrefix
+//                                         (low priority) and beside the same prefill in the foreground
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -13,7 +17,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cxr/model/tools.h"
@@ -135,13 +141,106 @@ int run(const std::string& dir, int threads, int tokens) {
   return 0;
 }
 
+// What the GUI does while the model prepares: one window/level repaint of a 2048x2048 16-bit image
+// into 8 bits, on the calling thread. Returns its time in seconds.
+double repaintSeconds(const std::vector<uint16_t>& image, std::vector<uint8_t>& out, int round) {
+  const auto t0 = Clock::now();
+  const float low = float(1000 + round % 7), width = 2000.f;
+  for (size_t i = 0; i < image.size(); ++i)
+    out[i] = uint8_t(std::clamp((float(image[i]) - low) * (255.f / width), 0.f, 255.f));
+  return since(t0);
+}
+
+// Repaints for `seconds`, appending each repaint's time to `times`.
+void repaintFor(double seconds, std::vector<double>& times) {
+  std::vector<uint16_t> image(2048 * 2048);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = uint16_t((i * 2654435761u) >> 20);
+  std::vector<uint8_t> out(image.size());
+  const auto t0 = Clock::now();
+  for (int round = 0; since(t0) < seconds; ++round) times.push_back(repaintSeconds(image, out, round));
+}
+
+// The median and the 90th percentile.
+std::pair<double, double> medianAndP90(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[v.size() * 9 / 10]};
+}
+
+// The repaint alone, beside Model::preparePrefix (which runs at low priority) and beside the same
+// prefill at normal priority (a report prompt's first token on another image): three rounds of
+// `seconds` each.
+int prepareYield(const std::string& dir, int threads, double seconds) {
+  cxr::LoadOptions opts;
+  opts.threads = threads;
+  auto model = cxr::Model::load(dir, opts);
+  auto imageNumber = [&](int k) {
+    cxr::ImageInput img;
+    img.width = img.height = 600;
+    img.pixels.resize(600 * 600);
+    for (int y = 0; y < 600; ++y)
+      for (int x = 0; x < 600; ++x) img.pixels[size_t(y * 600 + x)] = uint8_t((x * 7 + y * 3 + k * 11) % 256);
+    return model->encodeImage(img);
+  };
+  // Three images and a prefix cache of two: each preparation on the next image recomputes its prefix,
+  // so the background work goes on (a tiny model prepares in milliseconds) until it is stopped.
+  const std::vector<std::shared_ptr<const cxr::EncodedImage>> images = {imageNumber(1), imageNumber(2), imageNumber(3)};
+  std::atomic<bool> stop{false};
+  // Repaints for `seconds` beside `backgroundWork` (run until stopped), appending to `times`.
+  auto beside = [&](auto backgroundWork, std::vector<double>& times) {
+    stop = false;
+    std::thread background([&] {
+      try {
+        backgroundWork();
+      } catch (const cxr::Cancelled&) {
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the prefill get going
+    repaintFor(seconds, times);
+    stop = true;
+    background.join();
+  };
+  auto keepGoing = [&](cxr::Phase, int, int) { return !stop; };
+  auto preparing = [&] {
+    for (size_t i = 0; !stop; ++i) model->preparePrefix(images[i % 3], cxr::prompts::kSystem, keepGoing);
+  };
+  auto prefilling = [&] {  // the same prefill at normal priority: a report prompt without the prefix cache
+    cxr::SamplingParams greedy;
+    greedy.temperature = 0;
+    greedy.maxNewTokens = 1;
+    for (size_t i = 0; !stop; ++i) {
+      cxr::Conversation conv(*model);
+      conv.setImage(images[i % 3]);
+      conv.send(cxr::prompts::kReport, greedy, {}, keepGoing);
+    }
+  };
+  // Three rounds of the three situations, interleaved: the machine's other load drifts.
+  std::vector<double> aloneTimes, lowTimes, normalTimes;
+  for (int round = 0; round < 3; ++round) {
+    repaintFor(seconds, aloneTimes);
+    model->setPrefixCacheImages(2);
+    beside(preparing, lowTimes);
+    model->setPrefixCacheImages(0);  // each report prompt prefills its whole prompt, as a preparation does
+    beside(prefilling, normalTimes);
+  }
+  const auto alone = medianAndP90(aloneTimes), low = medianAndP90(lowTimes), normal = medianAndP90(normalTimes);
+  std::printf("foreground repaint (2048x2048 window/level, one thread), median / 90th percentile:\n");
+  std::printf("  alone                                %6.2f / %6.2f ms\n", alone.first * 1e3, alone.second * 1e3);
+  std::printf("  beside preparePrefix (low priority)  %6.2f / %6.2f ms  = %.2fx the median alone\n", low.first * 1e3,
+              low.second * 1e3, low.first / alone.first);
+  std::printf("  beside the same prefill, foreground  %6.2f / %6.2f ms  = %.2fx the median alone\n", normal.first * 1e3,
+              normal.second * 1e3, normal.first / alone.first);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     const std::string mode = argc > 1 ? argv[1] : "";
     int threads = 2, tokens = 16;
+    double seconds = 10;
     for (int i = 1; i + 1 < argc; ++i) {
+      if (std::string(argv[i]) == "--seconds") seconds = std::stod(argv[i + 1]);
       if (std::string(argv[i]) == "--threads") threads = std::stoi(argv[i + 1]);
       if (std::string(argv[i]) == "--tokens") tokens = std::stoi(argv[i + 1]);
     }
@@ -154,7 +253,9 @@ int main(int argc, char** argv) {
     }
     if (mode == "run" && argc >= 3) return run(argv[2], threads, tokens);
     if (mode == "decode" && argc >= 3) return decodeOnly(argv[2], threads, tokens);
-    std::fprintf(stderr, "usage: bench_engine kernels | write-random DIR TOKENIZER_DIR | run DIR [--threads N] [--tokens N]\n");
+    if (mode == "prepare-yield" && argc >= 3) return prepareYield(argv[2], threads, seconds);
+    std::fprintf(stderr, "usage: bench_engine kernels | write-random DIR TOKENIZER_DIR | run DIR [--threads N] [--tokens N]"
+                         " | prepare-yield DIR [--seconds S]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_engine: %s\n", e.what());

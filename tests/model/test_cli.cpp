@@ -154,6 +154,26 @@ void testDifferential(const std::string& shared) {
   if (r.status == 0) CHECK_EQ_VEC(testjson::ints(testjson::parse(r.out)["prompt_ids"]), ddx, "differential prompt ids");
 }
 
+// bench --busy-core: decodes idle and beside a one-core busy process it starts and stops, and reports
+// both rates and their ratio (issue 9).
+void testBenchBusyCore(const std::string& shared) {
+  const Run r = runCli({"bench", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--bench-tokens", "4",
+                        "--busy-core", "--json"});
+  CHECK(r.status == 0, "bench --busy-core exit status: " + r.err);
+  if (r.status != 0) return;
+  const auto j = testjson::parse(r.out);
+  const double idle = j.value("idle_decode_tokens_per_s", 0.0), busy = j.value("busy_decode_tokens_per_s", 0.0);
+  CHECK(idle > 0 && busy > 0, "bench --busy-core reports both decode rates: " + r.out);
+  if (idle > 0)
+    CHECK(std::fabs(j.value("busy_decode_ratio", 0.0) - busy / idle) <= 1e-9 * (busy / idle),
+          "busy_decode_ratio is busy / idle: " + r.out);
+  CHECK(j.value("prefill_gflops", 0.0) > 0 && j.value("gemm_gflops", 0.0) > 0,
+        "bench reports the prefill and the GEMM rate: " + r.out);
+  const Run plain = runCli({"bench", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--bench-tokens", "2", "--json"});
+  CHECK(plain.status == 0 && !testjson::parse(plain.out).contains("busy_decode_tokens_per_s"),
+        "without --busy-core bench does not measure it: " + plain.err);
+}
+
 void testStories(const std::string& shared) {
   const std::string dir = shared + "/stories260k-hf";
   const auto golden = testjson::parseFile(dir + "/golden.json");
@@ -384,6 +404,7 @@ int main(int argc, char** argv) {
     testGoldenCases(shared, "tiny64");
     testStories(shared);
     testDifferential(shared);
+    testBenchBusyCore(shared);
     testChat(shared);
     testOptionsOutOfRangeAreRefused(shared);
     testTypedSpecialTokensAreLiteralText(shared);

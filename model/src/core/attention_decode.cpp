@@ -4,7 +4,7 @@
 
 #include "core/bf16.h"
 #include "core/gemv_bf16.h"
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace cxr::detail {
 
@@ -74,18 +74,26 @@ bool attentionDecodeAvailable(int64_t headDim) {
 
 void attentionScoresBf16(const uint16_t* q, const uint16_t* k, int64_t heads, int64_t kvHeads, int64_t capacity,
                          int64_t keys, int64_t hd, float scale, float* scores) {
-  const int64_t group = heads / kvHeads;
-  at::parallel_for(0, heads, 1, [&](int64_t h0, int64_t h1) {
-    scoreHeads(q, k, h0, h1, group, capacity, keys, hd, scale, scores);
+  parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
+    attentionScoresForHeads(q, k, h0, h1, heads, kvHeads, capacity, keys, hd, scale, scores);
   });
 }
 
 void attentionValuesBf16(const uint16_t* probs, const uint16_t* v, int64_t heads, int64_t kvHeads, int64_t capacity,
                          int64_t keys, int64_t hd, uint16_t* out) {
-  const int64_t group = heads / kvHeads;
-  at::parallel_for(0, heads, 1, [&](int64_t h0, int64_t h1) {
-    valueHeads(probs, v, h0, h1, group, capacity, keys, hd, out);
+  parallelFor(heads, 1, [&](int64_t h0, int64_t h1) {
+    attentionValuesForHeads(probs, v, h0, h1, heads, kvHeads, capacity, keys, hd, out);
   });
+}
+
+void attentionScoresForHeads(const uint16_t* q, const uint16_t* k, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, float scale, float* scores) {
+  scoreHeads(q, k, h0, h1, heads / kvHeads, capacity, keys, hd, scale, scores);
+}
+
+void attentionValuesForHeads(const uint16_t* probs, const uint16_t* v, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, uint16_t* out) {
+  valueHeads(probs, v, h0, h1, heads / kvHeads, capacity, keys, hd, out);
 }
 
 }  // namespace cxr::detail

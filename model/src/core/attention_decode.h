@@ -23,4 +23,11 @@ void attentionScoresBf16(const uint16_t* q, const uint16_t* k, int64_t heads, in
 void attentionValuesBf16(const uint16_t* probs, const uint16_t* v, int64_t heads, int64_t kvHeads, int64_t capacity,
                          int64_t keys, int64_t hd, uint16_t* out);
 
+// The same two kernels for query heads [h0, h1) only, on the calling thread: for callers that split
+// the heads over threads themselves (one parallel call per layer for scores, softmax and values).
+void attentionScoresForHeads(const uint16_t* q, const uint16_t* k, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, float scale, float* scores);
+void attentionValuesForHeads(const uint16_t* probs, const uint16_t* v, int64_t h0, int64_t h1, int64_t heads,
+                             int64_t kvHeads, int64_t capacity, int64_t keys, int64_t hd, uint16_t* out);
+
 }  // namespace cxr::detail

@@ -5,10 +5,17 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +26,7 @@
 #include "core/engine_internal.h"
 #include "core/prefix_cache.h"
 #include "core/sha256.h"
+#include "core/thread_pool.h"
 #include "preprocess/preprocess.h"
 
 namespace fs = std::filesystem;
@@ -184,7 +192,8 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   m->device = resolveDevice(options.device);
   std::string dtypeName;
   m->dtype = resolveDtype(options.dtype, m->device, dtypeName);
-  at::set_num_threads(threads);
+  at::set_num_threads(threads);  // prefill and vision (libtorch's OpenMP threads)
+  detail::setKernelThreads(threads);  // the decode step's own kernels (thread_pool.h)
 
   // Weights and tokenizer are both checked before either problem is reported: one message lists all.
   stage = "reading the weight files' headers";
@@ -310,6 +319,43 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
 
 // ---- The shared image prefix (prefix_cache.h) -------------------------------------------------
 
+namespace {
+
+// How much lower than the caller the preparation runs (nice +10: a thread at nice 0 that wants the
+// core gets ~90 % of it against one at +10).
+constexpr int kPrepareNiceIncrement = 10;
+
+// Runs `work` on a thread of its own at a lower scheduling priority and waits for its result (or
+// exception). Why a thread of its own: libgomp gives every thread that opens a parallel region its
+// own team of OpenMP threads, which that thread creates and which inherit its nice value. So the
+// whole preparation, libtorch's matrix products included, yields to the GUI and to the user's other
+// programs, while the caller's team (the foreground prefill) and the decode pool keep their priority.
+// An unprivileged thread cannot raise its priority again once lowered, hence a fresh thread each
+// time (its OpenMP team ends with it).
+template <typename Work>
+auto atLowPriority(Work work) -> decltype(work()) {
+  using Result = decltype(work());
+  std::optional<Result> result;
+  std::exception_ptr error;
+  std::thread background([&] {
+    // Linux: a thread id as PRIO_PROCESS lowers that thread only. A failure just leaves the priority.
+    const auto self = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self);
+    if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, nice + kPrepareNiceIncrement));
+    try {
+      result.emplace(work());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  background.join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+}  // namespace
+
 int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const std::string& systemPrompt,
                          const PhaseProgress& progress) {
   Impl& m = *impl_;
@@ -328,27 +374,30 @@ int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const
   const size_t shared = detail::PrefixCache::prefixLength(ids);
   if (shared == 0 || m.prefixCache->contains(image, ids, shared)) return 0;
 
-  return translateTorchErrors("preparing the image prefix", [&] {
-    c10::InferenceMode guard;
-    std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
-    const at::Tensor& rows = detail::Access::of(*image).embeddings;  // [N, H]
-    at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
-                                : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
-    const int positions = int(x.size(0));
-    if (positions >= m.kvLimit())
-      throw ModelError("the image and the system prompt take " + std::to_string(positions) +
-                       " positions, more than the model's context holds (" + std::to_string(m.kvLimit()) + ")");
-    detail::KvCache cache;
-    detail::ensureCapacity(m, cache, positions);
-    try {
-      detail::llamaForward(m, cache, x, 0, [&](int done, int total) {
-        return !progress || progress(Phase::Prefill, done, total);
-      });
-    } catch (const detail::StopRequested&) {
-      throw Cancelled();
-    }
-    m.prefixCache->store(image, ids, shared, cache, positions);
-    return positions;
+  // At low priority: this is work ahead of time (the GUI prepares while the user looks).
+  return atLowPriority([&] {
+    return translateTorchErrors("preparing the image prefix", [&] {
+      c10::InferenceMode guard;
+      std::vector<int32_t> text(ids.begin(), ids.begin() + std::ptrdiff_t(shared) - 1);
+      const at::Tensor& rows = detail::Access::of(*image).embeddings;  // [N, H]
+      at::Tensor x = text.empty() ? rows.to(m.device, m.dtype)
+                                  : at::cat({detail::embedTokens(m, text), rows.to(m.device, m.dtype)}, 0);  // [P, H]
+      const int positions = int(x.size(0));
+      if (positions >= m.kvLimit())
+        throw ModelError("the image and the system prompt take " + std::to_string(positions) +
+                         " positions, more than the model's context holds (" + std::to_string(m.kvLimit()) + ")");
+      detail::KvCache cache;
+      detail::ensureCapacity(m, cache, positions);
+      try {
+        detail::llamaForward(m, cache, x, 0, [&](int done, int total) {
+          return !progress || progress(Phase::Prefill, done, total);
+        });
+      } catch (const detail::StopRequested&) {
+        throw Cancelled();
+      }
+      m.prefixCache->store(image, ids, shared, cache, positions);
+      return positions;
+    });
   });
 }
 

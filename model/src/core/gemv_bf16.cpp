@@ -2,8 +2,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "core/bf16.h"
-#include "core/parallel.h"
+#include "core/thread_pool.h"
 
 namespace cxr::detail {
 
@@ -42,8 +44,21 @@ bool gemvBf16Available() {
 }
 
 void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k) {
+  const GemvTarget target{w, y, n};
+  gemvBf16Several(&target, 1, x, k);
+}
+
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k) {
+  int64_t total = 0;
+  for (int t = 0; t < count; ++t) total += targets[t].n;
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
-  at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) { rows(w, x, y, begin, end, k); });
+  parallelFor(total, 16, [&](int64_t begin, int64_t end) {
+    int64_t first = 0;  // the stacked row index of targets[t]'s row 0
+    for (int t = 0; t < count && first < end; first += targets[t].n, ++t) {
+      const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + targets[t].n) - first;
+      if (lo < hi) rows(targets[t].w, x, targets[t].y, lo, hi, k);
+    }
+  });
 }
 
 }  // namespace cxr::detail

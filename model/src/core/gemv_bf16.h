@@ -10,7 +10,18 @@ namespace cxr::detail {
 
 // True when the CPU has AVX-512 BF16 (otherwise callers use at::linear).
 bool gemvBf16Available();
-// Rows [0, N) are split over the intra-op threads.
+// Rows [0, N) are split over the kernel threads (thread_pool.h).
 void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int64_t k);
+
+// One product y = W x of gemvBf16Several: W [n, k] (the shared k), y [n].
+struct GemvTarget {
+  const uint16_t* w;
+  uint16_t* y;
+  int64_t n;
+};
+// Several products of the same x in ONE parallel call, their rows split over the threads as if the
+// matrices were stacked (q, k and v; gate and up): each call is a point where every thread waits for
+// the slowest, which on a loaded machine is the one the scheduler took the core from.
+void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k);
 
 }  // namespace cxr::detail

@@ -13,6 +13,7 @@
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 #include "core/parallel.h"
+#include "core/thread_pool.h"
 #include "cxr/model/tools.h"
 
 namespace cxr {
@@ -51,7 +52,7 @@ __attribute__((target("avx512f"))) uint64_t xorWordsAvx512(const char* p, int64_
   return acc ^ xorWordsPortable(p + i, bytes - i);
 }
 
-// Reads one tensor the way the decode gemv does: its rows split over the intra-op threads.
+// Reads one tensor the way the decode gemv does: its rows split over the kernel threads.
 uint64_t readTensor(const at::Tensor& t) {
   if (!t.device().is_cpu()) return uint64_t(t.to(at::kFloat).abs().sum().item<double>());  // syncs the device
   const char* base = static_cast<const char*>(t.data_ptr());
@@ -59,7 +60,7 @@ uint64_t readTensor(const at::Tensor& t) {
   const bool avx512 = __builtin_cpu_supports("avx512f");
   constexpr int64_t kBlock = 16 * 8192;  // the gemv's grain: 16 rows of 4096 bf16
   std::atomic<uint64_t> sink{0};
-  at::parallel_for(0, (bytes + kBlock - 1) / kBlock, 1, [&](int64_t begin, int64_t end) {
+  detail::parallelFor((bytes + kBlock - 1) / kBlock, 1, [&](int64_t begin, int64_t end) {
     const int64_t from = begin * kBlock, to = std::min(bytes, end * kBlock);
     sink.fetch_xor(avx512 ? xorWordsAvx512(base + from, to - from) : xorWordsPortable(base + from, to - from));
   });
@@ -127,7 +128,10 @@ double DecodeBoundMeter::medianFraction() const {
 
 KernelReport measureKernels(int threads) {
   c10::InferenceMode guard;
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads > 0) {
+    at::set_num_threads(threads);
+    detail::setKernelThreads(threads);
+  }
   KernelReport r;
   r.threads = at::get_num_threads();
   r.mkldnnBuilt = at::hasMKLDNN();

@@ -1,5 +1,5 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
-# Only engine.cpp, transformer.cpp, prefix_cache.cpp, kernel_bench.cpp and the kernels' at::parallel_for include ATen
+# Only engine.cpp, transformer.cpp, prefix_cache.cpp, kernel_bench.cpp and thread_pool.cpp (at::parallel_for) include ATen
 # (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
@@ -11,6 +11,7 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/random_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/transformer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/thread_pool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/attention_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/prefix_cache.cpp

@@ -5,12 +5,15 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <type_traits>
 
 #include "core/attention_decode.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
+#include "core/thread_pool.h"
 #include "core/weight_table.h"
 
 namespace cxr::detail {
@@ -74,12 +77,18 @@ class WeightBinder {
 
 // ---- building blocks ------------------------------------------------------------------------
 
+// True for one bf16 position on the CPU against a contiguous bf16 weight (every decode step), which
+// the AVX-512 BF16 gemv computes.
+bool decodeGemvApplies(const at::Tensor& x, const at::Tensor& w) {
+  return x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
+         x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available();
+}
+
 // y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
 // AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
 // at::linear (oneDNN for bf16).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
-  if (x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
-      x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available()) {
+  if (decodeGemvApplies(x, w)) {
     at::Tensor xc = x.contiguous();
     at::Tensor y = at::empty({1, w.size(0)}, x.options());  // [1, N]
     gemvBf16(reinterpret_cast<const uint16_t*>(w.data_ptr()), reinterpret_cast<const uint16_t*>(xc.data_ptr()),
@@ -87,6 +96,27 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
     return y;
   }
   return at::linear(x, w);
+}
+
+// project() of one x with several weights of the same input width (q, k, v; gate, up). A decode step
+// does them in one parallel call of the gemv (gemvBf16Several says why); otherwise one project() each.
+template <size_t N>
+std::array<at::Tensor, N> projectSeveral(const at::Tensor& x, const std::array<const at::Tensor*, N>& ws) {
+  std::array<at::Tensor, N> ys;
+  const bool fused = std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) { return decodeGemvApplies(x, *w); });
+  if (!fused) {
+    for (size_t i = 0; i < N; ++i) ys[i] = project(x, *ws[i]);
+    return ys;
+  }
+  at::Tensor xc = x.contiguous();
+  std::array<GemvTarget, N> targets;
+  for (size_t i = 0; i < N; ++i) {
+    ys[i] = at::empty({1, ws[i]->size(0)}, x.options());  // [1, N_i]
+    targets[i] = {reinterpret_cast<const uint16_t*>(ws[i]->data_ptr()), reinterpret_cast<uint16_t*>(ys[i].data_ptr()),
+                  ws[i]->size(0)};
+  }
+  gemvBf16Several(targets.data(), int(N), reinterpret_cast<const uint16_t*>(xc.data_ptr()), x.size(1));
+  return ys;
 }
 
 // LLaMA RMSNorm exactly as transformers 4.36: fp32 statistics, the normalised value rounded to
@@ -134,10 +164,18 @@ at::Tensor attentionOnePosition(const at::Tensor& q, const at::Tensor& kCache, c
   auto bits = [](const at::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr()); };
   at::Tensor qc = q.contiguous();
   at::Tensor scores = at::empty({nh, keys}, q.options().dtype(at::kFloat));  // [nh, keys]
-  attentionScoresBf16(bits(qc), bits(kCache), nh, kvh, capacity, keys, hd, float(scale), scores.data_ptr<float>());
-  at::Tensor probs = at::softmax(scores, -1).to(at::kBFloat16).contiguous();  // [nh, keys]
+  at::Tensor probs = at::empty({nh, keys}, q.options());                      // [nh, keys] bf16
   at::Tensor out = at::empty({nh, 1, hd}, q.options());
-  attentionValuesBf16(bits(probs), bits(vCache), nh, kvh, capacity, keys, hd, bits(out));
+  // One parallel call per layer: each thread takes whole heads through scores, softmax and values.
+  // The softmax goes one row at a time, so that libtorch runs it inline (a one-row softmax opens no
+  // OpenMP region), with the same per-row arithmetic as the softmax of all rows at once.
+  parallelFor(nh, 1, [&](int64_t h0, int64_t h1) {
+    c10::InferenceMode guard;  // thread-local: the pool's threads need their own
+    attentionScoresForHeads(bits(qc), bits(kCache), h0, h1, nh, kvh, capacity, keys, hd, float(scale),
+                            scores.data_ptr<float>());
+    for (int64_t h = h0; h < h1; ++h) probs.narrow(0, h, 1).copy_(at::softmax(scores.narrow(0, h, 1), -1));
+    attentionValuesForHeads(bits(probs), bits(vCache), h0, h1, nh, kvh, capacity, keys, hd, bits(out));
+  });
   return out;
 }
 
@@ -278,9 +316,10 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     const LlamaLayer& w = m.w.layers[size_t(l)];
     // ---- attention
     at::Tensor n1 = rmsNorm(x, w.inputNorm, lc.rmsEps);                          // [T, H]
-    at::Tensor q = project(n1, w.wq).reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
-    at::Tensor k = project(n1, w.wk).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
-    at::Tensor v = project(n1, w.wv).reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    auto [qp, kp, vp] = projectSeveral<3>(n1, {&w.wq, &w.wk, &w.wv});
+    at::Tensor q = qp.reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
+    at::Tensor k = kp.reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
+    at::Tensor v = vp.reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
     q = q * cos + rotateHalf(q) * sin;  // RoPE, rotate_half form, positions pos0..pos0+T-1
     k = k * cos + rotateHalf(k) * sin;
     cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
@@ -299,7 +338,8 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     x = x + project(a, w.wo);
     // ---- SwiGLU MLP: down(silu(gate(n2)) * up(n2))
     at::Tensor n2 = rmsNorm(x, w.postNorm, lc.rmsEps);
-    at::Tensor h = at::silu(project(n2, w.wGate)) * project(n2, w.wUp);     // [T, I]
+    auto [gate, up] = projectSeveral<2>(n2, {&w.wGate, &w.wUp});
+    at::Tensor h = at::silu(gate) * up;                                         // [T, I]
     x = x + project(h, w.wDown);
   }
   if (progress && !progress(lc.layers, lc.layers)) throw StopRequested{};

@@ -160,6 +160,8 @@ SpmModel::SpmModel(const std::string& path, int addDummyPrefix) : api_(spmApi())
   char error[1024] = {0};
   handle_ = api_.load(path.c_str(), addDummyPrefix, error, sizeof error);
   if (!handle_) throw cxr::ModelError(error[0] ? error : path + ": cannot load the sentencepiece model");
+  addDummyPrefix_ = api_.addDummyPrefix(handle_) == 1;
+  removeExtraWhitespaces_ = api_.removeExtraWhitespaces(handle_) == 1;
 }
 
 SpmModel::~SpmModel() {
@@ -212,7 +214,5 @@ bool SpmModel::isUnused(int32_t id) const { return api_.isUnused(handle_, id) !=
 int32_t SpmModel::bosId() const { return api_.bosId(handle_); }
 int32_t SpmModel::eosId() const { return api_.eosId(handle_); }
 int32_t SpmModel::unkId() const { return api_.unkId(handle_); }
-bool SpmModel::addDummyPrefix() const { return api_.addDummyPrefix(handle_) == 1; }
-bool SpmModel::removeExtraWhitespaces() const { return api_.removeExtraWhitespaces(handle_) == 1; }
 
 }  // namespace cxr::detail

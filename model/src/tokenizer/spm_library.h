@@ -41,13 +41,17 @@ class SpmModel {
   int32_t bosId() const;
   int32_t eosId() const;
   int32_t unkId() const;
-  bool addDummyPrefix() const;
-  bool removeExtraWhitespaces() const;
+  bool addDummyPrefix() const { return addDummyPrefix_; }
+  bool removeExtraWhitespaces() const { return removeExtraWhitespaces_; }
 
  private:
   const SpmApi& api_;
   cxr_spm* handle_ = nullptr;
   std::string path_;
+  // Read once at load: the shim finds them by serializing and parsing the whole model (~1 ms for
+  // LLaMA's 32,000 pieces), and decoding asks for add_dummy_prefix on every streamed token.
+  bool addDummyPrefix_ = false;
+  bool removeExtraWhitespaces_ = false;
 };
 
 // Where the shim was loaded from (for diagnostics).
