@@ -38,7 +38,9 @@ const char* const kRunUsage =
     "  --top-k K              0 (off) or more (default 50)\n"
     "  --max-new-tokens N     0 (the reference rule, up to 512) or more (default 0)\n"
     "  --window default|full  the file's default window, as the GUI feeds the model, or full range\n"
-    "  --weights bf16         weight format (only bf16 for now)\n"
+    "  --weights W            the decoder's weights: bf16 (default, as published), int8, int4, or\n"
+    "                         auto (bf16 unless the memory cannot hold it); int8/int4 are made once\n"
+    "                         into ~/.cache/cxr-assistant (see cxr-llava quantize)\n"
     "  --control              also run each task on a mid-gray and a seeded noise image, once\n"
     "  --threads N            compute threads (default: physical cores)\n"
     "  --max-image-megapixels N  images larger than N megapixels per frame are refused from their\n"
@@ -144,9 +146,8 @@ int parse(const QStringList& args, Parsed* p) {
       if (v != QLatin1String("default") && v != QLatin1String("full")) return usageError(QStringLiteral("--window expects default or full, got \"%1\"").arg(v));
       s.window = v;
     } else if (a == QLatin1String("--weights")) {
-      if (v == QLatin1String("int8") || v == QLatin1String("int4"))
-        return usageError(QStringLiteral("--weights %1: quantized weights are not supported yet; only bf16 (the checkpoint as published) runs").arg(v));
-      if (v != QLatin1String("bf16")) return usageError(QStringLiteral("--weights expects bf16, got \"%1\"").arg(v));
+      if (!cxr::checkWeightsChoice(v.toStdString()).empty() || v.isEmpty())
+        return usageError(QStringLiteral("--weights expects bf16, int8, int4 or auto, got \"%1\"").arg(v));
       s.weights = v;
     }
   }
@@ -211,6 +212,7 @@ int runCommand(const QStringList& args) {
   try {
     cxr::LoadOptions load;
     load.threads = p.threads;
+    load.weights = p.settings.weights.toStdString();
     model = cxr::Model::load(p.settings.modelFolder.toStdString(), load);
   } catch (const std::exception& ex) {
     err << "cxr-batch run: " << QString::fromUtf8(ex.what()) << "\n";

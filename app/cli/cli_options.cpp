@@ -15,8 +15,8 @@ namespace cxr::cli {
 
 namespace {
 
-const std::set<std::string> kCommands = {"report", "differential", "ask",  "chat", "generate",
-                                         "inspect", "bench", "make-random-checkpoint"};
+const std::set<std::string> kCommands = {"report", "differential", "ask",      "chat",     "generate",
+                                         "inspect", "bench",        "perplexity", "quantize", "make-random-checkpoint"};
 
 template <typename T>
 bool parseNumber(const std::string& text, T& out) {
@@ -81,6 +81,11 @@ Commands:
   bench         [--image FILE]    load / vision / prefill / decode / follow-up / second-prompt
                 [--busy-core]     timings, peak RSS; --busy-core: decode again with a one-core
                                   busy loop beside it, and its ratio to the idle decode
+  perplexity    --text FILE       teacher-forced perplexity of a text (as llama.cpp's llama-perplexity:
+                [--chunk N]       chunks of N tokens, default min(512, context), the second half of
+                                  each chunk scored)
+  quantize      --weights int8|int4  make the quantized weights cache of --model now (else the first
+                                  load with those weights makes it)
   make-random-checkpoint --out DIR [--preset 7b|tiny] [--dtype bf16|f16|f32]
                          [--tokenizer-from DIR] [--checkpoint-seed N]
 
@@ -91,6 +96,9 @@ Options:
   --max-new-tokens N    1 to 65536; default: min(512, context - prompt - 1). A prompt that leaves
                         the answer less than 16 tokens (or N, if smaller) is refused
   --device cpu|cuda[:N] --dtype auto|bf16|f16|f32           --threads N (0: physical cores)
+  --weights bf16|int8|int4|auto  the LLaMA decoder's weights: bf16 as stored (the reference's
+                        precision), int8 or int4 blocks (made once into ~/.cache/cxr-assistant).
+                        Default auto: bf16 unless the available memory cannot hold it + 1.5 GiB
   --max-image-megapixels N  images larger than N megapixels per frame are refused from their
                         header, before decoding (default 50)   --max-file-megapixels N  all frames
                         of a multi-frame DICOM (default 500)
@@ -145,6 +153,15 @@ ParseResult parseOptions(int argc, char** argv) {
     else if (a == "--preset") o.preset = v;
     else if (a == "--tokenizer-from") o.tokenizerFrom = v;
     else if (a == "--dtype") { o.load.dtype = v; o.checkpointDtype = v; }
+    else if (a == "--text") o.textFile = v;
+    else if (a == "--weights") {
+      if (const std::string problem = cxr::checkWeightsChoice(v); !problem.empty() || v.empty())
+        return fail(badValue(a, v, "bf16, int8, int4 or auto"));
+      o.load.weights = v;
+    } else if (a == "--chunk") {
+      if (!parseNumber(v, o.perplexityChunk) || o.perplexityChunk < 4)
+        return fail(badValue(a, v, "a whole number of tokens from 4 (up to the model's context)"));
+    }
     else if (a == "--prompt-ids") {
       o.promptIds = parseIdList(v);
       if (!o.promptIds) return fail("--prompt-ids wants comma-separated integers such as 1,-200,13, not '" + v + "'");
@@ -194,13 +211,17 @@ ParseResult parseOptions(int argc, char** argv) {
       return fail("unknown option '" + a + "' (see cxr-llava --help)");
     }
   }
-  if (o.command.empty()) return fail("no command given (report, differential, ask, chat, generate, inspect, bench, make-random-checkpoint)");
+  if (o.command.empty()) return fail("no command given (report, differential, ask, chat, generate, inspect, bench, perplexity, quantize, "
+                                       "make-random-checkpoint)");
   const bool needsImage = o.command == "report" || o.command == "differential" || o.command == "ask";
   if (needsImage && o.image.empty() && !(o.promptIds && o.command == "report"))
     return fail(o.command + " needs --image FILE");
   if (o.command == "ask" && o.question.empty() && !o.promptIds) return fail("ask needs --question TEXT");
   if (o.command == "generate" && o.prompt.empty() && !o.promptIds) return fail("generate needs --prompt TEXT or --prompt-ids");
   if (o.command == "make-random-checkpoint" && o.out.empty()) return fail("make-random-checkpoint needs --out DIR");
+  if (o.command == "perplexity" && o.textFile.empty()) return fail("perplexity needs --text FILE");
+  if (o.command == "quantize" && o.load.weights != "int8" && o.load.weights != "int4")
+    return fail("quantize needs --weights int8 or --weights int4");
   if (!fileMegapixelsGiven) o.maxFileMegapixels = std::max(o.maxFileMegapixels, o.maxImageMegapixels);
 #ifdef CXR_CLI_WITH_IMAGING
   cxr::viewer::LoadOptions budget;

@@ -12,7 +12,8 @@
 namespace cxr::cli {
 
 struct Options {
-  std::string command;  // report, differential, ask, chat, generate, inspect, bench, make-random-checkpoint
+  std::string command;  // report, differential, ask, chat, generate, inspect, bench, perplexity, quantize,
+                        // make-random-checkpoint
   std::string model;    // --model; empty: discoverModelFolder()
   std::string image;    // --image
   std::string question; // --question (ask)
@@ -37,6 +38,9 @@ struct Options {
   // bench
   int benchDecodeTokens = 32;
   bool benchBusyCore = false;  // --busy-core: decode idle and beside a one-core busy loop
+  // perplexity
+  std::string textFile;    // --text FILE
+  int perplexityChunk = 0; // --chunk N (0: min(512, the model's context))
 };
 
 struct ParseResult {

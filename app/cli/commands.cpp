@@ -63,6 +63,10 @@ std::unique_ptr<cxr::Model> loadModel(const Options& o) {
   }
   auto model = cxr::Model::load(folder, o.load, progress);
   if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
+  // Said once, whatever the output: a cache made now (minutes) or a weights choice made for the user.
+  const cxr::ModelInfo& info = model->info();
+  if (!o.quiet && !info.weightsCacheNotice.empty()) std::fprintf(stderr, "cxr-llava: %s\n", info.weightsCacheNotice.c_str());
+  if (!o.quiet && !info.weightsReason.empty()) std::fprintf(stderr, "cxr-llava: %s\n", info.weightsReason.c_str());
   return model;
 }
 
@@ -106,6 +110,7 @@ std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) 
   j["model"] = {{"folder", model.info().folder},
                 {"device", model.info().device},
                 {"dtype", model.info().dtype},
+                {"weights", model.info().weights},
                 {"threads", model.info().threads}};
   return dumped(j);
 }
@@ -297,6 +302,9 @@ int runInspect(const Options& o) {
     j["device"] = i.device;
     j["dtype"] = i.dtype;
     j["stored_dtype"] = i.storedDtype;
+    j["weights"] = i.weights;
+    j["weights_reason"] = i.weightsReason;
+    j["weights_cache"] = i.weightsCache;
     j["threads"] = i.threads;
     j["parameters"] = static_cast<int64_t>(i.parameterCount);
     j["weight_bytes"] = static_cast<int64_t>(i.weightBytes);
@@ -329,6 +337,8 @@ int runInspect(const Options& o) {
   std::printf("weights          %.3f G parameters, %.2f GB stored as %s\n", i.parameterCount / 1e9,
               i.weightBytes / 1e9, i.storedDtype.c_str());
   std::printf("compute          %s, %s, %d threads\n", i.device.c_str(), i.dtype.c_str(), i.threads);
+  std::printf("decoder weights  %s%s%s\n", i.weights.c_str(), i.weightsCache.empty() ? "" : (" from " + i.weightsCache).c_str(),
+              i.weightsReason.empty() ? "" : (" (" + i.weightsReason + ")").c_str());
   if (i.kind == cxr::ModelKind::CxrLlava)
     std::printf("vision           %dx%d image, patch %d, %d image tokens, width %d, %d layers\n", i.imageSize,
                 i.imageSize, i.patchSize, i.imageTokens, i.visionWidth, i.visionLayers);
@@ -485,6 +495,7 @@ int runBench(const Options& o) {
     j["model"] = info.folder;
     j["device"] = info.device;
     j["dtype"] = info.dtype;
+    j["weights"] = info.weights;
     j["threads"] = info.threads;
     j["weight_bytes"] = static_cast<int64_t>(info.weightBytes);
     j["load_s"] = model->loadSeconds();
@@ -527,8 +538,8 @@ int runBench(const Options& o) {
     std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
-  std::printf("model                 %s (%s, %s, %d threads)\n", info.folder.c_str(), info.device.c_str(),
-              info.dtype.c_str(), info.threads);
+  std::printf("model                 %s (%s, %s, %s weights, %d threads)\n", info.folder.c_str(), info.device.c_str(),
+              info.dtype.c_str(), info.weights.c_str(), info.threads);
   std::printf("weights               %.2f GB\n", info.weightBytes / 1e9);
   std::printf("load                  %.2f s\n", model->loadSeconds());
   std::printf("image encode          %.2f s (preprocess %.3f s, vision + projector %.2f s)\n", encodeSeconds,
@@ -563,6 +574,64 @@ int runBench(const Options& o) {
   std::printf("load average          %.2f (1 minute, at the end)\n", loadAverage());
   std::printf("peak RSS              %.2f GiB (weights %.2f GiB; before the 2 GiB bandwidth probe)\n", peakRss / 1073741824.0,
               info.weightBytes / 1073741824.0);
+  return 0;
+}
+
+int runPerplexity(const Options& o) {
+  std::ifstream in(o.textFile, std::ios::binary);
+  if (!in) throw std::runtime_error(o.textFile + ": cannot open the text file");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto model = loadModel(o);
+  const cxr::PerplexityResult r = cxr::measurePerplexity(*model, text, o.perplexityChunk);
+  const cxr::ModelInfo& info = model->info();
+  if (o.json) {
+    Json j;
+    j["perplexity"] = r.perplexity;
+    j["tokens"] = r.scoredTokens;
+    j["text_tokens"] = r.textTokens;
+    j["chunks"] = r.chunks;
+    j["chunk_tokens"] = r.chunkTokens;
+    j["weights"] = info.weights;
+    j["cpu_level"] = r.cpuLevel;
+    j["dtype"] = info.dtype;
+    j["threads"] = info.threads;
+    j["seconds"] = r.seconds;
+    j["model"] = info.folder;
+    j["text"] = o.textFile;
+    std::printf("%s\n", dumped(j).c_str());
+    return 0;
+  }
+  std::printf("perplexity %.4f over %d tokens (%d chunks of %d, second halves scored; %s weights, %s, cpu level %s) in %.1f s\n",
+              r.perplexity, r.scoredTokens, r.chunks, r.chunkTokens, info.weights.c_str(), info.dtype.c_str(),
+              r.cpuLevel.c_str(), r.seconds);
+  return 0;
+}
+
+int runQuantize(const Options& o) {
+  const std::string folder = resolveModelFolder(o);
+  const bool showProgress = !o.quiet && stderrIsTerminal();
+  cxr::LoadProgress progress;
+  if (showProgress)
+    progress = [](double fraction, const std::string& stage) {
+      std::fprintf(stderr, "\r%3d%%  %-70.70s", static_cast<int>(fraction * 100), stage.c_str());
+      std::fflush(stderr);
+      return true;
+    };
+  const auto start = Clock::now();
+  bool madeNow = false;
+  const std::string path = cxr::quantizeWeights(folder, o.load.weights, progress, &madeNow);
+  if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
+  if (o.json) {
+    Json j;
+    j["weights"] = o.load.weights;
+    j["cache"] = path;
+    j["made"] = madeNow;
+    j["seconds"] = secondsSince(start);
+    std::printf("%s\n", dumped(j).c_str());
+    return 0;
+  }
+  std::printf("%s the %s weights of %s: %s (%.1f s)\n", madeNow ? "made" : "already there and intact:",
+              o.load.weights.c_str(), folder.c_str(), path.c_str(), secondsSince(start));
   return 0;
 }
 
@@ -608,6 +677,8 @@ int runCommand(const Options& o) {
   if (o.command == "generate") return runGenerate(o);
   if (o.command == "inspect") return runInspect(o);
   if (o.command == "bench") return runBench(o);
+  if (o.command == "perplexity") return runPerplexity(o);
+  if (o.command == "quantize") return runQuantize(o);
   if (o.command == "make-random-checkpoint") return runMakeRandomCheckpoint(o);
   throw std::runtime_error("unknown command " + o.command);
 }

@@ -10,6 +10,7 @@
 #include "cxr/viewer/viewer_widget.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QDir>
 #include <QEvent>
 #include <QFileDialog>
@@ -31,6 +32,7 @@ using cxr::assistant::HistoryStore;
 namespace {
 
 const QString kModelFolderKey = QStringLiteral("model/folder");
+const QString kWeightsKey = QStringLiteral("model/weights");  // LoadSettings::weights
 
 // Closing the window saves the panel's settings with the window's.
 class CloseWatcher : public QObject {
@@ -255,6 +257,47 @@ BatchDialog* AssistantIntegration::showBatchDialog() {
   return batchDialog_;
 }
 
+// Assistant > Decoder Weights: bf16 as published, int8, int4, or automatic (bf16 unless the memory
+// cannot hold it). Saved; a change reloads the loaded model with the new weights (the first use of
+// int8 / int4 makes their cache file, minutes for a 7B model, with the load's progress and cancel).
+void AssistantIntegration::createWeightsMenu(QMenu* menu) {
+  QMenu* weights = menu->addMenu(tr("Decoder &Weights"));
+  weights->setObjectName(QStringLiteral("decoderWeightsMenu"));
+  auto* group = new QActionGroup(weights);
+  const QString saved = QSettings().value(kWeightsKey, QStringLiteral("auto")).toString();
+  const struct {
+    QString value, label, tip;
+  } choices[] = {
+      {QStringLiteral("auto"), tr("&Automatic"), tr("bf16, or int8 when this computer's memory cannot hold bf16")},
+      {QStringLiteral("bf16"), tr("&bf16 (as Published)"), tr("The reference's precision; a 7B model needs about 14 GB")},
+      {QStringLiteral("int8"), tr("&int8"), tr("About half the memory; answers very close to bf16")},
+      {QStringLiteral("int4"), tr("int&4"), tr("About a third of the memory, fastest; answers may differ more")},
+  };
+  for (const auto& c : choices) {
+    QAction* a = weights->addAction(c.label);
+    a->setCheckable(true);
+    a->setData(c.value);
+    a->setToolTip(c.tip);
+    a->setObjectName(QStringLiteral("weights_") + c.value);
+    group->addAction(a);
+    if (c.value == saved) a->setChecked(true);
+  }
+  weights->setToolTipsVisible(true);
+  panel_->setDecoderWeights(saved);
+  connect(group, &QActionGroup::triggered, this, [this](QAction* a) {
+    const QString value = a->data().toString();
+    if (value == panel_->decoderWeights()) return;
+    QSettings().setValue(kWeightsKey, value);
+    panel_->setDecoderWeights(value);
+    if (engine_->isModelLoaded() && !engine_->isBusy()) {
+      rememberLoadedFolder_ = true;
+      panel_->loadModel(QString::fromStdString(engine_->model().info.folder));
+    } else {
+      window_.statusBar()->showMessage(tr("Decoder weights %1: used from the next model load").arg(value), 10000);
+    }
+  });
+}
+
 void AssistantIntegration::createMenu() {
   batchAction_ = new QAction(tr("&Batch..."), this);
   batchAction_->setObjectName(QStringLiteral("batchAction"));
@@ -320,6 +363,7 @@ void AssistantIntegration::createMenu() {
   });
   menu->addSeparator();
   add(tr("Choose &Model Folder…"), QKeySequence(), [this] { chooseModelFolder(); });
+  createWeightsMenu(menu);
 
   // Requests need a model and an image, and only one runs at a time.
   auto update = [this, report, differential, ask, stop, fresh] {

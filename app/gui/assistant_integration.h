@@ -14,6 +14,8 @@
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
+
+class QMenu;
 #include <memory>
 #include <optional>
 
@@ -62,6 +64,7 @@ class AssistantIntegration : public QObject {
 
  private:
   void createMenu();
+  void createWeightsMenu(QMenu* menu);
   void feedImage(bool newFile);  // newFile: rehash the file
   void exportWithDialog(cxr::assistant::ExportFormat format, cxr::assistant::ExportDocument::Scope scope);
   void chooseModelFolder();

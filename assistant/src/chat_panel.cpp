@@ -680,7 +680,9 @@ void ChatPanel::loadModel(const QString& folder, const LoadSettings& settings) {
   loadProgress_->setValue(0);
   loadProgress_->setVisible(true);
   cancelLoad_->setVisible(true);
-  engine_.loadModel(folder, settings);
+  LoadSettings withWeights = settings;
+  withWeights.weights = decoderWeights_;
+  engine_.loadModel(folder, withWeights);
 }
 
 bool ChatPanel::loadDiscoveredModel(const LoadSettings& settings) {

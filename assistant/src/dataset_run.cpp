@@ -260,7 +260,7 @@ QJsonObject DatasetRunner::resultLine(const Entry& e, const QString& imageSha, c
   QJsonObject model{{QStringLiteral("folder"), QString::fromStdString(info.folder)},
                     {QStringLiteral("config_sha256"), QString::fromStdString(info.configSha256)},
                     {QStringLiteral("index_sha256"), QString::fromStdString(info.weightIndexSha256)},
-                    {QStringLiteral("weights"), settings_.weights}};
+                    {QStringLiteral("weights"), QString::fromStdString(info.weights)}};  // as resolved (auto)
   QJsonObject o{{QStringLiteral("index"), e.index},
                 {QStringLiteral("id"), e.item.id},
                 {QStringLiteral("image"), e.item.image},

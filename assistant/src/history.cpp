@@ -71,10 +71,20 @@ QString likePattern(const QString& text) {
 
 }  // namespace
 
+namespace {
+// The compute dtype, with the decoder's weights when they are not as stored: "bf16 (int8 weights)".
+// Kept in the one dtype column so that history and exports' provenance say it without a new column.
+QString dtypeWithWeights(const ModelInfo& info) {
+  const QString dtype = QString::fromStdString(info.dtype);
+  if (info.weights.empty() || info.weights == "bf16") return dtype;
+  return dtype + QStringLiteral(" (%1 weights)").arg(QString::fromStdString(info.weights));
+}
+}  // namespace
+
 ModelIdentity ModelIdentity::from(const ModelInfo& info) {
   return {QString::fromStdString(info.folder), QString::fromStdString(info.configSha256),
           QString::fromStdString(info.weightIndexSha256), QString::fromStdString(info.device),
-          QString::fromStdString(info.dtype)};
+          dtypeWithWeights(info)};
 }
 
 QString HistoryStore::timestamp(const QDateTime& t) {

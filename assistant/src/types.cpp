@@ -39,6 +39,7 @@ LoadOptions LoadSettings::toEngine() const {
   o.dtype = dtype.toStdString();
   o.threads = threads;
   o.prefixCacheImages = prefixCacheImages;
+  o.weights = weights.toStdString();
   return o;
 }
 
@@ -53,10 +54,13 @@ QString ModelSummary::statusText() const {
   const QString resident = residentBytes > 0
       ? QStringLiteral(" · memory %1 GiB").arg(double(residentBytes) / (1024.0 * 1024.0 * 1024.0), 0, 'f', 2)
       : QString();
-  return QStringLiteral("%1 · %2 · %3 · %4 threads · weights %5%6 · %7")
+  QString decoderWeights = QStringLiteral("%1 weights").arg(QString::fromStdString(info.weights));
+  if (!info.weightsReason.empty())
+    decoderWeights += QStringLiteral(" (%1)").arg(QString::fromStdString(info.weightsReason));
+  return QStringLiteral("%1 · %2 · %3 · %4 threads · %5 · weights %6%7 · %8")
       .arg(kind, QString::fromStdString(info.device), QString::fromStdString(info.dtype))
       .arg(info.threads)
-      .arg(memory, resident, QString::fromStdString(info.folder));
+      .arg(decoderWeights, memory, resident, QString::fromStdString(info.folder));
 }
 
 QString phaseName(Phase phase) {

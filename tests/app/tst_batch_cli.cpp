@@ -108,7 +108,7 @@ class TestBatchCli : public QObject {
         {base + QStringList{u"--max-new-tokens"_s, u"-5"_s}, u"--max-new-tokens expects a whole number"_s},
         {base + QStringList{u"--threads"_s, u"0"_s}, u"--threads expects a whole number from 1"_s},
         {base + QStringList{u"--window"_s, u"lung"_s}, u"--window expects default or full"_s},
-        {base + QStringList{u"--weights"_s, u"int4"_s}, u"quantized weights are not supported yet"_s},
+        {base + QStringList{u"--weights"_s, u"int3"_s}, u"--weights expects bf16, int8, int4 or auto"_s},
         {base + QStringList{u"--tasks"_s, u"report,summary"_s}, u"\"summary\" is not a task"_s},
         {base + QStringList{u"--seed"_s, u"-1"_s}, u"--seed expects a whole number"_s},
         {base + QStringList{u"--image-root"_s, kData}, u"--image-root goes with --manifest"_s},

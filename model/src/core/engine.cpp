@@ -27,6 +27,7 @@
 #include "core/prefix_cache.h"
 #include "core/sha256.h"
 #include "core/thread_pool.h"
+#include "core/weights_choice.h"
 #include "preprocess/preprocess.h"
 
 namespace fs = std::filesystem;
@@ -178,6 +179,8 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
   const int threads = threadsFor(options);
+  if (const std::string problem = checkWeightsChoice(options.weights); !problem.empty())
+    throw ModelError("Cannot load the model: " + problem);
   if (const std::string problem = prefixCacheRangeProblem(options.prefixCacheImages); !problem.empty())
     throw ModelError("Cannot load the model: " + problem);
   auto m = std::make_unique<Model::Impl>();
@@ -211,11 +214,31 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   }
   if (!problems.empty()) throw ModelError(detail::formatProblems(folder, problems));
 
+  // int8 / int4 decoder weights: the cache file, made first if this is their first use (quant_cache.h).
+  // ("auto" looks at the machine's memory only for the CPU: a GPU holds the weights in its own.)
+  const detail::WeightsChoice weights = detail::chooseWeights(
+      options.weights, m->checkpoint->parameterCount(),
+      m->device.is_cpu() ? detail::availableMemoryBytes() : std::nullopt);
+  LoadProgress bindProgress = progress;
+  if (weights.format) {
+    const char* format = detail::toString(*weights.format);
+    if (!m->device.is_cpu())
+      throw ModelError(std::string("Cannot load the model: ") + format + " weights run on the CPU only; use --weights bf16 with --device " +
+                       options.device);
+    stage = std::string("making or reading the ") + format + " weights";
+    m->quant = detail::QuantizedWeights::openOrMake(folder, m->cfg, *m->checkpoint, *weights.format, progress, 0.1, 0.7);
+    // bindWeights reports 0.1 .. 1 for the weights that stay as stored: shown as 0.7 .. 1.
+    if (progress)
+      bindProgress = [&progress](double fraction, const std::string& what) {
+        return progress(0.7 + (fraction - 0.1) / 0.9 * 0.3, what);
+      };
+  }
+
   // LoadCancelled propagates; `m` and its mappings are freed
   stage = "creating the weight tensors (" + std::to_string(m->checkpoint->weightBytes()) +
           " bytes stored) and the rotary tables (" + std::to_string(m->cfg.contextPositions()) + " positions)";
   try {
-    detail::bindWeights(*m, progress);
+    detail::bindWeights(*m, bindProgress);
   } catch (const c10::Error& e) {
     // libtorch's allocator reports "DefaultCPUAllocator: can't allocate memory" this way.
     throw ModelError("Cannot load the model in " + folder + ": " + stage + " failed inside libtorch (" +
@@ -249,6 +272,12 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   info.tokenizerLegacy = m->tokenizer->legacy();
   info.configSha256 = c.configSha256;
   info.weightIndexSha256 = m->checkpoint->indexSha256();
+  info.weights = weights.format ? detail::toString(*weights.format) : "bf16";
+  info.weightsReason = weights.reason;
+  if (m->quant) {
+    info.weightsCache = m->quant->path();
+    info.weightsCacheNotice = m->quant->notice();
+  }
   m->loadSeconds = secondsSince(t0);
   if (progress) progress(1.0, "ready");
   return m;

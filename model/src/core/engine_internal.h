@@ -10,6 +10,7 @@
 
 #include "core/checkpoint.h"
 #include "core/model_config.h"
+#include "core/quant_cache.h"
 #include "cxr/model/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -69,6 +70,9 @@ struct Model::Impl {
   detail::ModelConfig cfg;
   ModelInfo info;
   std::unique_ptr<detail::Checkpoint> checkpoint;  // owns the mappings the weights point into
+  // The int8/int4 decoder weights (quant_cache.h) when LoadOptions::weights asked for them: owns the
+  // cache file's mapping that those weight tensors view (declared before `w`, so it outlives them).
+  std::unique_ptr<detail::QuantizedWeights> quant;
   std::unique_ptr<detail::Tokenizer> tokenizer;
   at::Device device{at::kCPU};
   at::ScalarType dtype = at::kBFloat16;

@@ -1,5 +1,6 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
-# Only engine.cpp, transformer.cpp, prefix_cache.cpp, kernel_bench.cpp and thread_pool.cpp (at::parallel_for) include ATen
+# Only engine.cpp, transformer.cpp, prefix_cache.cpp, kernel_bench.cpp, thread_pool.cpp (at::parallel_for),
+# quant_linear.cpp, perplexity.cpp and quant_kernels.cpp (at::parallel_for) include ATen
 # (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
@@ -15,4 +16,10 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/attention_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/prefix_cache.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quant_format.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quant_kernels.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quant_cache.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/quant_linear.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/weights_choice.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/perplexity.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp)

@@ -13,6 +13,7 @@
 #include "core/attention_decode.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
+#include "core/quant_linear.h"
 #include "core/thread_pool.h"
 #include "core/weight_table.h"
 
@@ -88,6 +89,7 @@ bool decodeGemvApplies(const at::Tensor& x, const at::Tensor& w) {
 // AVX-512 BF16 gemv (fp32 accumulation, bf16 result, like at::linear); everything else through
 // at::linear (oneDNN for bf16).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
+  if (isQuantized(w)) return quantLinear(x, w);  // int8 / int4 decoder weights (quant_linear.h)
   if (decodeGemvApplies(x, w)) {
     at::Tensor xc = x.contiguous();
     at::Tensor y = at::empty({1, w.size(0)}, x.options());  // [1, N]
@@ -193,13 +195,20 @@ void bindWeights(Model::Impl& m, const LoadProgress& progress) {
   // Every weight of the table into its slot (the checkpoint was validated against the same table).
   forEachWeight(c, [&](const std::string& name, const std::vector<int64_t>&, WeightInit, bool optional, auto slot) {
     if constexpr (!std::is_same_v<decltype(slot), NoSlot>) {
+      if (const QuantizedWeights::Matrix* q = m.quant ? m.quant->find(name) : nullptr) {
+        const bool int8 = m.quant->format() == QuantFormat::Int8;  // packed rows, see quant_linear.h
+        slot(w) = at::from_blob(const_cast<uint8_t*>(q->data), {q->rows, quantRowBytes(m.quant->format(), q->cols)},
+                                at::TensorOptions().dtype(int8 ? at::kChar : at::kByte));
+        return;
+      }
       if (optional && !m.checkpoint->find(name)) return;
       slot(w) = b.get(name);
     }
   });
   if (c.kind == ModelKind::CxrLlava)  // conv1 [W, 1, P, P] as a linear map over flattened patches
     w.patchW = w.patchW.reshape({c.vision.width, c.vision.patchSize * c.vision.patchSize});
-  // A tied model may omit lm_head (then the embedding matrix is the head).
+  // A tied model may omit lm_head (then the embedding matrix is the head; quantized weights carry
+  // their own lm_head made from it).
   if (!w.lmHead.defined()) w.lmHead = w.embed;
 
   // Rotary tables as LlamaRotaryEmbedding builds them: fp32 on CPU, then rounded to the compute

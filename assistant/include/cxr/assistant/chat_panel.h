@@ -49,6 +49,10 @@ class ChatPanel : public QWidget {
   // (AssistantEngine::prepare), so that the first answer on it starts within seconds.
   void setPrepareWhileLooking(bool on);
   bool prepareWhileLooking() const { return prepareWhileLooking_; }
+  // The decoder's weights every load from this panel asks for (LoadSettings::weights: bf16, int8,
+  // int4 or auto; the window's Assistant > Decoder Weights menu sets it).
+  void setDecoderWeights(const QString& weights) { decoderWeights_ = weights; }
+  const QString& decoderWeights() const { return decoderWeights_; }
 
   void loadModel(const QString& folder, const LoadSettings& settings = {});
   // $CXR_LLAVA_MODEL or the Hugging Face cache (like the command-line tool); false if none.
@@ -125,6 +129,7 @@ class ChatPanel : public QWidget {
   QTextCursor streamCursor_;  // the end of the streaming answer in the transcript
   bool includeIdentifying_ = false;
   bool prepareWhileLooking_ = true;
+  QString decoderWeights_ = LoadSettings{}.weights;
 
   QFrame* modelBox_ = nullptr;  // shown while no model is loaded (the status bar has the loaded one)
   QLabel* modelStatus_ = nullptr;

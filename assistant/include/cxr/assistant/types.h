@@ -30,6 +30,7 @@ struct LoadSettings {
   QString dtype = QStringLiteral("auto");
   int threads = 0;
   int prefixCacheImages = LoadOptions{}.prefixCacheImages;  // images whose shared prompt prefix is kept
+  QString weights = QStringLiteral("auto");  // LoadOptions::weights: bf16, int8, int4 or auto
   LoadOptions toEngine() const;
 };
 
@@ -55,7 +56,9 @@ struct ModelSummary {
   ModelInfo info;
   double loadSeconds = 0;
   qint64 residentBytes = 0;  // process resident memory right after loading (0: unknown)
-  QString statusText() const;  // "CXR-LLaVA v2 · cpu · bf16 · 2 threads · 13.5 GiB"
+  // "CXR-LLaVA · cpu · bf16 · 2 threads · bf16 weights · weights 13.5 GiB · memory 14.1 GiB · folder";
+  // when "auto" chose int8 for lack of memory the weights part says why.
+  QString statusText() const;
 };
 
 // The exact model input and where it sits in the image that was handed over.

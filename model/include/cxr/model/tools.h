@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,4 +79,30 @@ class DecodeBoundMeter {
 void writeRandomCheckpoint(const std::string& outFolder, const std::string& preset,
                            const std::string& dtype, const std::string& tokenizerSource,
                            uint64_t seed = 0, const LoadProgress& progress = {});
+
+// Teacher-forced perplexity of a text, as llama.cpp's llama-perplexity measures it: the text is
+// tokenized once (BOS first), cut into chunks of chunkTokens, each chunk evaluated from an empty
+// context with BOS as its first token, and only the second half of each chunk scored (tokens
+// chunkTokens/2 + 1 .. chunkTokens - 1 predicted from everything before them in the chunk), so that
+// every scored token has at least half a chunk of context. The first half runs as one prefill, the
+// rest as decode steps: both paths of the weights in use are measured. chunkTokens 0: min(512,
+// the model's context). progress(chunk, chunks) false stops (throws Cancelled). Throws ModelError
+// when the text is shorter than one chunk.
+struct PerplexityResult {
+  double perplexity = 0;  // exp(mean negative log-likelihood of the scored tokens)
+  int scoredTokens = 0;
+  int chunks = 0, chunkTokens = 0;
+  int textTokens = 0;      // tokens of the whole text (BOS included)
+  double seconds = 0;
+  std::string cpuLevel;    // the level the kernels ran at: "avx512" or "avx2"
+};
+PerplexityResult measurePerplexity(Model& model, const std::string& text, int chunkTokens = 0,
+                                   const std::function<bool(int, int)>& progress = {});
+
+// Makes the int8 or int4 weights cache of a model folder ahead of time (what the first load with
+// LoadOptions::weights "int8"/"int4" does), without loading the model. Returns the cache file's
+// path; `madeNow` says whether it had to be made (false: it was there and intact).
+std::string quantizeWeights(const std::string& folder, const std::string& weights, const LoadProgress& progress = {},
+                            bool* madeNow = nullptr);
+
 }  // namespace cxr

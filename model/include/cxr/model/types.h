@@ -44,7 +44,19 @@ struct LoadOptions {
   // 7B shapes in bf16 (1,066 positions). 0 turns it off. 0 .. kMaxPrefixCacheImages.
   int prefixCacheImages = 2;
   static constexpr int kMaxPrefixCacheImages = 64;
+  // The LLaMA decoder's linear weights and lm_head: "bf16" (as stored, the reference's precision),
+  // "int8" (blocks of 32 with one scale, ~1.9x less memory), "int4" (blocks of 32 with scale and
+  // minimum, ~3.2x less), or "auto": bf16 unless this machine's available memory cannot hold the
+  // bf16 weights plus 1.5 GiB, then int8 (ModelInfo::weightsReason says so). The vision tower,
+  // projector, embeddings and norms stay as stored. int8/int4 are made from the safetensors on first
+  // use (minutes for a 7B model, shown by the load progress) and kept in the user's cache folder
+  // ($XDG_CACHE_HOME/cxr-assistant/quantized). CPU only.
+  std::string weights = "auto";
 };
+
+// Empty when `weights` is an accepted LoadOptions::weights value (bf16, int8, int4, auto), else a
+// sentence naming the value and the choices.
+std::string checkWeightsChoice(const std::string& weights);
 
 // Called during loading with a fraction in [0,1] and a short stage description
 // ("reading config.json", "mapping model-00001-of-00003.safetensors", "layer 12/32", ...).
@@ -72,6 +84,13 @@ struct ModelInfo {
   bool tokenizerLegacy = true;    // tokenizer_config.json "legacy" (absent: true)
   std::string configSha256;       // sha256 of config.json
   std::string weightIndexSha256;  // sha256 of model.safetensors.index.json (or of the single file's header)
+  // The decoder weights in use: "bf16" (as stored, in the compute dtype), "int8" or "int4".
+  std::string weights = "bf16";
+  // Why LoadOptions::weights "auto" chose int8 (empty when it chose bf16 or the weights were asked
+  // for by name), e.g. "int8: 9.8 GiB of memory available, the bf16 weights need 13.1 GiB + 1.5 GiB".
+  std::string weightsReason;
+  std::string weightsCache;        // the quantized weights file in use (empty for bf16)
+  std::string weightsCacheNotice;  // non-empty when this load made that file (first use, or it was damaged)
 };
 
 // ---- Images ---------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+#include "core/quant_format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace cxr::detail {
+
+const char* toString(QuantFormat f) { return f == QuantFormat::Int8 ? "int8" : "int4"; }
+
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t absx = x & 0x7FFFFFFFu;
+  if (absx >= 0x7F800000u) return uint16_t(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0u));  // inf / NaN
+  if (absx >= 0x477FF000u) return uint16_t(sign | 0x7C00u);  // rounds beyond 65504: infinity
+  if (absx < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+    float a;
+    std::memcpy(&a, &absx, 4);
+    // a * 2^24 is the subnormal's integer mantissa; nearbyint rounds to nearest even.
+    return uint16_t(sign | uint32_t(std::nearbyint(a * 16777216.0f)));
+  }
+  uint32_t mant = absx & 0x7FFFFFu;
+  uint32_t exp = (absx >> 23) - 127 + 15;
+  uint32_t h = (exp << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // carries into the exponent correctly
+  return uint16_t(sign | h);
+}
+
+float halfToFloat(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
+  float out;
+  if (exp == 0) {
+    out = std::ldexp(float(mant), -24);
+    uint32_t u;
+    std::memcpy(&u, &out, 4);
+    u |= sign;
+    std::memcpy(&out, &u, 4);
+    return out;
+  }
+  const uint32_t u = sign | (exp == 31 ? (0xFFu << 23) | (mant << 13) : ((exp - 15 + 127) << 23) | (mant << 13));
+  std::memcpy(&out, &u, 4);
+  return out;
+}
+
+namespace {
+
+void putHalf(uint8_t* p, float v) {
+  const uint16_t h = floatToHalf(v);
+  std::memcpy(p, &h, 2);
+}
+float getHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return halfToFloat(h);
+}
+
+// The block's n (<= 32) weights, zero-padded to 32.
+void blockValues(const float* row, int64_t k, int64_t b, float* v, int& n) {
+  const int64_t begin = b * kQuantBlock;
+  n = int(std::min<int64_t>(kQuantBlock, k - begin));
+  for (int i = 0; i < kQuantBlock; ++i) v[i] = i < n ? row[begin + i] : 0.f;
+}
+
+void quantizeBlockInt8(const float* v, int n, uint8_t* out) {
+  float amax = 0;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[i]));
+  const uint16_t dh = floatToHalf(amax / 127.f);
+  std::memcpy(out, &dh, 2);
+  const float d = halfToFloat(dh);  // levels against the scale actually stored
+  const float inv = d > 0 ? 1.f / d : 0.f;
+  for (int i = 0; i < kQuantBlock; ++i) {
+    // round half away from zero by truncation (std::nearbyint is a libm call on a baseline build)
+    const float x = std::clamp(v[i] * inv, -127.f, 127.f);  // v is zero-padded beyond n
+    out[2 + i] = uint8_t(int8_t(int(x + (x >= 0 ? 0.5f : -0.5f))));
+  }
+}
+
+// Rounds x >= 0 to the nearest level in [0, 15] (halves up): a truncating conversion, far cheaper
+// than std::nearbyint on a baseline x86-64 build, which calls into libm.
+inline float level(float x) { return float(std::min(15, int(std::max(0.f, x) + 0.5f))); }
+
+// Levels for (d, m) (already rounded to fp16), and their squared error over the n weights.
+float levelsInt4(const float* v, int n, float d, float m, uint8_t* q) {
+  const float inv = d > 0 ? 1.f / d : 0.f;
+  float err = 0;
+  for (int i = 0; i < n; ++i) {
+    const float l = level((v[i] - m) * inv);
+    q[i] = uint8_t(l);
+    const float e = d * l + m - v[i];
+    err += e * e;
+  }
+  for (int i = n; i < kQuantBlock; ++i) q[i] = 0;
+  return err;
+}
+
+void storeInt4(float d, float m, const uint8_t* q, uint8_t* out) {
+  putHalf(out, d);
+  putHalf(out + 2, m);
+  for (int j = 0; j < 16; ++j) out[4 + j] = uint8_t(q[j] | (q[j + 16] << 4));
+}
+
+float roundedToHalf(float x) { return halfToFloat(floatToHalf(x)); }
+
+void quantizeBlockInt4Plain(const float* v, int n, uint8_t* out) {
+  float lo = v[0], hi = v[0];
+  for (int i = 1; i < n; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  const float d = roundedToHalf((hi - lo) / 15.f), m = roundedToHalf(lo);
+  uint8_t q[kQuantBlock];
+  levelsInt4(v, n, d, m, q);
+  storeInt4(d, m, q, out);
+}
+
+// The fitted rule (see quant_format.h): candidate scales around (max - min) / 15; for each, the
+// levels it gives and the least-squares d and m for those levels, rounded to fp16, scored by the
+// closed-form squared error; the best is then compared with the plain rule on the exact error.
+void quantizeBlockInt4(const float* v, int n, uint8_t* out) {
+  float lo = v[0], hi = v[0], sx = 0, sxx = 0;
+  for (int i = 0; i < n; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]), sx += v[i], sxx += v[i] * v[i];
+  uint8_t plainQ[kQuantBlock], q[kQuantBlock];
+  const float plainD = roundedToHalf((hi - lo) / 15.f), plainM = roundedToHalf(lo);
+  const float plainErr = levelsInt4(v, n, plainD, plainM, plainQ);
+  float bestD = 0, bestM = 0, bestEstimate = plainErr;
+  bool found = false;
+  if (hi > lo) {
+    const float nf = float(n);
+    for (int step = -15; step <= 15; ++step) {
+      const float iscale = (15.f + 0.1f * float(step)) / (hi - lo);
+      float sl = 0, sll = 0, slx = 0;
+      for (int i = 0; i < n; ++i) {
+        const float l = level(iscale * (v[i] - lo));
+        sl += l, sll += l * l, slx += l * v[i];
+      }
+      const float det = nf * sll - sl * sl;
+      if (det <= 0) continue;
+      const float d = roundedToHalf((nf * slx - sl * sx) / det);
+      const float m = roundedToHalf((sll * sx - sl * slx) / det);
+      if (!(d > 0) || !std::isfinite(m)) continue;
+      // sum (d l + m - x)^2 expanded over the sums
+      const float err = d * d * sll + 2 * d * m * sl + nf * m * m - 2 * d * slx - 2 * m * sx + sxx;
+      if (err < bestEstimate) bestEstimate = err, bestD = d, bestM = m, found = true;
+    }
+  }
+  if (found && levelsInt4(v, n, bestD, bestM, q) < plainErr) {
+    storeInt4(bestD, bestM, q, out);
+    return;
+  }
+  storeInt4(plainD, plainM, plainQ, out);
+}
+
+}  // namespace
+
+void quantizeRow(QuantFormat f, const float* row, int64_t k, uint8_t* out) {
+  float v[kQuantBlock];
+  int n = 0;
+  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
+    blockValues(row, k, b, v, n);
+    if (f == QuantFormat::Int8)
+      quantizeBlockInt8(v, n, out + b * kInt8BlockBytes);
+    else
+      quantizeBlockInt4(v, n, out + b * kInt4BlockBytes);
+  }
+}
+
+void quantizeRowInt4Plain(const float* row, int64_t k, uint8_t* out) {
+  float v[kQuantBlock];
+  int n = 0;
+  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
+    blockValues(row, k, b, v, n);
+    quantizeBlockInt4Plain(v, n, out + b * kInt4BlockBytes);
+  }
+}
+
+void dequantizeRow(QuantFormat f, const uint8_t* row, int64_t k, float* out) {
+  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
+    const int64_t begin = b * kQuantBlock, n = std::min(kQuantBlock, k - begin);
+    if (f == QuantFormat::Int8) {
+      const uint8_t* blk = row + b * kInt8BlockBytes;
+      const float d = getHalf(blk);
+      for (int64_t i = 0; i < n; ++i) out[begin + i] = d * float(int8_t(blk[2 + i]));
+    } else {
+      const uint8_t* blk = row + b * kInt4BlockBytes;
+      const float d = getHalf(blk), m = getHalf(blk + 2);
+      for (int64_t i = 0; i < n; ++i) {
+        const int q = i < 16 ? blk[4 + i] & 0x0F : blk[4 + i - 16] >> 4;
+        out[begin + i] = d * float(q) + m;
+      }
+    }
+  }
+}
+
+}  // namespace cxr::detail
