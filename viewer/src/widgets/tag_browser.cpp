@@ -81,50 +81,50 @@ void TagFilterModel::setSearchText(const QString& text) {
 }
 
 TagBrowserDialog::TagBrowserDialog(const RadiographImage& image, bool anonymised, QWidget* parent)
-    : QDialog(parent), m_model(buildTagModel(image.tags, anonymised)) {
+    : QDialog(parent), model_(buildTagModel(image.tags, anonymised)) {
   setWindowTitle(tr("DICOM tags - %1").arg(anonymised ? tr("anonymised")
                                                       : image.path.section(u'/', -1)));
   resize(900, 650);
-  m_filter = new TagFilterModel(this);
-  m_filter->setSourceModel(m_model.get());
+  filter_ = new TagFilterModel(this);
+  filter_->setSourceModel(model_.get());
 
-  m_search = new QLineEdit(this);
-  m_search->setObjectName(QStringLiteral("tagSearch"));
-  m_search->setPlaceholderText(tr("Search tag, name or value (e.g. 0028, Window, MONOCHROME)"));
-  m_search->setClearButtonEnabled(true);
+  search_ = new QLineEdit(this);
+  search_->setObjectName(QStringLiteral("tagSearch"));
+  search_->setPlaceholderText(tr("Search tag, name or value (e.g. 0028, Window, MONOCHROME)"));
+  search_->setClearButtonEnabled(true);
 
-  m_tree = new QTreeView(this);
-  m_tree->setModel(m_filter);
-  m_tree->setUniformRowHeights(true);
-  m_tree->setAlternatingRowColors(true);
-  m_tree->header()->setSectionResizeMode(TagColumnValue, QHeaderView::Stretch);
-  m_tree->setColumnWidth(TagColumnTag, 110);
-  m_tree->setColumnWidth(TagColumnName, 260);
-  m_tree->setColumnWidth(TagColumnVr, 40);
+  tree_ = new QTreeView(this);
+  tree_->setModel(filter_);
+  tree_->setUniformRowHeights(true);
+  tree_->setAlternatingRowColors(true);
+  tree_->header()->setSectionResizeMode(TagColumnValue, QHeaderView::Stretch);
+  tree_->setColumnWidth(TagColumnTag, 110);
+  tree_->setColumnWidth(TagColumnName, 260);
+  tree_->setColumnWidth(TagColumnVr, 40);
 
-  m_count = new QLabel(this);
+  count_ = new QLabel(this);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
 
   auto updateCount = [this] {
-    m_count->setText(tr("%1 of %2 elements shown")
-                         .arg(countRows(*m_filter, {}))
-                         .arg(countRows(*m_model, {})));
+    count_->setText(tr("%1 of %2 elements shown")
+                         .arg(countRows(*filter_, {}))
+                         .arg(countRows(*model_, {})));
   };
-  connect(m_search, &QLineEdit::textChanged, this, [this, updateCount](const QString& text) {
-    m_filter->setSearchText(text);
+  connect(search_, &QLineEdit::textChanged, this, [this, updateCount](const QString& text) {
+    filter_->setSearchText(text);
     if (!text.trimmed().isEmpty())
-      m_tree->expandAll();
+      tree_->expandAll();
     updateCount();
   });
 
   auto* layout = new QVBoxLayout(this);
-  layout->addWidget(m_search);
-  layout->addWidget(m_tree, 1);
-  layout->addWidget(m_count);
+  layout->addWidget(search_);
+  layout->addWidget(tree_, 1);
+  layout->addWidget(count_);
   layout->addWidget(buttons);
   if (image.tags.empty())
-    m_count->setText(tr("This file has no DICOM tags (%1).").arg(image.formatName));
+    count_->setText(tr("This file has no DICOM tags (%1).").arg(image.formatName));
   else
     updateCount();
 }

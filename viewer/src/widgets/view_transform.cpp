@@ -6,42 +6,42 @@
 namespace cxr::viewer {
 
 void ViewTransform::setImageSize(QSize size) {
-  m_imageSize = size;
-  m_orientation = {};
+  imageSize_ = size;
+  orientation_ = {};
   fitToWindow();
 }
 
 void ViewTransform::setViewportSize(QSizeF logicalSize) {
   // A collapsed widget still needs a non-zero viewport for the maths to stay finite.
   const QSizeF newSize(std::max(1.0, logicalSize.width()), std::max(1.0, logicalSize.height()));
-  if (m_fitMode) {
-    m_viewport = newSize;
+  if (fitMode_) {
+    viewport_ = newSize;
     fitToWindow();
     return;
   }
   // Keep the image point at the centre where it is: resizing the window should not move the
   // anatomy the user is looking at.
-  m_viewport = newSize;
+  viewport_ = newSize;
 }
 
 void ViewTransform::setDevicePixelRatio(double ratio) {
   if (ratio > 0)
-    m_dpr = ratio;
-  if (m_fitMode)
+    dpr_ = ratio;
+  if (fitMode_)
     fitToWindow();
 }
 
 QSizeF ViewTransform::orientedImageSize() const {
-  const QSizeF s(std::max(1, m_imageSize.width()), std::max(1, m_imageSize.height()));
-  return m_orientation.swapsAxes() ? s.transposed() : s;
+  const QSizeF s(std::max(1, imageSize_.width()), std::max(1, imageSize_.height()));
+  return orientation_.swapsAxes() ? s.transposed() : s;
 }
 
 void ViewTransform::fitToWindow() {
   const QSizeF img = orientedImageSize();
-  m_scale = std::min(m_viewport.width() / img.width(), m_viewport.height() / img.height());
-  m_scale = std::clamp(m_scale, kMinZoom / m_dpr, kMaxZoom / m_dpr);
-  m_center = QPointF(m_imageSize.width() / 2.0, m_imageSize.height() / 2.0);
-  m_fitMode = true;
+  scale_ = std::min(viewport_.width() / img.width(), viewport_.height() / img.height());
+  scale_ = std::clamp(scale_, kMinZoom / dpr_, kMaxZoom / dpr_);
+  center_ = QPointF(imageSize_.width() / 2.0, imageSize_.height() / 2.0);
+  fitMode_ = true;
 }
 
 void ViewTransform::setActualPixels() {
@@ -50,48 +50,48 @@ void ViewTransform::setActualPixels() {
 
 void ViewTransform::setZoomAround(double zoom, QPointF widgetAnchor) {
   const QPointF anchoredImagePoint = mapToImage(widgetAnchor);
-  m_scale = std::clamp(zoom, kMinZoom, kMaxZoom) / m_dpr;
+  scale_ = std::clamp(zoom, kMinZoom, kMaxZoom) / dpr_;
   // Solve mapToWidget(anchoredImagePoint) == widgetAnchor for the new centre:
   //   viewportCenter + scale * O (q - centre) = anchor  =>  centre = q - O^-1 (anchor - vc) / scale
-  m_center = anchoredImagePoint -
-             m_orientation.applyInverse((widgetAnchor - viewportCenter()) / m_scale);
-  m_fitMode = false;
+  center_ = anchoredImagePoint -
+             orientation_.applyInverse((widgetAnchor - viewportCenter()) / scale_);
+  fitMode_ = false;
 }
 
 void ViewTransform::panBy(QPointF widgetDelta) {
-  m_center -= m_orientation.applyInverse(widgetDelta / m_scale);
-  m_fitMode = false;
+  center_ -= orientation_.applyInverse(widgetDelta / scale_);
+  fitMode_ = false;
 }
 
 // Each operation left-multiplies the orientation, i.e. acts on the picture as it is on screen.
 void ViewTransform::rotateClockwise() {
-  m_orientation = m_orientation.after(0, -1, 1, 0);
-  if (m_fitMode)
+  orientation_ = orientation_.after(0, -1, 1, 0);
+  if (fitMode_)
     fitToWindow();
 }
 
 void ViewTransform::rotateCounterClockwise() {
-  m_orientation = m_orientation.after(0, 1, -1, 0);
-  if (m_fitMode)
+  orientation_ = orientation_.after(0, 1, -1, 0);
+  if (fitMode_)
     fitToWindow();
 }
 
-void ViewTransform::flipHorizontal() { m_orientation = m_orientation.after(-1, 0, 0, 1); }
-void ViewTransform::flipVertical() { m_orientation = m_orientation.after(1, 0, 0, -1); }
+void ViewTransform::flipHorizontal() { orientation_ = orientation_.after(-1, 0, 0, 1); }
+void ViewTransform::flipVertical() { orientation_ = orientation_.after(1, 0, 0, -1); }
 
 void ViewTransform::resetOrientation() {
-  m_orientation = {};
-  if (m_fitMode)
+  orientation_ = {};
+  if (fitMode_)
     fitToWindow();
 }
 
 bool ViewTransform::isMirrored() const {
-  return m_orientation.a * m_orientation.d - m_orientation.b * m_orientation.c < 0;
+  return orientation_.a * orientation_.d - orientation_.b * orientation_.c < 0;
 }
 
 int ViewTransform::rotationDegrees() const {
   // For a mirrored orientation report the rotation that follows a horizontal flip of the file.
-  Orientation o = m_orientation;
+  Orientation o = orientation_;
   if (isMirrored())
     o = {-o.a, o.b, -o.c, o.d};  // O * Fx
   // Image x axis (1, 0) goes to (o.a, o.c) on screen.
@@ -105,18 +105,18 @@ int ViewTransform::rotationDegrees() const {
 }
 
 QPointF ViewTransform::mapToWidget(QPointF imagePoint) const {
-  return viewportCenter() + m_orientation.apply(imagePoint - m_center) * m_scale;
+  return viewportCenter() + orientation_.apply(imagePoint - center_) * scale_;
 }
 
 QPointF ViewTransform::mapToImage(QPointF widgetPoint) const {
-  return m_center + m_orientation.applyInverse((widgetPoint - viewportCenter()) / m_scale);
+  return center_ + orientation_.applyInverse((widgetPoint - viewportCenter()) / scale_);
 }
 
 QTransform ViewTransform::imageToWidget() const {
   // QTransform maps row vectors: (x, y) -> (m11 x + m21 y + dx, m12 x + m22 y + dy).
-  const auto& o = m_orientation;
+  const auto& o = orientation_;
   const QPointF origin = mapToWidget(QPointF(0, 0));
-  return QTransform(o.a * m_scale, o.c * m_scale, o.b * m_scale, o.d * m_scale, origin.x(),
+  return QTransform(o.a * scale_, o.c * scale_, o.b * scale_, o.d * scale_, origin.x(),
                     origin.y());
 }
 

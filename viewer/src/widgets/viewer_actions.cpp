@@ -42,15 +42,15 @@ QAction* makeAction(QObject* parent, const QString& text, const QKeySequence& ke
 }  // namespace
 
 ViewerActions::ViewerActions(ViewerWidget* viewer, QObject* parent)
-    : QObject(parent), m_viewer(viewer) {
-  m_toolGroup = new QActionGroup(this);
-  m_toolGroup->setExclusive(true);
+    : QObject(parent), viewer_(viewer) {
+  toolGroup_ = new QActionGroup(this);
+  toolGroup_->setExclusive(true);
   auto tool = [&](const QString& text, const QKeySequence& key, const QString& icon,
                   ViewerTool t, const QString& tip) {
     QAction* a = makeAction(this, text, key, icon, tip);
     a->setCheckable(true);
-    a->setActionGroup(m_toolGroup);
-    connect(a, &QAction::triggered, m_viewer, [this, t] { m_viewer->setTool(t); });
+    a->setActionGroup(toolGroup_);
+    connect(a, &QAction::triggered, viewer_, [this, t] { viewer_->setTool(t); });
     return a;
   };
   panTool = tool(tr("&Pan / Select"), QKeySequence(Qt::Key_P), QStringLiteral("pan"), ViewerTool::Pan,
@@ -112,35 +112,35 @@ ViewerActions::ViewerActions(ViewerWidget* viewer, QObject* parent)
   for (QAction* a : all())
     scopeShortcut(a);
   // The scoped shortcuts need the viewer as their widget (menus and toolbars only show them).
-  m_viewer->addActions(all());
+  viewer_->addActions(all());
 
-  connect(zoomIn, &QAction::triggered, m_viewer, &ViewerWidget::zoomIn);
-  connect(zoomOut, &QAction::triggered, m_viewer, &ViewerWidget::zoomOut);
-  connect(fit, &QAction::triggered, m_viewer, &ViewerWidget::fitToWindow);
-  connect(actualPixels, &QAction::triggered, m_viewer, &ViewerWidget::actualPixels);
-  connect(rotateClockwise, &QAction::triggered, m_viewer, &ViewerWidget::rotateClockwise);
-  connect(rotateCounterClockwise, &QAction::triggered, m_viewer,
+  connect(zoomIn, &QAction::triggered, viewer_, &ViewerWidget::zoomIn);
+  connect(zoomOut, &QAction::triggered, viewer_, &ViewerWidget::zoomOut);
+  connect(fit, &QAction::triggered, viewer_, &ViewerWidget::fitToWindow);
+  connect(actualPixels, &QAction::triggered, viewer_, &ViewerWidget::actualPixels);
+  connect(rotateClockwise, &QAction::triggered, viewer_, &ViewerWidget::rotateClockwise);
+  connect(rotateCounterClockwise, &QAction::triggered, viewer_,
           &ViewerWidget::rotateCounterClockwise);
-  connect(flipHorizontal, &QAction::triggered, m_viewer, &ViewerWidget::flipHorizontal);
-  connect(flipVertical, &QAction::triggered, m_viewer, &ViewerWidget::flipVertical);
-  connect(resetView, &QAction::triggered, m_viewer, &ViewerWidget::resetView);
-  connect(magnifier, &QAction::toggled, m_viewer, &ViewerWidget::setMagnifierEnabled);
-  connect(overlays, &QAction::toggled, m_viewer, &ViewerWidget::setOverlaysVisible);
-  connect(anonymised, &QAction::toggled, m_viewer, &ViewerWidget::setAnonymised);
-  connect(invert, &QAction::toggled, m_viewer, &ViewerWidget::setInverted);
-  connect(resetWindow, &QAction::triggered, m_viewer, &ViewerWidget::resetWindow);
-  connect(nextFrame, &QAction::triggered, m_viewer, &ViewerWidget::nextFrame);
-  connect(previousFrame, &QAction::triggered, m_viewer, &ViewerWidget::previousFrame);
-  connect(deleteMeasurement, &QAction::triggered, m_viewer, &ViewerWidget::deleteSelectedMeasurement);
-  connect(clearMeasurements, &QAction::triggered, m_viewer, &ViewerWidget::clearMeasurements);
+  connect(flipHorizontal, &QAction::triggered, viewer_, &ViewerWidget::flipHorizontal);
+  connect(flipVertical, &QAction::triggered, viewer_, &ViewerWidget::flipVertical);
+  connect(resetView, &QAction::triggered, viewer_, &ViewerWidget::resetView);
+  connect(magnifier, &QAction::toggled, viewer_, &ViewerWidget::setMagnifierEnabled);
+  connect(overlays, &QAction::toggled, viewer_, &ViewerWidget::setOverlaysVisible);
+  connect(anonymised, &QAction::toggled, viewer_, &ViewerWidget::setAnonymised);
+  connect(invert, &QAction::toggled, viewer_, &ViewerWidget::setInverted);
+  connect(resetWindow, &QAction::triggered, viewer_, &ViewerWidget::resetWindow);
+  connect(nextFrame, &QAction::triggered, viewer_, &ViewerWidget::nextFrame);
+  connect(previousFrame, &QAction::triggered, viewer_, &ViewerWidget::previousFrame);
+  connect(deleteMeasurement, &QAction::triggered, viewer_, &ViewerWidget::deleteSelectedMeasurement);
+  connect(clearMeasurements, &QAction::triggered, viewer_, &ViewerWidget::clearMeasurements);
   // Keep checkable actions true to the widget when it changes by other routes (mouse, reset).
-  connect(m_viewer, &ViewerWidget::invertedChanged, invert, &QAction::setChecked);
-  connect(m_viewer, &ViewerWidget::toolChanged, this, [this] { syncFromViewer(); });
-  connect(m_viewer, &ViewerWidget::imageChanged, this, [this] { rebuildPresets(); });
+  connect(viewer_, &ViewerWidget::invertedChanged, invert, &QAction::setChecked);
+  connect(viewer_, &ViewerWidget::toolChanged, this, [this] { syncFromViewer(); });
+  connect(viewer_, &ViewerWidget::imageChanged, this, [this] { rebuildPresets(); });
 
-  m_presetMenu = new QMenu(tr("Window &Presets"));
-  m_presetMenu->setIcon(QIcon(QStringLiteral(":/icons/presets.svg")));
-  connect(this, &QObject::destroyed, m_presetMenu, [menu = m_presetMenu] { delete menu; });
+  presetMenu_ = new QMenu(tr("Window &Presets"));
+  presetMenu_->setIcon(QIcon(QStringLiteral(":/icons/presets.svg")));
+  connect(this, &QObject::destroyed, presetMenu_, [menu = presetMenu_] { delete menu; });
   rebuildPresets();
 }
 
@@ -163,27 +163,27 @@ QList<QAction*> ViewerActions::all() const {
 
 void ViewerActions::syncFromViewer() {
   const QList<QAction*> tools = toolActions();
-  const int index = static_cast<int>(m_viewer->tool());
+  const int index = static_cast<int>(viewer_->tool());
   if (index >= 0 && index < tools.size())
     tools[index]->setChecked(true);
 }
 
 void ViewerActions::rebuildPresets() {
-  m_presetMenu->clear();
-  const QList<VoiWindow> presets = m_viewer->presets();
+  presetMenu_->clear();
+  const QList<VoiWindow> presets = viewer_->presets();
   if (presets.isEmpty()) {
-    m_presetMenu->addAction(tr("(open an image first)"))->setEnabled(false);
+    presetMenu_->addAction(tr("(open an image first)"))->setEnabled(false);
     return;
   }
   for (int i = 0; i < presets.size(); ++i) {
     const VoiWindow& w = presets[i];
     const QString name = w.explanation.isEmpty() ? tr("Window %1").arg(i + 1) : w.explanation;
-    QAction* a = m_presetMenu->addAction(
+    QAction* a = presetMenu_->addAction(
         tr("%1  (C %2, W %3)").arg(name, QString::number(w.center, 'g', 6),
                                    QString::number(w.width, 'g', 6)));
     if (i < 9)
       a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
-    connect(a, &QAction::triggered, m_viewer, [this, i] { m_viewer->applyPreset(i); });
+    connect(a, &QAction::triggered, viewer_, [this, i] { viewer_->applyPreset(i); });
   }
 }
 

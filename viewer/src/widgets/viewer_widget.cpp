@@ -60,98 +60,98 @@ ViewerWidget::ViewerWidget(QWidget* parent) : QWidget(parent) {
   setCursor(Qt::OpenHandCursor);  // the Pan tool
 
   // Frame slider at the bottom, shown for multi-frame images only.
-  m_frameBar = new QWidget(this);
-  m_frameBar->setObjectName(QStringLiteral("frameBar"));
-  m_frameBar->setAutoFillBackground(true);
-  auto* barLayout = new QHBoxLayout(m_frameBar);
+  frameBar_ = new QWidget(this);
+  frameBar_->setObjectName(QStringLiteral("frameBar"));
+  frameBar_->setAutoFillBackground(true);
+  auto* barLayout = new QHBoxLayout(frameBar_);
   barLayout->setContentsMargins(8, 2, 8, 2);
-  m_frameLabel = new QLabel(m_frameBar);
-  m_frameSlider = new QSlider(Qt::Horizontal, m_frameBar);
-  m_frameSlider->setObjectName(QStringLiteral("frameSlider"));
-  m_frameSlider->setFocusPolicy(Qt::NoFocus);
-  barLayout->addWidget(m_frameLabel);
-  barLayout->addWidget(m_frameSlider, 1);
-  connect(m_frameSlider, &QSlider::valueChanged, this, &ViewerWidget::setFrame);
+  frameLabel_ = new QLabel(frameBar_);
+  frameSlider_ = new QSlider(Qt::Horizontal, frameBar_);
+  frameSlider_->setObjectName(QStringLiteral("frameSlider"));
+  frameSlider_->setFocusPolicy(Qt::NoFocus);
+  barLayout->addWidget(frameLabel_);
+  barLayout->addWidget(frameSlider_, 1);
+  connect(frameSlider_, &QSlider::valueChanged, this, &ViewerWidget::setFrame);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addStretch(1);
-  layout->addWidget(m_frameBar);
-  m_frameBar->hide();
+  layout->addWidget(frameBar_);
+  frameBar_->hide();
 }
 
 ViewerWidget::~ViewerWidget() = default;
 
 void ViewerWidget::setImage(std::shared_ptr<const RadiographImage> image) {
-  m_image = std::move(image);
-  m_frame = 0;
-  m_measurements.clear();
-  m_pending.reset();
-  m_selected = -1;
-  m_presets = m_image ? radiographPresets(*m_image, 0) : QList<VoiWindow>{};
-  m_reduced = ReducedFrame{};
-  m_reducedFrame = -1;
-  m_renderedRegion = QRect();
-  m_outline = QRectF();
-  m_outlineLabel.clear();
-  m_voi = m_image ? defaultVoi(*m_image) : VoiSelection{};
-  m_view.setImageSize(m_image ? QSize(m_image->width, m_image->height) : QSize());
+  image_ = std::move(image);
+  frame_ = 0;
+  measurements_.clear();
+  pending_.reset();
+  selected_ = -1;
+  presets_ = image_ ? radiographPresets(*image_, 0) : QList<VoiWindow>{};
+  reduced_ = ReducedFrame{};
+  reducedFrame_ = -1;
+  renderedRegion_ = QRect();
+  outline_ = QRectF();
+  outlineLabel_.clear();
+  voi_ = image_ ? defaultVoi(*image_) : VoiSelection{};
+  view_.setImageSize(image_ ? QSize(image_->width, image_->height) : QSize());
   syncViewGeometry();
-  m_view.fitToWindow();
+  view_.fitToWindow();
   invalidateRender();
   updateFrameBar();
   Q_EMIT imageChanged();
   Q_EMIT windowChanged(currentWindow());
-  Q_EMIT frameChanged(m_frame);
+  Q_EMIT frameChanged(frame_);
   Q_EMIT viewChanged();
   Q_EMIT measurementsChanged();
   update();
 }
 
 VoiWindow ViewerWidget::currentWindow() const {
-  if (m_voi.window)
-    return *m_voi.window;
-  if (m_image)
-    return windowForRange(m_image->minModality(), m_image->maxModality());
+  if (voi_.window)
+    return *voi_.window;
+  if (image_)
+    return windowForRange(image_->minModality(), image_->maxModality());
   return {};
 }
 
 void ViewerWidget::setWindow(const VoiWindow& window) {
-  m_voi.window = window;
-  m_voi.voiLutIndex.reset();
+  voi_.window = window;
+  voi_.voiLutIndex.reset();
   invalidateRender();
   Q_EMIT windowChanged(window);
   update();
 }
 
 void ViewerWidget::setVoiSelection(const VoiSelection& voi) {
-  const bool invertChanged = voi.userInvert != m_voi.userInvert;
-  m_voi = voi;
+  const bool invertChanged = voi.userInvert != voi_.userInvert;
+  voi_ = voi;
   invalidateRender();
   Q_EMIT windowChanged(currentWindow());
   if (invertChanged)
-    Q_EMIT invertedChanged(m_voi.userInvert);
+    Q_EMIT invertedChanged(voi_.userInvert);
   update();
 }
 
 void ViewerWidget::applyPreset(int index) {
-  if (index >= 0 && index < m_presets.size())
-    setWindow(m_presets[index]);
+  if (index >= 0 && index < presets_.size())
+    setWindow(presets_[index]);
 }
 
 void ViewerWidget::setInverted(bool inverted) {
-  if (inverted == m_voi.userInvert)
+  if (inverted == voi_.userInvert)
     return;
-  m_voi.userInvert = inverted;
+  voi_.userInvert = inverted;
   invalidateRender();
   Q_EMIT invertedChanged(inverted);
   update();
 }
 
 void ViewerWidget::resetWindow() {
-  if (!m_image)
+  if (!image_)
     return;
-  const bool invert = m_voi.userInvert;
-  VoiSelection voi = defaultVoi(*m_image);
+  const bool invert = voi_.userInvert;
+  VoiSelection voi = defaultVoi(*image_);
   voi.userInvert = invert;  // Invert is its own toggle; reset window keeps it
   setVoiSelection(voi);
 }
@@ -159,83 +159,83 @@ void ViewerWidget::resetWindow() {
 // ---- Frames ----------------------------------------------------------------------------------
 
 void ViewerWidget::setFrame(int frame) {
-  if (!m_image)
+  if (!image_)
     return;
-  frame = std::clamp(frame, 0, std::max(0, m_image->frames - 1));
-  if (frame == m_frame)
+  frame = std::clamp(frame, 0, std::max(0, image_->frames - 1));
+  if (frame == frame_)
     return;
-  m_frame = frame;
+  frame_ = frame;
   invalidateRender();
   updateFrameBar();
   Q_EMIT frameChanged(frame);
   update();
 }
 
-void ViewerWidget::nextFrame() { setFrame(m_frame + 1); }
-void ViewerWidget::previousFrame() { setFrame(m_frame - 1); }
+void ViewerWidget::nextFrame() { setFrame(frame_ + 1); }
+void ViewerWidget::previousFrame() { setFrame(frame_ - 1); }
 
 void ViewerWidget::updateFrameBar() {
   const int frames = frameCount();
-  m_frameBar->setVisible(frames > 1);
-  const QSignalBlocker block(m_frameSlider);
-  m_frameSlider->setRange(0, std::max(0, frames - 1));
-  m_frameSlider->setValue(m_frame);
-  m_frameLabel->setText(tr("Frame %1/%2").arg(m_frame + 1).arg(std::max(1, frames)));
+  frameBar_->setVisible(frames > 1);
+  const QSignalBlocker block(frameSlider_);
+  frameSlider_->setRange(0, std::max(0, frames - 1));
+  frameSlider_->setValue(frame_);
+  frameLabel_->setText(tr("Frame %1/%2").arg(frame_ + 1).arg(std::max(1, frames)));
 }
 
 // ---- View ------------------------------------------------------------------------------------
 
 void ViewerWidget::zoomIn() {
-  m_view.zoomAround(QPointF(width() / 2.0, height() / 2.0), kButtonZoomStep);
+  view_.zoomAround(QPointF(width() / 2.0, height() / 2.0), kButtonZoomStep);
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::zoomOut() {
-  m_view.zoomAround(QPointF(width() / 2.0, height() / 2.0), 1.0 / kButtonZoomStep);
+  view_.zoomAround(QPointF(width() / 2.0, height() / 2.0), 1.0 / kButtonZoomStep);
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::fitToWindow() {
-  m_view.fitToWindow();
+  view_.fitToWindow();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::actualPixels() {
-  m_view.setActualPixels();
+  view_.setActualPixels();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::rotateClockwise() {
-  m_view.rotateClockwise();
+  view_.rotateClockwise();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::rotateCounterClockwise() {
-  m_view.rotateCounterClockwise();
+  view_.rotateCounterClockwise();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::flipHorizontal() {
-  m_view.flipHorizontal();
+  view_.flipHorizontal();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::flipVertical() {
-  m_view.flipVertical();
+  view_.flipVertical();
   Q_EMIT viewChanged();
   update();
 }
 
 void ViewerWidget::resetView() {
-  m_view.resetOrientation();
-  m_view.fitToWindow();
+  view_.resetOrientation();
+  view_.fitToWindow();
   setInverted(false);
   resetWindow();
   Q_EMIT viewChanged();
@@ -243,80 +243,80 @@ void ViewerWidget::resetView() {
 }
 
 void ViewerWidget::syncViewGeometry() {
-  m_view.setDevicePixelRatio(devicePixelRatioF());
-  m_view.setViewportSize(QSizeF(size()));
+  view_.setDevicePixelRatio(devicePixelRatioF());
+  view_.setViewportSize(QSizeF(size()));
 }
 
 void ViewerWidget::invalidateRender() {
-  m_renderDirty = true;
-  m_fullDirty = true;
+  renderDirty_ = true;
+  fullDirty_ = true;
 }
 
 int ViewerWidget::displayFactor() const {
-  return m_image ? displayProxyFactor(m_view.zoom()) : 1;
+  return image_ ? displayProxyFactor(view_.zoom()) : 1;
 }
 
 QRectF ViewerWidget::visibleImageRect() const {
-  const QPolygonF corners = m_view.imageToWidget().inverted().map(
+  const QPolygonF corners = view_.imageToWidget().inverted().map(
       QPolygonF(QRectF(QPointF(0, 0), QSizeF(size()))));
   return corners.boundingRect();
 }
 
 const QImage& ViewerWidget::displayImage(int* factor, QRect* region) const {
   const int k = displayFactor();
-  const QSize imageSize = m_image ? QSize(m_image->width, m_image->height) : QSize();
+  const QSize imageSize = image_ ? QSize(image_->width, image_->height) : QSize();
   const QRect whole(QPoint(0, 0), imageSize);
   // Keep the rendered region while what is on screen stays inside it (panning within the margin
   // and window changes reuse it).
   const QRect visible = visibleImageRect().toAlignedRect() & whole;
   // (Nothing of the image on screen needs no new render either.)
-  const bool regionStillCovers = m_renderedFactor == k && !m_renderedRegion.isEmpty() &&
-                                 (visible.isEmpty() || m_renderedRegion.contains(visible));
-  if (m_renderDirty || !regionStillCovers) {
-    const QRect wanted = regionStillCovers ? m_renderedRegion
+  const bool regionStillCovers = renderedFactor_ == k && !renderedRegion_.isEmpty() &&
+                                 (visible.isEmpty() || renderedRegion_.contains(visible));
+  if (renderDirty_ || !regionStillCovers) {
+    const QRect wanted = regionStillCovers ? renderedRegion_
                                            : displayRegionFor(visibleImageRect(), imageSize, k);
-    if (!m_image) {
-      m_rendered = QImage();
+    if (!image_) {
+      rendered_ = QImage();
     } else if (k == 1 && wanted == whole) {
-      m_rendered = renderFrame(*m_image, m_frame, m_voi);
-      m_fullRendered = m_rendered;
-      m_fullDirty = false;
+      rendered_ = renderFrame(*image_, frame_, voi_);
+      fullRendered_ = rendered_;
+      fullDirty_ = false;
     } else {
       // Keep the region's values (block means when k > 1) while it stays on screen: each window
       // change then maps only those, from one compact buffer. (Mapping a region in place in the
       // full frame measured ~1.5 ms slower per W/L step at 1:1 in bench-widget-repaint.)
-      if (m_reduced.factor != k || m_reducedFrame != m_frame || m_reduced.region != wanted ||
-          m_reduced.isNull()) {
-        m_reduced = reduceFrame(*m_image, m_frame, wanted, k);
-        m_reducedFrame = m_frame;
+      if (reduced_.factor != k || reducedFrame_ != frame_ || reduced_.region != wanted ||
+          reduced_.isNull()) {
+        reduced_ = reduceFrame(*image_, frame_, wanted, k);
+        reducedFrame_ = frame_;
       }
-      m_rendered = renderFrame(*m_image, m_reduced, m_voi);
+      rendered_ = renderFrame(*image_, reduced_, voi_);
     }
-    m_renderedFactor = k;
-    m_renderedRegion = wanted;
-    m_renderDirty = false;
-    ++m_renderCount;
+    renderedFactor_ = k;
+    renderedRegion_ = wanted;
+    renderDirty_ = false;
+    ++renderCount_;
   }
   *factor = k;
-  *region = m_renderedRegion;
-  return m_rendered;
+  *region = renderedRegion_;
+  return rendered_;
 }
 
 QImage ViewerWidget::renderedFrame() const {
-  if (m_fullDirty) {
-    m_fullRendered = m_image ? renderFrame(*m_image, m_frame, m_voi) : QImage();
-    m_fullDirty = false;
+  if (fullDirty_) {
+    fullRendered_ = image_ ? renderFrame(*image_, frame_, voi_) : QImage();
+    fullDirty_ = false;
   }
-  return m_fullRendered;
+  return fullRendered_;
 }
 
 // ---- Tools and options -----------------------------------------------------------------------
 
 void ViewerWidget::setTool(ViewerTool tool) {
-  if (tool == m_tool)
+  if (tool == tool_)
     return;
-  m_pending.reset();
-  m_tool = tool;
+  pending_.reset();
+  tool_ = tool;
   setCursor(tool == ViewerTool::Pan ? Qt::OpenHandCursor
             : tool == ViewerTool::WindowLevel ? Qt::SizeAllCursor
                                               : Qt::CrossCursor);
@@ -325,29 +325,29 @@ void ViewerWidget::setTool(ViewerTool tool) {
 }
 
 void ViewerWidget::setOverlaysVisible(bool visible) {
-  m_overlaysVisible = visible;
+  overlaysVisible_ = visible;
   update();
 }
 
 void ViewerWidget::setAnonymised(bool anonymised) {
-  m_anonymised = anonymised;
+  anonymised_ = anonymised;
   update();
 }
 
 void ViewerWidget::setMagnifierEnabled(bool enabled) {
-  m_magnifier = enabled;
+  magnifier_ = enabled;
   update();
 }
 
 // ---- Measurements ----------------------------------------------------------------------------
 
 bool ViewerWidget::isMeasuringTool() const {
-  return m_tool == ViewerTool::Length || m_tool == ViewerTool::Angle ||
-         m_tool == ViewerTool::RectangleRoi || m_tool == ViewerTool::EllipseRoi;
+  return tool_ == ViewerTool::Length || tool_ == ViewerTool::Angle ||
+         tool_ == ViewerTool::RectangleRoi || tool_ == ViewerTool::EllipseRoi;
 }
 
 MeasurementKind ViewerWidget::measurementKindForTool() const {
-  switch (m_tool) {
+  switch (tool_) {
     case ViewerTool::Angle:
       return MeasurementKind::Angle;
     case ViewerTool::RectangleRoi:
@@ -360,46 +360,46 @@ MeasurementKind ViewerWidget::measurementKindForTool() const {
 }
 
 void ViewerWidget::addMeasurement(const Measurement& m) {
-  m_measurements.append(m);
-  m_selected = static_cast<int>(m_measurements.size()) - 1;
+  measurements_.append(m);
+  selected_ = static_cast<int>(measurements_.size()) - 1;
   Q_EMIT measurementsChanged();
   update();
 }
 
 void ViewerWidget::selectMeasurement(int index) {
-  m_selected = (index >= 0 && index < m_measurements.size()) ? index : -1;
+  selected_ = (index >= 0 && index < measurements_.size()) ? index : -1;
   update();
 }
 
 void ViewerWidget::deleteSelectedMeasurement() {
-  if (m_selected < 0 || m_selected >= m_measurements.size())
+  if (selected_ < 0 || selected_ >= measurements_.size())
     return;
-  m_measurements.removeAt(m_selected);
-  m_selected = -1;
+  measurements_.removeAt(selected_);
+  selected_ = -1;
   Q_EMIT measurementsChanged();
   update();
 }
 
 void ViewerWidget::clearMeasurements() {
-  m_measurements.clear();
-  m_pending.reset();
-  m_selected = -1;
+  measurements_.clear();
+  pending_.reset();
+  selected_ = -1;
   Q_EMIT measurementsChanged();
   update();
 }
 
 void ViewerWidget::cancelMeasurement() {
-  m_pending.reset();
+  pending_.reset();
   update();
 }
 
 int ViewerWidget::pickMeasurement(QPointF widgetPos) const {
-  const QPointF imagePos = m_view.mapToImage(widgetPos);
-  const double tolerance = kPickTolerancePx / m_view.scale();
+  const QPointF imagePos = view_.mapToImage(widgetPos);
+  const double tolerance = kPickTolerancePx / view_.scale();
   int best = -1;
   double bestDistance = tolerance;
-  for (int i = 0; i < m_measurements.size(); ++i) {
-    const double d = distanceToMeasurement(m_measurements[i], imagePos);
+  for (int i = 0; i < measurements_.size(); ++i) {
+    const double d = distanceToMeasurement(measurements_[i], imagePos);
     if (d <= bestDistance) {
       bestDistance = d;
       best = i;
@@ -411,10 +411,10 @@ int ViewerWidget::pickMeasurement(QPointF widgetPos) const {
 std::optional<std::pair<int, int>> ViewerWidget::pickMeasurementPoint(QPointF widgetPos) const {
   std::optional<std::pair<int, int>> best;
   double bestDistance = kPickTolerancePx;
-  for (int i = 0; i < m_measurements.size(); ++i) {
-    const QList<QPointF>& pts = m_measurements[i].points;
+  for (int i = 0; i < measurements_.size(); ++i) {
+    const QList<QPointF>& pts = measurements_[i].points;
     for (int j = 0; j < pts.size(); ++j) {
-      const QPointF d = m_view.mapToWidget(pts[j]) - widgetPos;
+      const QPointF d = view_.mapToWidget(pts[j]) - widgetPos;
       const double distance = std::hypot(d.x(), d.y());
       if (distance <= bestDistance) {
         bestDistance = distance;
@@ -427,50 +427,50 @@ std::optional<std::pair<int, int>> ViewerWidget::pickMeasurementPoint(QPointF wi
 
 // The pending measurement holds its fixed points plus one floating point that follows the cursor.
 void ViewerWidget::finishMeasurementPoint(QPointF imagePos) {
-  if (!m_pending)
+  if (!pending_)
     return;
   // A point on top of the previous one (a double click, a click without moving) would make a
   // zero-length arm or an empty ROI: ignore it and keep waiting for a real point.
-  const QPointF previous = m_pending->points.at(m_pending->points.size() - 2);
-  const QPointF onScreen = m_view.mapToWidget(imagePos) - m_view.mapToWidget(previous);
+  const QPointF previous = pending_->points.at(pending_->points.size() - 2);
+  const QPointF onScreen = view_.mapToWidget(imagePos) - view_.mapToWidget(previous);
   if (std::hypot(onScreen.x(), onScreen.y()) <= kClickSlopPx) {
-    m_pending->points.last() = imagePos;
+    pending_->points.last() = imagePos;
     update();
     return;
   }
-  m_pending->points.last() = imagePos;
-  if (m_pending->points.size() >= Measurement::pointsNeeded(m_pending->kind)) {
-    Measurement done = *m_pending;
-    m_pending.reset();
+  pending_->points.last() = imagePos;
+  if (pending_->points.size() >= Measurement::pointsNeeded(pending_->kind)) {
+    Measurement done = *pending_;
+    pending_.reset();
     addMeasurement(done);
     return;
   }
-  m_pending->points.append(imagePos);  // the next floating point
+  pending_->points.append(imagePos);  // the next floating point
   update();
 }
 
 void ViewerWidget::setRegionOutline(const QRectF& imageRect, const QString& label) {
-  m_outline = imageRect.normalized();
-  m_outlineLabel = label;
+  outline_ = imageRect.normalized();
+  outlineLabel_ = label;
   update();
 }
 
 void ViewerWidget::paintRegionOutline(QPainter& p) const {
-  if (m_outline.isEmpty())
+  if (outline_.isEmpty())
     return;
   p.save();
-  p.setTransform(m_view.imageToWidget(), true);
+  p.setTransform(view_.imageToWidget(), true);
   QPen pen(QColor(255, 80, 200), 1.5, Qt::DashLine);
   pen.setCosmetic(true);
   p.setPen(pen);
   p.setBrush(Qt::NoBrush);
-  p.drawRect(m_outline);
+  p.drawRect(outline_);
   p.restore();
-  if (!m_outlineLabel.isEmpty()) {
+  if (!outlineLabel_.isEmpty()) {
     // Label at the outline's top-left corner as seen on screen (rotation may move it).
-    const QPolygonF corners = m_view.imageToWidget().map(QPolygonF(m_outline));
+    const QPolygonF corners = view_.imageToWidget().map(QPolygonF(outline_));
     const QRectF onScreen = corners.boundingRect();
-    drawLabel(p, onScreen.topLeft() + QPointF(-6, 14), m_outlineLabel, QColor(255, 80, 200));
+    drawLabel(p, onScreen.topLeft() + QPointF(-6, 14), outlineLabel_, QColor(255, 80, 200));
   }
 }
 
@@ -478,25 +478,25 @@ void ViewerWidget::paintRegionOutline(QPainter& p) const {
 
 OverlayText ViewerWidget::overlayText() const {
   OverlayState s;
-  s.anonymised = m_anonymised;
-  s.zoom = m_view.zoom();
-  s.rotationDegrees = m_view.rotationDegrees();
-  s.mirrored = m_view.isMirrored();
-  s.inverted = m_voi.userInvert;
-  if (m_image) {
-    s.fileName = m_image->path.section(u'/', -1);
-    s.formatName = m_image->formatName;
-    s.width = m_image->width;
-    s.height = m_image->height;
-    s.frame = m_frame;
-    s.frames = m_image->frames;
-    s.calibrationLabel = m_image->calibration.label();
+  s.anonymised = anonymised_;
+  s.zoom = view_.zoom();
+  s.rotationDegrees = view_.rotationDegrees();
+  s.mirrored = view_.isMirrored();
+  s.inverted = voi_.userInvert;
+  if (image_) {
+    s.fileName = image_->path.section(u'/', -1);
+    s.formatName = image_->formatName;
+    s.width = image_->width;
+    s.height = image_->height;
+    s.frame = frame_;
+    s.frames = image_->frames;
+    s.calibrationLabel = image_->calibration.label();
   }
-  s.windowFromLut = !m_voi.window && m_voi.voiLutIndex.has_value();
+  s.windowFromLut = !voi_.window && voi_.voiLutIndex.has_value();
   const VoiWindow w = currentWindow();
   s.windowCenter = w.center;
   s.windowWidth = w.width;
-  return buildOverlay(m_image ? m_image->fields : DisplayFields{}, s);
+  return buildOverlay(image_ ? image_->fields : DisplayFields{}, s);
 }
 
 QImage ViewerWidget::renderView() const {
@@ -509,30 +509,30 @@ QImage ViewerWidget::renderView() const {
 }
 
 QString ViewerWidget::pixelInfoAt(QPointF widgetPos) const {
-  if (!m_image)
+  if (!image_)
     return {};
-  const QPointF ip = m_view.mapToImage(widgetPos);
+  const QPointF ip = view_.mapToImage(widgetPos);
   const int x = static_cast<int>(std::floor(ip.x()));
   const int y = static_cast<int>(std::floor(ip.y()));
-  if (x < 0 || y < 0 || x >= m_image->width || y >= m_image->height)
+  if (x < 0 || y < 0 || x >= image_->width || y >= image_->height)
     return {};
-  if (m_frame >= static_cast<int>(m_image->framesData.size()))
+  if (frame_ >= static_cast<int>(image_->framesData.size()))
     return {};
-  const auto& data = m_image->framesData[static_cast<size_t>(m_frame)];
-  const size_t i = static_cast<size_t>(y) * static_cast<size_t>(m_image->width) +
+  const auto& data = image_->framesData[static_cast<size_t>(frame_)];
+  const size_t i = static_cast<size_t>(y) * static_cast<size_t>(image_->width) +
                    static_cast<size_t>(x);
   QString value;
-  if (m_image->samplesPerPixel == 3) {
+  if (image_->samplesPerPixel == 3) {
     if (3 * i + 2 >= data.size())
       return {};
     value = QStringLiteral("RGB %1 %2 %3").arg(data[3 * i]).arg(data[3 * i + 1]).arg(data[3 * i + 2]);
   } else {
     if (i >= data.size())
       return {};
-    const double modality = m_image->modalityValue(data[i]);
+    const double modality = image_->modalityValue(data[i]);
     value = QString::number(modality, 'g', 6);
-    if (!m_image->rescaleType.isEmpty())
-      value += u' ' + m_image->rescaleType;
+    if (!image_->rescaleType.isEmpty())
+      value += u' ' + image_->rescaleType;
     if (modality != data[i])
       value += tr(" (stored %1)").arg(data[i]);
   }
@@ -544,13 +544,13 @@ QString ViewerWidget::pixelInfoAt(QPointF widgetPos) const {
 void ViewerWidget::paintEvent(QPaintEvent*) {
   QPainter p(this);
   paintContent(p, QSizeF(size()), devicePixelRatioF());
-  if (m_magnifier && m_cursor && m_image)
+  if (magnifier_ && cursor_ && image_)
     paintMagnifier(p);
 }
 
 void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
   p.fillRect(QRectF(QPointF(0, 0), viewport), Qt::black);
-  if (!m_image) {
+  if (!image_) {
     p.setPen(QColor(170, 170, 170));
     p.drawText(QRectF(QPointF(0, 0), viewport), Qt::AlignCenter | Qt::TextWordWrap,
                tr("Open a radiograph (Ctrl+O) or drop a file here"));
@@ -560,10 +560,10 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
   QRect region;
   const QImage& frameImage = displayImage(&factor, &region);
   p.save();
-  p.setTransform(m_view.imageToWidget(), true);
+  p.setTransform(view_.imageToWidget(), true);
   // Smooth when shrinking (avoids aliasing); show crisp pixels when magnifying, as radiologists
   // expect to see the acquired pixels at high zoom.
-  p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() < 2.0);
+  p.setRenderHint(QPainter::SmoothPixmapTransform, view_.zoom() < 2.0);
   // The rendered image covers `region` of the frame; a proxy pixel covers factor x factor image
   // pixels (the last row/column may be partial).
   p.drawImage(QRectF(region), frameImage,
@@ -574,7 +574,7 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
   p.setRenderHint(QPainter::Antialiasing, true);
   paintRegionOutline(p);
   paintMeasurements(p);
-  if (m_overlaysVisible)
+  if (overlaysVisible_)
     paintOverlays(p, viewport);
   paintIncompleteMark(p, viewport);
 }
@@ -583,9 +583,9 @@ void ViewerWidget::paintContent(QPainter& p, QSizeF viewport, double) const {
 // its top edge in every view, overlays on or off, exported views included: the gray rows a
 // truncated JPEG decodes to look like anatomy to nobody, but could be read as an empty field.
 void ViewerWidget::paintIncompleteMark(QPainter& p, QSizeF viewport) const {
-  if (!m_image || !m_image->isIncomplete())
+  if (!image_ || !image_->isIncomplete())
     return;
-  const QString text = tr("Incomplete image: %1").arg(m_image->incomplete);
+  const QString text = tr("Incomplete image: %1").arg(image_->incomplete);
   const QFontMetricsF fm(p.font());
   const QRectF textArea(8, 4, viewport.width() - 16, viewport.height() / 2);
   const QRectF needed = fm.boundingRect(textArea, Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, text);
@@ -606,7 +606,7 @@ void ViewerWidget::paintMeasurements(QPainter& p) const {
   auto drawOne = [&](const Measurement& m, const QColor& colour, bool withLabel) {
     QList<QPointF> pts;
     for (const QPointF& ip : m.points)
-      pts << m_view.mapToWidget(ip);
+      pts << view_.mapToWidget(ip);
     p.setBrush(Qt::NoBrush);
     p.setPen(QPen(colour, 1.5));
     switch (m.kind) {
@@ -624,7 +624,7 @@ void ViewerWidget::paintMeasurements(QPainter& p) const {
         // The ROI is axis-aligned in the image; with rotation it stays a rectangle on screen, so
         // drawing through the view transform keeps it exact.
         p.save();
-        p.setTransform(m_view.imageToWidget(), true);
+        p.setTransform(view_.imageToWidget(), true);
         QPen pen(colour, 1.5);
         pen.setCosmetic(true);
         p.setPen(pen);
@@ -638,19 +638,19 @@ void ViewerWidget::paintMeasurements(QPainter& p) const {
     }
     if (withLabel && m.isComplete() && !pts.isEmpty()) {
       const QPointF anchor = m.kind == MeasurementKind::Angle ? pts[1] : pts.last();
-      drawLabel(p, anchor, measurementLabel(m, *m_image, m_frame), colour);
+      drawLabel(p, anchor, measurementLabel(m, *image_, frame_), colour);
     }
   };
-  for (int i = 0; i < m_measurements.size(); ++i)
-    drawOne(m_measurements[i], i == m_selected ? kSelectedColour : kMeasureColour, true);
-  if (m_pending)
-    drawOne(*m_pending, kSelectedColour, m_pending->isComplete());
+  for (int i = 0; i < measurements_.size(); ++i)
+    drawOne(measurements_[i], i == selected_ ? kSelectedColour : kMeasureColour, true);
+  if (pending_)
+    drawOne(*pending_, kSelectedColour, pending_->isComplete());
 }
 
 void ViewerWidget::paintOverlays(QPainter& p, QSizeF viewport) const {
   const OverlayText text = overlayText();
   const double margin = 8;
-  const double bottom = viewport.height() - (m_frameBar->isVisible() ? m_frameBar->height() : 0);
+  const double bottom = viewport.height() - (frameBar_->isVisible() ? frameBar_->height() : 0);
   const QRectF area(margin, margin, viewport.width() - 2 * margin, bottom - 2 * margin);
   QFont font = p.font();
   font.setPointSizeF(std::max(8.0, font.pointSizeF()));
@@ -662,7 +662,7 @@ void ViewerWidget::paintOverlays(QPainter& p, QSizeF viewport) const {
 }
 
 void ViewerWidget::paintMagnifier(QPainter& p) const {
-  const QPointF c = *m_cursor;
+  const QPointF c = *cursor_;
   const QRectF loupe(c - QPointF(kMagnifierSize / 2, kMagnifierSize / 2),
                      QSizeF(kMagnifierSize, kMagnifierSize));
   QPainterPath clip;
@@ -674,8 +674,8 @@ void ViewerWidget::paintMagnifier(QPainter& p) const {
   const QTransform zoomAboutCursor = QTransform::fromTranslate(-c.x(), -c.y()) *
                                      QTransform::fromScale(kMagnifierFactor, kMagnifierFactor) *
                                      QTransform::fromTranslate(c.x(), c.y());
-  p.setTransform(m_view.imageToWidget() * zoomAboutCursor);
-  p.setRenderHint(QPainter::SmoothPixmapTransform, m_view.zoom() * kMagnifierFactor < 2.0);
+  p.setTransform(view_.imageToWidget() * zoomAboutCursor);
+  p.setRenderHint(QPainter::SmoothPixmapTransform, view_.zoom() * kMagnifierFactor < 2.0);
   p.drawImage(QPointF(0, 0), renderedFrame());
   p.restore();
   p.setRenderHint(QPainter::Antialiasing, true);
@@ -698,35 +698,35 @@ void ViewerWidget::changeEvent(QEvent* event) {
 }
 
 void ViewerWidget::mousePressEvent(QMouseEvent* event) {
-  if (!m_image)
+  if (!image_)
     return;
   setFocus(Qt::MouseFocusReason);
   const QPointF pos = event->position();
-  m_lastMouse = pos;
-  m_pressPos = pos;
+  lastMouse_ = pos;
+  pressPos_ = pos;
   if (event->button() == Qt::RightButton ||
-      (event->button() == Qt::LeftButton && m_tool == ViewerTool::WindowLevel &&
+      (event->button() == Qt::LeftButton && tool_ == ViewerTool::WindowLevel &&
        pickMeasurement(pos) < 0)) {
-    m_drag = Drag::Window;
-    m_windowDrag.begin(currentWindow(), pos.toPoint(), m_image->minModality(),
-                       m_image->maxModality());
+    drag_ = Drag::Window;
+    windowDrag_.begin(currentWindow(), pos.toPoint(), image_->minModality(),
+                       image_->maxModality());
     return;
   }
   if (event->button() == Qt::MiddleButton) {
-    m_drag = Drag::Pan;
+    drag_ = Drag::Pan;
     setCursor(Qt::ClosedHandCursor);
     return;
   }
   if (event->button() != Qt::LeftButton)
     return;
   if (isMeasuringTool()) {
-    const QPointF ip = m_view.mapToImage(pos);
-    m_drag = Drag::Measure;
-    if (!m_pending) {
+    const QPointF ip = view_.mapToImage(pos);
+    drag_ = Drag::Measure;
+    if (!pending_) {
       Measurement m;
       m.kind = measurementKindForTool();
       m.points = {ip, ip};  // first fixed point + the floating one
-      m_pending = m;
+      pending_ = m;
       update();
     } else {
       finishMeasurementPoint(ip);
@@ -736,73 +736,73 @@ void ViewerWidget::mousePressEvent(QMouseEvent* event) {
   // Pan tool: grab a measurement's point to move it, its outline to move it whole, else pan.
   if (const auto handle = pickMeasurementPoint(pos)) {
     selectMeasurement(handle->first);
-    m_draggedPoint = handle->second;
-    m_drag = Drag::MeasurementPoint;
+    draggedPoint_ = handle->second;
+    drag_ = Drag::MeasurementPoint;
     return;
   }
   const int picked = pickMeasurement(pos);
   selectMeasurement(picked);
-  m_drag = picked < 0 ? Drag::Pan : Drag::MeasurementBody;
+  drag_ = picked < 0 ? Drag::Pan : Drag::MeasurementBody;
   setCursor(Qt::ClosedHandCursor);
 }
 
 void ViewerWidget::mouseMoveEvent(QMouseEvent* event) {
   const QPointF pos = event->position();
-  m_cursor = pos;
+  cursor_ = pos;
   Q_EMIT cursorInfoChanged(pixelInfoAt(pos));
-  switch (m_drag) {
+  switch (drag_) {
     case Drag::Pan:
-      m_view.panBy(pos - m_lastMouse);
+      view_.panBy(pos - lastMouse_);
       Q_EMIT viewChanged();
       break;
     case Drag::Window:
-      setWindow(m_windowDrag.update(pos.toPoint()));
+      setWindow(windowDrag_.update(pos.toPoint()));
       break;
     case Drag::MeasurementPoint:
-      if (m_selected >= 0 && m_draggedPoint >= 0 &&
-          m_draggedPoint < m_measurements[m_selected].points.size())
+      if (selected_ >= 0 && draggedPoint_ >= 0 &&
+          draggedPoint_ < measurements_[selected_].points.size())
         // Move by the mouse's movement, so the point keeps its offset from where it was grabbed.
-        m_measurements[m_selected].points[m_draggedPoint] +=
-            m_view.mapToImage(pos) - m_view.mapToImage(m_lastMouse);
+        measurements_[selected_].points[draggedPoint_] +=
+            view_.mapToImage(pos) - view_.mapToImage(lastMouse_);
       break;
     case Drag::MeasurementBody:
-      if (m_selected >= 0) {
-        const QPointF delta = m_view.mapToImage(pos) - m_view.mapToImage(m_lastMouse);
-        for (QPointF& pt : m_measurements[m_selected].points)
+      if (selected_ >= 0) {
+        const QPointF delta = view_.mapToImage(pos) - view_.mapToImage(lastMouse_);
+        for (QPointF& pt : measurements_[selected_].points)
           pt += delta;
       }
       break;
     case Drag::Measure:
     case Drag::None:
-      if (m_pending)
-        m_pending->points.last() = m_view.mapToImage(pos);
+      if (pending_)
+        pending_->points.last() = view_.mapToImage(pos);
       break;
   }
-  m_lastMouse = pos;
+  lastMouse_ = pos;
   // Plain hovering changes nothing on screen unless the loupe or a measurement follows the cursor.
-  if (m_drag != Drag::None || m_pending || m_magnifier)
+  if (drag_ != Drag::None || pending_ || magnifier_)
     update();
 }
 
 void ViewerWidget::mouseReleaseEvent(QMouseEvent* event) {
   const QPointF pos = event->position();
-  const Drag drag = m_drag;
-  m_drag = Drag::None;
-  m_windowDrag.end();
+  const Drag drag = drag_;
+  drag_ = Drag::None;
+  windowDrag_.end();
   if (drag == Drag::MeasurementPoint || drag == Drag::MeasurementBody) {
-    m_draggedPoint = -1;
+    draggedPoint_ = -1;
     Q_EMIT measurementsChanged();
   }
   if (drag == Drag::Pan || drag == Drag::MeasurementBody)
-    setCursor(m_tool == ViewerTool::Pan ? Qt::OpenHandCursor
-              : m_tool == ViewerTool::WindowLevel ? Qt::SizeAllCursor
+    setCursor(tool_ == ViewerTool::Pan ? Qt::OpenHandCursor
+              : tool_ == ViewerTool::WindowLevel ? Qt::SizeAllCursor
                                                   : Qt::CrossCursor);
-  if (drag == Drag::Measure && m_pending) {
+  if (drag == Drag::Measure && pending_) {
     // A drag fixes the floating point where the button is released; a click leaves it floating
     // until the next click (so both "drag" and "click, click" draw a measurement).
-    const QPointF d = pos - m_pressPos;
+    const QPointF d = pos - pressPos_;
     if (std::hypot(d.x(), d.y()) > kClickSlopPx)
-      finishMeasurementPoint(m_view.mapToImage(pos));
+      finishMeasurementPoint(view_.mapToImage(pos));
   }
 }
 
@@ -813,12 +813,12 @@ void ViewerWidget::mouseDoubleClickEvent(QMouseEvent* event) {
 }
 
 void ViewerWidget::wheelEvent(QWheelEvent* event) {
-  if (!m_image)
+  if (!image_)
     return;
   const double notches = event->angleDelta().y() / 120.0;
   if (notches == 0)
     return;
-  m_view.zoomAround(event->position(), std::pow(kWheelStep, notches));
+  view_.zoomAround(event->position(), std::pow(kWheelStep, notches));
   Q_EMIT viewChanged();
   update();
   event->accept();
@@ -826,13 +826,13 @@ void ViewerWidget::wheelEvent(QWheelEvent* event) {
 
 void ViewerWidget::leaveEvent(QEvent* event) {
   QWidget::leaveEvent(event);
-  m_cursor.reset();
+  cursor_.reset();
   Q_EMIT cursorInfoChanged(QString());
   update();
 }
 
 void ViewerWidget::keyPressEvent(QKeyEvent* event) {
-  if (event->key() == Qt::Key_Escape && m_pending) {
+  if (event->key() == Qt::Key_Escape && pending_) {
     cancelMeasurement();
     return;
   }

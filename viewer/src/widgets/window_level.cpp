@@ -14,17 +14,17 @@ double WindowDrag::unitsPerPixel(double minModality, double maxModality) {
 
 void WindowDrag::begin(const VoiWindow& start, QPoint mousePos, double minModality,
                        double maxModality) {
-  m_start = start;
-  m_origin = mousePos;
-  m_step = unitsPerPixel(minModality, maxModality);
-  m_active = true;
+  start_ = start;
+  origin_ = mousePos;
+  step_ = unitsPerPixel(minModality, maxModality);
+  active_ = true;
 }
 
 VoiWindow WindowDrag::update(QPoint mousePos) const {
-  const QPoint d = mousePos - m_origin;
-  VoiWindow w = m_start;
-  w.width = std::max(1.0, m_start.width + d.x() * m_step);
-  w.center = m_start.center + d.y() * m_step;
+  const QPoint d = mousePos - origin_;
+  VoiWindow w = start_;
+  w.width = std::max(1.0, start_.width + d.x() * step_);
+  w.center = start_.center + d.y() * step_;
   w.function = VoiWindow::Function::Linear;
   w.explanation = QStringLiteral("Manual");
   return w;

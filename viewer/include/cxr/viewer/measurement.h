@@ -1,7 +1,7 @@
 // Measurements on a radiograph: length, angle, rectangle and ellipse ROIs. The geometry and the
 // statistics are plain functions over image coordinates and the file's Calibration, so each
 // spacing case (PixelSpacing, ImagerPixelSpacing, none, anisotropic) is unit-tested without a widget
-// (tests/viewer/tst_measurement.cpp). The widget only collects clicks and draws the results.
+// (tests/viewer/test_measurement.cpp). The widget only collects clicks and draws the results.
 #pragma once
 
 #include "cxr/viewer/radiograph.h"

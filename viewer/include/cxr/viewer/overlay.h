@@ -1,6 +1,6 @@
 // The text in the four corners of the viewer. Built from DisplayFields plus the view state by a
 // plain function, so the anonymised mode's promise (no identifying field, ever) is a unit test
-// rather than a hope (tests/viewer/tst_widget_overlay.cpp).
+// rather than a hope (`anonymisedOverlay*` in tests/viewer/test_widget_viewer.cpp).
 #pragma once
 
 #include "cxr/viewer/radiograph.h"

@@ -41,16 +41,16 @@ class TagBrowserDialog : public QDialog {
  public:
   TagBrowserDialog(const RadiographImage& image, bool anonymised, QWidget* parent = nullptr);
   ~TagBrowserDialog() override;
-  TagFilterModel* filterModel() const { return m_filter; }
-  QLineEdit* searchField() const { return m_search; }
-  QTreeView* treeView() const { return m_tree; }
+  TagFilterModel* filterModel() const { return filter_; }
+  QLineEdit* searchField() const { return search_; }
+  QTreeView* treeView() const { return tree_; }
 
  private:
-  std::unique_ptr<QStandardItemModel> m_model;
-  TagFilterModel* m_filter = nullptr;
-  QLineEdit* m_search = nullptr;
-  QTreeView* m_tree = nullptr;
-  QLabel* m_count = nullptr;
+  std::unique_ptr<QStandardItemModel> model_;
+  TagFilterModel* filter_ = nullptr;
+  QLineEdit* search_ = nullptr;
+  QTreeView* tree_ = nullptr;
+  QLabel* count_ = nullptr;
 };
 
 }  // namespace cxr::viewer

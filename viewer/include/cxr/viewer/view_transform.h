@@ -1,6 +1,6 @@
 // Where the image sits in the viewer: zoom, pan, rotation and flips, and the mapping between widget
 // and image coordinates. Plain maths with no widget, so every invariant is unit-tested
-// (tests/viewer/tst_viewtransform.cpp).
+// (tests/viewer/test_viewtransform.cpp).
 //
 // Coordinates:
 //  - image coordinates: pixel (i, j) covers [i, i+1) x [j, j+1); the image centre is (w/2, h/2).
@@ -24,19 +24,19 @@ class ViewTransform {
   void setImageSize(QSize size);           // resets orientation and fits
   void setViewportSize(QSizeF logicalSize);  // keeps fitting if fit mode is on
   void setDevicePixelRatio(double ratio);
-  QSize imageSize() const { return m_imageSize; }
-  QSizeF viewportSize() const { return m_viewport; }
-  double devicePixelRatio() const { return m_dpr; }
+  QSize imageSize() const { return imageSize_; }
+  QSizeF viewportSize() const { return viewport_; }
+  double devicePixelRatio() const { return dpr_; }
 
   // Zoom in device pixels per image pixel (1.0 == one image pixel on one screen pixel).
-  double zoom() const { return m_scale * m_dpr; }
+  double zoom() const { return scale_ * dpr_; }
   // Logical widget pixels per image pixel (what the painter's transform uses).
-  double scale() const { return m_scale; }
+  double scale() const { return scale_; }
 
   // Fit the whole (rotated) image into the viewport, centred. Stays in fit mode on resize until
   // the user zooms or pans.
   void fitToWindow();
-  bool isFitMode() const { return m_fitMode; }
+  bool isFitMode() const { return fitMode_; }
   // One image pixel per device pixel, keeping the image point at the viewport centre.
   void setActualPixels();
   // Sets the zoom so that the image point under `widgetAnchor` stays under it.
@@ -59,7 +59,7 @@ class ViewTransform {
   QPointF mapToWidget(QPointF imagePoint) const;
   QTransform imageToWidget() const;
   // The image centre point currently shown at the viewport centre.
-  QPointF imageCenter() const { return m_center; }
+  QPointF imageCenter() const { return center_; }
 
  private:
   // The orientation is an integer 2x2 matrix (rotations by 90 degrees and flips), applied to the
@@ -76,15 +76,15 @@ class ViewTransform {
   };
 
   QSizeF orientedImageSize() const;
-  QPointF viewportCenter() const { return {m_viewport.width() / 2.0, m_viewport.height() / 2.0}; }
+  QPointF viewportCenter() const { return {viewport_.width() / 2.0, viewport_.height() / 2.0}; }
 
-  QSize m_imageSize;
-  QSizeF m_viewport{1, 1};
-  double m_dpr = 1.0;
-  double m_scale = 1.0;  // logical pixels per image pixel
-  QPointF m_center;      // image point at the viewport centre
-  Orientation m_orientation;
-  bool m_fitMode = true;
+  QSize imageSize_;
+  QSizeF viewport_{1, 1};
+  double dpr_ = 1.0;
+  double scale_ = 1.0;  // logical pixels per image pixel
+  QPointF center_;      // image point at the viewport centre
+  Orientation orientation_;
+  bool fitMode_ = true;
 };
 
 }  // namespace cxr::viewer

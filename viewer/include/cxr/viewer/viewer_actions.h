@@ -59,15 +59,15 @@ class ViewerActions : public QObject {
   QList<QAction*> all() const;
 
   // "Window presets" menu, rebuilt when the image changes; presets get Ctrl+1..Ctrl+9.
-  QMenu* presetMenu() const { return m_presetMenu; }
+  QMenu* presetMenu() const { return presetMenu_; }
 
  private:
   void rebuildPresets();
   void syncFromViewer();
 
-  ViewerWidget* m_viewer;
-  QActionGroup* m_toolGroup;
-  QMenu* m_presetMenu;
+  ViewerWidget* viewer_;
+  QActionGroup* toolGroup_;
+  QMenu* presetMenu_;
 };
 
 }  // namespace cxr::viewer

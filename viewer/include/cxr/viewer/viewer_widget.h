@@ -39,36 +39,36 @@ class ViewerWidget : public QWidget {
   // Shows `image` (frame 0, default window, fitted). Null clears the viewer. Measurements of the
   // previous image are dropped.
   void setImage(std::shared_ptr<const RadiographImage> image);
-  const std::shared_ptr<const RadiographImage>& image() const { return m_image; }
-  bool hasImage() const { return m_image != nullptr; }
+  const std::shared_ptr<const RadiographImage>& image() const { return image_; }
+  bool hasImage() const { return image_ != nullptr; }
 
   // ---- Window ----
-  VoiSelection voi() const { return m_voi; }
+  VoiSelection voi() const { return voi_; }
   // The window in effect (a VOI LUT selection reports the full-range window it replaced).
   VoiWindow currentWindow() const;
   void setWindow(const VoiWindow& window);
   void setVoiSelection(const VoiSelection& voi);
-  bool isInverted() const { return m_voi.userInvert; }
-  QList<VoiWindow> presets() const { return m_presets; }
+  bool isInverted() const { return voi_.userInvert; }
+  QList<VoiWindow> presets() const { return presets_; }
   void applyPreset(int index);
 
   // ---- Frames ----
-  int frame() const { return m_frame; }
-  int frameCount() const { return m_image ? m_image->frames : 0; }
+  int frame() const { return frame_; }
+  int frameCount() const { return image_ ? image_->frames : 0; }
 
   // ---- View ----
-  const ViewTransform& view() const { return m_view; }
-  ViewTransform& viewForTests() { return m_view; }
+  const ViewTransform& view() const { return view_; }
+  ViewTransform& viewForTests() { return view_; }
 
   // ---- Tools and display options ----
-  ViewerTool tool() const { return m_tool; }
-  bool overlaysVisible() const { return m_overlaysVisible; }
-  bool isAnonymised() const { return m_anonymised; }
-  bool magnifierEnabled() const { return m_magnifier; }
+  ViewerTool tool() const { return tool_; }
+  bool overlaysVisible() const { return overlaysVisible_; }
+  bool isAnonymised() const { return anonymised_; }
+  bool magnifierEnabled() const { return magnifier_; }
 
   // ---- Measurements ----
-  const QList<Measurement>& measurements() const { return m_measurements; }
-  int selectedMeasurement() const { return m_selected; }
+  const QList<Measurement>& measurements() const { return measurements_; }
+  int selectedMeasurement() const { return selected_; }
   void addMeasurement(const Measurement& m);
   void selectMeasurement(int index);
 
@@ -76,7 +76,7 @@ class ViewerWidget : public QWidget {
   // Draws a dashed outline of `imageRect` (image coordinates) with a small label; an empty
   // rectangle removes it. Cleared when another image is shown.
   void setRegionOutline(const QRectF& imageRect, const QString& label = {});
-  QRectF regionOutline() const { return m_outline; }
+  QRectF regionOutline() const { return outline_; }
 
   // ---- Output ----
   OverlayText overlayText() const;
@@ -87,12 +87,12 @@ class ViewerWidget : public QWidget {
   // How often the frame shown on screen was rendered: once per window, invert or frame change,
   // plus once when zooming crosses a display-proxy level or panning leaves the rendered region
   // of a large image (display_proxy.h).
-  int renderCount() const { return m_renderCount; }
+  int renderCount() const { return renderCount_; }
   // The reduction factor of what is painted now (1: full resolution).
   int displayFactor() const;
   // The part of the frame (image pixels) the last paint rendered: the whole frame, or for a large
   // image at high zoom the visible part plus a margin.
-  QRect displayRegion() const { return m_renderedRegion; }
+  QRect displayRegion() const { return renderedRegion_; }
   // "x, y = value unit" for the pixel under a widget position, empty outside the image.
   QString pixelInfoAt(QPointF widgetPos) const;
 
@@ -162,48 +162,48 @@ class ViewerWidget : public QWidget {
   MeasurementKind measurementKindForTool() const;
   void finishMeasurementPoint(QPointF imagePos);
 
-  std::shared_ptr<const RadiographImage> m_image;
-  VoiSelection m_voi;
-  QList<VoiWindow> m_presets;
-  int m_frame = 0;
-  ViewTransform m_view;
+  std::shared_ptr<const RadiographImage> image_;
+  VoiSelection voi_;
+  QList<VoiWindow> presets_;
+  int frame_ = 0;
+  ViewTransform view_;
 
   // What is painted: the frame rendered at full resolution or from a reduced proxy (factor > 1).
   const QImage& displayImage(int* factor, QRect* region) const;
   QRectF visibleImageRect() const;  // the widget's area in image coordinates
 
-  mutable QImage m_rendered;          // what is painted
-  mutable int m_renderedFactor = 0;   // its reduction factor
-  mutable QRect m_renderedRegion;     // the part of the frame it covers (image pixels)
-  mutable bool m_renderDirty = true;
-  mutable int m_renderCount = 0;
-  mutable QImage m_fullRendered;      // full resolution, for the magnifier and export callers
-  mutable bool m_fullDirty = true;
-  mutable ReducedFrame m_reduced;     // the rendered region's values (block means if factor > 1)
-  mutable int m_reducedFrame = -1;    // the frame they were taken from
+  mutable QImage rendered_;           // what is painted
+  mutable int renderedFactor_ = 0;    // its reduction factor
+  mutable QRect renderedRegion_;      // the part of the frame it covers (image pixels)
+  mutable bool renderDirty_ = true;
+  mutable int renderCount_ = 0;
+  mutable QImage fullRendered_;       // full resolution, for the magnifier and export callers
+  mutable bool fullDirty_ = true;
+  mutable ReducedFrame reduced_;      // the rendered region's values (block means if factor > 1)
+  mutable int reducedFrame_ = -1;     // the frame they were taken from
 
-  ViewerTool m_tool = ViewerTool::Pan;
-  bool m_overlaysVisible = true;
-  bool m_anonymised = false;
-  bool m_magnifier = false;
+  ViewerTool tool_ = ViewerTool::Pan;
+  bool overlaysVisible_ = true;
+  bool anonymised_ = false;
+  bool magnifier_ = false;
 
-  Drag m_drag = Drag::None;
-  QPointF m_lastMouse;
-  QPointF m_pressPos;
-  std::optional<QPointF> m_cursor;  // widget position, for the magnifier and live measurements
-  WindowDrag m_windowDrag;
+  Drag drag_ = Drag::None;
+  QPointF lastMouse_;
+  QPointF pressPos_;
+  std::optional<QPointF> cursor_;  // widget position, for the magnifier and live measurements
+  WindowDrag windowDrag_;
 
-  QRectF m_outline;
-  QString m_outlineLabel;
+  QRectF outline_;
+  QString outlineLabel_;
 
-  QList<Measurement> m_measurements;
-  std::optional<Measurement> m_pending;  // being drawn
-  int m_selected = -1;
-  int m_draggedPoint = -1;  // Drag::MeasurementPoint: which point of the selected measurement
+  QList<Measurement> measurements_;
+  std::optional<Measurement> pending_;  // being drawn
+  int selected_ = -1;
+  int draggedPoint_ = -1;  // Drag::MeasurementPoint: which point of the selected measurement
 
-  QWidget* m_frameBar = nullptr;
-  QSlider* m_frameSlider = nullptr;
-  QLabel* m_frameLabel = nullptr;
+  QWidget* frameBar_ = nullptr;
+  QSlider* frameSlider_ = nullptr;
+  QLabel* frameLabel_ = nullptr;
 };
 
 }  // namespace cxr::viewer

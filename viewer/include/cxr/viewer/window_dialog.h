@@ -20,8 +20,8 @@ class WindowEntryDialog : public QDialog {
   void windowEdited(const cxr::viewer::VoiWindow& window);
 
  private:
-  QDoubleSpinBox* m_center;
-  QDoubleSpinBox* m_width;
+  QDoubleSpinBox* center_;
+  QDoubleSpinBox* width_;
 };
 
 }  // namespace cxr::viewer

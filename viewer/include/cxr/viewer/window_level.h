@@ -21,14 +21,14 @@ class WindowDrag {
 
   void begin(const VoiWindow& start, QPoint mousePos, double minModality, double maxModality);
   VoiWindow update(QPoint mousePos) const;
-  bool active() const { return m_active; }
-  void end() { m_active = false; }
+  bool active() const { return active_; }
+  void end() { active_ = false; }
 
  private:
-  VoiWindow m_start;
-  QPoint m_origin;
-  double m_step = 1.0;
-  bool m_active = false;
+  VoiWindow start_;
+  QPoint origin_;
+  double step_ = 1.0;
+  bool active_ = false;
 };
 
 // A window covering [minModality, maxModality] (used when dragging starts from a VOI LUT).

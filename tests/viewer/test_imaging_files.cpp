@@ -241,4 +241,4 @@ class TestImagingFiles : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestImagingFiles)
-#include "tst_imaging_files.moc"
+#include "test_imaging_files.moc"

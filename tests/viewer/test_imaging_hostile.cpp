@@ -349,4 +349,4 @@ class TestImagingHostile : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestImagingHostile)
-#include "tst_imaging_hostile.moc"
+#include "test_imaging_hostile.moc"

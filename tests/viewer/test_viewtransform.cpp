@@ -212,4 +212,4 @@ class TestViewTransform : public QObject {
 };
 
 QTEST_APPLESS_MAIN(TestViewTransform)
-#include "tst_viewtransform.moc"
+#include "test_viewtransform.moc"

@@ -233,4 +233,4 @@ class TestMeasurement : public QObject {
 };
 
 QTEST_APPLESS_MAIN(TestMeasurement)
-#include "tst_measurement.moc"
+#include "test_measurement.moc"

@@ -217,4 +217,4 @@ class TestViewProxy : public QObject {
 };
 
 QTEST_MAIN(TestViewProxy)
-#include "tst_view_proxy.moc"
+#include "test_view_proxy.moc"

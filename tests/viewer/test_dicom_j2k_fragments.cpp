@@ -195,4 +195,4 @@ class TestDicomJ2kFragments : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomJ2kFragments)
-#include "tst_dicom_j2k_fragments.moc"
+#include "test_dicom_j2k_fragments.moc"

@@ -157,4 +157,4 @@ class TestDicomFuzz : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomFuzz)
-#include "tst_dicom_fuzz.moc"
+#include "test_dicom_fuzz.moc"

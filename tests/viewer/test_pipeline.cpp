@@ -502,4 +502,4 @@ class TestPipeline : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestPipeline)
-#include "tst_pipeline.moc"
+#include "test_pipeline.moc"

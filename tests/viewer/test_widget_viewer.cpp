@@ -437,4 +437,4 @@ class TestWidgetViewer : public QObject {
 };
 
 QTEST_MAIN(TestWidgetViewer)
-#include "tst_widget_viewer.moc"
+#include "test_widget_viewer.moc"

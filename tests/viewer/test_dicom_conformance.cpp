@@ -306,4 +306,4 @@ class TestDicomConformance : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomConformance)
-#include "tst_dicom_conformance.moc"
+#include "test_dicom_conformance.moc"

@@ -185,4 +185,4 @@ class TestDicomPixelFormats : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestDicomPixelFormats)
-#include "tst_dicom_pixel_formats.moc"
+#include "test_dicom_pixel_formats.moc"
