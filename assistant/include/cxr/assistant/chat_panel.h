@@ -121,6 +121,7 @@ class ChatPanel : public QWidget {
   void onAnchor(const QUrl& url);
   void connectSession();
   void onToken(const QString& chunk);
+  void showUnshownChunks();  // appends the chunks streamed since the last update to the document
   void onAnswerFinished();
   void onPreview(const PreviewResult& preview);
   void submitQuestion(const QString& text);
@@ -131,6 +132,8 @@ class ChatPanel : public QWidget {
   ChatSession* session_;  // a child
   QTimer ticker_;
   QTextCursor streamCursor_;  // the end of the streaming answer in the transcript
+  QTimer streamFlush_;        // the next update of the streaming answer (see the constructor)
+  QString unshownChunks_;     // streamed, not yet in the document
   bool includeIdentifying_ = false;
   bool prepareWhileLooking_ = true;
   bool modelNoticeShown_ = true;
