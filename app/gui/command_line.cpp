@@ -15,71 +15,71 @@
 namespace cxr::app {
 
 CommandLine::CommandLine()
-    : m_render(QStringLiteral("render"),
+    : render_(QStringLiteral("render"),
                QStringLiteral("Headless: render IN as the model sees it (8-bit gray, default window) "
                               "to OUT.png and exit. Needs no display.")),
-      m_frame(QStringLiteral("frame"), QStringLiteral("With --render: frame to render, from 0."),
+      frame_(QStringLiteral("frame"), QStringLiteral("With --render: frame to render, from 0."),
               QStringLiteral("N"), QStringLiteral("0")),
-      m_window(QStringLiteral("window"),
+      window_(QStringLiteral("window"),
                QStringLiteral("With --render: window CENTER,WIDTH in modality units, e.g. 40,400."),
                QStringLiteral("CENTER,WIDTH")),
-      m_open(QStringLiteral("open"), QStringLiteral("Image to open (with --run: the image to ask about)."),
+      open_(QStringLiteral("open"), QStringLiteral("Image to open (with --run: the image to ask about)."),
              QStringLiteral("IMG")),
-      m_model(QStringLiteral("model"),
+      model_(QStringLiteral("model"),
               QStringLiteral("With --run: the CXR-LLaVA model folder (default: $CXR_LLAVA_MODEL, "
                              "then the Hugging Face cache)."),
               QStringLiteral("DIR")),
-      m_run(QStringLiteral("run"),
+      run_(QStringLiteral("run"),
             QStringLiteral("Ask the assistant about --open IMG: report, differential or ask:QUESTION. "
                            "With --quit-when-done no window opens; exit code 0 done, 1 an export "
                            "failed, 2 model missing or failed to load, 3 generation failed, "
                            "4 stopped, 5 image cannot be opened."),
             QStringLiteral("WHAT")),
-      m_exportPdf(QStringLiteral("export-pdf"), QStringLiteral("With --run: write the PDF here."),
+      exportPdf_(QStringLiteral("export-pdf"), QStringLiteral("With --run: write the PDF here."),
                   QStringLiteral("OUT.pdf")),
-      m_exportTxt(QStringLiteral("export-txt"), QStringLiteral("With --run: write plain text here."),
+      exportTxt_(QStringLiteral("export-txt"), QStringLiteral("With --run: write plain text here."),
                   QStringLiteral("OUT.txt")),
-      m_exportMarkdown(QStringLiteral("export-md"), QStringLiteral("With --run: write Markdown here."),
+      exportMarkdown_(QStringLiteral("export-md"), QStringLiteral("With --run: write Markdown here."),
                        QStringLiteral("OUT.md")),
-      m_seed(QStringLiteral("seed"), QStringLiteral("With --run: sampling seed (printed in the exports)."),
+      seed_(QStringLiteral("seed"), QStringLiteral("With --run: sampling seed (printed in the exports)."),
              QStringLiteral("N")),
-      m_temperature(QStringLiteral("temperature"),
+      temperature_(QStringLiteral("temperature"),
                     QStringLiteral("With --run: sampling temperature (0 = greedy; default 0.2)."),
                     QStringLiteral("T")),
-      m_quitWhenDone(QStringLiteral("quit-when-done"),
+      quitWhenDone_(QStringLiteral("quit-when-done"),
                      QStringLiteral("With --run: no window; quit when the exports are written.")),
-      m_maxImageMegapixels(QStringLiteral("max-image-megapixels"),
+      maxImageMegapixels_(QStringLiteral("max-image-megapixels"),
                            QStringLiteral("Refuse images whose header says more than N megapixels per frame, "
                                           "before decoding (default 50, or Image > Image Size Limits)."),
                            QStringLiteral("N")),
-      m_maxFileMegapixels(QStringLiteral("max-file-megapixels"),
+      maxFileMegapixels_(QStringLiteral("max-file-megapixels"),
                           QStringLiteral("The same for all frames of a multi-frame file (default 500)."),
                           QStringLiteral("N")),
-      m_screenshot(QStringLiteral("screenshot"),
+      screenshot_(QStringLiteral("screenshot"),
                    QStringLiteral("Debug: save a screenshot of the window to OUT.png and quit."),
                    QStringLiteral("OUT.png")),
-      m_screenshotDelay(QStringLiteral("screenshot-delay"),
+      screenshotDelay_(QStringLiteral("screenshot-delay"),
                         QStringLiteral("Debug: milliseconds to wait before --screenshot."),
                         QStringLiteral("MS"), QStringLiteral("1000")),
-      m_help({QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Show this help.")),
-      m_version({QStringLiteral("v"), QStringLiteral("version")},
+      help_({QStringLiteral("h"), QStringLiteral("help")}, QStringLiteral("Show this help.")),
+      version_({QStringLiteral("v"), QStringLiteral("version")},
                 QStringLiteral("Show the version.")) {
-  m_parser.setApplicationDescription(
+  parser_.setApplicationDescription(
       QStringLiteral("CXR Assistant: chest X-ray viewer with a local CXR-LLaVA assistant."));
-  m_screenshot.setFlags(QCommandLineOption::HiddenFromHelp);
-  m_screenshotDelay.setFlags(QCommandLineOption::HiddenFromHelp);
-  m_parser.addOptions({m_render, m_frame, m_window, m_open, m_model, m_run, m_exportPdf, m_exportTxt,
-                       m_exportMarkdown, m_seed, m_temperature, m_quitWhenDone, m_maxImageMegapixels,
-                       m_maxFileMegapixels, m_screenshot,
-                       m_screenshotDelay, m_help, m_version});
-  m_parser.addPositionalArgument(
+  screenshot_.setFlags(QCommandLineOption::HiddenFromHelp);
+  screenshotDelay_.setFlags(QCommandLineOption::HiddenFromHelp);
+  parser_.addOptions({render_, frame_, window_, open_, model_, run_, exportPdf_, exportTxt_,
+                       exportMarkdown_, seed_, temperature_, quitWhenDone_, maxImageMegapixels_,
+                       maxFileMegapixels_, screenshot_,
+                       screenshotDelay_, help_, version_});
+  parser_.addPositionalArgument(
       QStringLiteral("FILE"),
       QStringLiteral("Image to open (DICOM, PNG, JPEG, TIFF, BMP). With --render: IN OUT.png."),
       QStringLiteral("[FILE | IN OUT.png]"));
 }
 
 bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString* error) {
-  const QString spec = m_parser.value(m_run);
+  const QString spec = parser_.value(run_);
 #ifdef CXR_APP_WITH_ASSISTANT
   if (!cxr::assistant::parseRunSpec(spec, error))
     return false;
@@ -96,13 +96,13 @@ bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString*
   AssistantRun run;
   run.image = image;
   run.runSpec = spec;
-  run.modelFolder = m_parser.value(m_model);
-  run.exportPdf = m_parser.value(m_exportPdf);
-  run.exportTxt = m_parser.value(m_exportTxt);
-  run.exportMarkdown = m_parser.value(m_exportMarkdown);
-  if (m_parser.isSet(m_seed)) {
+  run.modelFolder = parser_.value(model_);
+  run.exportPdf = parser_.value(exportPdf_);
+  run.exportTxt = parser_.value(exportTxt_);
+  run.exportMarkdown = parser_.value(exportMarkdown_);
+  if (parser_.isSet(seed_)) {
     // Digits only: toULongLong alone would take "-1" in some Qt versions and "0x10" never.
-    const QString text = m_parser.value(m_seed);
+    const QString text = parser_.value(seed_);
     static const QRegularExpression digits(QStringLiteral("^[0-9]+$"));
     bool ok = false;
     run.seed = text.toULongLong(&ok);
@@ -113,13 +113,13 @@ bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString*
       return false;
     }
   }
-  if (m_parser.isSet(m_temperature)) {
+  if (parser_.isSet(temperature_)) {
     bool ok = false;
-    run.temperature = m_parser.value(m_temperature).toDouble(&ok);
+    run.temperature = parser_.value(temperature_).toDouble(&ok);
     // NaN passes both comparisons below, so finiteness is checked on its own.
     if (!ok || !std::isfinite(*run.temperature) || *run.temperature < 0 || *run.temperature > 5) {
       *error = QStringLiteral("--temperature must be a number from 0 (greedy) to 5 (got \"%1\").")
-                   .arg(m_parser.value(m_temperature));
+                   .arg(parser_.value(temperature_));
       return false;
     }
   }
@@ -136,8 +136,8 @@ bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString*
   }
 #endif
   o->run = run;
-  if (m_parser.isSet(m_quitWhenDone)) {
-    if (!m_parser.value(m_screenshot).isEmpty()) {
+  if (parser_.isSet(quitWhenDone_)) {
+    if (!parser_.value(screenshot_).isEmpty()) {
       *error = QStringLiteral("--screenshot needs the window, and --quit-when-done opens none.");
       return false;
     }
@@ -149,37 +149,37 @@ bool CommandLine::parseRun(const QString& image, CommandLineOptions* o, QString*
 CommandLineResult CommandLine::parse(const QStringList& arguments) {
   CommandLineResult result;
   CommandLineOptions& o = result.options;
-  if (!m_parser.parse(arguments)) {
-    result.error = m_parser.errorText();
+  if (!parser_.parse(arguments)) {
+    result.error = parser_.errorText();
     return result;
   }
-  if (m_parser.isSet(m_help)) {
+  if (parser_.isSet(help_)) {
     o.mode = CommandLineOptions::Mode::Help;
     return result;
   }
-  if (m_parser.isSet(m_version)) {
+  if (parser_.isSet(version_)) {
     o.mode = CommandLineOptions::Mode::Version;
     return result;
   }
-  const QStringList positional = m_parser.positionalArguments();
-  for (auto [option, field] : {std::pair{&m_maxImageMegapixels, &o.maxImageMegapixels},
-                               std::pair{&m_maxFileMegapixels, &o.maxFileMegapixels}}) {
-    if (!m_parser.isSet(*option)) continue;
+  const QStringList positional = parser_.positionalArguments();
+  for (auto [option, field] : {std::pair{&maxImageMegapixels_, &o.maxImageMegapixels},
+                               std::pair{&maxFileMegapixels_, &o.maxFileMegapixels}}) {
+    if (!parser_.isSet(*option)) continue;
     bool ok = false;
-    const double value = m_parser.value(*option).toDouble(&ok);
+    const double value = parser_.value(*option).toDouble(&ok);
     if (!ok || !std::isfinite(value) || value <= 0) {
       result.error = QStringLiteral("--%1 must be a number of megapixels above 0 (got \"%2\").")
-                         .arg(option->names().first(), m_parser.value(*option));
+                         .arg(option->names().first(), parser_.value(*option));
       return result;
     }
     *field = value;
   }
 
-  const QList<const QCommandLineOption*> runOnly = {&m_model, &m_exportPdf, &m_exportTxt, &m_exportMarkdown,
-                                                    &m_seed, &m_temperature, &m_quitWhenDone};
-  if (m_parser.isSet(m_render)) {
-    for (const QCommandLineOption* other : runOnly + QList<const QCommandLineOption*>{&m_run, &m_open}) {
-      if (m_parser.isSet(*other)) {
+  const QList<const QCommandLineOption*> runOnly = {&model_, &exportPdf_, &exportTxt_, &exportMarkdown_,
+                                                    &seed_, &temperature_, &quitWhenDone_};
+  if (parser_.isSet(render_)) {
+    for (const QCommandLineOption* other : runOnly + QList<const QCommandLineOption*>{&run_, &open_}) {
+      if (parser_.isSet(*other)) {
         result.error = QStringLiteral("--%1 cannot be used with --render.").arg(other->names().first());
         return result;
       }
@@ -193,15 +193,15 @@ CommandLineResult CommandLine::parse(const QStringList& arguments) {
     r.input = positional[0];
     r.output = positional[1];
     bool ok = false;
-    r.frame = m_parser.value(m_frame).toInt(&ok);
+    r.frame = parser_.value(frame_).toInt(&ok);
     if (!ok || r.frame < 0) {
       result.error = QStringLiteral("--frame must be a frame number from 0 (got \"%1\").")
-                         .arg(m_parser.value(m_frame));
+                         .arg(parser_.value(frame_));
       return result;
     }
-    if (m_parser.isSet(m_window)) {
+    if (parser_.isSet(window_)) {
       QString why;
-      r.window = cxr::viewer::parseWindowSpec(m_parser.value(m_window), &why);
+      r.window = cxr::viewer::parseWindowSpec(parser_.value(window_), &why);
       if (!r.window) {
         result.error = u"--window: " + why;
         return result;
@@ -213,8 +213,8 @@ CommandLineResult CommandLine::parse(const QStringList& arguments) {
   }
 
   // GUI mode. Render-only options without --render are a mistake worth saying out loud.
-  for (const QCommandLineOption* renderOnly : {&m_frame, &m_window}) {
-    if (m_parser.isSet(*renderOnly)) {
+  for (const QCommandLineOption* renderOnly : {&frame_, &window_}) {
+    if (parser_.isSet(*renderOnly)) {
       result.error = QStringLiteral("--%1 is only used with --render.").arg(renderOnly->names().first());
       return result;
     }
@@ -223,29 +223,29 @@ CommandLineResult CommandLine::parse(const QStringList& arguments) {
     result.error = QStringLiteral("Give at most one file to open (got %1).").arg(positional.size());
     return result;
   }
-  if (m_parser.isSet(m_open) && !positional.isEmpty()) {
+  if (parser_.isSet(open_) && !positional.isEmpty()) {
     result.error = QStringLiteral("Give the image either as FILE or with --open, not both.");
     return result;
   }
   o.mode = CommandLineOptions::Mode::Gui;
-  o.fileToOpen = m_parser.isSet(m_open) ? m_parser.value(m_open) : positional.value(0);
-  if (m_parser.isSet(m_run)) {
+  o.fileToOpen = parser_.isSet(open_) ? parser_.value(open_) : positional.value(0);
+  if (parser_.isSet(run_)) {
     if (!parseRun(o.fileToOpen, &o, &result.error))
       return result;
   } else {
     for (const QCommandLineOption* other : runOnly) {
-      if (m_parser.isSet(*other)) {
+      if (parser_.isSet(*other)) {
         result.error = QStringLiteral("--%1 is only used with --run.").arg(other->names().first());
         return result;
       }
     }
   }
-  o.screenshotPath = m_parser.value(m_screenshot);
+  o.screenshotPath = parser_.value(screenshot_);
   bool ok = false;
-  o.screenshotDelayMs = m_parser.value(m_screenshotDelay).toInt(&ok);
+  o.screenshotDelayMs = parser_.value(screenshotDelay_).toInt(&ok);
   if (!ok || o.screenshotDelayMs < 0) {
     result.error = QStringLiteral("--screenshot-delay must be milliseconds (got \"%1\").")
-                       .arg(m_parser.value(m_screenshotDelay));
+                       .arg(parser_.value(screenshotDelay_));
   }
   return result;
 }

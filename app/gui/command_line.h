@@ -74,31 +74,31 @@ class CommandLine {
   // Exit code of --run when the image cannot be opened (BatchRun's own codes are 0 to 4).
   static constexpr int kExitBadImage = 5;
   QString helpText() const {
-    return m_parser.helpText().replace(QStringLiteral("<executable_name>"), QStringLiteral("cxr-assistant"));
+    return parser_.helpText().replace(QStringLiteral("<executable_name>"), QStringLiteral("cxr-assistant"));
   }
 
  private:
   bool parseRun(const QString& image, CommandLineOptions* o, QString* error);
 
-  QCommandLineParser m_parser;
-  QCommandLineOption m_render;
-  QCommandLineOption m_frame;
-  QCommandLineOption m_window;
-  QCommandLineOption m_open;
-  QCommandLineOption m_model;
-  QCommandLineOption m_run;
-  QCommandLineOption m_exportPdf;
-  QCommandLineOption m_exportTxt;
-  QCommandLineOption m_exportMarkdown;
-  QCommandLineOption m_seed;
-  QCommandLineOption m_temperature;
-  QCommandLineOption m_quitWhenDone;
-  QCommandLineOption m_maxImageMegapixels;
-  QCommandLineOption m_maxFileMegapixels;
-  QCommandLineOption m_screenshot;
-  QCommandLineOption m_screenshotDelay;
-  QCommandLineOption m_help;
-  QCommandLineOption m_version;
+  QCommandLineParser parser_;
+  QCommandLineOption render_;
+  QCommandLineOption frame_;
+  QCommandLineOption window_;
+  QCommandLineOption open_;
+  QCommandLineOption model_;
+  QCommandLineOption run_;
+  QCommandLineOption exportPdf_;
+  QCommandLineOption exportTxt_;
+  QCommandLineOption exportMarkdown_;
+  QCommandLineOption seed_;
+  QCommandLineOption temperature_;
+  QCommandLineOption quitWhenDone_;
+  QCommandLineOption maxImageMegapixels_;
+  QCommandLineOption maxFileMegapixels_;
+  QCommandLineOption screenshot_;
+  QCommandLineOption screenshotDelay_;
+  QCommandLineOption help_;
+  QCommandLineOption version_;
 };
 
 }  // namespace cxr::app

@@ -81,34 +81,34 @@ ImageBudgetDialog::ImageBudgetDialog(QWidget* parent) : QDialog(parent) {
     box->setAccessibleName(accessibleName);
     return box;
   };
-  m_frame = spin(budget.frameMegapixels, cxr::viewer::kMaxFrameMegapixelsLimit, tr("Largest image per frame"));
-  m_file = spin(budget.fileMegapixels, cxr::viewer::kMaxFileMegapixelsLimit, tr("Largest multi-frame file"));
+  frame_ = spin(budget.frameMegapixels, cxr::viewer::kMaxFrameMegapixelsLimit, tr("Largest image per frame"));
+  file_ = spin(budget.fileMegapixels, cxr::viewer::kMaxFileMegapixelsLimit, tr("Largest multi-frame file"));
   auto* form = new QFormLayout;
-  form->addRow(tr("Largest image (one frame):"), m_frame);
-  form->addRow(tr("Largest multi-frame file (all frames):"), m_file);
-  m_problem = new QLabel(this);
-  m_problem->setWordWrap(true);
-  m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
-  m_problem->hide();
+  form->addRow(tr("Largest image (one frame):"), frame_);
+  form->addRow(tr("Largest multi-frame file (all frames):"), file_);
+  problem_ = new QLabel(this);
+  problem_->setWordWrap(true);
+  problem_->setStyleSheet(QStringLiteral("color: #b00020"));
+  problem_->hide();
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel | QDialogButtonBox::RestoreDefaults, this);
   connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   connect(buttons->button(QDialogButtonBox::RestoreDefaults), &QPushButton::clicked, this, [this] {
-    m_frame->setValue(ImageBudget{}.frameMegapixels);
-    m_file->setValue(ImageBudget{}.fileMegapixels);
+    frame_->setValue(ImageBudget{}.frameMegapixels);
+    file_->setValue(ImageBudget{}.fileMegapixels);
   });
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(intro);
   layout->addLayout(form);
-  layout->addWidget(m_problem);
+  layout->addWidget(problem_);
   layout->addWidget(buttons);
 }
 
 void ImageBudgetDialog::accept() {
-  const QString problem = saveImageBudget({m_frame->value(), m_file->value()});
+  const QString problem = saveImageBudget({frame_->value(), file_->value()});
   if (!problem.isEmpty()) {
-    m_problem->setText(problem);
-    m_problem->show();
+    problem_->setText(problem);
+    problem_->show();
     return;
   }
   QDialog::accept();

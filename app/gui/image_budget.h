@@ -35,9 +35,9 @@ class ImageBudgetDialog : public QDialog {
   void accept() override;
 
  private:
-  QDoubleSpinBox* m_frame = nullptr;
-  QDoubleSpinBox* m_file = nullptr;
-  QLabel* m_problem = nullptr;
+  QDoubleSpinBox* frame_ = nullptr;
+  QDoubleSpinBox* file_ = nullptr;
+  QLabel* problem_ = nullptr;
 };
 
 }  // namespace cxr::app

@@ -77,41 +77,41 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowIcon(icon(QStringLiteral("cxr-assistant")));
   setAcceptDrops(true);
 
-  m_viewer = new ViewerWidget(this);
-  m_viewer->setObjectName(QStringLiteral("viewer"));
-  m_splitter = new QSplitter(Qt::Horizontal, this);
-  m_splitter->setObjectName(QStringLiteral("mainSplitter"));
-  m_splitter->setChildrenCollapsible(false);
-  m_splitter->addWidget(m_viewer);
+  viewer_ = new ViewerWidget(this);
+  viewer_->setObjectName(QStringLiteral("viewer"));
+  splitter_ = new QSplitter(Qt::Horizontal, this);
+  splitter_->setObjectName(QStringLiteral("mainSplitter"));
+  splitter_->setChildrenCollapsible(false);
+  splitter_->addWidget(viewer_);
   // Message bars (addMessageBar) sit above the splitter.
   auto* central = new QWidget(this);
-  m_centralLayout = new QVBoxLayout(central);
-  m_centralLayout->setContentsMargins(0, 0, 0, 0);
-  m_centralLayout->setSpacing(0);
-  m_centralLayout->addWidget(m_splitter, 1);
+  centralLayout_ = new QVBoxLayout(central);
+  centralLayout_->setContentsMargins(0, 0, 0, 0);
+  centralLayout_->setSpacing(0);
+  centralLayout_->addWidget(splitter_, 1);
   setCentralWidget(central);
 
-  m_viewerActions = new ViewerActions(m_viewer, this);
+  viewerActions_ = new ViewerActions(viewer_, this);
   createActions();
   createMenus();
   createToolBar();
   createStatusBar();
   readSettings();
 
-  connect(m_viewer, &ViewerWidget::windowChanged, this, [this] { updateStatus(); });
-  connect(m_viewer, &ViewerWidget::viewChanged, this, [this] { updateStatus(); });
-  connect(m_viewer, &ViewerWidget::frameChanged, this, [this] { updateStatus(); });
-  connect(m_viewer, &ViewerWidget::cursorInfoChanged, m_cursorInfo, &QLabel::setText);
+  connect(viewer_, &ViewerWidget::windowChanged, this, [this] { updateStatus(); });
+  connect(viewer_, &ViewerWidget::viewChanged, this, [this] { updateStatus(); });
+  connect(viewer_, &ViewerWidget::frameChanged, this, [this] { updateStatus(); });
+  connect(viewer_, &ViewerWidget::cursorInfoChanged, cursorInfo_, &QLabel::setText);
   // In fit mode a resize (window, splitter) changes the zoom without a viewChanged signal.
-  m_viewer->installEventFilter(this);
-  connect(m_viewerActions->anonymised, &QAction::toggled, this, [this] {
+  viewer_->installEventFilter(this);
+  connect(viewerActions_->anonymised, &QAction::toggled, this, [this] {
     updateTitle();
     updateStatus();
   });
   updateTitle();
   updateStatus();
   updateActionStates();
-  m_viewer->setFocus();
+  viewer_->setFocus();
 }
 
 MainWindow::~MainWindow() = default;
@@ -119,59 +119,59 @@ MainWindow::~MainWindow() = default;
 // ---- Actions, menus, toolbar, status bar -----------------------------------------------------
 
 void MainWindow::createActions() {
-  m_openAction = makeAction(this, tr("&Open…"), QKeySequence::Open, QStringLiteral("open"));
-  m_openFolderAction = makeAction(this, tr("Open &Folder…"), QKeySequence(tr("Ctrl+Shift+O")),
+  openAction_ = makeAction(this, tr("&Open…"), QKeySequence::Open, QStringLiteral("open"));
+  openFolderAction_ = makeAction(this, tr("Open &Folder…"), QKeySequence(tr("Ctrl+Shift+O")),
                                   QStringLiteral("folder"));
-  m_nextImageAction = makeAction(this, tr("&Next Image in Folder"), QKeySequence(Qt::Key_PageDown),
+  nextImageAction_ = makeAction(this, tr("&Next Image in Folder"), QKeySequence(Qt::Key_PageDown),
                                  QStringLiteral("next"));
-  m_previousImageAction = makeAction(this, tr("&Previous Image in Folder"),
+  previousImageAction_ = makeAction(this, tr("&Previous Image in Folder"),
                                      QKeySequence(Qt::Key_PageUp), QStringLiteral("previous"));
-  m_exportAction = makeAction(this, tr("&Export View as PNG…"), QKeySequence(tr("Ctrl+E")),
+  exportAction_ = makeAction(this, tr("&Export View as PNG…"), QKeySequence(tr("Ctrl+E")),
                               QStringLiteral("export"));
-  m_copyAction = makeAction(this, tr("&Copy View to Clipboard"), QKeySequence::Copy,
+  copyAction_ = makeAction(this, tr("&Copy View to Clipboard"), QKeySequence::Copy,
                             QStringLiteral("copy"));
-  m_quitAction = makeAction(this, tr("&Quit"), QKeySequence::Quit);
-  m_tagsAction = makeAction(this, tr("DICOM &Tags…"), QKeySequence(tr("Ctrl+T")),
+  quitAction_ = makeAction(this, tr("&Quit"), QKeySequence::Quit);
+  tagsAction_ = makeAction(this, tr("DICOM &Tags…"), QKeySequence(tr("Ctrl+T")),
                             QStringLiteral("tags"));
-  m_windowEntryAction = makeAction(this, tr("Set &Window…"), QKeySequence(Qt::Key_N),
+  windowEntryAction_ = makeAction(this, tr("Set &Window…"), QKeySequence(Qt::Key_N),
                                    QStringLiteral("window-entry"));
-  m_shortcutsAction = makeAction(this, tr("&Keyboard and Mouse Shortcuts"),
+  shortcutsAction_ = makeAction(this, tr("&Keyboard and Mouse Shortcuts"),
                                  QKeySequence(Qt::Key_F1));
-  m_aboutAction = makeAction(this, tr("&About CXR Assistant"), QKeySequence());
-  m_fullScreenAction = makeAction(this, tr("F&ull Screen"), QKeySequence::FullScreen);
-  m_fullScreenAction->setCheckable(true);
+  aboutAction_ = makeAction(this, tr("&About CXR Assistant"), QKeySequence());
+  fullScreenAction_ = makeAction(this, tr("F&ull Screen"), QKeySequence::FullScreen);
+  fullScreenAction_->setCheckable(true);
 
-  connect(m_openAction, &QAction::triggered, this, &MainWindow::showOpenDialog);
-  connect(m_openFolderAction, &QAction::triggered, this, &MainWindow::showOpenFolderDialog);
-  connect(m_nextImageAction, &QAction::triggered, this, &MainWindow::showNextImage);
-  connect(m_previousImageAction, &QAction::triggered, this, &MainWindow::showPreviousImage);
-  connect(m_exportAction, &QAction::triggered, this, &MainWindow::exportViewDialog);
-  connect(m_copyAction, &QAction::triggered, this, &MainWindow::copyViewToClipboard);
-  connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
-  connect(m_tagsAction, &QAction::triggered, this, &MainWindow::showTagBrowser);
-  connect(m_windowEntryAction, &QAction::triggered, this, &MainWindow::showWindowEntry);
-  connect(m_shortcutsAction, &QAction::triggered, this, &MainWindow::showShortcuts);
-  connect(m_aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
-  connect(m_fullScreenAction, &QAction::toggled, this,
+  connect(openAction_, &QAction::triggered, this, &MainWindow::showOpenDialog);
+  connect(openFolderAction_, &QAction::triggered, this, &MainWindow::showOpenFolderDialog);
+  connect(nextImageAction_, &QAction::triggered, this, &MainWindow::showNextImage);
+  connect(previousImageAction_, &QAction::triggered, this, &MainWindow::showPreviousImage);
+  connect(exportAction_, &QAction::triggered, this, &MainWindow::exportViewDialog);
+  connect(copyAction_, &QAction::triggered, this, &MainWindow::copyViewToClipboard);
+  connect(quitAction_, &QAction::triggered, this, &QWidget::close);
+  connect(tagsAction_, &QAction::triggered, this, &MainWindow::showTagBrowser);
+  connect(windowEntryAction_, &QAction::triggered, this, &MainWindow::showWindowEntry);
+  connect(shortcutsAction_, &QAction::triggered, this, &MainWindow::showShortcuts);
+  connect(aboutAction_, &QAction::triggered, this, &MainWindow::showAbout);
+  connect(fullScreenAction_, &QAction::toggled, this,
           [this](bool on) { on ? showFullScreen() : showNormal(); });
 }
 
 void MainWindow::createMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
-  m_fileMenu = file;
-  file->addAction(m_openAction);
-  file->addAction(m_openFolderAction);
-  m_recentMenu = file->addMenu(tr("Open &Recent"));
+  fileMenu_ = file;
+  file->addAction(openAction_);
+  file->addAction(openFolderAction_);
+  recentMenu_ = file->addMenu(tr("Open &Recent"));
   file->addSeparator();
-  file->addAction(m_nextImageAction);
-  file->addAction(m_previousImageAction);
+  file->addAction(nextImageAction_);
+  file->addAction(previousImageAction_);
   file->addSeparator();
-  file->addAction(m_exportAction);
-  file->addAction(m_copyAction);
+  file->addAction(exportAction_);
+  file->addAction(copyAction_);
   file->addSeparator();
-  file->addAction(m_quitAction);
+  file->addAction(quitAction_);
 
-  const ViewerActions* va = m_viewerActions;
+  const ViewerActions* va = viewerActions_;
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QAction* a : {va->zoomIn, va->zoomOut, va->fit, va->actualPixels})
     view->addAction(a);
@@ -184,18 +184,18 @@ void MainWindow::createMenus() {
     view->addAction(a);
   view->addSeparator();
   view->addAction(va->resetView);
-  view->addAction(m_fullScreenAction);
+  view->addAction(fullScreenAction_);
 
   QMenu* image = menuBar()->addMenu(tr("&Image"));
   image->addAction(va->invert);
-  image->addAction(m_windowEntryAction);
+  image->addAction(windowEntryAction_);
   image->addAction(va->resetWindow);
   image->addMenu(va->presetMenu());
   image->addSeparator();
   image->addAction(va->nextFrame);
   image->addAction(va->previousFrame);
   image->addSeparator();
-  image->addAction(m_tagsAction);
+  image->addAction(tagsAction_);
   image->addSeparator();
   image->addAction(tr("Image &Size Limits…"), this, [this] { ImageBudgetDialog(this).exec(); });
 
@@ -206,19 +206,19 @@ void MainWindow::createMenus() {
   tools->addAction(va->deleteMeasurement);
   tools->addAction(va->clearMeasurements);
 
-  m_helpMenu = menuBar()->addMenu(tr("&Help"));
-  m_helpMenu->addAction(m_shortcutsAction);
-  m_helpMenu->addAction(m_aboutAction);
+  helpMenu_ = menuBar()->addMenu(tr("&Help"));
+  helpMenu_->addAction(shortcutsAction_);
+  helpMenu_->addAction(aboutAction_);
 }
 
 void MainWindow::addFileMenuAction(QAction* action) {
-  m_fileMenu->insertAction(m_quitAction, action);
-  m_fileMenu->insertSeparator(m_quitAction);
+  fileMenu_->insertAction(quitAction_, action);
+  fileMenu_->insertSeparator(quitAction_);
 }
 
 QMenu* MainWindow::addMenuBeforeHelp(const QString& title) {
   auto* menu = new QMenu(title, menuBar());
-  menuBar()->insertMenu(m_helpMenu->menuAction(), menu);
+  menuBar()->insertMenu(helpMenu_->menuAction(), menu);
   return menu;
 }
 
@@ -226,10 +226,10 @@ void MainWindow::createToolBar() {
   QToolBar* bar = addToolBar(tr("Tools"));
   bar->setObjectName(QStringLiteral("mainToolBar"));
   bar->setIconSize(QSize(22, 22));
-  bar->addAction(m_openAction);
-  bar->addAction(m_openFolderAction);
+  bar->addAction(openAction_);
+  bar->addAction(openFolderAction_);
   bar->addSeparator();
-  const ViewerActions* va = m_viewerActions;
+  const ViewerActions* va = viewerActions_;
   for (QAction* a : va->toolActions())
     bar->addAction(a);
   bar->addSeparator();
@@ -244,39 +244,39 @@ void MainWindow::createToolBar() {
   presets->setToolTip(tr("Window presets (Ctrl+1..9)"));
   presets->setPopupMode(QToolButton::InstantPopup);
   bar->addWidget(presets);
-  bar->addAction(m_windowEntryAction);
+  bar->addAction(windowEntryAction_);
   bar->addAction(va->resetView);
   bar->addSeparator();
   bar->addAction(va->magnifier);
   bar->addAction(va->anonymised);
-  bar->addAction(m_tagsAction);
-  bar->addAction(m_exportAction);
+  bar->addAction(tagsAction_);
+  bar->addAction(exportAction_);
   // The viewer's actions are on the viewer widget (ViewerActions adds them). The window's own
   // plain-key shortcuts join them there, scoped like them: N or PageDown typed into the assistant's
   // question box, or pressed in its read-only transcript, must not act on the image; and Ctrl+C
   // there copies the selected text, not the view.
-  for (QAction* a : {m_windowEntryAction, m_nextImageAction, m_previousImageAction, m_copyAction}) {
+  for (QAction* a : {windowEntryAction_, nextImageAction_, previousImageAction_, copyAction_}) {
     a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
-    m_viewer->addAction(a);
+    viewer_->addAction(a);
   }
 }
 
 void MainWindow::createStatusBar() {
-  m_imageInfo = new QLabel(this);
-  m_windowInfo = new QLabel(this);
-  m_zoomInfo = new QLabel(this);
-  m_cursorInfo = new QLabel(this);
-  m_cursorInfo->setMinimumWidth(220);
-  statusBar()->addWidget(m_imageInfo, 1);
-  statusBar()->addPermanentWidget(m_cursorInfo);
-  statusBar()->addPermanentWidget(m_windowInfo);
-  statusBar()->addPermanentWidget(m_zoomInfo);
-  m_openingIndicator = new QProgressBar(this);
-  m_openingIndicator->setRange(0, 0);  // busy: a decoder says nothing about its progress
-  m_openingIndicator->setMaximumWidth(120);
-  m_openingIndicator->setAccessibleName(tr("Opening image"));
-  m_openingIndicator->hide();
-  statusBar()->addPermanentWidget(m_openingIndicator);
+  imageInfo_ = new QLabel(this);
+  windowInfo_ = new QLabel(this);
+  zoomInfo_ = new QLabel(this);
+  cursorInfo_ = new QLabel(this);
+  cursorInfo_->setMinimumWidth(220);
+  statusBar()->addWidget(imageInfo_, 1);
+  statusBar()->addPermanentWidget(cursorInfo_);
+  statusBar()->addPermanentWidget(windowInfo_);
+  statusBar()->addPermanentWidget(zoomInfo_);
+  openingIndicator_ = new QProgressBar(this);
+  openingIndicator_->setRange(0, 0);  // busy: a decoder says nothing about its progress
+  openingIndicator_->setMaximumWidth(120);
+  openingIndicator_->setAccessibleName(tr("Opening image"));
+  openingIndicator_->hide();
+  statusBar()->addPermanentWidget(openingIndicator_);
 }
 
 QList<QAction*> MainWindow::shortcutActions() const {
@@ -295,27 +295,27 @@ QList<QAction*> MainWindow::shortcutActions() const {
 }
 
 void MainWindow::updateTitle() {
-  const bool anonymised = m_viewer->isAnonymised();
-  if (m_currentFile.isEmpty())
+  const bool anonymised = viewer_->isAnonymised();
+  if (currentFile_.isEmpty())
     setWindowTitle(tr("CXR Assistant"));
   else if (anonymised)
     setWindowTitle(tr("CXR Assistant (anonymised)"));
   else
-    setWindowTitle(tr("%1 - CXR Assistant").arg(QFileInfo(m_currentFile).fileName()));
+    setWindowTitle(tr("%1 - CXR Assistant").arg(QFileInfo(currentFile_).fileName()));
 }
 
 void MainWindow::updateStatus() {
-  const auto& image = m_viewer->image();
+  const auto& image = viewer_->image();
   if (!image) {
-    m_imageInfo->setText(tr("No image. Open one with Ctrl+O or drop a file here."));
-    m_windowInfo->clear();
-    m_zoomInfo->clear();
+    imageInfo_->setText(tr("No image. Open one with Ctrl+O or drop a file here."));
+    windowInfo_->clear();
+    zoomInfo_->clear();
     return;
   }
   QStringList parts;
   parts << image->formatName << tr("%1 x %2").arg(image->width).arg(image->height);
   if (image->frames > 1)
-    parts << tr("frame %1/%2").arg(m_viewer->frame() + 1).arg(image->frames);
+    parts << tr("frame %1/%2").arg(viewer_->frame() + 1).arg(image->frames);
   const auto& cal = image->calibration;
   if (cal.source != cxr::viewer::Calibration::Source::None && cal.rowSpacingMm == cal.columnSpacingMm)
     parts << tr("%1 mm pixels (%2)").arg(cal.rowSpacingMm, 0, 'g', 4).arg(cal.label());
@@ -326,21 +326,21 @@ void MainWindow::updateStatus() {
                  .arg(cal.label());
   else
     parts << cal.label();
-  if (m_folderImages.size() > 1)
-    parts << tr("image %1 of %2 in folder").arg(m_folderIndex + 1).arg(m_folderImages.size());
-  m_imageInfo->setText(parts.join(QStringLiteral("  ·  ")));
-  const auto w = m_viewer->currentWindow();
-  m_windowInfo->setText(tr("C %1  W %2%3")
+  if (folderImages_.size() > 1)
+    parts << tr("image %1 of %2 in folder").arg(folderIndex_ + 1).arg(folderImages_.size());
+  imageInfo_->setText(parts.join(QStringLiteral("  ·  ")));
+  const auto w = viewer_->currentWindow();
+  windowInfo_->setText(tr("C %1  W %2%3")
                             .arg(w.center, 0, 'g', 6)
                             .arg(w.width, 0, 'g', 6)
-                            .arg(m_viewer->isInverted() ? tr("  inverted") : QString()));
-  m_zoomInfo->setText(tr("Zoom %1%").arg(m_viewer->view().zoom() * 100.0, 0, 'f', 0));
+                            .arg(viewer_->isInverted() ? tr("  inverted") : QString()));
+  zoomInfo_->setText(tr("Zoom %1%").arg(viewer_->view().zoom() * 100.0, 0, 'f', 0));
 }
 
 // ---- Opening ---------------------------------------------------------------------------------
 
 bool MainWindow::openFile(const QString& path) {
-  if (m_opening) {  // asked again (a drop, a key) while the event loop runs during a decode
+  if (opening_) {  // asked again (a drop, a key) while the event loop runs during a decode
     statusBar()->showMessage(tr("Still opening the previous image; try again when it is shown."), 4000);
     return false;
   }
@@ -360,21 +360,21 @@ bool MainWindow::loadAndShow(const QString& path, QString* error) {
     *error = result.error;
     return false;
   }
-  m_lastError.clear();
-  m_currentFile = QFileInfo(path).absoluteFilePath();
-  m_viewer->setImage(result.image);
+  lastError_.clear();
+  currentFile_ = QFileInfo(path).absoluteFilePath();
+  viewer_->setImage(result.image);
   // Opening a file also lets PageDown/PageUp step through its folder, unless it already is the
   // folder being stepped through.
-  if (!m_folderImages.contains(m_currentFile))
-    openFolderListing(QFileInfo(m_currentFile).absolutePath(), m_currentFile);
+  if (!folderImages_.contains(currentFile_))
+    openFolderListing(QFileInfo(currentFile_).absolutePath(), currentFile_);
   else
-    m_folderIndex = static_cast<int>(m_folderImages.indexOf(m_currentFile));
-  addRecentFile(m_currentFile);
-  m_viewer->setFocus();  // the viewer's single-key shortcuts act on what was just opened
+    folderIndex_ = static_cast<int>(folderImages_.indexOf(currentFile_));
+  addRecentFile(currentFile_);
+  viewer_->setFocus();  // the viewer's single-key shortcuts act on what was just opened
   updateTitle();
   updateStatus();
   updateActionStates();
-  Q_EMIT imageOpened(m_currentFile);
+  Q_EMIT imageOpened(currentFile_);
   return true;
 }
 
@@ -388,38 +388,38 @@ cxr::viewer::LoadResult MainWindow::loadOffTheGuiThread(const QString& path) {
   QThread* worker = QThread::create([&result, path, options] { result = cxr::viewer::loadRadiograph(path, options); });
   QEventLoop loop;
   connect(worker, &QThread::finished, &loop, &QEventLoop::quit);
-  m_opening = true;
+  opening_ = true;
   QApplication::setOverrideCursor(Qt::BusyCursor);
   statusBar()->showMessage(tr("Opening %1…").arg(QFileInfo(path).fileName()));
-  m_openingIndicator->show();
+  openingIndicator_->show();
   worker->start();
   if (!worker->isFinished())
     loop.exec(QEventLoop::ExcludeUserInputEvents);
   worker->wait();  // also when the loop ended early (the application quitting)
   delete worker;
-  m_openingIndicator->hide();
+  openingIndicator_->hide();
   statusBar()->clearMessage();
   QApplication::restoreOverrideCursor();
-  m_opening = false;
+  opening_ = false;
   return result;
 }
 
 void MainWindow::updateActionStates() {
-  const auto& image = m_viewer->image();
-  for (QAction* a : {m_exportAction, m_copyAction, m_windowEntryAction})
+  const auto& image = viewer_->image();
+  for (QAction* a : {exportAction_, copyAction_, windowEntryAction_})
     a->setEnabled(image != nullptr);
-  m_tagsAction->setEnabled(image && !image->tags.empty());
-  const bool inFolder = m_folderImages.size() > 1;
-  m_nextImageAction->setEnabled(inFolder);
-  m_previousImageAction->setEnabled(inFolder);
+  tagsAction_->setEnabled(image && !image->tags.empty());
+  const bool inFolder = folderImages_.size() > 1;
+  nextImageAction_->setEnabled(inFolder);
+  previousImageAction_->setEnabled(inFolder);
 }
 
 bool MainWindow::openFolderListing(const QString& folder, const QString& selectPath) {
   QStringList images;
   for (const QString& p : cxr::viewer::listImagesInFolder(folder))
     images << QFileInfo(p).absoluteFilePath();
-  m_folderImages = images;
-  m_folderIndex = static_cast<int>(images.indexOf(selectPath));
+  folderImages_ = images;
+  folderIndex_ = static_cast<int>(images.indexOf(selectPath));
   return !images.isEmpty();
 }
 
@@ -434,10 +434,10 @@ bool MainWindow::openFolder(const QString& folder) {
   // Open the first image that loads. Unreadable ones before it are counted, not each shown in
   // its own message box.
   QString firstError;
-  for (int i = 0; i < m_folderImages.size(); ++i) {
-    m_folderIndex = i;
+  for (int i = 0; i < folderImages_.size(); ++i) {
+    folderIndex_ = i;
     QString error;
-    if (loadAndShow(m_folderImages[i], &error)) {
+    if (loadAndShow(folderImages_[i], &error)) {
       if (i > 0)
         statusBar()->showMessage(tr("Skipped %n unreadable file(s) at the start of the folder.",
                                     nullptr, i), 8000);
@@ -448,34 +448,34 @@ bool MainWindow::openFolder(const QString& folder) {
   }
   showError(tr("No readable images in folder"),
             tr("None of the %n image file(s) in %1 could be opened. The first said: %2", nullptr,
-               static_cast<int>(m_folderImages.size()))
+               static_cast<int>(folderImages_.size()))
                 .arg(QDir::toNativeSeparators(folder), firstError));
   return false;
 }
 
 void MainWindow::showNextImage() {
-  if (m_folderImages.isEmpty())
+  if (folderImages_.isEmpty())
     return;
-  const int next = m_folderIndex + 1;
-  if (next >= m_folderImages.size()) {
+  const int next = folderIndex_ + 1;
+  if (next >= folderImages_.size()) {
     statusBar()->showMessage(tr("Last image in the folder."), 3000);
     return;
   }
-  m_folderIndex = next;
-  if (!openFile(m_folderImages[next]))
+  folderIndex_ = next;
+  if (!openFile(folderImages_[next]))
     updateStatus();  // the failed file keeps its place, so the next PageDown moves past it
 }
 
 void MainWindow::showPreviousImage() {
-  if (m_folderImages.isEmpty())
+  if (folderImages_.isEmpty())
     return;
-  const int previous = m_folderIndex - 1;
+  const int previous = folderIndex_ - 1;
   if (previous < 0) {
     statusBar()->showMessage(tr("First image in the folder."), 3000);
     return;
   }
-  m_folderIndex = previous;
-  if (!openFile(m_folderImages[previous]))
+  folderIndex_ = previous;
+  if (!openFile(folderImages_[previous]))
     updateStatus();
 }
 
@@ -496,31 +496,31 @@ void MainWindow::showOpenFolderDialog() {
 }
 
 void MainWindow::addRecentFile(const QString& path) {
-  m_recentFiles.removeAll(path);
-  m_recentFiles.prepend(path);
-  while (m_recentFiles.size() > kMaxRecentFiles)
-    m_recentFiles.removeLast();
-  QSettings().setValue(QStringLiteral("files/recent"), m_recentFiles);
+  recentFiles_.removeAll(path);
+  recentFiles_.prepend(path);
+  while (recentFiles_.size() > kMaxRecentFiles)
+    recentFiles_.removeLast();
+  QSettings().setValue(QStringLiteral("files/recent"), recentFiles_);
   rebuildRecentMenu();
 }
 
 void MainWindow::rebuildRecentMenu() {
-  m_recentMenu->clear();
-  for (int i = 0; i < m_recentFiles.size(); ++i) {
-    const QString path = m_recentFiles[i];
-    QAction* a = m_recentMenu->addAction(
+  recentMenu_->clear();
+  for (int i = 0; i < recentFiles_.size(); ++i) {
+    const QString path = recentFiles_[i];
+    QAction* a = recentMenu_->addAction(
         QStringLiteral("&%1 %2").arg(i + 1 < 10 ? QString::number(i + 1) : QStringLiteral("0"),
                                      QDir::toNativeSeparators(path)));
     connect(a, &QAction::triggered, this, [this, path] { openFile(path); });
   }
-  if (m_recentFiles.isEmpty()) {
-    m_recentMenu->addAction(tr("(none yet)"))->setEnabled(false);
+  if (recentFiles_.isEmpty()) {
+    recentMenu_->addAction(tr("(none yet)"))->setEnabled(false);
     return;
   }
-  m_recentMenu->addSeparator();
-  connect(m_recentMenu->addAction(tr("Clear List")), &QAction::triggered, this, [this] {
-    m_recentFiles.clear();
-    QSettings().setValue(QStringLiteral("files/recent"), m_recentFiles);
+  recentMenu_->addSeparator();
+  connect(recentMenu_->addAction(tr("Clear List")), &QAction::triggered, this, [this] {
+    recentFiles_.clear();
+    QSettings().setValue(QStringLiteral("files/recent"), recentFiles_);
     rebuildRecentMenu();
   });
 }
@@ -544,7 +544,7 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {
-  m_lastError = message;
+  lastError_ = message;
   statusBar()->showMessage(message, 10000);
   // Non-blocking: the window stays usable (and tests and scripts are not stopped by a modal loop).
   auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
@@ -556,42 +556,42 @@ void MainWindow::showError(const QString& title, const QString& message) {
 // ---- Assistant panel -------------------------------------------------------------------------
 
 void MainWindow::addMessageBar(QWidget* bar) {
-  m_centralLayout->insertWidget(m_centralLayout->count() - 1, bar);
+  centralLayout_->insertWidget(centralLayout_->count() - 1, bar);
 }
 
 void MainWindow::setAssistantPanel(QWidget* panel) {
-  if (m_assistantPanel == panel)
+  if (assistantPanel_ == panel)
     return;
-  delete m_assistantPanel;
-  m_assistantPanel = panel;
+  delete assistantPanel_;
+  assistantPanel_ = panel;
   if (!panel)
     return;
-  m_splitter->addWidget(panel);
-  m_splitter->setStretchFactor(0, 3);
-  m_splitter->setStretchFactor(1, 2);
+  splitter_->addWidget(panel);
+  splitter_->setStretchFactor(0, 3);
+  splitter_->setStretchFactor(1, 2);
   const QByteArray saved = QSettings().value(QStringLiteral("window/splitter")).toByteArray();
-  if (saved.isEmpty() || !m_splitter->restoreState(saved)) {
+  if (saved.isEmpty() || !splitter_->restoreState(saved)) {
     // 3:2 for the image. Set again once the window has its real size (it may not be shown yet,
     // and then the splitter's width is not the one the user will see).
-    auto share = [splitter = m_splitter] {
+    auto share = [splitter = splitter_] {
       const int total = std::max(1000, splitter->width());
       splitter->setSizes({total * 3 / 5, total * 2 / 5});
     };
     share();
-    QTimer::singleShot(0, m_splitter, share);
+    QTimer::singleShot(0, splitter_, share);
   }
 }
 
 // ---- Export, dialogs -------------------------------------------------------------------------
 
 void MainWindow::exportViewDialog() {
-  if (!m_viewer->hasImage())
+  if (!viewer_->hasImage())
     return;
   const QString dir = QSettings().value(QStringLiteral("files/exportDir"),
-                                        QFileInfo(m_currentFile).absolutePath()).toString();
+                                        QFileInfo(currentFile_).absolutePath()).toString();
   // In anonymised mode the suggested name must not carry the (possibly identifying) file name.
-  const QString base = m_viewer->isAnonymised() ? QStringLiteral("view")
-                                                : QFileInfo(m_currentFile).completeBaseName() +
+  const QString base = viewer_->isAnonymised() ? QStringLiteral("view")
+                                                : QFileInfo(currentFile_).completeBaseName() +
                                                       QStringLiteral("_view");
   const QString path = QFileDialog::getSaveFileName(this, tr("Export View as PNG"),
                                                     QDir(dir).filePath(base + u".png"),
@@ -603,10 +603,10 @@ void MainWindow::exportViewDialog() {
 }
 
 bool MainWindow::exportView(const QString& pngPath) {
-  if (!m_viewer->hasImage())
+  if (!viewer_->hasImage())
     return false;
   QImageWriter writer(pngPath, "png");
-  if (!writer.write(m_viewer->renderView())) {
+  if (!writer.write(viewer_->renderView())) {
     showError(tr("Cannot export view"), tr("Cannot write %1: %2")
                                            .arg(QDir::toNativeSeparators(pngPath),
                                                 writer.errorString()));
@@ -617,32 +617,32 @@ bool MainWindow::exportView(const QString& pngPath) {
 }
 
 void MainWindow::copyViewToClipboard() {
-  if (!m_viewer->hasImage())
+  if (!viewer_->hasImage())
     return;
-  QGuiApplication::clipboard()->setImage(m_viewer->renderView());
+  QGuiApplication::clipboard()->setImage(viewer_->renderView());
   statusBar()->showMessage(tr("View copied to the clipboard."), 3000);
 }
 
 void MainWindow::showTagBrowser() {
-  const auto& image = m_viewer->image();
+  const auto& image = viewer_->image();
   if (!image)
     return;
-  auto* dialog = new cxr::viewer::TagBrowserDialog(*image, m_viewer->isAnonymised(), this);
+  auto* dialog = new cxr::viewer::TagBrowserDialog(*image, viewer_->isAnonymised(), this);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->show();
 }
 
 void MainWindow::showWindowEntry() {
-  const auto& image = m_viewer->image();
+  const auto& image = viewer_->image();
   if (!image)
     return;
-  const cxr::viewer::VoiSelection before = m_viewer->voi();
-  auto* dialog = new cxr::viewer::WindowEntryDialog(m_viewer->currentWindow(), image->minModality(),
+  const cxr::viewer::VoiSelection before = viewer_->voi();
+  auto* dialog = new cxr::viewer::WindowEntryDialog(viewer_->currentWindow(), image->minModality(),
                                                     image->maxModality(), this);
   dialog->setAttribute(Qt::WA_DeleteOnClose);
-  connect(dialog, &cxr::viewer::WindowEntryDialog::windowEdited, m_viewer,
+  connect(dialog, &cxr::viewer::WindowEntryDialog::windowEdited, viewer_,
           &ViewerWidget::setWindow);  // live preview
-  connect(dialog, &QDialog::rejected, m_viewer, [viewer = m_viewer, before] {
+  connect(dialog, &QDialog::rejected, viewer_, [viewer = viewer_, before] {
     viewer->setVoiSelection(before);  // Cancel restores what was there
   });
   dialog->open();
@@ -675,28 +675,28 @@ void MainWindow::readSettings() {
     resize(size);
   }
   restoreState(s.value(QStringLiteral("window/state")).toByteArray());
-  m_recentFiles = s.value(QStringLiteral("files/recent")).toStringList();
+  recentFiles_ = s.value(QStringLiteral("files/recent")).toStringList();
   rebuildRecentMenu();
-  m_viewerActions->overlays->setChecked(s.value(QStringLiteral("viewer/overlays"), true).toBool());
-  m_viewerActions->anonymised->setChecked(
+  viewerActions_->overlays->setChecked(s.value(QStringLiteral("viewer/overlays"), true).toBool());
+  viewerActions_->anonymised->setChecked(
       s.value(QStringLiteral("viewer/anonymised"), false).toBool());
-  m_viewerActions->magnifier->setChecked(s.value(QStringLiteral("viewer/magnifier"), false).toBool());
+  viewerActions_->magnifier->setChecked(s.value(QStringLiteral("viewer/magnifier"), false).toBool());
 }
 
 void MainWindow::writeSettings() const {
   QSettings s;
   s.setValue(QStringLiteral("window/geometry"), saveGeometry());
   s.setValue(QStringLiteral("window/state"), saveState());
-  if (m_assistantPanel)
-    s.setValue(QStringLiteral("window/splitter"), m_splitter->saveState());
-  s.setValue(QStringLiteral("files/recent"), m_recentFiles);
-  s.setValue(QStringLiteral("viewer/overlays"), m_viewer->overlaysVisible());
-  s.setValue(QStringLiteral("viewer/anonymised"), m_viewer->isAnonymised());
-  s.setValue(QStringLiteral("viewer/magnifier"), m_viewer->magnifierEnabled());
+  if (assistantPanel_)
+    s.setValue(QStringLiteral("window/splitter"), splitter_->saveState());
+  s.setValue(QStringLiteral("files/recent"), recentFiles_);
+  s.setValue(QStringLiteral("viewer/overlays"), viewer_->overlaysVisible());
+  s.setValue(QStringLiteral("viewer/anonymised"), viewer_->isAnonymised());
+  s.setValue(QStringLiteral("viewer/magnifier"), viewer_->magnifierEnabled());
 }
 
 bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
-  if (watched == m_viewer && event->type() == QEvent::Resize)
+  if (watched == viewer_ && event->type() == QEvent::Resize)
     QTimer::singleShot(0, this, [this] { updateStatus(); });  // after the viewer has refitted
   return QMainWindow::eventFilter(watched, event);
 }
@@ -719,9 +719,9 @@ void MainWindow::scheduleScreenshot(const QString& path, int delayMs) {
     if (!saved)
       qWarning("Cannot write screenshot %s", qPrintable(QDir::toNativeSeparators(path)));
     // Scripts use this mode: an error shown in the window (e.g. the file did not open) fails it.
-    if (!m_lastError.isEmpty())
-      qWarning("%s", qPrintable(m_lastError));
-    QCoreApplication::exit(saved && m_lastError.isEmpty() ? 0 : 1);
+    if (!lastError_.isEmpty())
+      qWarning("%s", qPrintable(lastError_));
+    QCoreApplication::exit(saved && lastError_.isEmpty() ? 0 : 1);
   });
 }
 

@@ -40,19 +40,19 @@ class MainWindow : public QMainWindow {
   // Puts `panel` on the right of the splitter (the assistant). The window takes ownership; a
   // previous panel is deleted. Null removes it.
   void setAssistantPanel(QWidget* panel);
-  QWidget* assistantPanel() const { return m_assistantPanel; }
+  QWidget* assistantPanel() const { return assistantPanel_; }
   // A bar across the top of the window, above the viewer and the panel (the history's problems).
   // The window takes ownership; the bar shows and hides itself.
   void addMessageBar(QWidget* bar);
 
-  cxr::viewer::ViewerWidget* viewer() const { return m_viewer; }
-  cxr::viewer::ViewerActions* viewerActions() const { return m_viewerActions; }
-  QSplitter* splitter() const { return m_splitter; }
-  QString currentFile() const { return m_currentFile; }
-  QString lastError() const { return m_lastError; }
-  QStringList recentFiles() const { return m_recentFiles; }
-  QStringList folderImages() const { return m_folderImages; }
-  int folderIndex() const { return m_folderIndex; }
+  cxr::viewer::ViewerWidget* viewer() const { return viewer_; }
+  cxr::viewer::ViewerActions* viewerActions() const { return viewerActions_; }
+  QSplitter* splitter() const { return splitter_; }
+  QString currentFile() const { return currentFile_; }
+  QString lastError() const { return lastError_; }
+  QStringList recentFiles() const { return recentFiles_; }
+  QStringList folderImages() const { return folderImages_; }
+  int folderIndex() const { return folderIndex_; }
 
   // A top-level menu placed before Help (the assistant adds its own).
   QMenu* addMenuBeforeHelp(const QString& title);
@@ -106,40 +106,40 @@ class MainWindow : public QMainWindow {
   cxr::viewer::LoadResult loadOffTheGuiThread(const QString& path);
   void updateActionStates();
 
-  cxr::viewer::ViewerWidget* m_viewer = nullptr;
-  cxr::viewer::ViewerActions* m_viewerActions = nullptr;
-  QSplitter* m_splitter = nullptr;
-  QVBoxLayout* m_centralLayout = nullptr;
-  QPointer<QWidget> m_assistantPanel;
+  cxr::viewer::ViewerWidget* viewer_ = nullptr;
+  cxr::viewer::ViewerActions* viewerActions_ = nullptr;
+  QSplitter* splitter_ = nullptr;
+  QVBoxLayout* centralLayout_ = nullptr;
+  QPointer<QWidget> assistantPanel_;
 
-  QAction* m_openAction = nullptr;
-  QAction* m_openFolderAction = nullptr;
-  QAction* m_nextImageAction = nullptr;
-  QAction* m_previousImageAction = nullptr;
-  QAction* m_exportAction = nullptr;
-  QAction* m_copyAction = nullptr;
-  QAction* m_quitAction = nullptr;
-  QAction* m_tagsAction = nullptr;
-  QAction* m_windowEntryAction = nullptr;
-  QAction* m_shortcutsAction = nullptr;
-  QAction* m_aboutAction = nullptr;
-  QAction* m_fullScreenAction = nullptr;
-  QMenu* m_recentMenu = nullptr;
-  QMenu* m_helpMenu = nullptr;
-  QMenu* m_fileMenu = nullptr;
+  QAction* openAction_ = nullptr;
+  QAction* openFolderAction_ = nullptr;
+  QAction* nextImageAction_ = nullptr;
+  QAction* previousImageAction_ = nullptr;
+  QAction* exportAction_ = nullptr;
+  QAction* copyAction_ = nullptr;
+  QAction* quitAction_ = nullptr;
+  QAction* tagsAction_ = nullptr;
+  QAction* windowEntryAction_ = nullptr;
+  QAction* shortcutsAction_ = nullptr;
+  QAction* aboutAction_ = nullptr;
+  QAction* fullScreenAction_ = nullptr;
+  QMenu* recentMenu_ = nullptr;
+  QMenu* helpMenu_ = nullptr;
+  QMenu* fileMenu_ = nullptr;
 
-  QLabel* m_imageInfo = nullptr;
-  QLabel* m_windowInfo = nullptr;
-  QLabel* m_zoomInfo = nullptr;
-  QLabel* m_cursorInfo = nullptr;
-  QProgressBar* m_openingIndicator = nullptr;  // busy bar while a file decodes
-  bool m_opening = false;                      // one file at a time
+  QLabel* imageInfo_ = nullptr;
+  QLabel* windowInfo_ = nullptr;
+  QLabel* zoomInfo_ = nullptr;
+  QLabel* cursorInfo_ = nullptr;
+  QProgressBar* openingIndicator_ = nullptr;  // busy bar while a file decodes
+  bool opening_ = false;                      // one file at a time
 
-  QString m_currentFile;
-  QString m_lastError;
-  QStringList m_recentFiles;
-  QStringList m_folderImages;
-  int m_folderIndex = -1;
+  QString currentFile_;
+  QString lastError_;
+  QStringList recentFiles_;
+  QStringList folderImages_;
+  int folderIndex_ = -1;
 };
 
 }  // namespace cxr::app

@@ -27,19 +27,19 @@ ShortcutsDialog::ShortcutsDialog(const QList<QAction*>& actions, QWidget* parent
     : QDialog(parent) {
   setWindowTitle(tr("Keyboard and Mouse Shortcuts"));
   resize(640, 720);
-  m_table = new QTableWidget(this);
-  m_table->setColumnCount(2);
-  m_table->setHorizontalHeaderLabels({tr("Shortcut"), tr("Command")});
-  m_table->verticalHeader()->hide();
-  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-  m_table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
+  table_ = new QTableWidget(this);
+  table_->setColumnCount(2);
+  table_->setHorizontalHeaderLabels({tr("Shortcut"), tr("Command")});
+  table_->verticalHeader()->hide();
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
 
   auto addRow = [this](const QString& key, const QString& what) {
-    const int row = m_table->rowCount();
-    m_table->insertRow(row);
-    m_table->setItem(row, 0, new QTableWidgetItem(key));
-    m_table->setItem(row, 1, new QTableWidgetItem(what));
+    const int row = table_->rowCount();
+    table_->insertRow(row);
+    table_->setItem(row, 0, new QTableWidgetItem(key));
+    table_->setItem(row, 1, new QTableWidgetItem(what));
   };
   for (const QAction* a : actions) {
     QStringList keys;
@@ -49,12 +49,12 @@ ShortcutsDialog::ShortcutsDialog(const QList<QAction*>& actions, QWidget* parent
   }
   for (const auto& [gesture, what] : mouseGestures())
     addRow(gesture, what);
-  m_table->resizeColumnToContents(0);
+  table_->resizeColumnToContents(0);
 
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   auto* layout = new QVBoxLayout(this);
-  layout->addWidget(m_table);
+  layout->addWidget(table_);
   layout->addWidget(buttons);
 }
 

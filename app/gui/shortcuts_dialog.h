@@ -14,13 +14,13 @@ class ShortcutsDialog : public QDialog {
   Q_OBJECT
  public:
   ShortcutsDialog(const QList<QAction*>& actions, QWidget* parent = nullptr);
-  QTableWidget* table() const { return m_table; }
+  QTableWidget* table() const { return table_; }
 
   // The mouse gestures listed after the keyboard shortcuts: {gesture, what it does}.
   static QList<QPair<QString, QString>> mouseGestures();
 
  private:
-  QTableWidget* m_table;
+  QTableWidget* table_;
 };
 
 }  // namespace cxr::app
