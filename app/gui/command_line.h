@@ -1,5 +1,5 @@
 // The command line of cxr-assistant, parsed into a plain struct so main() only dispatches and the
-// parsing is unit-tested (tests/app/tst_app_command_line.cpp).
+// parsing is unit-tested (tests/app/test_app_command_line.cpp).
 //
 //   cxr-assistant [FILE]                                     open FILE (or nothing) in the window
 //   cxr-assistant --render IN OUT.png [--frame N] [--window CENTER,WIDTH]

@@ -2,7 +2,7 @@
 // image opens or the window changes, the crop outline, reopening from the history, the Assistant
 // menu, and the single-key viewer shortcuts staying quiet while someone types in the panel.
 // Uses the assistant's scripted backend (no model needed); the real engine is exercised through
-// the executable in tst_app_batch.
+// the executable in test_app_batch.
 #include "assistant_integration.h"
 #include "main_window.h"
 #include "model_image_feed.h"
@@ -113,7 +113,7 @@ class TestAppAssistant : public QObject {
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("CXR Assistant Tests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_app_assistant"));
+    QCoreApplication::setApplicationName(QStringLiteral("test_app_assistant"));
     qunsetenv("CXR_LLAVA_MODEL");
     QVERIFY2(QFile::exists(kSample), qPrintable(kSample));
   }
@@ -435,4 +435,4 @@ class TestAppAssistant : public QObject {
 };
 
 QTEST_MAIN(TestAppAssistant)
-#include "tst_app_assistant.moc"
+#include "test_app_assistant.moc"

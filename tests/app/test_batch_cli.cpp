@@ -300,4 +300,4 @@ class TestBatchCli : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestBatchCli)
-#include "tst_batch_cli.moc"
+#include "test_batch_cli.moc"

@@ -244,4 +244,4 @@ class TestAppBatch : public QObject {
 };
 
 QTEST_GUILESS_MAIN(TestAppBatch)
-#include "tst_app_batch.moc"
+#include "test_app_batch.moc"

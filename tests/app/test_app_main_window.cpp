@@ -56,7 +56,7 @@ class TestAppMainWindow : public QObject {
     // Settings go to a test location, never to the developer's real configuration.
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("CXR Assistant Tests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_app_main_window"));
+    QCoreApplication::setApplicationName(QStringLiteral("test_app_main_window"));
     QVERIFY2(QFile::exists(kSample), qPrintable(kSample));
   }
   void init() { QSettings().clear(); }
@@ -363,4 +363,4 @@ class TestAppMainWindow : public QObject {
 };
 
 QTEST_MAIN(TestAppMainWindow)
-#include "tst_app_main_window.moc"
+#include "test_app_main_window.moc"

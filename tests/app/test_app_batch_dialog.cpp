@@ -66,7 +66,7 @@ class TestAppBatchDialog : public QObject {
       QSKIP(qPrintable(u"no tiny golden checkpoint at " + kCheckpoint));
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("CXR Assistant Tests"));
-    QCoreApplication::setApplicationName(QStringLiteral("tst_app_batch_dialog"));
+    QCoreApplication::setApplicationName(QStringLiteral("test_app_batch_dialog"));
     window_ = std::make_unique<MainWindow>();
     assistant_ = new AssistantIntegration(*window_, cxr::assistant::createModelBackend(),
                                           dir_.filePath(QStringLiteral("history.sqlite")));
@@ -337,4 +337,4 @@ class TestAppBatchDialog : public QObject {
 };
 
 QTEST_MAIN(TestAppBatchDialog)
-#include "tst_app_batch_dialog.moc"
+#include "test_app_batch_dialog.moc"

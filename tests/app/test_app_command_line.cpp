@@ -235,4 +235,4 @@ class TestAppCommandLine : public QObject {
 };
 
 QTEST_APPLESS_MAIN(TestAppCommandLine)
-#include "tst_app_command_line.moc"
+#include "test_app_command_line.moc"
