@@ -37,6 +37,23 @@ at::Tensor widenedRows(const at::Tensor& rows) {
 
 std::atomic<int64_t> gFp32Products{0};
 
+// oneDNN 2.6's bf16 GEMM (AMX kernels where the CPU has them) slows down badly for some row counts
+// that are not a multiple of 16. One 4096 x 4096 weight, 2 threads, quiet machine (Xeon with AMX):
+// 1121 rows 54 GFLOP/s, 1122 rows 622, 1124 rows 1162, 1136 rows 1217, 1024 rows 1356; and the
+// report prompt has 1121 positions, the vision tower 1025 tokens. So bf16 products of at least
+// kPadFromRows rows run on operands padded with zeros to multiples of 16, and the padding is cut from
+// the result: a result row depends only on its own row of x, and a zero column of the left operand
+// meets a zero row of the right one, adding nothing to any sum. (Below kPadFromRows the product reads
+// its weight more than it computes, and padding 17 rows to 32 would only add work.)
+constexpr int64_t kPadMultiple = 16;
+constexpr int64_t kPadFromRows = 32;
+
+int64_t paddedSize(int64_t n) { return (n + kPadMultiple - 1) / kPadMultiple * kPadMultiple; }
+
+bool padsBf16Product(const at::Tensor& x, int64_t rows) {
+  return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && rows >= kPadFromRows;
+}
+
 bool viaFp32(const at::Tensor& x) {
   return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && bf16ProductsInFp32();
 }
@@ -76,7 +93,14 @@ bool bf16ProductsInFp32() { return cpuLevel() == CpuLevel::Avx2; }
 int64_t productsInFp32Compute() { return gFp32Products.load(); }
 
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
-  if (!viaFp32(x)) return at::linear(x, w, bias);
+  if (!viaFp32(x)) {
+    const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
+    if (!padsBf16Product(x, rows) || rows % kPadMultiple == 0) return at::linear(x, w, bias);
+    const at::Tensor padded = at::constant_pad_nd(x.reshape({rows, k}), {0, 0, 0, paddedSize(rows) - rows});
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = w.size(0);
+    return at::linear(padded, w, bias).narrow(0, 0, rows).reshape(shape);  // leading rows: contiguous
+  }
   ++gFp32Products;
   const int64_t n = w.size(0), k = w.size(1);
   at::Tensor x32 = x.reshape({-1, k}).to(at::kFloat).contiguous();  // [T, K]
@@ -97,7 +121,17 @@ at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Ten
 }
 
 at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b) {
-  if (!viaFp32(a)) return at::matmul(a, b);
+  if (!viaFp32(a)) {
+    if (a.dim() != 3 || b.dim() != 3) return at::matmul(a, b);
+    const int64_t rows = a.size(1), inner = a.size(2), cols = b.size(2);
+    if (!padsBf16Product(a, rows) ||
+        (rows % kPadMultiple == 0 && inner % kPadMultiple == 0 && cols % kPadMultiple == 0))
+      return at::matmul(a, b);
+    const int64_t innerPad = paddedSize(inner) - inner;
+    const at::Tensor ap = at::constant_pad_nd(a, {0, innerPad, 0, paddedSize(rows) - rows});
+    const at::Tensor bp = at::constant_pad_nd(b, {0, paddedSize(cols) - cols, 0, innerPad});
+    return at::matmul(ap, bp).narrow(1, 0, rows).narrow(2, 0, cols).contiguous();
+  }
   ++gFp32Products;
   // Widened (exact), one fp32 GEMM per batch entry, rounded once.
   at::Tensor a32 = a.to(at::kFloat), b32 = b.to(at::kFloat);  // b may stay a transposed view

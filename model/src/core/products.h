@@ -17,6 +17,8 @@ bool bf16ProductsInFp32();
 // How many products of this process ran in fp32 compute (tests: the Avx2 route is taken).
 int64_t productsInFp32Compute();
 
+// (bf16 products at Avx512 run on operands padded to multiples of 16 rows: products.cpp says why.)
+
 // y = x W^T (+ bias) in x's dtype. x [..., K]; w [N, K] in x's dtype, or fp32 for a bf16 x at Avx2
 // (the vision tower keeps such a copy); bias [N] or undefined.
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});

@@ -1,5 +1,7 @@
 #include "core/quant_linear.h"
 
+#include "core/products.h"
+
 #include <algorithm>
 
 #include "core/cpu_level.h"
@@ -58,7 +60,7 @@ at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
       dequantizeRowsBf16(f, bytes, r0, r0 + rows, k, reinterpret_cast<uint16_t*>(part.data_ptr()));
     else
       dequantizeRows(f, bytes, r0, r0 + rows, k, part.data_ptr<float>());
-    y.narrow(1, r0, rows).copy_(at::linear(xin, part));
+    y.narrow(1, r0, rows).copy_(bf16Gemm ? linearProduct(xin, part) : at::linear(xin, part));
   }
   return y.reshape(outShape);
 }
