@@ -1,5 +1,7 @@
 #include "cxr/assistant/chat_panel.h"
 
+#include "action_row.h"
+
 #include "cxr/assistant/findings.h"
 #include "cxr/assistant/history_browser.h"
 #include "cxr/assistant/prompting.h"
@@ -390,8 +392,6 @@ void ChatPanel::buildUi() {
   layout->addWidget(error_);
 
   // ---- Requests ----------------------------------------------------------------------------
-  auto* actions = new QHBoxLayout;
-  actions->setSpacing(4);
   report_ = actionButton(tr("Write report"), QStringLiteral("writeReport"), tr("Write a radiology report (Ctrl+R)"), this);
   differential_ = actionButton(tr("Differential"), QStringLiteral("differential"),
                                tr("Differential diagnosis (Ctrl+Shift+D)"), this);
@@ -407,12 +407,10 @@ void ChatPanel::buildUi() {
   export_ = actionButton(tr("Export"), QStringLiteral("export"), tr("Export the report or the conversation"), this);
   historyButton_ = actionButton(tr("History…"), QStringLiteral("history"), tr("Past conversations (Ctrl+H)"), this);
   historyButton_->setEnabled(history_ != nullptr);
-  for (QWidget* b : std::initializer_list<QWidget*>{report_, differential_, regenerate_, edit_, newConversation_, stop_})
-    actions->addWidget(b);
-  actions->addStretch(1);
-  actions->addWidget(export_);
-  actions->addWidget(historyButton_);
-  layout->addLayout(actions);
+  auto* actions = new ActionRow({report_, differential_, regenerate_, edit_},
+                                {newConversation_, stop_, export_, historyButton_}, this);
+  actions->setObjectName(QStringLiteral("actions"));
+  layout->addWidget(actions);
   connect(report_, &QPushButton::clicked, this, &ChatPanel::writeReport);
   connect(differential_, &QPushButton::clicked, this, &ChatPanel::differentialDiagnosis);
   connect(stop_, &QPushButton::clicked, this, &ChatPanel::stop);

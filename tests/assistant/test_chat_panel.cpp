@@ -108,6 +108,7 @@ class TestChatPanel : public QObject {
   void streamingOnlyAppendsToTheTranscript();
   void answersReadAsParagraphsAndListsWithTheirChecklist();
   void theTranscriptGetsMostOfTheHeight();
+  void requestButtonsWrapWhenThePanelIsNarrow();
   void controlsHaveNamesAndKeys();
 };
 
@@ -627,6 +628,30 @@ void TestChatPanel::theTranscriptGetsMostOfTheHeight() {
   QVERIFY(h.panel->findChild<QWidget*>(QStringLiteral("samplingSettings"))->isVisible());
   QVERIFY2(messages->height() * 2 >= h.panel->height(),
            qPrintable(QStringLiteral("transcript %1 of %2 px").arg(messages->height()).arg(h.panel->height())));
+}
+
+// At 1.5x scale on a 1400x900 screen the single row of request buttons set the panel's minimum
+// width and left the viewer about 280 pixels. The row now wraps into two when the panel is narrow.
+void TestChatPanel::requestButtonsWrapWhenThePanelIsNarrow() {
+  PanelHarness h;
+  QVERIFY(h.idle());
+  auto* report = h.panel->findChild<QPushButton*>(QStringLiteral("writeReport"));
+  auto* history = h.panel->findChild<QPushButton*>(QStringLiteral("history"));
+  const auto top = [&](QWidget* w) { return w->mapTo(h.panel.get(), QPoint()).y(); };
+  h.panel->resize(1000, 820);
+  QTest::qWait(50);
+  QCOMPARE(top(report), top(history));  // wide: one row
+  const int oneRow = history->mapTo(h.panel.get(), QPoint(history->width(), 0)).x() - report->mapTo(h.panel.get(), QPoint()).x();
+  const int narrowest = h.panel->minimumSizeHint().width();
+  QVERIFY2(narrowest < oneRow, qPrintable(QStringLiteral("the panel needs %1 px, the row of buttons %2").arg(narrowest).arg(oneRow)));
+  h.panel->resize(narrowest, 820);
+  QTest::qWait(50);
+  QVERIFY2(top(history) > top(report), "narrow: the conversation's buttons go under the requests");
+  for (QPushButton* b : {report, history})  // and every button stays inside the panel
+    QVERIFY(h.panel->rect().contains(QRect(b->mapTo(h.panel.get(), QPoint()), b->size())));
+  // The transcript still gets half of the height.
+  auto* messages = h.panel->findChild<QTextBrowser*>(QStringLiteral("messages"));
+  QVERIFY(messages->height() * 2 >= h.panel->height());
 }
 
 void TestChatPanel::controlsHaveNamesAndKeys() {
