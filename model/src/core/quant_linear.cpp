@@ -48,6 +48,8 @@ at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
     return y.to(x.scalar_type()).reshape(outShape);
   }
   const bool bf16Gemm = x.scalar_type() == at::kBFloat16 && cpuLevel() == CpuLevel::Avx512;
+  // bf16 tiles: the padded bf16 product (linearProduct); fp32 tiles (level avx2, or an fp32 model):
+  // the fp32 GEMM of the avx2 route (matmulF32; at::linear would be OpenBLAS, products.cpp says why not).
   const at::ScalarType tileType = bf16Gemm ? at::kBFloat16 : at::kFloat;
   at::Tensor xin = x2.to(tileType).contiguous();
   const int64_t tileRows = std::max<int64_t>(64, kTileBytes / (k * (bf16Gemm ? 2 : 4)));
@@ -60,7 +62,7 @@ at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
       dequantizeRowsBf16(f, bytes, r0, r0 + rows, k, reinterpret_cast<uint16_t*>(part.data_ptr()));
     else
       dequantizeRows(f, bytes, r0, r0 + rows, k, part.data_ptr<float>());
-    y.narrow(1, r0, rows).copy_(bf16Gemm ? linearProduct(xin, part) : at::linear(xin, part));
+    y.narrow(1, r0, rows).copy_(bf16Gemm ? linearProduct(xin, part) : matmulF32(xin, part.t()));
   }
   return y.reshape(outShape);
 }
