@@ -2,7 +2,7 @@
 // the same bytes, on an lm_head-sized matrix (32000 x 4096, beyond any cache), at both CPU levels.
 // Prints one line per kernel: milliseconds per product (median of interleaved rounds), weight bytes
 // per second, and the fraction of the read bound (read time / product time, each round paired).
-// Not a test: figures for docs/performance.md. Usage: OMP_NUM_THREADS=2 bench_quant 2 [rounds]
+// Not a test: figures for docs/performance.md. Usage: bench_quant [threads=2] [rounds=9]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -21,6 +21,7 @@
 #include "core/gemv_bf16.h"
 #include "core/quant_format.h"
 #include "core/quant_kernels.h"
+#include "core/thread_pool.h"
 
 using namespace cxr::detail;
 using Clock = std::chrono::steady_clock;
@@ -29,24 +30,35 @@ namespace {
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Pure read of `bytes` split over `threads` threads (XOR of 8-byte words).
+// Pure read of [begin, end) with 32-byte loads (as the kernels load), folded by OR so that nothing
+// but the loads costs.
+__attribute__((target("avx2"))) uint64_t readPart(const uint8_t* p, int64_t begin, int64_t end) {
+  __m256i acc = _mm256_setzero_si256();
+  int64_t i = begin;
+  for (; i + 128 <= end; i += 128) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64));
+    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96));
+    acc = _mm256_or_si256(acc, _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d)));
+  }
+  uint64_t lanes[4];
+  std::memcpy(lanes, &acc, sizeof lanes);
+  uint64_t folded = lanes[0] | lanes[1] | lanes[2] | lanes[3];
+  for (; i < end; ++i) folded |= p[i];
+  return folded;
+}
+
+// Pure read of `bytes` split over `threads` threads.
 uint64_t readAll(const uint8_t* p, int64_t bytes, int threads) {
   std::vector<uint64_t> parts(size_t(threads), 0);
   std::vector<std::thread> pool;
-  const int64_t share = (bytes / threads + 7) / 8 * 8;
+  const int64_t share = (bytes / threads + 127) / 128 * 128;
   for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      uint64_t acc = 0;
-      for (int64_t i = t * share; i + 8 <= std::min(bytes, (t + 1) * share); i += 8) {
-        uint64_t w;
-        std::memcpy(&w, p + i, 8);
-        acc ^= w;
-      }
-      parts[size_t(t)] = acc;
-    });
+    pool.emplace_back([&, t] { parts[size_t(t)] = readPart(p, t * share, std::min(bytes, (t + 1) * share)); });
   for (auto& th : pool) th.join();
   uint64_t acc = 0;
-  for (uint64_t v : parts) acc ^= v;
+  for (uint64_t v : parts) acc |= v;
   return acc;
 }
 
@@ -58,8 +70,10 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The kernels run on libtorch's intra-op threads (OMP_NUM_THREADS, default the cores).
+  // The kernels run on the engine's pool (thread_pool.h), which runs on the calling thread alone
+  // until told otherwise (figures before 2026-12-06 were single-threaded against a 2-thread read).
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  setKernelThreads(threads);
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 9;
   const int64_t n = 32000, k = 4096;
   std::mt19937 rng(3);
@@ -85,11 +99,10 @@ int main(int argc, char** argv) {
     std::function<void()> run;
   };
   std::vector<Kernel> kernels;
-  if (gemvBf16Available())
-    kernels.push_back({"bf16 gemv (avx512bf16)", reinterpret_cast<const uint8_t*>(wbf.data()), int64_t(wbf.size() * 2),
-                       [&] { gemvBf16(wbf.data(), xb.data(), yb.data(), n, k); }});
   for (CpuLevel level : {CpuLevel::Avx512, CpuLevel::Avx2}) {
     if (level == CpuLevel::Avx512 && cpuLevel() != CpuLevel::Avx512) continue;
+    kernels.push_back({std::string("bf16 gemv (") + toString(level) + ")", reinterpret_cast<const uint8_t*>(wbf.data()),
+                       int64_t(wbf.size() * 2), [&, level] { gemvBf16(wbf.data(), xb.data(), yb.data(), n, k, level); }});
     kernels.push_back({std::string("int8 gemv (") + toString(level) + ")", w8.data(), int64_t(w8.size()),
                        [&, level] { gemvQuant(QuantFormat::Int8, w8.data(), x.data(), y.data(), n, k, level); }});
     kernels.push_back({std::string("int4 gemv (") + toString(level) + ")", w4.data(), int64_t(w4.size()),

@@ -2,9 +2,11 @@
 // - round trip: int8 within half a step of its scale; int4's fitted scale and minimum never worse
 //   than Q4_1's plain min/max rule on any block, and within half a plain step of every weight;
 //   ragged rows (K not a multiple of 32) included;
-// - the decode gemv of both formats against a float64 product of the dequantized weights, at the
+// - the activation's int8 blocks (within half a step, exact block sums);
+// - the decode gemv of both formats against a float64 product of the dequantized weights and the
+//   int8 activation (and within 1 % of sum |w x| of the unrounded activation's product), at the
 //   level this process runs at (cpuLevel(): ctest runs this program twice, once with
-//   CXR_CPU_LEVEL=avx2) and at AVX2 explicitly;
+//   CXR_CPU_LEVEL=avx2) and at AVX2 explicitly; several products in one call as one each;
 // - tile dequantization (fp32 and bf16) equal to the row dequantization;
 // - on the trained stories260K decoder weights: the squared error of the fitted int4 against plain
 //   Q4_1 (printed; the fitted one must be lower), and of int8.
@@ -23,6 +25,7 @@
 #include "core/quant_cache.h"
 #include "core/quant_format.h"
 #include "core/quant_kernels.h"
+#include "core/thread_pool.h"
 #include "core/weights_choice.h"
 #include "support/check.h"
 
@@ -99,6 +102,42 @@ void roundTrip() {
   }
 }
 
+// The activation's int8 blocks: every element within half a step of its block's scale, zeros past k,
+// the exact sums kept.
+void activationQuantization() {
+  std::mt19937 rng(5);
+  for (int64_t k : {1, 31, 32, 33, 4096}) {
+    std::vector<float> x = randomRow(rng, k, 3.f, 0.5f);
+    if (k > 40) std::fill(x.begin() + 32, x.begin() + 64, 0.f);  // an all-zero block
+    const QuantizedVector v = quantizeVector(x.data(), k);
+    CHECK(v.blocks() == blocksPerRow(k) && int64_t(v.q.size()) == v.blocks() * kQuantBlock, "activation blocks");
+    bool withinHalfStep = true, zeroPastK = true, sumsExact = true;
+    for (int64_t b = 0; b < v.blocks(); ++b) {
+      double sum = 0;
+      for (int64_t i = b * kQuantBlock; i < (b + 1) * kQuantBlock; ++i) {
+        if (i >= k) {
+          zeroPastK = zeroPastK && v.q[size_t(i)] == 0;
+          continue;
+        }
+        sum += x[size_t(i)];
+        const double error = std::fabs(double(v.scale[size_t(b)]) * v.q[size_t(i)] - x[size_t(i)]);
+        withinHalfStep = withinHalfStep && error <= v.scale[size_t(b)] * 0.5 * (1 + 1e-5) && std::abs(int(v.q[size_t(i)])) <= 127;
+      }
+      sumsExact = sumsExact && std::fabs(v.sum[size_t(b)] - sum) <= 1e-5 * (std::fabs(sum) + 1);
+    }
+    CHECK(withinHalfStep, "activation element off by more than half a step, K=" + std::to_string(k));
+    CHECK(zeroPastK, "activation levels past K not zero, K=" + std::to_string(k));
+    CHECK(sumsExact, "activation block sums, K=" + std::to_string(k));
+  }
+}
+
+// Int4's minimum of block b of a row (quant_format.h: fp16 d, fp16 m, 16 bytes).
+double int4Minimum(const uint8_t* row, int64_t b) {
+  uint16_t h;
+  std::memcpy(&h, row + b * kInt4BlockBytes + 2, 2);
+  return halfToFloat(h);
+}
+
 void gemvAgainstReference(CpuLevel level) {
   std::mt19937 rng(7);
   for (QuantFormat f : {QuantFormat::Int8, QuantFormat::Int4}) {
@@ -113,20 +152,31 @@ void gemvAgainstReference(CpuLevel level) {
         dequantizeRow(f, w.data() + r * rowBytes, k, deq.data() + r * k);
       }
       const std::vector<float> x = randomRow(rng, k, 1.f, 0.f);
+      const QuantizedVector xq = quantizeVector(x.data(), k);
       std::vector<float> y(static_cast<size_t>(n));
       gemvQuant(f, w.data(), x.data(), y.data(), n, k, level);
-      double worst = 0;
+      double worst = 0, worstExact = 0;
       for (int64_t r = 0; r < n; ++r) {
-        double ref = 0, mag = 0;
+        // What the kernel computes, in float64: the dequantized weights times the int8 activation, but
+        // int4's minimum times the exact block sums of x.
+        double ref = 0, mag = 0, exact = 0;
         for (int64_t i = 0; i < k; ++i) {
-          ref += double(deq[size_t(r * k + i)]) * x[size_t(i)];
-          mag += std::fabs(double(deq[size_t(r * k + i)]) * x[size_t(i)]);
+          const double wi = deq[size_t(r * k + i)], xi = double(xq.scale[size_t(i / kQuantBlock)]) * xq.q[size_t(i)];
+          ref += wi * xi;
+          exact += wi * x[size_t(i)];
+          mag += std::fabs(wi * x[size_t(i)]);
+          if (f == QuantFormat::Int4) ref += int4Minimum(w.data() + r * rowBytes, i / kQuantBlock) * (x[size_t(i)] - xi);
         }
-        // fp32 accumulation in another order than the float64 sum
+        // fp32 sums of exact block products in another order than the float64 sum
         worst = std::max(worst, std::fabs(y[size_t(r)] - ref) / (mag * 2e-6 + 1e-30));
+        // the activation's rounding against the unrounded product
+        worstExact = std::max(worstExact, std::fabs(y[size_t(r)] - exact) / (mag * 0.01 + 1e-30));
       }
       CHECK(worst <= 1.0, std::string(toString(f)) + " gemv at " + toString(level) + ", K=" + std::to_string(k) +
                               ": error " + std::to_string(worst) + " x tolerance");
+      CHECK(worstExact <= 1.0, std::string(toString(f)) + " gemv at " + toString(level) + ", K=" + std::to_string(k) +
+                                   ": off the unrounded activation's product by " + std::to_string(worstExact) +
+                                   " x 1 % of sum |w x|");
 
       // Tiles for the prefill GEMM: rows 3..20 in fp32 and bf16, as the row dequantization.
       std::vector<float> tile(static_cast<size_t>(17 * k));
@@ -143,6 +193,35 @@ void gemvAgainstReference(CpuLevel level) {
       CHECK(same16, std::string(toString(f)) + " bf16 tile differs, K=" + std::to_string(k));
     }
   }
+}
+
+// gemvQuantSeveral on three matrices (rows split over 2 threads as one stacked range) gives each
+// product exactly as a gemvQuant of its own.
+void severalAsOne(CpuLevel level) {
+  const int threadsBefore = kernelThreads();
+  setKernelThreads(2);
+  std::mt19937 rng(11);
+  const int64_t k = 4096;
+  const std::vector<int64_t> rows = {96, 17, 400};
+  for (QuantFormat f : {QuantFormat::Int8, QuantFormat::Int4}) {
+    std::vector<std::vector<uint8_t>> ws;
+    std::vector<std::vector<float>> alone, together;
+    std::vector<QuantGemvTarget> targets;
+    for (int64_t n : rows) {
+      ws.emplace_back(size_t(n * quantRowBytes(f, k)));
+      for (int64_t r = 0; r < n; ++r)
+        quantizeRow(f, randomRow(rng, k, 0.05f, 0.f).data(), k, ws.back().data() + r * quantRowBytes(f, k));
+      alone.emplace_back(size_t(n)), together.emplace_back(size_t(n));
+    }
+    const std::vector<float> x = randomRow(rng, k, 1.f, 0.f);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      gemvQuant(f, ws[i].data(), x.data(), alone[i].data(), rows[i], k, level);
+      targets.push_back({ws[i].data(), together[i].data(), rows[i]});
+    }
+    gemvQuantSeveral(f, targets.data(), int(targets.size()), x.data(), k, level);
+    CHECK(alone == together, std::string(toString(f)) + " gemvQuantSeveral differs from one gemvQuant each at " + toString(level));
+  }
+  setKernelThreads(threadsBefore);
 }
 
 // Squared error of each rule over every quantized matrix of the trained model.
@@ -214,8 +293,10 @@ int main(int argc, char** argv) {
   weightsRule();
   std::printf("cpu level of this process: %s\n", toString(cpuLevel()));
   roundTrip();
+  activationQuantization();
   gemvAgainstReference(cpuLevel());
-  if (cpuLevel() != CpuLevel::Avx2) gemvAgainstReference(CpuLevel::Avx2);
+  severalAsOne(cpuLevel());
+  if (cpuLevel() != CpuLevel::Avx2) gemvAgainstReference(CpuLevel::Avx2), severalAsOne(CpuLevel::Avx2);
   const bool halfRoundTrip = halfToFloat(floatToHalf(0.1f)) == 0.0999755859375f && halfToFloat(floatToHalf(65504.f)) == 65504.f &&
                              halfToFloat(floatToHalf(5.9604645e-08f)) == 5.9604645e-08f && std::isinf(halfToFloat(floatToHalf(1e6f)));
   CHECK(halfRoundTrip, "fp16 conversion");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/bf16.h"
+#include "core/stacked_rows.h"
 #include "core/thread_pool.h"
 
 namespace cxr::detail {
@@ -95,19 +96,14 @@ void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int6
 }
 
 void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k, CpuLevel level) {
-  int64_t total = 0;
-  for (int t = 0; t < count; ++t) total += targets[t].n;
   // The AVX2 variant reads x widened to fp32 (16 KiB at k = 4096), once for all threads.
   const std::vector<float> xw = level == CpuLevel::Avx512 ? std::vector<float>() : widenUnpacked(x, k);
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
-  parallelFor(total, 16, [&](int64_t begin, int64_t end) {
-    int64_t first = 0;  // the stacked row index of targets[t]'s row 0
-    for (int t = 0; t < count && first < end; first += targets[t].n, ++t) {
-      const int64_t lo = std::max(begin, first) - first, hi = std::min(end, first + targets[t].n) - first;
-      if (lo >= hi) continue;
-      if (level == CpuLevel::Avx512) rowsAvx512(targets[t].w, x, targets[t].y, lo, hi, k);
-      else rowsAvx2(targets[t].w, xw.data(), x, targets[t].y, lo, hi, k);
-    }
+  parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
+    forEachStackedPiece(targets, count, begin, end, [&](const GemvTarget& target, int64_t lo, int64_t hi) {
+      if (level == CpuLevel::Avx512) rowsAvx512(target.w, x, target.y, lo, hi, k);
+      else rowsAvx2(target.w, xw.data(), x, target.y, lo, hi, k);
+    });
   });
 }
 

@@ -88,6 +88,8 @@ at::Tensor matmulF32(const at::Tensor& a, const at::Tensor& b) {
   return status == 0 ? c : at::mm(a, b);
 }
 
+int64_t bf16ProductRows(int64_t rows) { return rows >= kPadFromRows ? paddedSize(rows) : rows; }
+
 bool bf16ProductsInFp32() { return cpuLevel() == CpuLevel::Avx2; }
 
 int64_t productsInFp32Compute() { return gFp32Products.load(); }
@@ -95,8 +97,8 @@ int64_t productsInFp32Compute() { return gFp32Products.load(); }
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!viaFp32(x)) {
     const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
-    if (!padsBf16Product(x, rows) || rows % kPadMultiple == 0) return at::linear(x, w, bias);
-    const at::Tensor padded = at::constant_pad_nd(x.reshape({rows, k}), {0, 0, 0, paddedSize(rows) - rows});
+    if (!padsBf16Product(x, rows) || bf16ProductRows(rows) == rows) return at::linear(x, w, bias);
+    const at::Tensor padded = at::constant_pad_nd(x.reshape({rows, k}), {0, 0, 0, bf16ProductRows(rows) - rows});
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = w.size(0);
     return at::linear(padded, w, bias).narrow(0, 0, rows).reshape(shape);  // leading rows: contiguous

@@ -17,7 +17,10 @@ bool bf16ProductsInFp32();
 // How many products of this process ran in fp32 compute (tests: the Avx2 route is taken).
 int64_t productsInFp32Compute();
 
-// (bf16 products at Avx512 run on operands padded to multiples of 16 rows: products.cpp says why.)
+// bf16 products at Avx512 run on operands padded to multiples of 16 rows (products.cpp says why):
+// the row count a product of `rows` rows of x runs on. A caller that multiplies the same x with many
+// weights (quant_linear.cpp's tiles) pads it once to this many rows, and linearProduct then pads no more.
+int64_t bf16ProductRows(int64_t rows);
 
 // y = x W^T (+ bias) in x's dtype. x [..., K]; w [N, K] in x's dtype, or fp32 for a bf16 x at Avx2
 // (the vision tower keeps such a copy); bias [N] or undefined.

@@ -3,24 +3,56 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "core/bf16.h"
 #include "core/parallel.h"
+#include "core/stacked_rows.h"
 #include "core/thread_pool.h"
 
 namespace cxr::detail {
 
 namespace {
 
-// ---- AVX-512 ---------------------------------------------------------------------------------
-// One row at a time, front to back (one stream, as the bf16 gemv: see gemv_bf16.cpp). x is padded
-// to whole blocks with zeros, so a ragged last block needs no special case. Two accumulators
-// alternate between blocks so that consecutive blocks do not wait on each other's FMA.
-
 #define CXR_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 #define CXR_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// How far ahead of the block being read the decode rows prefetch. Without it each thread reads its
+// rows at the latency of the hardware prefetcher's ramp: on the AMX Xeon of docs/performance.md an
+// int8 product of an lm_head-sized matrix reached 12 GB/s of the 25-31 a plain read gets, with 4 KiB
+// ahead 18-23 (the read is a handful of pages ahead of the arithmetic; 2 to 16 KiB measured within
+// the noise of each other).
+constexpr int64_t kPrefetchBytes = 4096;
+
+// ---- decode rows: int8 activations, integer dot products ----------------------------------------
+
+// AVX2: vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16 (no saturation here:
+// |127 * 127| * 2 and 15 * 127 * 2 both fit), vpmaddwd by ones adds pairs of those into int32.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+namespace avx2_rows {
+inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
+#include "core/quant_rows.inc"
+}  // namespace avx2_rows
+#pragma GCC pop_options
+
+// AVX-512 VNNI: vpdpbusd does the same in one instruction (on 256-bit vectors: one block each).
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+namespace vnni_rows {
+inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+#include "core/quant_rows.inc"
+}  // namespace vnni_rows
+#pragma GCC pop_options
+
+bool useVnni(CpuLevel level) {
+  static const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+  return level == CpuLevel::Avx512 && vnni;
+}
+
+// ---- widening helpers of the dequantization below ------------------------------------------------
 
 CXR_AVX512 inline float halfAt(const uint8_t* p) {
   uint16_t h;
@@ -37,100 +69,16 @@ CXR_AVX512 inline __m512 widenU8x16(__m128i v) {
   return _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, v));
 }
 
-CXR_AVX512 void rowsInt8Avx512(const uint8_t* w, const float* x, float* y, int64_t begin, int64_t end, int64_t nb) {
-  for (int64_t r = begin; r < end; ++r) {
-    const uint8_t* blk = w + r * nb * kInt8BlockBytes;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t b = 0; b < nb; ++b, blk += kInt8BlockBytes) {
-      const float* xb = x + b * kQuantBlock;
-      const __m512 w0 = widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-      const __m512 w1 = widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18)));
-      const __m512 s = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xb)));
-      acc[b & 1] = _mm512_fmadd_ps(s, _mm512_set1_ps(halfAt(blk)), acc[b & 1]);
-    }
-    y[r] = horizontalSum(_mm512_add_ps(acc[0], acc[1]));
-  }
-}
-
-// blockSums[b] = sum of x over block b: the minimum m of a block contributes m * blockSums[b].
-CXR_AVX512 void rowsInt4Avx512(const uint8_t* w, const float* x, const float* blockSums, float* y, int64_t begin,
-                               int64_t end, int64_t nb) {
-  const __m128i low = _mm_set1_epi8(0x0F);
-  for (int64_t r = begin; r < end; ++r) {
-    const uint8_t* blk = w + r * nb * kInt4BlockBytes;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    float minimums = 0;
-    for (int64_t b = 0; b < nb; ++b, blk += kInt4BlockBytes) {
-      const float* xb = x + b * kQuantBlock;
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
-      const __m512 w0 = widenU8x16(_mm_and_si128(q, low));
-      const __m512 w1 = widenU8x16(_mm_and_si128(_mm_srli_epi16(q, 4), low));
-      const __m512 s = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xb)));
-      acc[b & 1] = _mm512_fmadd_ps(s, _mm512_set1_ps(halfAt(blk)), acc[b & 1]);
-      minimums += halfAt(blk + 2) * blockSums[b];
-    }
-    y[r] = horizontalSum(_mm512_add_ps(acc[0], acc[1])) + minimums;
-  }
-}
-
-// ---- AVX2 + FMA ------------------------------------------------------------------------------
-
 CXR_AVX2 inline float halfAt2(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
 
-CXR_AVX2 inline float sum256(__m256 v) {
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, v);
-  float s = 0;
-  for (float f : lanes) s += f;
-  return s;
-}
-
 CXR_AVX2 inline __m256 widenI8(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 CXR_AVX2 inline __m256 widenU8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
-
-CXR_AVX2 void rowsInt8Avx2(const uint8_t* w, const float* x, float* y, int64_t begin, int64_t end, int64_t nb) {
-  for (int64_t r = begin; r < end; ++r) {
-    const uint8_t* blk = w + r * nb * kInt8BlockBytes;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < nb; ++b, blk += kInt8BlockBytes) {
-      const float* xb = x + b * kQuantBlock;
-      __m256 s = _mm256_mul_ps(widenI8(blk + 2), _mm256_loadu_ps(xb));
-      s = _mm256_fmadd_ps(widenI8(blk + 10), _mm256_loadu_ps(xb + 8), s);
-      s = _mm256_fmadd_ps(widenI8(blk + 18), _mm256_loadu_ps(xb + 16), s);
-      s = _mm256_fmadd_ps(widenI8(blk + 26), _mm256_loadu_ps(xb + 24), s);
-      acc[b & 1] = _mm256_fmadd_ps(s, _mm256_set1_ps(halfAt2(blk)), acc[b & 1]);
-    }
-    y[r] = sum256(_mm256_add_ps(acc[0], acc[1]));
-  }
-}
-
-CXR_AVX2 void rowsInt4Avx2(const uint8_t* w, const float* x, const float* blockSums, float* y, int64_t begin,
-                           int64_t end, int64_t nb) {
-  const __m128i low = _mm_set1_epi8(0x0F);
-  for (int64_t r = begin; r < end; ++r) {
-    const uint8_t* blk = w + r * nb * kInt4BlockBytes;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    float minimums = 0;
-    for (int64_t b = 0; b < nb; ++b, blk += kInt4BlockBytes) {
-      const float* xb = x + b * kQuantBlock;
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
-      const __m128i lo = _mm_and_si128(q, low), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low);
-      __m256 s = _mm256_mul_ps(widenU8(lo), _mm256_loadu_ps(xb));
-      s = _mm256_fmadd_ps(widenU8(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(xb + 8), s);
-      s = _mm256_fmadd_ps(widenU8(hi), _mm256_loadu_ps(xb + 16), s);
-      s = _mm256_fmadd_ps(widenU8(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(xb + 24), s);
-      acc[b & 1] = _mm256_fmadd_ps(s, _mm256_set1_ps(halfAt2(blk)), acc[b & 1]);
-      minimums += halfAt2(blk + 2) * blockSums[b];
-    }
-    y[r] = sum256(_mm256_add_ps(acc[0], acc[1])) + minimums;
-  }
-}
 
 // ---- dequantization of rows for the prefill's GEMM ----------------------------------------------
 // Whole blocks with vectors, a ragged last block through the scalar dequantizeRow; results equal
@@ -196,26 +144,41 @@ CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, i
 
 }  // namespace
 
-void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k) {
-  gemvQuant(f, w, x, y, n, k, cpuLevel());
+QuantizedVector quantizeVector(const float* x, int64_t k) {
+  QuantizedVector v;
+  const int64_t nb = blocksPerRow(k);
+  v.q.assign(size_t(nb * kQuantBlock), 0);
+  v.scale.assign(size_t(nb), 0.f);
+  v.sum.assign(size_t(nb), 0.f);
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t begin = b * kQuantBlock, end = std::min(k, begin + kQuantBlock);
+    float amax = 0, sum = 0;
+    for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(x[i])), sum += x[i];
+    const float d = amax / 127.f, inverse = d > 0 ? 1.f / d : 0.f;
+    for (int64_t i = begin; i < end; ++i) v.q[size_t(i)] = int8_t(std::nearbyint(x[i] * inverse));
+    v.scale[size_t(b)] = d;
+    v.sum[size_t(b)] = sum;
+  }
+  return v;
 }
 
 void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k, CpuLevel level) {
-  const int64_t nb = blocksPerRow(k);
-  std::vector<float> padded(size_t(nb * kQuantBlock), 0.f), sums(size_t(nb), 0.f);
-  std::memcpy(padded.data(), x, size_t(k) * sizeof(float));
-  if (f == QuantFormat::Int4)
-    for (int64_t b = 0; b < nb; ++b)
-      for (int64_t i = 0; i < kQuantBlock; ++i) sums[size_t(b)] += padded[size_t(b * kQuantBlock + i)];
-  const float* xp = padded.data();
-  const float* sp = sums.data();
-  const bool wide = level == CpuLevel::Avx512;
+  const QuantGemvTarget target{w, y, n};
+  gemvQuantSeveral(f, &target, 1, x, k, level);
+}
+
+void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x, int64_t k,
+                      CpuLevel level) {
+  const QuantizedVector xq = quantizeVector(x, k);  // once for all threads and all targets
+  const bool vnni = useVnni(level);
   // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
-  parallelFor(n, 16, [&](int64_t begin, int64_t end) {
-    if (f == QuantFormat::Int8)
-      wide ? rowsInt8Avx512(w, xp, y, begin, end, nb) : rowsInt8Avx2(w, xp, y, begin, end, nb);
-    else
-      wide ? rowsInt4Avx512(w, xp, sp, y, begin, end, nb) : rowsInt4Avx2(w, xp, sp, y, begin, end, nb);
+  parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
+    forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
+      if (f == QuantFormat::Int8)
+        vnni ? vnni_rows::rowsInt8(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
+      else
+        vnni ? vnni_rows::rowsInt4(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4(t.w, xq, t.y, lo, hi);
+    });
   });
 }
 

@@ -1,27 +1,53 @@
 // The CPU kernels on quantized weight rows (quant_format.h): the decode product y = W x, the
 // dequantization of row tiles for the prefill's GEMM, and the parallel quantization of a matrix.
 //
-// Decode widens the weights to fp32 and keeps the activations in fp32 (no int8 activations with
-// integer dot products): decoding is bound by the memory that the weights stream from, and the
-// widening (two conversions and two FMAs per 16 weights) keeps well below that bound on both
-// levels, while the result differs from the fp32 product of the dequantized weights only by the
-// order of the fp32 sums. The weights are the only approximation, which is what the quality
-// figures (perplexity) then measure. Each kernel has an AVX-512 and an AVX2 + FMA variant; the
-// one taken follows cpuLevel() (CXR_CPU_LEVEL=avx2 forces AVX2), or the level given.
+// Decode quantizes the activation x once per product to int8 blocks of 32 (GGUF Q8_0's rule, with an
+// fp32 scale) and takes integer dot products of each weight block with the activation's block, as
+// llama.cpp's ggml-cpu does: AVX-512 VNNI's vpdpbusd at the AVX-512 level, AVX2's vpmaddubsw +
+// vpmaddwd at the AVX2 level. Why not widen the weights to fp32 against fp32 activations (what these
+// kernels did first): that costs two conversions and two FMAs per 16 weights, and on 2 cores the
+// arithmetic, not the memory, became the limit (int8 decode at 38-42 % of its bandwidth bound, int4
+// at 27-31 %: docs/performance.md). One integer instruction per block instead leaves the read as
+// the limit. The price is a second approximation: the activations' rounding to int8 (at most half a
+// step of max|x| / 127 per element of a block), measured on trained weights in docs/performance.md
+// (perplexity). Int4's minimum meets the block's exact fp32 sum of x, not the rounded one.
+// The variant taken follows cpuLevel() (CXR_CPU_LEVEL=avx2 forces AVX2), or the level given.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "core/cpu_level.h"
 #include "core/quant_format.h"
 
 namespace cxr::detail {
 
-// y[r] = sum_i W[r, i] x[i] for rows [0, n); W is n rows of quantRowBytes(f, k) bytes. Rows are
-// split over the intra-op threads.
-void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k);
-void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k, CpuLevel level);
+// x[0, k) in int8 blocks of 32: x[i] ~ scale[i / 32] * q[i], scale = max|x| / 127 over the block,
+// q = round(x / scale) (to nearest even); q is zero past k. sum[b] is the exact fp32 sum of x over
+// block b.
+struct QuantizedVector {
+  std::vector<int8_t> q;
+  std::vector<float> scale, sum;
+  int64_t blocks() const { return int64_t(scale.size()); }
+};
+QuantizedVector quantizeVector(const float* x, int64_t k);
+
+// y[r] = sum_i W[r, i] x[i] for rows [0, n), x quantized as quantizeVector does; W is n rows of
+// quantRowBytes(f, k) bytes. Rows are split over the kernel threads (thread_pool.h).
+void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k,
+               CpuLevel level = cpuLevel());
+
+// One product of gemvQuantSeveral: W [n, k] (the shared k) in the shared format, y [n].
+struct QuantGemvTarget {
+  const uint8_t* w;
+  float* y;
+  int64_t n;
+};
+// Several products of the same x in ONE parallel call, x quantized once (gemv_bf16.h's
+// gemvBf16Several says why one call).
+void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x, int64_t k,
+                      CpuLevel level = cpuLevel());
 
 // Rows [begin, end) of W dequantized into out ([end - begin, k], fp32 or bf16 bits), in parallel.
 // fp32 needs AVX2 + FMA; bf16 needs AVX-512 BF16 (cpuLevel() Avx512).

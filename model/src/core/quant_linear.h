@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 #include "core/quant_format.h"
 
 namespace cxr::detail {
@@ -17,5 +19,9 @@ QuantFormat quantFormatOf(const at::Tensor& w);  // of a quantized tensor
 // More: rows of W are dequantized tile by tile (bf16 at the AVX-512 level, where oneDNN's bf16
 // GEMM runs; fp32 at the AVX2 level) and multiplied with at::linear.
 at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w);
+
+// One position x [1, K] times several quantized weights of one format (q, k and v; gate and up):
+// one gemvQuantSeveral call, x quantized once. Results [1, N_i] in x's dtype.
+std::vector<at::Tensor> quantLinearSeveral(const at::Tensor& x, const std::vector<const at::Tensor*>& ws);
 
 }  // namespace cxr::detail

@@ -110,10 +110,20 @@ at::Tensor geluErf(const at::Tensor& x) {
 }
 
 // project() of one x with several weights of the same input width (q, k, v; gate, up). A decode step
-// does them in one parallel call of the gemv (gemvBf16Several says why); otherwise one project() each.
+// does them in one parallel call of the gemv (gemvBf16Several says why; quantLinearSeveral for
+// quantized weights of one format); otherwise one project() each.
 template <size_t N>
 std::array<at::Tensor, N> projectSeveral(const at::Tensor& x, const std::array<const at::Tensor*, N>& ws) {
   std::array<at::Tensor, N> ys;
+  const bool onePosition = x.dim() == 2 && x.size(0) == 1 && x.device().is_cpu();
+  const bool sameQuantFormat = std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) {
+    return isQuantized(*w) && quantFormatOf(*w) == quantFormatOf(*ws[0]);
+  });
+  if (onePosition && sameQuantFormat) {
+    const std::vector<at::Tensor> several = quantLinearSeveral(x, std::vector<const at::Tensor*>(ws.begin(), ws.end()));
+    std::copy(several.begin(), several.end(), ys.begin());
+    return ys;
+  }
   const bool fused = std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) { return decodeGemvApplies(x, *w); });
   if (!fused) {
     for (size_t i = 0; i < N; ++i) ys[i] = project(x, *ws[i]);
