@@ -463,6 +463,7 @@ int runBench(const Options& o) {
   // it: the bound at that moment (the read bandwidth of a shared machine drifts by 2x in minutes).
   cxr::DecodeBoundMeter meter(*model);
   const auto report = conversation.send(cxr::prompts::kReport, greedy, meter.callback());
+  const int64_t reportPeakRss = peakRssBytes();  // issue 8's figure: the whole process after a report
   const auto followUp = conversation.send("Is there a pleural effusion?", greedy);
   // The differential after the report, in a new conversation on the same image: with the prefix
   // cache (--prefix-cache, on by default) it prefills only the text after the image.
@@ -481,6 +482,9 @@ int runBench(const Options& o) {
   const double decodeBytes = double(meter.bytesPerStep());
   // Taken before the kernel probe below, which allocates 2 GiB of its own.
   const int64_t peakRss = peakRssBytes();
+  // What is resident now, by kind: mapped files (the weights) and the process's own memory (KV
+  // caches, the prefix cache, activations, libtorch).
+  const int64_t rssFile = statusBytes("RssFile"), rssAnon = statusBytes("RssAnon");
   // The backend figures: oneDNN flags, bf16 vs fp32 linear, and a streaming read of a fresh 2 GiB
   // buffer (for comparison; the bound above reads the weights themselves).
   const cxr::KernelReport kernels = cxr::measureKernels(info.threads);
@@ -540,6 +544,9 @@ int runBench(const Options& o) {
     }
     j["load_average"] = loadAverage();
     j["peak_rss_bytes"] = peakRss;
+    j["report_peak_rss_bytes"] = reportPeakRss;
+    j["rss_file_bytes"] = rssFile;
+    j["rss_anon_bytes"] = rssAnon;
     std::printf("%s\n", dumped(j).c_str());
     return 0;
   }
@@ -577,8 +584,11 @@ int runBench(const Options& o) {
   std::printf("memory read bandwidth %.1f GB/s (fresh 2 GiB buffer, %d threads, best of 5; for comparison)\n",
               bandwidth / 1e9, info.threads);
   std::printf("load average          %.2f (1 minute, at the end)\n", loadAverage());
-  std::printf("peak RSS              %.2f GiB (weights %.2f GiB; before the 2 GiB bandwidth probe)\n", peakRss / 1073741824.0,
-              info.weightBytes / 1073741824.0);
+  std::printf("peak RSS              %.2f GiB after the report, %.2f GiB after the second prompt (weights %.2f GiB;\n"
+              "                      before the 2 GiB bandwidth probe)\n",
+              reportPeakRss / 1073741824.0, peakRss / 1073741824.0, info.weightBytes / 1073741824.0);
+  std::printf("resident then         %.2f GiB of mapped files (weights) + %.2f GiB of the process's own memory\n",
+              rssFile / 1073741824.0, rssAnon / 1073741824.0);
   return 0;
 }
 
@@ -666,13 +676,15 @@ int runMakeRandomCheckpoint(const Options& o) {
 
 }  // namespace
 
-int64_t peakRssBytes() {
+int64_t statusBytes(const std::string& key) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  123 kB"
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;  // "VmHWM:  123 kB"
   return 0;
 }
+
+int64_t peakRssBytes() { return statusBytes("VmHWM"); }
 
 int runCommand(const Options& o) {
   if (o.command == "report") return runImagePrompt(o, cxr::prompts::kReport);

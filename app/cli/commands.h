@@ -2,6 +2,9 @@
 // std::runtime_error / cxr::ModelError and turned into one line on stderr by main().
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "cli_options.h"
 
 namespace cxr::cli {
@@ -10,5 +13,7 @@ int runCommand(const Options& options);
 
 // Peak resident set size of this process (VmHWM from /proc/self/status), 0 if unknown.
 int64_t peakRssBytes();
+// A "Key: N kB" line of /proc/self/status in bytes (RssFile, RssAnon, ...), 0 if absent.
+int64_t statusBytes(const std::string& key);
 
 }  // namespace cxr::cli

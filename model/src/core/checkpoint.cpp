@@ -479,6 +479,16 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, const Mo
   return ck;
 }
 
+void Checkpoint::releaseResidentPages(const std::string& namePrefix) const {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  for (auto it = tensors_.lower_bound(namePrefix); it != tensors_.end() && it->first.rfind(namePrefix, 0) == 0; ++it) {
+    // Whole pages only: a page shared with a neighbouring tensor stays.
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(it->second.data) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(it->second.data) + it->second.bytes) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+}
+
 const TensorView* Checkpoint::find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

@@ -23,11 +23,13 @@
 #include <set>
 #include <thread>
 
+#include "core/checkpoint.h"
 #include "core/cpu_level.h"
 #include "core/engine_internal.h"
 #include "core/prefix_cache.h"
 #include "core/sha256.h"
 #include "core/thread_pool.h"
+#include "core/weight_table.h"
 #include "core/weights_choice.h"
 #include "preprocess/preprocess.h"
 
@@ -350,6 +352,9 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
     throw Cancelled();
   }
   enc->visionSeconds = secondsSince(t1);
+  // The tower's weights are not needed again until the next image (checkpoint.h); the projector's
+  // are small and stay.
+  if (m.checkpoint) m.checkpoint->releaseResidentPages(detail::visionTowerPrefix());
   return std::make_shared<EncodedImage>(std::move(enc));
 }
 

@@ -13,6 +13,13 @@ namespace cxr::detail {
 
 namespace {
 
+// Software prefetch of the two cache lines kPrefetchBytes ahead of p (64 weights).
+constexpr int64_t kPrefetchBytes = 4096;
+inline void prefetchAhead(const uint16_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes + 64, _MM_HINT_T0);
+}
+
 // One row at a time, read front to back as a single stream with four independent accumulators
 // (128 elements per iteration). Measured on the 7B decoder weights this comes within a few percent
 // of a pure read of the same bytes; interleaving four or eight rows (four or eight streams) was
@@ -25,6 +32,8 @@ __attribute__((target("avx512f,avx512bf16"))) void rowsAvx512(const uint16_t* w,
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i < k128; i += 128) {
+      prefetchAhead(row + i);
+      prefetchAhead(row + i + 64);
       a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(row + i), (__m512bh)_mm512_loadu_si512(x + i));
       a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(row + i + 32), (__m512bh)_mm512_loadu_si512(x + i + 32));
       a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(row + i + 64), (__m512bh)_mm512_loadu_si512(x + i + 64));
@@ -69,6 +78,7 @@ __attribute__((target("avx2,fma"))) void rowsAvx2(const uint16_t* w, const float
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     int64_t i = 0;
     for (; i < k64; i += 64) {
+      prefetchAhead(row + i);
       fma16(row + i, xw + i, a0, a1);
       fma16(row + i + 16, xw + i + 16, a2, a3);
       fma16(row + i + 32, xw + i + 32, a4, a5);

@@ -21,6 +21,8 @@ enum class WeightInit { Random, Ones, Zeros };
 // The slot of a weight that is stored but never used (vision_tower.proj: only CLIP's contrastive head).
 struct NoSlot {};
 
+// Every weight of the vision tower (not the projector) starts with this.
+inline std::string visionTowerPrefix() { return "vision_tower."; }
 // Name prefixes of the two layer stacks (the layer number and a '.' follow).
 inline std::string visionLayersPrefix() { return "vision_tower.transformer.resblocks."; }
 inline std::string llamaLayersPrefix(const ModelConfig& c) { return c.llamaPrefix + "layers."; }
