@@ -120,10 +120,10 @@ void activationQuantization() {
           continue;
         }
         sum += x[size_t(i)];
-        const double error = std::fabs(double(v.scale[size_t(b)]) * v.q[size_t(i)] - x[size_t(i)]);
-        withinHalfStep = withinHalfStep && error <= v.scale[size_t(b)] * 0.5 * (1 + 1e-5) && std::abs(int(v.q[size_t(i)])) <= 127;
+        const double error = std::fabs(double(v.scale(b)) * v.q[size_t(i)] - x[size_t(i)]);
+        withinHalfStep = withinHalfStep && error <= v.scale(b) * 0.5 * (1 + 1e-5) && std::abs(int(v.q[size_t(i)])) <= 127;
       }
-      sumsExact = sumsExact && std::fabs(v.sum[size_t(b)] - sum) <= 1e-5 * (std::fabs(sum) + 1);
+      sumsExact = sumsExact && std::fabs(v.sum(b) - sum) <= 1e-5 * (std::fabs(sum) + 1);
     }
     CHECK(withinHalfStep, "activation element off by more than half a step, K=" + std::to_string(k));
     CHECK(zeroPastK, "activation levels past K not zero, K=" + std::to_string(k));
@@ -161,7 +161,7 @@ void gemvAgainstReference(CpuLevel level) {
         // int4's minimum times the exact block sums of x.
         double ref = 0, mag = 0, exact = 0;
         for (int64_t i = 0; i < k; ++i) {
-          const double wi = deq[size_t(r * k + i)], xi = double(xq.scale[size_t(i / kQuantBlock)]) * xq.q[size_t(i)];
+          const double wi = deq[size_t(r * k + i)], xi = double(xq.scale(i / kQuantBlock)) * xq.q[size_t(i)];
           ref += wi * xi;
           exact += wi * x[size_t(i)];
           mag += std::fabs(wi * x[size_t(i)]);

@@ -148,16 +148,15 @@ QuantizedVector quantizeVector(const float* x, int64_t k) {
   QuantizedVector v;
   const int64_t nb = blocksPerRow(k);
   v.q.assign(size_t(nb * kQuantBlock), 0);
-  v.scale.assign(size_t(nb), 0.f);
-  v.sum.assign(size_t(nb), 0.f);
+  v.factors.assign(size_t(2 * nb), 0.f);
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t begin = b * kQuantBlock, end = std::min(k, begin + kQuantBlock);
     float amax = 0, sum = 0;
     for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(x[i])), sum += x[i];
     const float d = amax / 127.f, inverse = d > 0 ? 1.f / d : 0.f;
     for (int64_t i = begin; i < end; ++i) v.q[size_t(i)] = int8_t(std::nearbyint(x[i] * inverse));
-    v.scale[size_t(b)] = d;
-    v.sum[size_t(b)] = sum;
+    v.factors[size_t(2 * b)] = d;
+    v.factors[size_t(2 * b + 1)] = sum;
   }
   return v;
 }

@@ -23,13 +23,16 @@
 
 namespace cxr::detail {
 
-// x[0, k) in int8 blocks of 32: x[i] ~ scale[i / 32] * q[i], scale = max|x| / 127 over the block,
-// q = round(x / scale) (to nearest even); q is zero past k. sum[b] is the exact fp32 sum of x over
-// block b.
+// x[0, k) in int8 blocks of 32: x[i] ~ scale(i / 32) * q[i], scale = max|x| / 127 over the block,
+// q = round(x / scale) (to nearest even); q is zero past k. sum(b) is the exact fp32 sum of x over
+// block b. Scale and sum sit side by side (factors[2b], factors[2b + 1]): the int4 kernel loads both
+// at once.
 struct QuantizedVector {
   std::vector<int8_t> q;
-  std::vector<float> scale, sum;
-  int64_t blocks() const { return int64_t(scale.size()); }
+  std::vector<float> factors;
+  int64_t blocks() const { return int64_t(factors.size() / 2); }
+  float scale(int64_t b) const { return factors[size_t(2 * b)]; }
+  float sum(int64_t b) const { return factors[size_t(2 * b + 1)]; }
 };
 QuantizedVector quantizeVector(const float* x, int64_t k);
 
