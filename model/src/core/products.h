@@ -23,7 +23,7 @@ int64_t productsInFp32Compute();
 int64_t bf16ProductRows(int64_t rows);
 
 // y = x W^T (+ bias) in x's dtype. x [..., K]; w [N, K] in x's dtype, or fp32 for a bf16 x at Avx2
-// (the vision tower keeps such a copy); bias [N] or undefined.
+// (a caller's own fp32 copy is read as it is); bias [N] or undefined.
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 
 // a @ b for 3-D batches [n, r, k] @ [n, k, c], result in a's dtype (attention's scores and values).
