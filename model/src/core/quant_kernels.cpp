@@ -40,10 +40,56 @@ inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_m
 
 // AVX-512 VNNI: vpdpbusd does the same in one instruction (on 256-bit vectors: one block each).
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 namespace vnni_rows {
 inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 #include "core/quant_rows.inc"
+
+// Int4 two blocks at a time in 512-bit registers (fewer instructions per block than rowsInt4, whose
+// limit they are: 1.0 ns a block in cache): the same arithmetic as blockInt4 on both halves.
+inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc, __m512& minimums) {
+  prefetchAhead(blk);
+  prefetchAhead(blk + 64);
+  const __m128i* packed0 = reinterpret_cast<const __m128i*>(blk + 4);
+  const __m128i* packed1 = reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4);
+  // (The zero-masked forms are the same instructions as the plain ones, which GCC 12 warns about.)
+  const __m512i packed = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128(packed0))),
+                                            _mm256_broadcastsi128_si256(_mm_loadu_si128(packed1)), 1);
+  const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
+  const __m512i levels = _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, packed, shifts), _mm512_set1_epi8(0x0F));
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels, _mm512_loadu_si512(x.q.data() + b * kQuantBlock));
+  // [d0, m0] x 4 | [d1, m1] x 4 as halves -> 16 floats; times [scale, sum] of each block likewise.
+  const __m256i dmHalves = _mm256_set_m128i(_mm_set1_epi32(loadScalar<int32_t>(blk + kInt4BlockBytes)),
+                                            _mm_set1_epi32(loadScalar<int32_t>(blk)));
+  const __m512 factors = _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3),
+                                               _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+  const __m512 products = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dmHalves), factors);
+  minimums = _mm512_add_ps(minimums, products);
+  return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), _mm512_maskz_permute_ps(0xFFFF, products, 0), acc);
+}
+
+inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, int64_t begin, int64_t end) {
+  const int64_t nb = x.blocks();
+  for (int64_t r = begin; r < end; ++r) {
+    const uint8_t* row = w + r * nb * kInt4BlockBytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 minimums0 = _mm512_setzero_ps(), minimums1 = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      acc0 = pairInt4(row + b * kInt4BlockBytes, x, b, acc0, minimums0);
+      acc1 = pairInt4(row + (b + 2) * kInt4BlockBytes, x, b + 2, acc1, minimums1);
+    }
+    for (; b + 2 <= nb; b += 2) acc0 = pairInt4(row + b * kInt4BlockBytes, x, b, acc0, minimums0);
+    __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
+    if (b < nb) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
+    alignas(64) float minimums[16];
+    _mm512_store_ps(minimums, _mm512_add_ps(minimums0, minimums1));
+    alignas(32) float tailMinimum[8];
+    _mm256_store_ps(tailMinimum, tailMinimums);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + horizontalSum(tail) +
+           (minimums[1] + minimums[9] + tailMinimum[1]);
+  }
+}
 }  // namespace vnni_rows
 #pragma GCC pop_options
 
@@ -176,7 +222,7 @@ void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, 
       if (f == QuantFormat::Int8)
         vnni ? vnni_rows::rowsInt8(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
       else
-        vnni ? vnni_rows::rowsInt4(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4(t.w, xq, t.y, lo, hi);
+        vnni ? vnni_rows::rowsInt4Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4(t.w, xq, t.y, lo, hi);
     });
   });
 }
