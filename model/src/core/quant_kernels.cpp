@@ -33,7 +33,9 @@ constexpr int64_t kPrefetchBytes = 4096;
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 namespace avx2_rows {
-inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)); }
+inline __m256i dotU8S8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
 #include "core/quant_rows.inc"
 }  // namespace avx2_rows
 #pragma GCC pop_options
@@ -48,24 +50,27 @@ inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256
 // Int4 two blocks at a time in 512-bit registers (fewer instructions per block than rowsInt4, whose
 // limit they are: 1.0 ns a block in cache): the same arithmetic as blockInt4 on both halves.
 inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc, __m512& minimums) {
-  prefetchAhead(blk);
-  prefetchAhead(blk + 64);
-  const __m128i* packed0 = reinterpret_cast<const __m128i*>(blk + 4);
-  const __m128i* packed1 = reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4);
-  // (The zero-masked forms are the same instructions as the plain ones, which GCC 12 warns about.)
-  const __m512i packed = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128(packed0))),
-                                            _mm256_broadcastsi128_si256(_mm_loadu_si128(packed1)), 1);
+  prefetchAhead(blk);  // one per 40 bytes: every cache line ahead is touched
+  // (The zero-masked forms below are the same instructions as the plain ones, which GCC 12 warns about.)
+  // Each block's 16 bytes in two 128-bit lanes, the second shifted by 4: levels of block 0 | block 1.
+  const __m256i packed0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4)));
+  const __m256i packed1 =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4)));
+  const __m512i packed = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(packed0), packed1, 1);
   const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
   const __m512i levels = _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, packed, shifts), _mm512_set1_epi8(0x0F));
-  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels, _mm512_loadu_si512(x.q.data() + b * kQuantBlock));
+  const __m512i activation = _mm512_loadu_si512(x.q.data() + b * kQuantBlock);
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels, activation);
   // [d0, m0] x 4 | [d1, m1] x 4 as halves -> 16 floats; times [scale, sum] of each block likewise.
   const __m256i dmHalves = _mm256_set_m128i(_mm_set1_epi32(loadScalar<int32_t>(blk + kInt4BlockBytes)),
                                             _mm_set1_epi32(loadScalar<int32_t>(blk)));
-  const __m512 factors = _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3),
-                                               _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+  const __m512i pairLanes = _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3);
+  const __m512 factors =
+      _mm512_maskz_permutexvar_ps(0xFFFF, pairLanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
   const __m512 products = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dmHalves), factors);
   minimums = _mm512_add_ps(minimums, products);
-  return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), _mm512_maskz_permute_ps(0xFFFF, products, 0), acc);
+  const __m512 scales = _mm512_maskz_permute_ps(0xFFFF, products, 0);  // d * scale in all 8 lanes of each block
+  return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scales, acc);
 }
 
 inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, int64_t begin, int64_t end) {
@@ -86,7 +91,7 @@ inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, 
     _mm512_store_ps(minimums, _mm512_add_ps(minimums0, minimums1));
     alignas(32) float tailMinimum[8];
     _mm256_store_ps(tailMinimum, tailMinimums);
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + horizontalSum(tail) +
+    y[r] = horizontalSum(_mm512_add_ps(acc0, acc1)) + horizontalSum(tail) +
            (minimums[1] + minimums[9] + tailMinimum[1]);
   }
 }
