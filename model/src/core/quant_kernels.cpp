@@ -73,6 +73,46 @@ inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, 
   return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scales, acc);
 }
 
+// Int8 two blocks at a time in 512-bit registers. AVX-512 has no 512-bit vpsignb for the sign trick
+// of blockInt8, so the operands swap roles: the weights q are the signed operand, the activation
+// a + 128 (its sign bit flipped) the unsigned one, and 128 * sum(q), another vpdpbusd, is taken off:
+// sum((a + 128) q) - sum(128 q) = sum(a q), exact in int32.
+inline __m512 pairInt8(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc) {
+  prefetchAhead(blk);
+  prefetchAhead(blk + 64);  // 68 bytes a pair
+  const __m512i q = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(load32(blk + 2)),
+                                             load32(blk + kInt8BlockBytes + 2), 1);
+  const __m512i signBit = _mm512_set1_epi8(char(0x80));
+  const __m512i biased = _mm512_xor_si512(_mm512_loadu_si512(x.q.data() + b * kQuantBlock), signBit);
+  const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), biased, q),
+                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), signBit, q));
+  // d0 x 8 | d1 x 8 as halves -> 16 floats, times the activation's scale of each block likewise.
+  const __m256i dHalves = _mm256_set_m128i(_mm_set1_epi16(loadScalar<int16_t>(blk + kInt8BlockBytes)),
+                                           _mm_set1_epi16(loadScalar<int16_t>(blk)));
+  const __m512i scaleLanes = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512 activationScales =
+      _mm512_maskz_permutexvar_ps(0xFFFF, scaleLanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+  const __m512 scales = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dHalves), activationScales);
+  return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scales, acc);
+}
+
+inline void rowsInt8Pairs(const uint8_t* w, const QuantizedVector& x, float* y, int64_t begin, int64_t end) {
+  const int64_t nb = x.blocks();
+  for (int64_t r = begin; r < end; ++r) {
+    const uint8_t* row = w + r * nb * kInt8BlockBytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      acc0 = pairInt8(row + b * kInt8BlockBytes, x, b, acc0);
+      acc1 = pairInt8(row + (b + 2) * kInt8BlockBytes, x, b + 2, acc1);
+    }
+    for (; b + 2 <= nb; b += 2) acc0 = pairInt8(row + b * kInt8BlockBytes, x, b, acc0);
+    __m256 tail = _mm256_setzero_ps();
+    if (b < nb) tail = blockInt8(row + b * kInt8BlockBytes, x, b, tail);
+    y[r] = horizontalSum(_mm512_add_ps(acc0, acc1)) + horizontalSum(tail);
+  }
+}
+
 inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, int64_t begin, int64_t end) {
   const int64_t nb = x.blocks();
   for (int64_t r = begin; r < end; ++r) {
@@ -225,7 +265,7 @@ void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, 
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
       if (f == QuantFormat::Int8)
-        vnni ? vnni_rows::rowsInt8(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
+        vnni ? vnni_rows::rowsInt8Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
       else
         vnni ? vnni_rows::rowsInt4Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4(t.w, xq, t.y, lo, hi);
     });
