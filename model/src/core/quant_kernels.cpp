@@ -47,6 +47,12 @@ namespace vnni_rows {
 inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 #include "core/quant_rows.inc"
 
+// The activation's factors of blocks b and b + 1 ([scale, sum] of each, factors[2b, 2b + 4)) spread
+// over 16 lanes by `lanes` (indices 0-3), for the two-block kernels below.
+inline __m512 spreadFactors(const QuantizedVector& x, int64_t b, __m512i lanes) {
+  return _mm512_maskz_permutexvar_ps(0xFFFF, lanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+}
+
 // Int4 two blocks at a time in 512-bit registers (fewer instructions per block than rowsInt4, whose
 // limit they are: 1.0 ns a block in cache): the same arithmetic as blockInt4 on both halves.
 inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc, __m512& minimums) {
@@ -64,9 +70,7 @@ inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, 
   // [d0, m0] x 4 | [d1, m1] x 4 as halves -> 16 floats; times [scale, sum] of each block likewise.
   const __m256i dmHalves = _mm256_set_m128i(_mm_set1_epi32(loadScalar<int32_t>(blk + kInt4BlockBytes)),
                                             _mm_set1_epi32(loadScalar<int32_t>(blk)));
-  const __m512i pairLanes = _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3);
-  const __m512 factors =
-      _mm512_maskz_permutexvar_ps(0xFFFF, pairLanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+  const __m512 factors = spreadFactors(x, b, _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3));
   const __m512 products = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dmHalves), factors);
   minimums = _mm512_add_ps(minimums, products);
   const __m512 scales = _mm512_maskz_permute_ps(0xFFFF, products, 0);  // d * scale in all 8 lanes of each block
@@ -89,9 +93,7 @@ inline __m512 pairInt8(const uint8_t* blk, const QuantizedVector& x, int64_t b, 
   // d0 x 8 | d1 x 8 as halves -> 16 floats, times the activation's scale of each block likewise.
   const __m256i dHalves = _mm256_set_m128i(_mm_set1_epi16(loadScalar<int16_t>(blk + kInt8BlockBytes)),
                                            _mm_set1_epi16(loadScalar<int16_t>(blk)));
-  const __m512i scaleLanes = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-  const __m512 activationScales =
-      _mm512_maskz_permutexvar_ps(0xFFFF, scaleLanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
+  const __m512 activationScales = spreadFactors(x, b, _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2));
   const __m512 scales = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dHalves), activationScales);
   return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scales, acc);
 }
@@ -139,7 +141,7 @@ inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, 
 #pragma GCC pop_options
 
 bool useVnni(CpuLevel level) {
-  static const bool vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");  // F/BW/VL/DQ come with the level
   return level == CpuLevel::Avx512 && vnni;
 }
 
