@@ -634,7 +634,7 @@ int runQuantize(const Options& o) {
     };
   const auto start = Clock::now();
   bool madeNow = false;
-  const std::string path = cxr::quantizeWeights(folder, o.load.weights, progress, &madeNow);
+  const std::string path = cxr::quantizeWeights(folder, o.load.weights, progress, &madeNow, o.load.threads);
   if (showProgress) std::fprintf(stderr, "\r%-80s\r", "");
   if (o.json) {
     Json j;

@@ -4,11 +4,16 @@
 // - a damaged or cut-short cache file is made again, with a notice that says so;
 // - cancelling while it is made throws LoadCancelled and leaves no file behind;
 // - an unknown weights name is refused with a sentence naming it;
+// - temporaries that killed writers left beside a cache file are removed when it is next made (this
+//   host's whose process is gone, any untouched for a day), a live writer's are kept;
 // - quality: teacher-forced perplexity on a committed story text (tests/data/text) within 1 % of
 //   bf16 for int8 and within 10 % for int4.
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -112,6 +117,40 @@ int main(int argc, char** argv) {
     CHECK(false, "weights int3 are refused");
   } catch (const cxr::ModelError& e) {
     CHECK(std::string(e.what()).find("'int3'") != std::string::npos, std::string("the refusal names the value: ") + e.what());
+  }
+
+  // Made ahead of time: what killed writers left beside the file goes, a live writer's stays.
+  {
+    const std::string int4 = cxr::quantizeWeights(folder.string(), "int4", {}, nullptr, 1);
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    std::string host(name);
+    std::replace(host.begin(), host.end(), '.', '_');
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ::waitpid(child, nullptr, 0);  // its pid now names no process
+    const std::string deadWriter = int4 + ".tmp." + host + "." + std::to_string(child);
+    const std::string liveWriter = int4 + ".tmp." + host + "." + std::to_string(::getppid());  // the shell, alive
+    const std::string otherNode = int4 + ".tmp.othernode." + std::to_string(::getpid());
+    const std::string dayOld = int4 + ".tmp.12345";
+    for (const std::string& p : {deadWriter, liveWriter, otherNode, dayOld}) std::ofstream(p) << "partial";
+    fs::last_write_time(dayOld, fs::file_time_type::clock::now() - std::chrono::hours(25));
+    fs::remove(int4);
+    bool made = false;
+    CHECK(cxr::quantizeWeights(folder.string(), "int4", {}, &made, 1) == int4 && made, "the int4 file is made again");
+    CHECK(!fs::exists(deadWriter), "a temporary of a process gone from this host is removed");
+    CHECK(!fs::exists(dayOld), "a temporary untouched for a day is removed");
+    CHECK(fs::exists(liveWriter), "a live writer's temporary is kept");
+    CHECK(fs::exists(otherNode), "another node's recent temporary is kept (its writer may live)");
+    fs::remove(liveWriter);
+    fs::remove(otherNode);
+    try {
+      cxr::quantizeWeights(folder.string(), "int4", {}, nullptr, 100000);
+      CHECK(false, "100000 threads are refused");
+    } catch (const cxr::ModelError& e) {
+      CHECK(std::string(e.what()).rfind("Cannot quantize: 100000 threads", 0) == 0,
+            std::string("the refusal says what and why: ") + e.what());
+    }
   }
 
   // Quality on trained weights.

@@ -40,6 +40,36 @@ namespace cxr {
 using detail::kImageTokenId;
 using Clock = std::chrono::steady_clock;
 
+namespace detail {
+
+int physicalCores() {
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical;
+  while (std::getline(in, line)) {
+    auto value = [&] { return line.substr(line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) physical = value();
+    if (line.rfind("core id", 0) == 0) cores.insert({physical, value()});
+  }
+  int n = int(cores.size());
+  if (n <= 0) n = int(std::thread::hardware_concurrency());
+  return std::max(1, n);
+}
+
+int resolveThreads(int asked, const std::string& action) {
+  const int cpus = std::max(1, int(std::thread::hardware_concurrency()));
+  if (asked < 0 || asked > cpus)
+    throw ModelError(action + ": " + std::to_string(asked) + " threads were asked for, but this machine has " +
+                     std::to_string(cpus) + " logical CPUs: give 1 to " + std::to_string(cpus) +
+                     " threads (or 0 for the " + std::to_string(physicalCores()) + " physical cores, the default)");
+  const int threads = asked > 0 ? asked : physicalCores();
+  at::set_num_threads(threads);  // prefill, vision and the making of quantized weights (OpenMP)
+  setKernelThreads(threads);     // the decode step's own kernels (thread_pool.h)
+  return threads;
+}
+
+}  // namespace detail
+
 namespace {
 
 // libtorch reports failures (out of memory, a kernel missing for a dtype) as c10::Error; the API
@@ -55,21 +85,6 @@ auto translateTorchErrors(const char* what, F&& f) -> decltype(f()) {
 
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Physical cores (the default thread count): matmuls do not gain from SMT siblings.
-int physicalCores() {
-  std::ifstream in("/proc/cpuinfo");
-  std::set<std::pair<std::string, std::string>> cores;
-  std::string line, physical;
-  while (std::getline(in, line)) {
-    auto value = [&] { return line.substr(line.find(':') + 1); };
-    if (line.rfind("physical id", 0) == 0) physical = value();
-    if (line.rfind("core id", 0) == 0) cores.insert({physical, value()});
-  }
-  int n = int(cores.size());
-  if (n <= 0) n = int(std::thread::hardware_concurrency());
-  return std::max(1, n);
 }
 
 at::ScalarType resolveDtype(const std::string& dtype, const at::Device& device, std::string& name) {
@@ -157,16 +172,6 @@ namespace {
 // The thread count a load may ask for: the logical CPUs. The kernels are bound by memory bandwidth
 // and the physical cores (the default) already saturate it; threads above the CPU count only
 // time-slice against each other, and 100,000 of them stall the machine.
-int threadsFor(const LoadOptions& options) {
-  const int cpus = std::max(1, int(std::thread::hardware_concurrency()));
-  if (options.threads < 0 || options.threads > cpus)
-    throw ModelError("Cannot load the model: " + std::to_string(options.threads) +
-                     " threads were asked for, but this machine has " + std::to_string(cpus) +
-                     " logical CPUs: give 1 to " + std::to_string(cpus) + " threads (or 0 for the " +
-                     std::to_string(physicalCores()) + " physical cores, the default)");
-  return options.threads > 0 ? options.threads : physicalCores();
-}
-
 std::string prefixCacheRangeProblem(int images) {
   if (images >= 0 && images <= LoadOptions::kMaxPrefixCacheImages) return {};
   return std::to_string(images) + " images were asked for in the prefix cache: give 0 (off) to " +
@@ -181,7 +186,7 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   if (!fs::is_directory(folder, ec))
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
-  const int threads = threadsFor(options);
+  const int threads = detail::resolveThreads(options.threads, "Cannot load the model");
   if (const std::string problem = checkWeightsChoice(options.weights); !problem.empty())
     throw ModelError("Cannot load the model: " + problem);
   if (const std::string problem = prefixCacheRangeProblem(options.prefixCacheImages); !problem.empty())
@@ -203,8 +208,6 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
   if (m->device.is_cpu() && m->dtype == at::kBFloat16 && !detail::cpuHasAvx2())
     throw ModelError("Cannot load the model in bf16: this CPU lacks AVX2, FMA or F16C (x86-64 CPUs since 2013 "
                      "have them), which the engine's bf16 kernels need. Load it with dtype f32 (--dtype f32).");
-  at::set_num_threads(threads);  // prefill and vision (libtorch's OpenMP threads)
-  detail::setKernelThreads(threads);  // the decode step's own kernels (thread_pool.h)
 
   // Weights and tokenizer are both checked before either problem is reported: one message lists all.
   stage = "reading the weight files' headers";

@@ -106,6 +106,12 @@ struct Access {
   static const EncodedImage::Impl& of(const EncodedImage& image) { return *image.impl_; }
 };
 
+// engine.cpp: physical cores (the default thread count: matmuls do not gain from SMT siblings).
+int physicalCores();
+// The thread count for `asked` (0: physical cores), set for libtorch's OpenMP regions and the
+// kernels' pool; throws ModelError starting with `action` when the machine has fewer CPUs.
+int resolveThreads(int asked, const std::string& action);
+
 // transformer.cpp: the maths.
 // pixels: [S, S] float32 (normalised) -> image embeddings [N, hidden]. progress(done, total).
 at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,

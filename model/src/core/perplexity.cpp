@@ -80,9 +80,10 @@ PerplexityResult measurePerplexity(Model& model, const std::string& text, int ch
 }
 
 std::string quantizeWeights(const std::string& folder, const std::string& weights, const LoadProgress& progress,
-                            bool* madeNow) {
+                            bool* madeNow, int threads) {
   if (weights != "int8" && weights != "int4")
     throw ModelError("quantize: weights '" + weights + "' cannot be made ahead of time: use int8 or int4");
+  detail::resolveThreads(threads, "Cannot quantize");  // unset, libtorch's default here was 1 thread
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec))
     throw ModelError("Cannot quantize: " + folder + " is not a folder (give the model folder that holds config.json "

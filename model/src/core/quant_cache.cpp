@@ -1,9 +1,11 @@
 #include "core/quant_cache.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -118,6 +120,45 @@ void readAhead(const TensorView& v) {
   ::madvise(reinterpret_cast<void*>(begin), reinterpret_cast<uintptr_t>(v.data) + v.bytes - begin, MADV_WILLNEED);
 }
 
+// The temporary file a writer makes beside `path`: host and process name it, so that a later run
+// (on this host or, with the cache on a shared home, another node) can tell whether its writer lives.
+std::string hostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || !*name) return "host";
+  std::string host(name);
+  std::replace(host.begin(), host.end(), '.', '_');  // the name's fields are split at dots
+  return host;
+}
+std::string temporaryPath(const std::string& path) {
+  return path + ".tmp." + hostName() + "." + std::to_string(::getpid());
+}
+
+// Removes what killed writers left beside `path` (a 7B int4 temporary holds 3.8 GB): this host's whose
+// process is gone, and any not written to for a day (another node's, or one from before host names).
+void removeStaleTemporaries(const std::string& path) {
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  const std::string host = hostName();
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());  // "<host>.<pid>" (or "<pid>" from older writers)
+    const size_t dot = rest.rfind('.');
+    bool stale = false;
+    if (dot != std::string::npos && rest.substr(0, dot) == host) {
+      const long pid = std::strtol(rest.c_str() + dot + 1, nullptr, 10);
+      stale = pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (!stale) {
+      std::error_code timeError;
+      const auto written = fs::last_write_time(entry.path(), timeError);
+      stale = !timeError && fs::file_time_type::clock::now() - written > std::chrono::hours(24);
+    }
+    if (stale) fs::remove(entry.path(), ec);
+  }
+}
+
 struct TempFile {
   std::string path;
   FILE* f = nullptr;
@@ -165,8 +206,9 @@ void writeCache(const std::string& path, const std::string& identity, const Chec
   }
   const uint64_t fileBytes = offset;
 
+  removeStaleTemporaries(path);
   TempFile tmp;
-  tmp.path = path + ".tmp." + std::to_string(::getpid());
+  tmp.path = temporaryPath(path);
   tmp.f = std::fopen(tmp.path.c_str(), "wb");
   auto writeFailed = [&](const char* what) {
     return ModelError("Cannot make the " + std::string(toString(format)) + " weights: " + what + " " + tmp.path +

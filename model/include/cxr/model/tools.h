@@ -112,8 +112,9 @@ PerplexityResult measurePerplexity(Model& model, const std::string& text, int ch
 
 // Makes the int8 or int4 weights cache of a model folder ahead of time (what the first load with
 // LoadOptions::weights "int8"/"int4" does), without loading the model. Returns the cache file's
-// path; `madeNow` says whether it had to be made (false: it was there and intact).
+// path; `madeNow` says whether it had to be made (false: it was there and intact). `threads` as
+// LoadOptions::threads (0: physical cores): the 4-bit fit is compute-bound.
 std::string quantizeWeights(const std::string& folder, const std::string& weights, const LoadProgress& progress = {},
-                            bool* madeNow = nullptr);
+                            bool* madeNow = nullptr, int threads = 0);
 
 }  // namespace cxr
