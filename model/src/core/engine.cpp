@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "core/block_reuse.h"
 #include "core/checkpoint.h"
 #include "core/cpu_level.h"
 #include "core/engine_internal.h"
@@ -187,6 +188,7 @@ std::unique_ptr<Model::Impl> loadImpl(const std::string& folder, const LoadOptio
     throw ModelError("Cannot load the model: " + folder + " is not a folder (give the model folder "
                      "that holds config.json and the *.safetensors files)");
   const int threads = detail::resolveThreads(options.threads, "Cannot load the model");
+  detail::installBlockReuse();  // prefill and vision reuse their large blocks (block_reuse.h)
   if (const std::string problem = checkWeightsChoice(options.weights); !problem.empty())
     throw ModelError("Cannot load the model: " + problem);
   if (const std::string problem = prefixCacheRangeProblem(options.prefixCacheImages); !problem.empty())

@@ -1,6 +1,6 @@
 # Owned by the engine core area: loading, vision tower, LLaMA, sampling, public API.
 # Only engine.cpp, transformer.cpp, products.cpp (the routed matrix products), product_watch.cpp (a test
-# probe), prefix_cache.cpp, kernel_bench.cpp, thread_pool.cpp (at::parallel_for), quant_linear.cpp,
+# probe), prefix_cache.cpp, kernel_bench.cpp, block_reuse.cpp (c10's allocator hook), thread_pool.cpp (at::parallel_for), quant_linear.cpp,
 # perplexity.cpp and quant_kernels.cpp (at::parallel_for) include ATen (slow to compile); keep it that way.
 list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json.cpp
@@ -15,6 +15,7 @@ list(APPEND CXR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/product_watch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/thread_pool.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/block_reuse.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gemv_bf16.cpp
   ${CMAKE_CURRENT_LIST_DIR}/attention_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/prefix_cache.cpp

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <type_traits>
 
 #include "core/attention_decode.h"
+#include "core/block_reuse.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
 #include "core/products.h"
@@ -250,6 +252,7 @@ void bindWeights(Model::Impl& m, const LoadProgress& progress) {
 at::Tensor visionForward(const Model::Impl& m, const at::Tensor& pixels,
                          const std::function<bool(int, int)>& progress) {
   c10::InferenceMode guard;
+  ReuseLargeBlocks reuse;  // its blocks of 5-60 MB would otherwise be faulted in afresh each time
   const auto& vc = m.cfg.vision;
   const auto& w = m.w;
   const int64_t S = vc.imageSize, P = vc.patchSize, g = vc.grid(), W = vc.width;
@@ -324,6 +327,10 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
   const int64_t nh = lc.heads, kvh = lc.kvHeads, hd = lc.headDim, G = nh / kvh;
   const double scale = 1.0 / std::sqrt(double(hd));
   if (Lk > cache.capacity) throw ModelError("internal: KV cache too small");
+  // A prefill's activations are blocks of megabytes, freed and made again at every op (block_reuse.h);
+  // a decode step's are kilobytes.
+  std::optional<ReuseLargeBlocks> reuse;
+  if (T > 1) reuse.emplace();
 
   at::Tensor cos = m.ropeCos.narrow(0, pos0, T);  // [T, hd]
   at::Tensor sin = m.ropeSin.narrow(0, pos0, T);

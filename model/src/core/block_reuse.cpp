@@ -1,0 +1,135 @@
+// The engine's CPU allocator for libtorch (block_reuse.h says why).
+#include "core/block_reuse.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+#include <sys/mman.h>
+
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace cxr::detail {
+
+namespace {
+
+constexpr size_t kLargeBytes = size_t(1) << 20;  // smaller blocks: glibc's heap reuses them already
+constexpr size_t kMaxKeptBytes = size_t(2) << 30;
+constexpr size_t kPage = 4096;
+
+class BlockReuseAllocator final : public c10::Allocator {
+ public:
+  explicit BlockReuseAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
+
+  c10::DataPtr allocate(size_t n) const override {
+    if (n < kLargeBytes || !reusing()) return fallback_->allocate(n);
+    void* p = take((n + kPage - 1) / kPage * kPage);
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  // raw_allocate / raw_deallocate (oneDNN's buffers through ideep) free every block with this.
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  void enter() {
+    std::lock_guard lock(mutex_);
+    ++scopes_;
+  }
+  void leave() {
+    std::lock_guard lock(mutex_);
+    if (--scopes_ > 0) return;
+    for (const auto& [bytes, p] : kept_) ::munmap(p, bytes);
+    kept_.clear();
+    keptBytes_ = 0;
+  }
+  BlockReuseCounts counts() {
+    std::lock_guard lock(mutex_);
+    return {reused_, mapped_, int64_t(keptBytes_)};
+  }
+
+  static BlockReuseAllocator* instance;
+
+ private:
+  bool reusing() const {
+    std::lock_guard lock(mutex_);
+    return scopes_ > 0;
+  }
+
+  // A kept block of `bytes` (or up to a quarter more), else a fresh mapping.
+  void* take(size_t bytes) const {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = kept_.lower_bound(bytes);
+      if (it != kept_.end() && it->first <= bytes + bytes / 4) {
+        void* p = it->second;
+        live_[p] = it->first;
+        keptBytes_ -= it->first;
+        kept_.erase(it);
+        ++reused_;
+        return p;
+      }
+    }
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Worded as libtorch's own allocator words it: the engine turns it into its out-of-memory sentence.
+    TORCH_CHECK(p != MAP_FAILED, "DefaultCPUAllocator: can't allocate memory: you tried to allocate ", bytes,
+                " bytes.");
+    std::lock_guard lock(mutex_);
+    live_[p] = bytes;
+    ++mapped_;
+    return p;
+  }
+
+  static void release(void* p) {
+    BlockReuseAllocator& self = *instance;
+    size_t bytes = 0;
+    {
+      std::lock_guard lock(self.mutex_);
+      auto it = self.live_.find(p);
+      if (it == self.live_.end()) {  // a raw block of the fallback's
+        self.fallback_->raw_deleter()(p);
+        return;
+      }
+      bytes = it->second;
+      self.live_.erase(it);
+      if (self.scopes_ > 0 && self.keptBytes_ + bytes <= kMaxKeptBytes) {
+        self.kept_.emplace(bytes, p);
+        self.keptBytes_ += bytes;
+        return;
+      }
+    }
+    ::munmap(p, bytes);
+  }
+
+  c10::Allocator* fallback_;
+  mutable std::mutex mutex_;
+  int scopes_ = 0;
+  mutable std::unordered_map<void*, size_t> live_;  // our blocks in use -> their mapped size
+  mutable std::multimap<size_t, void*> kept_;       // freed blocks by size, while a scope lives
+  mutable size_t keptBytes_ = 0;
+  mutable int64_t reused_ = 0, mapped_ = 0;
+};
+
+BlockReuseAllocator* BlockReuseAllocator::instance = nullptr;
+
+}  // namespace
+
+void installBlockReuse() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Never destroyed: tensors may be freed during the process's exit, after static destructors.
+    BlockReuseAllocator::instance = new BlockReuseAllocator(c10::GetDefaultCPUAllocator());
+    c10::SetCPUAllocator(BlockReuseAllocator::instance, /*priority=*/100);
+  });
+}
+
+ReuseLargeBlocks::ReuseLargeBlocks() : counted_(BlockReuseAllocator::instance != nullptr) {
+  if (counted_) BlockReuseAllocator::instance->enter();
+}
+ReuseLargeBlocks::~ReuseLargeBlocks() {
+  if (counted_) BlockReuseAllocator::instance->leave();
+}
+
+BlockReuseCounts blockReuseCounts() {
+  return BlockReuseAllocator::instance ? BlockReuseAllocator::instance->counts() : BlockReuseCounts{};
+}
+
+}  // namespace cxr::detail
