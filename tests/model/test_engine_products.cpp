@@ -2,7 +2,7 @@
 // for row counts around the padding rule (bf16 products of 32 rows or more run on operands padded
 // with zeros to multiples of 16, because oneDNN's AMX GEMM slows down up to 20x on other counts):
 // - linearProduct keeps x's leading shape and gives every row the product of its own row, with and
-//   without a bias, for 2-D and 3-D x;
+//   without a bias, for 2-D and 3-D x, also where it runs in pieces of 512 rows (1024, 1025, 1121 rows);
 // - matmulProduct (attention's batched products) with ragged rows, inner size and columns.
 // Each result within one bf16 rounding of the fp32 product (plus the fp32 accumulation's own error).
 // ctest runs it at the machine's level and again with CXR_CPU_LEVEL=avx2 (the fp32-compute route).
@@ -29,7 +29,7 @@ double errorInTolerances(const at::Tensor& got, const at::Tensor& reference) {
 at::Tensor bf16Random(at::IntArrayRef shape) { return at::randn(shape).mul(0.5).to(at::kBFloat16); }
 
 void linearRows() {
-  for (int64_t rows : {1, 16, 31, 32, 33, 51, 64, 97, 1121}) {
+  for (int64_t rows : {1, 16, 31, 32, 33, 51, 64, 97, 512, 1024, 1025, 1121}) {
     const at::Tensor w = bf16Random({48, 64}), bias = bf16Random({48});
     const at::Tensor x = bf16Random({1, rows, 64});
     for (bool withBias : {false, true}) {

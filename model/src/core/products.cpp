@@ -50,6 +50,21 @@ constexpr int64_t kPadFromRows = 32;
 
 int64_t paddedSize(int64_t n) { return (n + kPadMultiple - 1) / kPadMultiple * kPadMultiple; }
 
+// oneDNN 2.6's bf16 GEMM also loses speed when x has many rows: one 11008 x 4096 weight, 2 threads,
+// Zen 5 (AVX-512 BF16, no AMX): 256-1000 rows 665-670 GFLOP/s, 1120 rows 548, 1536 rows 442; the 7B
+// report's 1121 positions in one call 460, in pieces of 512 rows (512, 512, 97 padded to 112) 675.
+// So a product of more rows runs in pieces of kPieceRows, each written into its rows of the result
+// (bit for bit what one call gives: a result row depends only on its own row of x).
+constexpr int64_t kPieceRows = 512;
+
+// x [rows, k] (rows >= kPadFromRows) times w^T (+ bias), on x padded to bf16ProductRows(rows).
+at::Tensor paddedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+  const int64_t rows = x.size(0);
+  if (bf16ProductRows(rows) == rows) return at::linear(x, w, bias);
+  const at::Tensor padded = at::constant_pad_nd(x, {0, 0, 0, bf16ProductRows(rows) - rows});
+  return at::linear(padded, w, bias).narrow(0, 0, rows);
+}
+
 bool padsBf16Product(const at::Tensor& x, int64_t rows) {
   return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && rows >= kPadFromRows;
 }
@@ -97,11 +112,23 @@ int64_t productsInFp32Compute() { return gFp32Products.load(); }
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!viaFp32(x)) {
     const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
-    if (!padsBf16Product(x, rows) || bf16ProductRows(rows) == rows) return at::linear(x, w, bias);
-    const at::Tensor padded = at::constant_pad_nd(x.reshape({rows, k}), {0, 0, 0, bf16ProductRows(rows) - rows});
+    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= kPieceRows))
+      return at::linear(x, w, bias);
+    const at::Tensor x2 = x.reshape({rows, k});
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = w.size(0);
-    return at::linear(padded, w, bias).narrow(0, 0, rows).reshape(shape);  // leading rows: contiguous
+    if (rows <= kPieceRows) return paddedLinear(x2, w, bias).reshape(shape);  // leading rows: contiguous
+    at::Tensor y = at::empty({rows, w.size(0)}, x.options());
+    for (int64_t r0 = 0, n = 0; r0 < rows; r0 += n) {
+      // a last piece too short to pad (the vision tower's 1025 tokens) joins the one before it
+      n = rows - r0 - kPieceRows < kPadFromRows ? rows - r0 : kPieceRows;
+      at::Tensor out = y.narrow(0, r0, n);  // contiguous rows of y
+      if (n == kPieceRows)
+        at::linear_out(out, x2.narrow(0, r0, n), w, bias);
+      else
+        out.copy_(paddedLinear(x2.narrow(0, r0, n), w, bias));
+    }
+    return y.reshape(shape);
   }
   ++gFp32Products;
   const int64_t n = w.size(0), k = w.size(1);
