@@ -1,6 +1,7 @@
 // The engine's CPU allocator (core/block_reuse.h): inside a ReuseLargeBlocks scope a freed block of
-// 1 MiB or more serves the next request of its size (or up to a quarter smaller); smaller blocks and
-// blocks outside scopes are libtorch's default allocator's; the last scope's end gives every kept
+// 1 MiB or more serves the next request of its size (or up to a quarter smaller); smaller blocks, and
+// outside scopes blocks under 4 MiB, are libtorch's default allocator's; blocks of 2 MiB and more are
+// aligned to 2 MiB (huge pages); the last scope's end gives every kept
 // block back; oneDNN's raw_allocate / raw_deallocate path works for both kinds; threads may share it.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
@@ -29,11 +30,18 @@ int main() {
 
   {
     const auto before = blockReuseCounts();
-    at::Tensor outside = bytes(4 * kMiB);
+    at::Tensor outside = bytes(2 * kMiB);
     outside.fill_(1);
     outside.reset();
     CHECK(blockReuseCounts().mapped == before.mapped && blockReuseCounts().keptBytes == 0,
-          "outside a scope, large blocks are the default allocator's and nothing is kept");
+          "outside a scope, a 2 MiB block is the default allocator's");
+    at::Tensor kv = bytes(15 * kMiB);  // one layer's keys of the 7B KV cache
+    kv.fill_(1);
+    CHECK(blockReuseCounts().mapped == before.mapped + 1, "outside a scope, a 15 MiB block is mapped here");
+    CHECK(reinterpret_cast<uintptr_t>(kv.data_ptr()) % (2 * kMiB) == 0,
+          "aligned to 2 MiB, so that it can be backed by huge pages");
+    kv.reset();
+    CHECK(blockReuseCounts().keptBytes == 0, "and not kept when freed outside a scope");
   }
 
   {
