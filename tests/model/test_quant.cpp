@@ -1,7 +1,8 @@
 // The int8 / int4 block formats and their kernels (quant_format.h, quant_kernels.h):
 // - round trip: int8 within half a step of its scale; int4's fitted scale and minimum never worse
 //   than Q4_1's plain min/max rule on any block, and within half a plain step of every weight;
-//   ragged rows (K not a multiple of 32) included;
+//   ragged rows (K not a multiple of 32) included; the 4-bit fit's AVX2 sums give the bytes of its
+//   scalar code (a CPU without AVX2) at every scale;
 // - the activation's int8 blocks (within half a step, exact block sums);
 // - the decode gemv of both formats against a float64 product of the dequantized weights and the
 //   int8 activation (and within 1 % of sum |w x| of the unrounded activation's product), at the
@@ -83,9 +84,22 @@ void roundTrip() {
         for (int64_t i = b0; i < b1; ++i)
           plainWithin = plainWithin && std::fabs(p[size_t(i)] - row[size_t(i)]) <= 0.5f * (hi - lo) / 15.f * 1.01f + 1e-3f * std::fabs(lo) + 1e-7f;
       }
+      std::vector<uint8_t> scalar(fitted.size());
+      quantizeRowInt4Scalar(row.data(), k, scalar.data());
+      CHECK(scalar == fitted, "int4 fit: the AVX2 sums give other bytes than the scalar ones: " + where);
       CHECK(notWorse, "fitted int4 worse than plain Q4_1 on a block: " + where);
       CHECK(plainWithin, "plain Q4_1 beyond half a step: " + where);
     }
+  }
+  // The fit's AVX2 sums and F16C rounding against the scalar code on blocks of every scale, fp16
+  // subnormal ones included (the same cache file on every CPU).
+  for (float scale : {1e-7f, 1e-5f, 1e-3f, 0.02f, 1.f, 300.f}) {
+    const int64_t k = 32 * 64 + 5;
+    const std::vector<float> row = randomRow(rng, k, scale, scale / 3);
+    std::vector<uint8_t> fast(static_cast<size_t>(quantRowBytes(QuantFormat::Int4, k))), scalar(fast.size());
+    quantizeRow(QuantFormat::Int4, row.data(), k, fast.data());
+    quantizeRowInt4Scalar(row.data(), k, scalar.data());
+    CHECK(fast == scalar, "int4 fit differs from the scalar code at scale " + std::to_string(scale));
   }
   // An all-zero block comes back exactly in both formats, a constant one in int4.
   std::vector<float> flat(40, 0.25f), zeros(40, 0.f), out(40);

@@ -54,5 +54,8 @@ void dequantizeRow(QuantFormat f, const uint8_t* row, int64_t k, float* out);
 // Int4 blocks with Q4_1's plain rule (d = (max - min) / 15, m = min), for comparing the squared
 // error of the fitted rule above with it. Same layout, so dequantizeRow reads it.
 void quantizeRowInt4Plain(const float* row, int64_t k, uint8_t* out);
+// The 4-bit fit without its AVX2 sums, as a CPU without AVX2 computes it (tests: quantizeRow gives
+// the same bytes on every CPU).
+void quantizeRowInt4Scalar(const float* row, int64_t k, uint8_t* out);
 
 }  // namespace cxr::detail
