@@ -57,6 +57,9 @@ int physicalCores() {
   return std::max(1, n);
 }
 
+// A load (or quantize) may ask for up to the logical CPUs. The kernels are bound by memory bandwidth
+// and the physical cores (the default) already saturate it; threads above the CPU count only
+// time-slice against each other, and 100,000 of them stall the machine.
 int resolveThreads(int asked, const std::string& action) {
   const int cpus = std::max(1, int(std::thread::hardware_concurrency()));
   if (asked < 0 || asked > cpus)
@@ -170,9 +173,6 @@ double Model::loadSeconds() const { return impl_->loadSeconds; }
 
 namespace {
 
-// The thread count a load may ask for: the logical CPUs. The kernels are bound by memory bandwidth
-// and the physical cores (the default) already saturate it; threads above the CPU count only
-// time-slice against each other, and 100,000 of them stall the machine.
 std::string prefixCacheRangeProblem(int images) {
   if (images >= 0 && images <= LoadOptions::kMaxPrefixCacheImages) return {};
   return std::to_string(images) + " images were asked for in the prefix cache: give 0 (off) to " +

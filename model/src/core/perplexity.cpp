@@ -83,7 +83,9 @@ std::string quantizeWeights(const std::string& folder, const std::string& weight
                             bool* madeNow, int threads) {
   if (weights != "int8" && weights != "int4")
     throw ModelError("quantize: weights '" + weights + "' cannot be made ahead of time: use int8 or int4");
-  detail::resolveThreads(threads, "Cannot quantize");  // unset, libtorch's default here was 1 thread
+  // Set as a load sets them: libtorch's own default was 1 thread on a 2-vCPU VM, and the 4-bit fit
+  // is compute-bound.
+  detail::resolveThreads(threads, "Cannot quantize");
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec))
     throw ModelError("Cannot quantize: " + folder + " is not a folder (give the model folder that holds config.json "
