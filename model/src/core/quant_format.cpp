@@ -187,7 +187,6 @@ __attribute__((target("avx2"))) LevelSums levelSumsAvx2(const float* offset, con
   return s;
 }
 
-bool fitUsesAvx2() { return cpuHasAvx2(); }  // AVX2 and F16C (and FMA, unused here)
 #endif
 
 LevelSums levelSums(const float* offset, const float* v, float iscale, bool vectorized) {
@@ -235,41 +234,41 @@ void quantizeBlockInt4(const float* v, int n, uint8_t* out, bool vectorized) {
   storeInt4(plainD, plainM, plainQ, out);
 }
 
+// Each block of a row's k weights (zero-padded to 32) through quantizeBlock(values, n, out), its
+// bytes at out + b * blockBytes.
+template <typename QuantizeBlock>
+void quantizeBlocks(const float* row, int64_t k, uint8_t* out, int64_t blockBytes, const QuantizeBlock& quantizeBlock) {
+  float v[kQuantBlock];
+  int n = 0;
+  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
+    blockValues(row, k, b, v, n);
+    quantizeBlock(v, n, out + b * blockBytes);
+  }
+}
+
 }  // namespace
 
 void quantizeRow(QuantFormat f, const float* row, int64_t k, uint8_t* out) {
+  if (f == QuantFormat::Int8) {
+    quantizeBlocks(row, k, out, kInt8BlockBytes, quantizeBlockInt8);
+    return;
+  }
 #if defined(__x86_64__)
-  const bool vectorized = fitUsesAvx2();
+  const bool vectorized = cpuHasAvx2();  // AVX2 and F16C
 #else
   const bool vectorized = false;
 #endif
-  float v[kQuantBlock];
-  int n = 0;
-  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
-    blockValues(row, k, b, v, n);
-    if (f == QuantFormat::Int8)
-      quantizeBlockInt8(v, n, out + b * kInt8BlockBytes);
-    else
-      quantizeBlockInt4(v, n, out + b * kInt4BlockBytes, vectorized);
-  }
+  quantizeBlocks(row, k, out, kInt4BlockBytes,
+                 [&](const float* v, int n, uint8_t* block) { quantizeBlockInt4(v, n, block, vectorized); });
 }
 
 void quantizeRowInt4Scalar(const float* row, int64_t k, uint8_t* out) {
-  float v[kQuantBlock];
-  int n = 0;
-  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
-    blockValues(row, k, b, v, n);
-    quantizeBlockInt4(v, n, out + b * kInt4BlockBytes, false);
-  }
+  quantizeBlocks(row, k, out, kInt4BlockBytes,
+                 [](const float* v, int n, uint8_t* block) { quantizeBlockInt4(v, n, block, false); });
 }
 
 void quantizeRowInt4Plain(const float* row, int64_t k, uint8_t* out) {
-  float v[kQuantBlock];
-  int n = 0;
-  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
-    blockValues(row, k, b, v, n);
-    quantizeBlockInt4Plain(v, n, out + b * kInt4BlockBytes);
-  }
+  quantizeBlocks(row, k, out, kInt4BlockBytes, quantizeBlockInt4Plain);
 }
 
 void dequantizeRow(QuantFormat f, const uint8_t* row, int64_t k, float* out) {
