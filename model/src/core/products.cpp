@@ -53,9 +53,19 @@ int64_t paddedSize(int64_t n) { return (n + kPadMultiple - 1) / kPadMultiple * k
 // oneDNN 2.6's bf16 GEMM also loses speed when x has many rows: one 11008 x 4096 weight, 2 threads,
 // Zen 5 (AVX-512 BF16, no AMX): 256-1000 rows 665-670 GFLOP/s, 1120 rows 548, 1536 rows 442; the 7B
 // report's 1121 positions in one call 460, in pieces of 512 rows (512, 512, 97 padded to 112) 675.
-// So a product of more rows runs in pieces of kPieceRows, each written into its rows of the result
-// (bit for bit what one call gives: a result row depends only on its own row of x).
+// So a product of more rows runs in pieces of about kPieceRows, each written into its rows of the
+// result (bit for bit what one call gives: a result row depends only on its own row of x). The pieces
+// are of equal size (rounded up to a multiple of 16, the last one takes the rest), as many as
+// rows / kPieceRows rounded to the nearest: pieces of exactly 512 left the 7B prefill's 1069 positions
+// a last piece of 45 rows, which ran at 458-466 GFLOP/s against 667-670 for the 512-row pieces
+// (ONEDNN_VERBOSE, same run), and a short piece reads the whole weight for little work.
 constexpr int64_t kPieceRows = 512;
+
+// The rows of each piece but the last (which takes the rest): see kPieceRows.
+int64_t pieceRows(int64_t rows) {
+  const int64_t pieces = std::max<int64_t>(1, (rows + kPieceRows / 2) / kPieceRows);
+  return paddedSize((rows + pieces - 1) / pieces);
+}
 
 // x [rows, k] (rows >= kPadFromRows) times w^T (+ bias), on x padded to bf16ProductRows(rows).
 at::Tensor paddedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
@@ -105,6 +115,8 @@ at::Tensor matmulF32(const at::Tensor& a, const at::Tensor& b) {
 
 int64_t bf16ProductRows(int64_t rows) { return rows >= kPadFromRows ? paddedSize(rows) : rows; }
 
+bool padsBf16Products(const at::Tensor& x, int64_t rows) { return !viaFp32(x) && padsBf16Product(x, rows); }
+
 bool bf16ProductsInFp32() { return cpuLevel() == CpuLevel::Avx2; }
 
 int64_t productsInFp32Compute() { return gFp32Products.load(); }
@@ -112,18 +124,18 @@ int64_t productsInFp32Compute() { return gFp32Products.load(); }
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!viaFp32(x)) {
     const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
-    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= kPieceRows))
+    const int64_t piece = padsBf16Product(x, rows) ? pieceRows(rows) : rows;
+    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= piece))
       return at::linear(x, w, bias);
     const at::Tensor x2 = x.reshape({rows, k});
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = w.size(0);
-    if (rows <= kPieceRows) return paddedLinear(x2, w, bias).reshape(shape);  // leading rows: contiguous
+    if (rows <= piece) return paddedLinear(x2, w, bias).reshape(shape);  // leading rows: contiguous
     at::Tensor y = at::empty({rows, w.size(0)}, x.options());
     for (int64_t r0 = 0, n = 0; r0 < rows; r0 += n) {
-      // a last piece too short to pad (the vision tower's 1025 tokens) joins the one before it
-      n = rows - r0 - kPieceRows < kPadFromRows ? rows - r0 : kPieceRows;
+      n = std::min(piece, rows - r0);
       at::Tensor out = y.narrow(0, r0, n);  // contiguous rows of y
-      if (n == kPieceRows)
+      if (n == piece)
         at::linear_out(out, x2.narrow(0, r0, n), w, bias);
       else
         out.copy_(paddedLinear(x2.narrow(0, r0, n), w, bias));

@@ -21,6 +21,9 @@ int64_t productsInFp32Compute();
 // the row count a product of `rows` rows of x runs on. A caller that multiplies the same x with many
 // weights (quant_linear.cpp's tiles) pads it once to this many rows, and linearProduct then pads no more.
 int64_t bf16ProductRows(int64_t rows);
+// True when linearProduct and matmulProduct pad a bf16 x of `rows` rows (level Avx512, CPU, at least
+// 32 rows): a caller may then pad shared operands once itself (attention's q, k and v).
+bool padsBf16Products(const at::Tensor& x, int64_t rows);
 
 // y = x W^T (+ bias) in x's dtype. x [..., K]; w [N, K] in x's dtype, or fp32 for a bf16 x at Avx2
 // (a caller's own fp32 copy is read as it is); bias [N] or undefined.

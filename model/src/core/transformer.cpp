@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "core/attention_decode.h"
+#include "core/attention_prefill.h"
 #include "core/block_reuse.h"
 #include "core/engine_internal.h"
 #include "core/gemv_bf16.h"
@@ -154,29 +155,6 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 at::Tensor rotateHalf(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// Softmax attention. q: [kvh, G*T, hd] (G query heads per kv head, grouped head-major),
-// k, v: [kvh, L, hd], mask: [G*T, L] additive fp32 or undefined. Scores and softmax in fp32,
-// probabilities rounded to the compute dtype before the product with V (spec 6.2). Heads are
-// processed in slices whose fp32 score block stays within 8 MiB (one head for the 1121-position
-// report prompt or the 1025-token vision tower): such blocks stay in the L3 cache and are reused from
-// the malloc heap, whereas blocks above glibc's 32 MiB mmap threshold come back as fresh pages on
-// every slice. Measured on the 7B prefill shapes: 114 ms per layer against 245 ms with 64 MiB slices.
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
-                     const at::Tensor& mask) {
-  const int64_t heads = q.size(0), rows = q.size(1), keys = k.size(1);
-  const int64_t perSlice = std::max<int64_t>(1, (int64_t(8) << 20) / std::max<int64_t>(1, rows * keys * 4));
-  std::vector<at::Tensor> outs;
-  for (int64_t h0 = 0; h0 < heads; h0 += perSlice) {
-    const int64_t n = std::min(perSlice, heads - h0);
-    at::Tensor qs = q.narrow(0, h0, n), ks = k.narrow(0, h0, n), vs = v.narrow(0, h0, n);
-    at::Tensor scores = matmulProduct(qs, ks.transpose(1, 2)).to(at::kFloat).mul_(scale);  // [n, rows, keys]
-    if (mask.defined()) scores.add_(mask);
-    at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
-    outs.push_back(matmulProduct(probs, vs));  // [n, rows, hd]
-  }
-  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 
 // The attention of one new position against the cache (decode step, CPU, bf16): q [nh, 1, hd];
