@@ -2,7 +2,8 @@
 // for row counts around the padding rule (bf16 products of 32 rows or more run on operands padded
 // with zeros to multiples of 16, because oneDNN's AMX GEMM slows down up to 20x on other counts):
 // - linearProduct keeps x's leading shape and gives every row the product of its own row, with and
-//   without a bias, for 2-D and 3-D x, also where it runs in pieces of about 512 rows (1024 to 1600);
+//   without a bias, for 2-D and 3-D x, also where it runs in pieces of 512 rows (700 to 1600 rows;
+//   bit for bit the product of all rows in one call);
 // - matmulProduct (attention's batched products) with ragged rows, inner size and columns;
 // - attention() (attention_prefill.h), which pads q, k and v once for all heads where the products
 //   pad: bit for bit what the same steps give on the unpadded operands head by head (causal mask

@@ -1,7 +1,7 @@
 // Attention of ONE new position against the KV cache on CPU in bf16 (every decode step), as two
 // kernels around libtorch's fp32 softmax, each in an AVX-512 and an AVX2 + FMA variant chosen by the
-// CPU level (cpu_level.h). Same contract as the general attention() in
-// transformer.cpp: scores q.K rounded to bf16 (the bf16 matmul result), then scaled and softmaxed
+// CPU level (cpu_level.h). Same contract as the general attention() of
+// attention_prefill.h: scores q.K rounded to bf16 (the bf16 matmul result), then scaled and softmaxed
 // in fp32, probabilities rounded to bf16, their product with V accumulated in fp32 and rounded to
 // bf16. Why: at::matmul on [heads, 1, keys] bf16 batches goes through a slow generic path; after the
 // 1121-position report prompt it cost ~100 ms of a ~550 ms decode step, against ~20 ms to read the

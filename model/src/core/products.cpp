@@ -51,21 +51,13 @@ constexpr int64_t kPadFromRows = 32;
 int64_t paddedSize(int64_t n) { return (n + kPadMultiple - 1) / kPadMultiple * kPadMultiple; }
 
 // oneDNN 2.6's bf16 GEMM also loses speed when x has many rows: one 11008 x 4096 weight, 2 threads,
-// Zen 5 (AVX-512 BF16, no AMX): 256-1000 rows 665-670 GFLOP/s, 1120 rows 548, 1536 rows 442; the 7B
-// report's 1121 positions in one call 460, in pieces of 512 rows (512, 512, 97 padded to 112) 675.
-// So a product of more rows runs in pieces of about kPieceRows, each written into its rows of the
-// result (bit for bit what one call gives: a result row depends only on its own row of x). The pieces
-// are of equal size (rounded up to a multiple of 16, the last one takes the rest), as many as
-// rows / kPieceRows rounded to the nearest: pieces of exactly 512 left the 7B prefill's 1069 positions
-// a last piece of 45 rows, which ran at 458-466 GFLOP/s against 667-670 for the 512-row pieces
-// (ONEDNN_VERBOSE, same run), and a short piece reads the whole weight for little work.
+// Zen 5 (AVX-512 BF16, no AMX): 256 and 448-512 rows 657-682 GFLOP/s, 544-1000 rows 581-660, 1120
+// rows 548, 1536 rows 442; the 7B report's 1121 positions in one call 460, in pieces of 512 rows
+// (512, 512, 97 padded to 112) 675. So a product of more rows runs in pieces of kPieceRows, each
+// written into its rows of the result (bit for bit what one call gives: a result row depends only on
+// its own row of x). Pieces of equal size were slower: the 7B prefill's 1117 positions as 576 + 541
+// ran its products at 581-588 GFLOP/s against 648-653 as 512 + 512 + 93 (ONEDNN_VERBOSE, 2026-12-07).
 constexpr int64_t kPieceRows = 512;
-
-// The rows of each piece but the last (which takes the rest): see kPieceRows.
-int64_t pieceRows(int64_t rows) {
-  const int64_t pieces = std::max<int64_t>(1, (rows + kPieceRows / 2) / kPieceRows);
-  return paddedSize((rows + pieces - 1) / pieces);
-}
 
 // x [rows, k] (rows >= kPadFromRows) times w^T (+ bias), on x padded to bf16ProductRows(rows).
 at::Tensor paddedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
@@ -124,18 +116,18 @@ int64_t productsInFp32Compute() { return gFp32Products.load(); }
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!viaFp32(x)) {
     const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
-    const int64_t piece = padsBf16Product(x, rows) ? pieceRows(rows) : rows;
-    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= piece))
+    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= kPieceRows))
       return at::linear(x, w, bias);
     const at::Tensor x2 = x.reshape({rows, k});
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = w.size(0);
-    if (rows <= piece) return paddedLinear(x2, w, bias).reshape(shape);  // leading rows: contiguous
+    if (rows <= kPieceRows) return paddedLinear(x2, w, bias).reshape(shape);  // leading rows: contiguous
     at::Tensor y = at::empty({rows, w.size(0)}, x.options());
     for (int64_t r0 = 0, n = 0; r0 < rows; r0 += n) {
-      n = std::min(piece, rows - r0);
+      // a last piece too short to pad (the vision tower's 1025 tokens) joins the one before it
+      n = rows - r0 - kPieceRows < kPadFromRows ? rows - r0 : kPieceRows;
       at::Tensor out = y.narrow(0, r0, n);  // contiguous rows of y
-      if (n == piece)
+      if (n == kPieceRows)
         at::linear_out(out, x2.narrow(0, r0, n), w, bias);
       else
         out.copy_(paddedLinear(x2.narrow(0, r0, n), w, bias));
@@ -179,6 +171,17 @@ at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor out = at::empty({a.size(0), a.size(1), b.size(2)}, a.options());  // [n, r, c] in a's dtype
   for (int64_t i = 0; i < a.size(0); ++i) out[i].copy_(matmulF32(a32[i], b32[i]));
   return out;
+}
+
+void matmulProductInto(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
+  const bool needsNoPadding = a.dim() == 3 && b.dim() == 3 && a.size(1) % kPadMultiple == 0 &&
+                              a.size(2) % kPadMultiple == 0 && b.size(2) % kPadMultiple == 0;
+  if (!viaFp32(a) && needsNoPadding && out.is_contiguous()) {
+    at::Tensor o = out;
+    at::bmm_out(o, a, b);  // what at::matmul runs for 3-D operands, into out
+    return;
+  }
+  out.copy_(matmulProduct(a, b));
 }
 
 }  // namespace cxr::detail

@@ -31,6 +31,9 @@ at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Ten
 
 // a @ b for 3-D batches [n, r, k] @ [n, k, c], result in a's dtype (attention's scores and values).
 at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b);
+// The same written into out ([n, r, c], contiguous), without a result block of its own where the
+// product needs no padding.
+void matmulProductInto(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b);
 
 // c = a @ b in fp32, a [m, k], b [k, n] (row-major, or a transposed view of a row-major [n, k]):
 // the fp32 GEMM of the Avx2 route (oneDNN's sgemm where libtorch has oneDNN, else at::mm).
