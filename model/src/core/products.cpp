@@ -67,8 +67,10 @@ at::Tensor paddedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tens
   return at::linear(padded, w, bias).narrow(0, 0, rows);
 }
 
-bool padsBf16Product(const at::Tensor& x, int64_t rows) {
-  return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && rows >= kPadFromRows;
+// [n, r, k] @ [n, k, c] with r, k and c multiples of kPadMultiple: nothing left to pad.
+bool batchedShapesPadded(const at::Tensor& a, const at::Tensor& b) {
+  return a.dim() == 3 && b.dim() == 3 && a.size(1) % kPadMultiple == 0 && a.size(2) % kPadMultiple == 0 &&
+         b.size(2) % kPadMultiple == 0;
 }
 
 bool viaFp32(const at::Tensor& x) {
@@ -107,7 +109,9 @@ at::Tensor matmulF32(const at::Tensor& a, const at::Tensor& b) {
 
 int64_t bf16ProductRows(int64_t rows) { return rows >= kPadFromRows ? paddedSize(rows) : rows; }
 
-bool padsBf16Products(const at::Tensor& x, int64_t rows) { return !viaFp32(x) && padsBf16Product(x, rows); }
+bool padsBf16Products(const at::Tensor& x, int64_t rows) {
+  return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && rows >= kPadFromRows && !bf16ProductsInFp32();
+}
 
 bool bf16ProductsInFp32() { return cpuLevel() == CpuLevel::Avx2; }
 
@@ -116,7 +120,7 @@ int64_t productsInFp32Compute() { return gFp32Products.load(); }
 at::Tensor linearProduct(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!viaFp32(x)) {
     const int64_t k = x.size(-1), rows = k > 0 ? x.numel() / k : 0;
-    if (!padsBf16Product(x, rows) || (bf16ProductRows(rows) == rows && rows <= kPieceRows))
+    if (!padsBf16Products(x, rows) || (bf16ProductRows(rows) == rows && rows <= kPieceRows))
       return at::linear(x, w, bias);
     const at::Tensor x2 = x.reshape({rows, k});
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
@@ -157,9 +161,7 @@ at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b) {
   if (!viaFp32(a)) {
     if (a.dim() != 3 || b.dim() != 3) return at::matmul(a, b);
     const int64_t rows = a.size(1), inner = a.size(2), cols = b.size(2);
-    if (!padsBf16Product(a, rows) ||
-        (rows % kPadMultiple == 0 && inner % kPadMultiple == 0 && cols % kPadMultiple == 0))
-      return at::matmul(a, b);
+    if (!padsBf16Products(a, rows) || batchedShapesPadded(a, b)) return at::matmul(a, b);
     const int64_t innerPad = paddedSize(inner) - inner;
     const at::Tensor ap = at::constant_pad_nd(a, {0, innerPad, 0, paddedSize(rows) - rows});
     const at::Tensor bp = at::constant_pad_nd(b, {0, paddedSize(cols) - cols, 0, innerPad});
@@ -174,9 +176,7 @@ at::Tensor matmulProduct(const at::Tensor& a, const at::Tensor& b) {
 }
 
 void matmulProductInto(const at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
-  const bool needsNoPadding = a.dim() == 3 && b.dim() == 3 && a.size(1) % kPadMultiple == 0 &&
-                              a.size(2) % kPadMultiple == 0 && b.size(2) % kPadMultiple == 0;
-  if (!viaFp32(a) && needsNoPadding && out.is_contiguous()) {
+  if (!viaFp32(a) && batchedShapesPadded(a, b) && out.is_contiguous()) {
     at::Tensor o = out;
     at::bmm_out(o, a, b);  // what at::matmul runs for 3-D operands, into out
     return;
