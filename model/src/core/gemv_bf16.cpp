@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "core/bf16.h"
 #include "core/stacked_rows.h"
@@ -49,44 +48,45 @@ __attribute__((target("avx512f,avx512bf16"))) void rowsAvx512(const uint16_t* w,
   }
 }
 
-// 16 weights (one 32-byte load, widened by in-lane unpacking) times the matching 16 of x, already
-// widened in the same order (widenUnpacked), into two accumulators.
-__attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const float* xw, __m256& lowAcc, __m256& highAcc) {
-  __m256 low, high;
-  widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), low, high);
-  lowAcc = _mm256_fmadd_ps(low, _mm256_loadu_ps(xw), lowAcc);
-  highAcc = _mm256_fmadd_ps(high, _mm256_loadu_ps(xw + 8), highAcc);
+// A 32-byte load kept in a register. GCC otherwise folds the load into both unpacking instructions
+// that use it, loading every byte twice: on Zen 5 the AVX2 gemv then ran at 35 instead of 46 GB/s
+// per thread with its data in L2 (the loads, not the arithmetic, limit this kernel).
+__attribute__((target("avx2"))) inline __m256i loadInRegister(const uint16_t* p) {
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  asm("" : "+x"(v));
+  return v;
 }
 
-// x's first k/16*16 elements as fp32 in the order widenBf16x16Unpacked gives (8 low, 8 high per 16).
-__attribute__((target("avx2"))) std::vector<float> widenUnpacked(const uint16_t* x, int64_t k) {
-  std::vector<float> out(size_t(k / 16 * 16));
-  for (int64_t i = 0; i + 16 <= k; i += 16) {
-    __m256 low, high;
-    widenBf16x16Unpacked(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), low, high);
-    _mm256_storeu_ps(out.data() + i, low);
-    _mm256_storeu_ps(out.data() + i + 8, high);
-  }
-  return out;
+// 16 weights times the matching 16 of x, both widened by the same in-lane unpacking (so each product
+// pairs the right elements), into two accumulators.
+__attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const uint16_t* x, __m256& lowAcc, __m256& highAcc) {
+  __m256 wLow, wHigh, xLow, xHigh;
+  widenBf16x16Unpacked(loadInRegister(w), wLow, wHigh);
+  widenBf16x16Unpacked(loadInRegister(x), xLow, xHigh);
+  lowAcc = _mm256_fmadd_ps(wLow, xLow, lowAcc);
+  highAcc = _mm256_fmadd_ps(wHigh, xHigh, highAcc);
 }
 
 // The AVX2 variant: the same single stream per row, 64 weights (two cache lines) per iteration into
-// eight independent accumulators, so that the FMA latency never limits the read.
-__attribute__((target("avx2,fma"))) void rowsAvx2(const uint16_t* w, const float* xw, const uint16_t* x, uint16_t* y,
-                                                  int64_t begin, int64_t end, int64_t k) {
+// eight independent accumulators, so that the FMA latency never limits the read. x is widened from
+// bf16 in registers at every row rather than read widened to fp32 from memory: two loads per 16
+// weights instead of three, which took this kernel from 0.76-0.79 to 0.81-0.90 of a plain read of
+// the 7B MLP weights (2 threads, Zen 5, docs/performance.md). No software prefetch here: 4 KiB ahead
+// it cost 3-10 % at this level.
+__attribute__((target("avx2,fma"))) void rowsAvx2(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t begin,
+                                                  int64_t end, int64_t k) {
   const int64_t k64 = k / 64 * 64, k16 = k / 16 * 16;
   for (int64_t r = begin; r < end; ++r) {
     const uint16_t* row = w + r * k;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     int64_t i = 0;
     for (; i < k64; i += 64) {
-      prefetchAhead(row + i);
-      fma16(row + i, xw + i, a0, a1);
-      fma16(row + i + 16, xw + i + 16, a2, a3);
-      fma16(row + i + 32, xw + i + 32, a4, a5);
-      fma16(row + i + 48, xw + i + 48, a6, a7);
+      fma16(row + i, x + i, a0, a1);
+      fma16(row + i + 16, x + i + 16, a2, a3);
+      fma16(row + i + 32, x + i + 32, a4, a5);
+      fma16(row + i + 48, x + i + 48, a6, a7);
     }
-    for (; i < k16; i += 16) fma16(row + i, xw + i, a0, a1);
+    for (; i < k16; i += 16) fma16(row + i, x + i, a0, a1);
     const __m256 sum8 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
                                       _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
     float sum = horizontalSum(sum8);
@@ -108,13 +108,11 @@ void gemvBf16(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t n, int6
 }
 
 void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k, CpuLevel level) {
-  // The AVX2 variant reads x widened to fp32 (16 KiB at k = 4096), once for all threads.
-  const std::vector<float> xw = level == CpuLevel::Avx512 ? std::vector<float>() : widenUnpacked(x, k);
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const GemvTarget& target, int64_t lo, int64_t hi) {
       if (level == CpuLevel::Avx512) rowsAvx512(target.w, x, target.y, lo, hi, k);
-      else rowsAvx2(target.w, xw.data(), x, target.y, lo, hi, k);
+      else rowsAvx2(target.w, x, target.y, lo, hi, k);
     });
   });
 }
