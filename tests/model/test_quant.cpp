@@ -155,7 +155,7 @@ double int4Minimum(const uint8_t* row, int64_t b) {
 void gemvAgainstReference(CpuLevel level) {
   std::mt19937 rng(7);
   for (QuantFormat f : {QuantFormat::Int8, QuantFormat::Int4}) {
-    for (int64_t k : {1, 31, 32, 33, 96, 172, 4096, 11008}) {  // 1, 2, 3, 6, 128 and 344 blocks
+    for (int64_t k : {1, 31, 32, 33, 96, 172, 224, 4096, 11008}) {  // 1, 2, 3, 6, 7, 128 and 344 blocks
       const int64_t n = 37;
       const int64_t rowBytes = quantRowBytes(f, k);
       std::vector<uint8_t> w(static_cast<size_t>(n * rowBytes));

@@ -37,6 +37,73 @@ inline __m256i dotU8S8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 #include "core/quant_rows.inc"
+
+// x's int8 blocks rearranged for rowsInt4Quads, pair by pair (blocks 2p and 2p + 1, at the same 64
+// bytes as in x.q): the first 16 values of both blocks, then the last 16 of both. An odd last block
+// is left out (the kernels read it from x.q).
+std::vector<int8_t> pairedHalves(const QuantizedVector& x) {
+  std::vector<int8_t> halves(x.q.size());
+  for (int64_t p = 0; p + 1 < x.blocks(); p += 2) {
+    const int8_t* from = x.q.data() + p * kQuantBlock;
+    int8_t* to = halves.data() + p * kQuantBlock;
+    std::memcpy(to, from, 16);
+    std::memcpy(to + 16, from + kQuantBlock, 16);
+    std::memcpy(to + 32, from + 16, 16);
+    std::memcpy(to + 48, from + kQuantBlock + 16, 16);
+  }
+  return halves;
+}
+
+// Blocks b and b + 1's levels times the activation (halves: pairedHalves at block b) in fp32: lanes
+// 0-3 sum block b's 32 products, lanes 4-7 block b + 1's. Both blocks' 16 packed bytes in one
+// register, so one mask and one shift give all 64 levels, and one vpmaddwd the sums of both.
+inline __m256 pairDotInt4(const uint8_t* blk, const int8_t* halves) {
+  const __m256i packed = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4)), 1);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i low = _mm256_and_si256(packed, nibble);                            // values 0-15 of both
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);     // values 16-31 of both
+  // Pairs of products of levels <= 15 and |x| <= 127 (<= 3,810), two of those summed: within int16.
+  const __m256i sums16 = _mm256_add_epi16(_mm256_maddubs_epi16(low, load32(halves)),
+                                          _mm256_maddubs_epi16(high, load32(halves + 32)));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(sums16, _mm256_set1_epi16(1)));
+}
+
+// Int4 four blocks at a time, the AVX2 level's kernel: blockInt4 spends about 14 instructions a block,
+// most of them on its scale and minimum, and at 2 threads it was the limit of int4 decode (0.43-0.47
+// of the read bound on Zen 5). Here the four blocks' [d, m] widen and meet the activation's
+// [scale, sum] in one multiply, and each pair of blocks takes one conversion and one FMA.
+inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8_t* halves, float* y, int64_t begin,
+                          int64_t end) {
+  const int64_t nb = x.blocks();
+  const __m256i firstPair = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2), secondPair = _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6);
+  for (int64_t r = begin; r < end; ++r) {
+    const uint8_t* row = w + r * nb * kInt4BlockBytes;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), minimums = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      const uint8_t* blk = row + b * kInt4BlockBytes;
+      prefetchAhead(blk);
+      prefetchAhead(blk + 64);  // 80 bytes per four blocks
+      const __m128i dm = _mm_setr_epi32(loadScalar<int32_t>(blk), loadScalar<int32_t>(blk + kInt4BlockBytes),
+                                        loadScalar<int32_t>(blk + 2 * kInt4BlockBytes),
+                                        loadScalar<int32_t>(blk + 3 * kInt4BlockBytes));
+      // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
+      const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
+      minimums = _mm256_add_ps(minimums, products);
+      acc0 = _mm256_fmadd_ps(pairDotInt4(blk, halves + b * kQuantBlock), _mm256_permutevar8x32_ps(products, firstPair), acc0);
+      acc1 = _mm256_fmadd_ps(pairDotInt4(blk + 2 * kInt4BlockBytes, halves + (b + 2) * kQuantBlock),
+                             _mm256_permutevar8x32_ps(products, secondPair), acc1);
+    }
+    __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
+    for (; b < nb; ++b) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
+    alignas(32) float m[8], t[8];
+    _mm256_store_ps(m, minimums);
+    _mm256_store_ps(t, tailMinimums);
+    y[r] = horizontalSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), tail)) + ((m[1] + m[3]) + (m[5] + m[7])) + t[1];
+  }
+}
 }  // namespace avx2_rows
 #pragma GCC pop_options
 
@@ -53,8 +120,8 @@ inline __m512 spreadFactors(const QuantizedVector& x, int64_t b, __m512i lanes) 
   return _mm512_maskz_permutexvar_ps(0xFFFF, lanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
 }
 
-// Int4 two blocks at a time in 512-bit registers (fewer instructions per block than rowsInt4, whose
-// limit they are: 1.0 ns a block in cache): the same arithmetic as blockInt4 on both halves.
+// Int4 two blocks at a time in 512-bit registers (fewer instructions per block than blockInt4 one
+// block at a time, whose limit they are: 1.0 ns a block in cache): the same arithmetic on both halves.
 inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc, __m512& minimums) {
   prefetchAhead(blk);  // one per 40 bytes: every cache line ahead is touched
   // (The zero-masked forms below are the same instructions as the plain ones, which GCC 12 warns about.)
@@ -263,13 +330,14 @@ void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, 
                       CpuLevel level) {
   const QuantizedVector xq = quantizeVector(x, k);  // once for all threads and all targets
   const bool vnni = useVnni(level);
+  const std::vector<int8_t> halves = f == QuantFormat::Int4 && !vnni ? avx2_rows::pairedHalves(xq) : std::vector<int8_t>();
   // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
       if (f == QuantFormat::Int8)
         vnni ? vnni_rows::rowsInt8Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
       else
-        vnni ? vnni_rows::rowsInt4Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4(t.w, xq, t.y, lo, hi);
+        vnni ? vnni_rows::rowsInt4Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4Quads(t.w, xq, halves.data(), t.y, lo, hi);
     });
   });
 }
