@@ -26,6 +26,24 @@ namespace {
 // the noise of each other).
 constexpr int64_t kPrefetchBytes = 4096;
 
+// x's int8 blocks rearranged for the int4 kernels that take `group` blocks at a time (2: AVX2's
+// rowsInt4Quads, a pair per register; 4: VNNI's rowsInt4Quads512): each group, at the same bytes as in
+// x.q, holds the first 16 values of its blocks, then the last 16 of them, so that one mask and one
+// shift of the packed weights meet their activations in place. Blocks after the last whole group are
+// left out (the kernels read them from x.q).
+std::vector<int8_t> groupedHalves(const QuantizedVector& x, int64_t group) {
+  std::vector<int8_t> halves(x.q.size());
+  for (int64_t b = 0; b + group <= x.blocks(); b += group) {
+    const int8_t* from = x.q.data() + b * kQuantBlock;
+    int8_t* to = halves.data() + b * kQuantBlock;
+    for (int64_t j = 0; j < group; ++j) {
+      std::memcpy(to + 16 * j, from + kQuantBlock * j, 16);
+      std::memcpy(to + 16 * (group + j), from + kQuantBlock * j + 16, 16);
+    }
+  }
+  return halves;
+}
+
 // ---- decode rows: int8 activations, integer dot products ----------------------------------------
 
 // AVX2: vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16 (no saturation here:
@@ -38,24 +56,8 @@ inline __m256i dotU8S8(__m256i u, __m256i s) {
 }
 #include "core/quant_rows.inc"
 
-// x's int8 blocks rearranged for rowsInt4Quads, pair by pair (blocks 2p and 2p + 1, at the same 64
-// bytes as in x.q): the first 16 values of both blocks, then the last 16 of both. An odd last block
-// is left out (the kernels read it from x.q).
-std::vector<int8_t> pairedHalves(const QuantizedVector& x) {
-  std::vector<int8_t> halves(x.q.size());
-  for (int64_t p = 0; p + 1 < x.blocks(); p += 2) {
-    const int8_t* from = x.q.data() + p * kQuantBlock;
-    int8_t* to = halves.data() + p * kQuantBlock;
-    std::memcpy(to, from, 16);
-    std::memcpy(to + 16, from + kQuantBlock, 16);
-    std::memcpy(to + 32, from + 16, 16);
-    std::memcpy(to + 48, from + kQuantBlock + 16, 16);
-  }
-  return halves;
-}
-
-// Blocks b and b + 1's levels times the activation (halves: pairedHalves at block b) in fp32: lanes
-// 0-3 sum block b's 32 products, lanes 4-7 block b + 1's. Both blocks' 16 packed bytes in one
+// Blocks b and b + 1's levels times the activation (halves: groupedHalves(x, 2) at block b) in fp32:
+// lanes 0-3 sum block b's 32 products, lanes 4-7 block b + 1's. Both blocks' 16 packed bytes in one
 // register, so one mask and one shift give all 64 levels, and one vpmaddwd the sums of both.
 inline __m256 pairDotInt4(const uint8_t* blk, const int8_t* halves) {
   const __m256i packed = _mm256_inserti128_si256(
@@ -115,33 +117,9 @@ inline __m256i dotU8S8(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256
 #include "core/quant_rows.inc"
 
 // The activation's factors of blocks b and b + 1 ([scale, sum] of each, factors[2b, 2b + 4)) spread
-// over 16 lanes by `lanes` (indices 0-3), for the two-block kernels below.
+// over 16 lanes by `lanes` (indices 0-3), for the two-block int8 kernel below.
 inline __m512 spreadFactors(const QuantizedVector& x, int64_t b, __m512i lanes) {
   return _mm512_maskz_permutexvar_ps(0xFFFF, lanes, _mm512_castps128_ps512(_mm_loadu_ps(&x.factors[size_t(2 * b)])));
-}
-
-// Int4 two blocks at a time in 512-bit registers (fewer instructions per block than blockInt4 one
-// block at a time, whose limit they are: 1.0 ns a block in cache): the same arithmetic on both halves.
-inline __m512 pairInt4(const uint8_t* blk, const QuantizedVector& x, int64_t b, __m512 acc, __m512& minimums) {
-  prefetchAhead(blk);  // one per 40 bytes: every cache line ahead is touched
-  // (The zero-masked forms below are the same instructions as the plain ones, which GCC 12 warns about.)
-  // Each block's 16 bytes in two 128-bit lanes, the second shifted by 4: levels of block 0 | block 1.
-  const __m256i packed0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4)));
-  const __m256i packed1 =
-      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4)));
-  const __m512i packed = _mm512_maskz_inserti64x4(0xFF, _mm512_castsi256_si512(packed0), packed1, 1);
-  const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
-  const __m512i levels = _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, packed, shifts), _mm512_set1_epi8(0x0F));
-  const __m512i activation = _mm512_loadu_si512(x.q.data() + b * kQuantBlock);
-  const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels, activation);
-  // [d0, m0] x 4 | [d1, m1] x 4 as halves -> 16 floats; times [scale, sum] of each block likewise.
-  const __m256i dmHalves = _mm256_set_m128i(_mm_set1_epi32(loadScalar<int32_t>(blk + kInt4BlockBytes)),
-                                            _mm_set1_epi32(loadScalar<int32_t>(blk)));
-  const __m512 factors = spreadFactors(x, b, _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3));
-  const __m512 products = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dmHalves), factors);
-  minimums = _mm512_add_ps(minimums, products);
-  const __m512 scales = _mm512_maskz_permute_ps(0xFFFF, products, 0);  // d * scale in all 8 lanes of each block
-  return _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, dot), scales, acc);
 }
 
 // Int8 two blocks at a time in 512-bit registers. AVX-512 has no 512-bit vpsignb for the sign trick
@@ -182,26 +160,56 @@ inline void rowsInt8Pairs(const uint8_t* w, const QuantizedVector& x, float* y, 
   }
 }
 
-inline void rowsInt4Pairs(const uint8_t* w, const QuantizedVector& x, float* y, int64_t begin, int64_t end) {
+// Four int4 blocks' levels times the activation (halves: groupedHalves(x, 4) at the first block) in
+// fp32: lanes 4j..4j+3 sum block j's 32 products. One block's 16 packed bytes per 128-bit lane, so
+// one mask and one shift give all 128 levels and two vpdpbusd their sums.
+inline __m512 quadDotInt4(const uint8_t* blk, const int8_t* halves) {
+  auto packedOf = [&](int j) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j * kInt4BlockBytes + 4)); };
+  __m512i packed = _mm512_zextsi128_si512(packedOf(0));
+  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(1), 1);
+  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(2), 2);
+  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(3), 3);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  const __m512i low = _mm512_and_si512(packed, nibble);                                               // values 0-15
+  const __m512i high = _mm512_and_si512(_mm512_maskz_srli_epi16(0xFFFFFFFF, packed, 4), nibble);       // values 16-31
+  const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_loadu_si512(halves)),
+                                          high, _mm512_loadu_si512(halves + 64));
+  return _mm512_maskz_cvtepi32_ps(0xFFFF, dot);
+}
+
+// Int4 four blocks at a time (the VNNI level's kernel; AVX2's rowsInt4Quads says why four): the four
+// blocks' [d, m] meet the activation's [scale, sum] in one 256-bit multiply, each block's d * scale
+// is spread over its four lanes, one conversion and one FMA per four blocks. Two blocks per 512-bit
+// register before (pairInt4) took ~8.5 instructions a block, and this VM's faster minutes (~48 GB/s
+// to two threads) made that the limit of int4 decode (60 % of its bound).
+inline void rowsInt4Quads512(const uint8_t* w, const QuantizedVector& x, const int8_t* halves, float* y, int64_t begin,
+                             int64_t end) {
   const int64_t nb = x.blocks();
+  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
   for (int64_t r = begin; r < end; ++r) {
     const uint8_t* row = w + r * nb * kInt4BlockBytes;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    __m512 minimums0 = _mm512_setzero_ps(), minimums1 = _mm512_setzero_ps();
+    __m512 acc = _mm512_setzero_ps();
+    __m256 minimums = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
-      acc0 = pairInt4(row + b * kInt4BlockBytes, x, b, acc0, minimums0);
-      acc1 = pairInt4(row + (b + 2) * kInt4BlockBytes, x, b + 2, acc1, minimums1);
+      const uint8_t* blk = row + b * kInt4BlockBytes;
+      prefetchAhead(blk);
+      prefetchAhead(blk + 64);  // 80 bytes per four blocks
+      const __m128i dm = _mm_setr_epi32(loadScalar<int32_t>(blk), loadScalar<int32_t>(blk + kInt4BlockBytes),
+                                        loadScalar<int32_t>(blk + 2 * kInt4BlockBytes),
+                                        loadScalar<int32_t>(blk + 3 * kInt4BlockBytes));
+      // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
+      const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
+      minimums = _mm256_add_ps(minimums, products);
+      const __m512 scales = _mm512_maskz_permutexvar_ps(0xFFFF, spread, _mm512_castps256_ps512(products));  // reads lanes 0-6 only
+      acc = _mm512_fmadd_ps(quadDotInt4(blk, halves + b * kQuantBlock), scales, acc);
     }
-    for (; b + 2 <= nb; b += 2) acc0 = pairInt4(row + b * kInt4BlockBytes, x, b, acc0, minimums0);
     __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
-    if (b < nb) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
-    alignas(64) float minimums[16];
-    _mm512_store_ps(minimums, _mm512_add_ps(minimums0, minimums1));
-    alignas(32) float tailMinimum[8];
-    _mm256_store_ps(tailMinimum, tailMinimums);
-    y[r] = horizontalSum(_mm512_add_ps(acc0, acc1)) + horizontalSum(tail) +
-           (minimums[1] + minimums[9] + tailMinimum[1]);
+    for (; b < nb; ++b) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
+    alignas(32) float m[8], t[8];
+    _mm256_store_ps(m, minimums);
+    _mm256_store_ps(t, tailMinimums);
+    y[r] = horizontalSum(acc) + horizontalSum(tail) + ((m[1] + m[3]) + (m[5] + m[7])) + t[1];
   }
 }
 }  // namespace vnni_rows
@@ -330,14 +338,15 @@ void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, 
                       CpuLevel level) {
   const QuantizedVector xq = quantizeVector(x, k);  // once for all threads and all targets
   const bool vnni = useVnni(level);
-  const std::vector<int8_t> halves = f == QuantFormat::Int4 && !vnni ? avx2_rows::pairedHalves(xq) : std::vector<int8_t>();
+  const std::vector<int8_t> halves = f == QuantFormat::Int4 ? groupedHalves(xq, vnni ? 4 : 2) : std::vector<int8_t>();
   // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
       if (f == QuantFormat::Int8)
         vnni ? vnni_rows::rowsInt8Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
       else
-        vnni ? vnni_rows::rowsInt4Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt4Quads(t.w, xq, halves.data(), t.y, lo, hi);
+        vnni ? vnni_rows::rowsInt4Quads512(t.w, xq, halves.data(), t.y, lo, hi)
+             : avx2_rows::rowsInt4Quads(t.w, xq, halves.data(), t.y, lo, hi);
     });
   });
 }
