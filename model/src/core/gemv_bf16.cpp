@@ -59,7 +59,8 @@ __attribute__((target("avx2"))) inline __m256i loadInRegister(const uint16_t* p)
 
 // 16 weights times the matching 16 of x, both widened by the same in-lane unpacking (so each product
 // pairs the right elements), into two accumulators.
-__attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const uint16_t* x, __m256& lowAcc, __m256& highAcc) {
+__attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const uint16_t* x, __m256& lowAcc,
+                                                      __m256& highAcc) {
   __m256 wLow, wHigh, xLow, xHigh;
   widenBf16x16Unpacked(loadInRegister(w), wLow, wHigh);
   widenBf16x16Unpacked(loadInRegister(x), xLow, xHigh);
@@ -69,10 +70,10 @@ __attribute__((target("avx2,fma"))) inline void fma16(const uint16_t* w, const u
 
 // The AVX2 variant: the same single stream per row, 64 weights (two cache lines) per iteration into
 // eight independent accumulators, so that the FMA latency never limits the read. x is widened from
-// bf16 in registers at every row rather than read widened to fp32 from memory: two loads per 16
-// weights instead of three, which took this kernel from 0.76-0.79 to 0.81-0.90 of a plain read of
-// the 7B MLP weights (2 threads, Zen 5, docs/performance.md). No software prefetch here: 4 KiB ahead
-// it cost 3-10 % at this level.
+// bf16 in registers at every row rather than read widened to fp32 from memory: with the weights'
+// load kept in a register, two loads per 16 weights instead of four, which took this kernel from
+// 0.76-0.79 to 0.81-0.90 of a plain read of the 7B MLP weights (2 threads, Zen 5,
+// docs/performance.md). No software prefetch here: 4 KiB ahead it cost 3-10 % at this level.
 __attribute__((target("avx2,fma"))) void rowsAvx2(const uint16_t* w, const uint16_t* x, uint16_t* y, int64_t begin,
                                                   int64_t end, int64_t k) {
   const int64_t k64 = k / 64 * 64, k16 = k / 16 * 16;

@@ -79,7 +79,8 @@ inline __m256 pairDotInt4(const uint8_t* blk, const int8_t* halves) {
 inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8_t* halves, float* y, int64_t begin,
                           int64_t end) {
   const int64_t nb = x.blocks();
-  const __m256i firstPair = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2), secondPair = _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6);
+  const __m256i firstPair = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2);
+  const __m256i secondPair = _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6);
   for (int64_t r = begin; r < end; ++r) {
     const uint8_t* row = w + r * nb * kInt4BlockBytes;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), minimums = _mm256_setzero_ps();
@@ -94,7 +95,8 @@ inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8
       // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
       const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
       minimums = _mm256_add_ps(minimums, products);
-      acc0 = _mm256_fmadd_ps(pairDotInt4(blk, halves + b * kQuantBlock), _mm256_permutevar8x32_ps(products, firstPair), acc0);
+      acc0 = _mm256_fmadd_ps(pairDotInt4(blk, halves + b * kQuantBlock), _mm256_permutevar8x32_ps(products, firstPair),
+                             acc0);
       acc1 = _mm256_fmadd_ps(pairDotInt4(blk + 2 * kInt4BlockBytes, halves + (b + 2) * kQuantBlock),
                              _mm256_permutevar8x32_ps(products, secondPair), acc1);
     }
@@ -164,14 +166,16 @@ inline void rowsInt8Pairs(const uint8_t* w, const QuantizedVector& x, float* y, 
 // fp32: lanes 4j..4j+3 sum block j's 32 products. One block's 16 packed bytes per 128-bit lane, so
 // one mask and one shift give all 128 levels and two vpdpbusd their sums.
 inline __m512 quadDotInt4(const uint8_t* blk, const int8_t* halves) {
-  auto packedOf = [&](int j) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j * kInt4BlockBytes + 4)); };
+  auto packedOf = [&](int j) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j * kInt4BlockBytes + 4));
+  };
   __m512i packed = _mm512_zextsi128_si512(packedOf(0));
   packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(1), 1);
   packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(2), 2);
   packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(3), 3);
   const __m512i nibble = _mm512_set1_epi8(0x0F);
-  const __m512i low = _mm512_and_si512(packed, nibble);                                               // values 0-15
-  const __m512i high = _mm512_and_si512(_mm512_maskz_srli_epi16(0xFFFFFFFF, packed, 4), nibble);       // values 16-31
+  const __m512i low = _mm512_and_si512(packed, nibble);                                          // values 0-15
+  const __m512i high = _mm512_and_si512(_mm512_maskz_srli_epi16(0xFFFFFFFF, packed, 4), nibble);  // values 16-31
   const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_loadu_si512(halves)),
                                           high, _mm512_loadu_si512(halves + 64));
   return _mm512_maskz_cvtepi32_ps(0xFFFF, dot);
@@ -201,7 +205,8 @@ inline void rowsInt4Quads512(const uint8_t* w, const QuantizedVector& x, const i
       // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
       const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
       minimums = _mm256_add_ps(minimums, products);
-      const __m512 scales = _mm512_maskz_permutexvar_ps(0xFFFF, spread, _mm512_castps256_ps512(products));  // reads lanes 0-6 only
+      // (The permutation reads lanes 0-6 only: the cast's undefined upper half is never used.)
+      const __m512 scales = _mm512_maskz_permutexvar_ps(0xFFFF, spread, _mm512_castps256_ps512(products));
       acc = _mm512_fmadd_ps(quadDotInt4(blk, halves + b * kQuantBlock), scales, acc);
     }
     __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
