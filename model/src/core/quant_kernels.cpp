@@ -87,13 +87,7 @@ inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
       const uint8_t* blk = row + b * kInt4BlockBytes;
-      prefetchAhead(blk);
-      prefetchAhead(blk + 64);  // 80 bytes per four blocks
-      const __m128i dm = _mm_setr_epi32(loadScalar<int32_t>(blk), loadScalar<int32_t>(blk + kInt4BlockBytes),
-                                        loadScalar<int32_t>(blk + 2 * kInt4BlockBytes),
-                                        loadScalar<int32_t>(blk + 3 * kInt4BlockBytes));
-      // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
-      const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
+      const __m256 products = quadScalesInt4(blk, x, b);
       minimums = _mm256_add_ps(minimums, products);
       acc0 = _mm256_fmadd_ps(pairDotInt4(blk, halves + b * kQuantBlock), _mm256_permutevar8x32_ps(products, firstPair),
                              acc0);
@@ -197,13 +191,7 @@ inline void rowsInt4Quads512(const uint8_t* w, const QuantizedVector& x, const i
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
       const uint8_t* blk = row + b * kInt4BlockBytes;
-      prefetchAhead(blk);
-      prefetchAhead(blk + 64);  // 80 bytes per four blocks
-      const __m128i dm = _mm_setr_epi32(loadScalar<int32_t>(blk), loadScalar<int32_t>(blk + kInt4BlockBytes),
-                                        loadScalar<int32_t>(blk + 2 * kInt4BlockBytes),
-                                        loadScalar<int32_t>(blk + 3 * kInt4BlockBytes));
-      // [d0 * scale0, m0 * sum0, d1 * scale1, m1 * sum1, ...]
-      const __m256 products = _mm256_mul_ps(_mm256_cvtph_ps(dm), _mm256_loadu_ps(&x.factors[size_t(2 * b)]));
+      const __m256 products = quadScalesInt4(blk, x, b);
       minimums = _mm256_add_ps(minimums, products);
       // (The permutation reads lanes 0-6 only: the cast's undefined upper half is never used.)
       const __m512 scales = _mm512_maskz_permutexvar_ps(0xFFFF, spread, _mm512_castps256_ps512(products));
