@@ -53,6 +53,34 @@ void checkKernels(CpuLevel level) {
     CHECK(worst <= 1.0, variant + "gemv K=" + std::to_string(k) + ": error " + std::to_string(worst) + " x tolerance");
   }
 
+  // Several positions at once (the weight rows taken in cache-sized tiles: 8 rows of 4096, 2 of
+  // 11008, a last tile cut short; two targets stacked): each position bit for bit as alone.
+  for (int64_t k : {int64_t(100), int64_t(4096), int64_t(11008)}) {
+    const std::vector<int64_t> rows = {37, 20};
+    for (int64_t positions : {2, 5, 24}) {
+      std::vector<std::vector<uint16_t>> ws, together;
+      std::vector<cxr::detail::GemvTarget> targets;
+      for (int64_t n : rows) {
+        ws.emplace_back(size_t(n * k));
+        for (auto& v : ws.back()) v = tobf(normal(rng) * 0.05f);
+        together.emplace_back(size_t(positions * n));
+        targets.push_back({ws.back().data(), together.back().data(), n});
+      }
+      std::vector<uint16_t> x(size_t(positions * k));
+      for (auto& v : x) v = tobf(normal(rng));
+      cxr::detail::gemvBf16Positions(targets.data(), int(targets.size()), x.data(), positions, k, level);
+      bool same = true;
+      for (int64_t p = 0; p < positions; ++p)
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::vector<uint16_t> alone(size_t(rows[i]));
+          cxr::detail::gemvBf16(ws[i].data(), x.data() + p * k, alone.data(), rows[i], k, level);
+          same = same && std::equal(alone.begin(), alone.end(), together[i].begin() + p * rows[i]);
+        }
+      CHECK(same, variant + "gemvBf16Positions differs from one position at a time, K=" + std::to_string(k) + ", " +
+                      std::to_string(positions) + " positions");
+    }
+  }
+
   for (int64_t hd : {16, 32, 48, 64, 128}) {
     for (auto [heads, kvHeads] : {std::pair<int64_t, int64_t>{4, 4}, {8, 2}}) {
       for (int64_t keys : {1, 3, 37, 300}) {

@@ -4,14 +4,17 @@
 //    prompt after the report prefills only its text after the image (< 100 positions) and still
 //    gives the reference's first-step logits and greedy ids; the raw prompt 1,-200,13 (another
 //    prefix) shares nothing;
-//  - conversations in bf16, as the app runs them: report, then the differential and a question in
-//    new conversations: the same prompt ids and greedy answers as a model with the cache off;
+//  - conversations in bf16, int8 and int4, as the app runs them: report, then the differential and a
+//    question in new conversations: the same prompt ids and greedy answers as a model with the cache
+//    off (a prompt's few positions after the prefix take other kernels than a long prefill: the
+//    engine computes them apart in both cases);
 //  - Model::preparePrefix: computes the prefix ahead of time; the first prompt after it is exact;
 //    cancelled within one layer, it keeps nothing;
 //  - the key and the bounds: a new encoding of the same pixels, another system prompt miss; the
 //    capacity bounds the memory (bytes = layers x 2 x kv heads x head dim x positions x element
 //    size), least recently used first; 0 turns it off; a released image frees its entry; settings
 //    outside 0..64 are refused with a sentence.
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -89,15 +92,16 @@ void goldenCasesOnOneImage(const fs::path& root, const std::string& name) {
   CHECK_EQ_VEC(r3.tokenIds, intList(*shortCase.find("cases")->at(0).find("greedy_ids")), name + ": short greedy ids");
 }
 
-// The same bf16 checkpoint twice: with the prefix cache off (every prompt computed from scratch,
-// the reference's behaviour) and with the default cache.
+// The same bf16 checkpoint twice (with `weights`: bf16 as stored, or int8 / int4): with the prefix
+// cache off (every prompt computed from scratch, the reference's behaviour) and with the default cache.
 struct ColdAndWarm {
   std::unique_ptr<cxr::Model> cold, warm;
 };
-ColdAndWarm coldAndWarm(const fs::path& root) {
+ColdAndWarm coldAndWarm(const fs::path& root, const std::string& weights = "bf16") {
   const fs::path folder = root / "checkpoint";
   cxr::LoadOptions opt;
   opt.dtype = "bf16";
+  opt.weights = weights;
   opt.threads = 2;
   cxr::LoadOptions off = opt;
   off.prefixCacheImages = 0;
@@ -125,8 +129,8 @@ std::vector<Turn> threeConversations(cxr::Model& model, const std::shared_ptr<co
   return turns;
 }
 
-void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name) {
-  auto [cold, warm] = coldAndWarm(root);
+void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name, const std::string& weights) {
+  auto [cold, warm] = coldAndWarm(root, weights);
   CHECK(warm->prefixCacheImages() == 2 && cold->prefixCacheImages() == 0, name + ": default 2 images; 0 when asked");
   const cxr::ImageInput crop = loadGrayPng(root / "report" / "nih_cxr14_00000001_000.crop_uint8.png");
   const int rows = warm->info().imageTokens;
@@ -135,7 +139,7 @@ void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name
   CHECK(got.size() == 4 && want.size() == 4, name + ": four turns");
   const char* labels[] = {"report", "differential", "question", "follow-up"};
   for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
-    const std::string label = name + " bf16 " + labels[i];
+    const std::string label = name + " " + weights + " " + labels[i];
     CHECK_EQ_VEC(got[i].promptIds, want[i].promptIds, label + ": the same prompt ids as with the cache off");
     CHECK_EQ_VEC(got[i].tokenIds, want[i].tokenIds, label + ": the same greedy answer as with the cache off");
     CHECK(want[i].reused == 0, label + ": nothing reused with the cache off");
@@ -151,8 +155,8 @@ void conversationsAsTheAppRunsThem(const fs::path& root, const std::string& name
                 " positions (cold: " + std::to_string(want[i].prefill) + ")");
     }
     CHECK(got[3].reused == 0 && got[3].prefill == want[3].prefill, name + ": a follow-up uses its conversation's own cache");
-    std::printf("  %-8s bf16 differential after the report: %d prefilled (cold %d); answers identical\n", name.c_str(),
-                got[1].prefill, want[1].prefill);
+    std::printf("  %-8s %s differential after the report: %d prefilled (cold %d); answers identical\n", name.c_str(),
+                weights.c_str(), got[1].prefill, want[1].prefill);
   }
 }
 
@@ -252,11 +256,16 @@ void prepareKeyAndBounds(const fs::path& root) {
 
 int main(int argc, char** argv) {
   const fs::path golden = fs::path(check::testData(argc, argv)) / "model" / "golden-cxrllava";
+  char tmpl[] = "/tmp/cxr_test_prefix_XXXXXX";  // the int8 / int4 cache files, not the user's cache
+  const fs::path tmp = ::mkdtemp(tmpl);
+  ::setenv("XDG_CACHE_HOME", tmp.c_str(), 1);
   for (const char* name : {"grid32", "tiny64"}) {
     std::printf("%s\n", name);
     goldenCasesOnOneImage(golden / name, name);
-    conversationsAsTheAppRunsThem(golden / name, name);
+    for (const char* weights : {"bf16", "int8", "int4"}) conversationsAsTheAppRunsThem(golden / name, name, weights);
   }
   prepareKeyAndBounds(golden / "grid32");
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
   return check::finish("test_engine_prefix");
 }

@@ -238,6 +238,55 @@ void severalAsOne(CpuLevel level) {
   setKernelThreads(threadsBefore);
 }
 
+// gemvQuantPositions on a few positions (the rows taken in cache-sized tiles, split over 2 threads)
+// gives each position exactly what gemvQuantSeveral gives it alone, for rows of 4096 (8 or 32 rows
+// a tile) and of 11008 (2 or 12), with a last tile cut short.
+void positionsAsOne(CpuLevel level) {
+  const int threadsBefore = kernelThreads();
+  setKernelThreads(2);
+  std::mt19937 rng(12);
+  for (QuantFormat f : {QuantFormat::Int8, QuantFormat::Int4}) {
+    for (int64_t k : {int64_t(4096), int64_t(11008)}) {
+      const std::vector<int64_t> rows = {83, 40};
+      std::vector<std::vector<uint8_t>> ws;
+      for (int64_t n : rows) {
+        ws.emplace_back(size_t(n * quantRowBytes(f, k)));
+        for (int64_t r = 0; r < n; ++r)
+          quantizeRow(f, randomRow(rng, k, 0.05f, 0.f).data(), k, ws.back().data() + r * quantRowBytes(f, k));
+      }
+      for (int64_t positions : {2, 5, 17}) {
+        std::vector<float> x;
+        for (int64_t p = 0; p < positions; ++p) {
+          const std::vector<float> row = randomRow(rng, k, 1.f, 0.f);
+          x.insert(x.end(), row.begin(), row.end());
+        }
+        std::vector<std::vector<float>> together;
+        std::vector<QuantGemvTarget> targets;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          together.emplace_back(size_t(positions * rows[i]));
+          targets.push_back({ws[i].data(), together[i].data(), rows[i]});
+        }
+        gemvQuantPositions(f, targets.data(), int(targets.size()), x.data(), positions, k, level);
+        bool same = true;
+        for (int64_t p = 0; p < positions; ++p) {
+          std::vector<std::vector<float>> alone;
+          std::vector<QuantGemvTarget> one;
+          for (size_t i = 0; i < rows.size(); ++i) {
+            alone.emplace_back(size_t(rows[i]));
+            one.push_back({ws[i].data(), alone[i].data(), rows[i]});
+          }
+          gemvQuantSeveral(f, one.data(), int(one.size()), x.data() + p * k, k, level);
+          for (size_t i = 0; i < rows.size(); ++i)
+            same = same && std::equal(alone[i].begin(), alone[i].end(), together[i].begin() + p * rows[i]);
+        }
+        CHECK(same, std::string(toString(f)) + " gemvQuantPositions differs from one position at a time at " +
+                        toString(level) + ", K=" + std::to_string(k) + ", " + std::to_string(positions) + " positions");
+      }
+    }
+  }
+  setKernelThreads(threadsBefore);
+}
+
 // Squared error of each rule over every quantized matrix of the trained model.
 void trainedWeights(const std::string& shared) {
   const fs::path folder = fs::path(shared) / "stories260k-hf";
@@ -310,7 +359,9 @@ int main(int argc, char** argv) {
   activationQuantization();
   gemvAgainstReference(cpuLevel());
   severalAsOne(cpuLevel());
-  if (cpuLevel() != CpuLevel::Avx2) gemvAgainstReference(CpuLevel::Avx2), severalAsOne(CpuLevel::Avx2);
+  positionsAsOne(cpuLevel());
+  if (cpuLevel() != CpuLevel::Avx2)
+    gemvAgainstReference(CpuLevel::Avx2), severalAsOne(CpuLevel::Avx2), positionsAsOne(CpuLevel::Avx2);
   const bool halfRoundTrip = halfToFloat(floatToHalf(0.1f)) == 0.0999755859375f && halfToFloat(floatToHalf(65504.f)) == 65504.f &&
                              halfToFloat(floatToHalf(5.9604645e-08f)) == 5.9604645e-08f && std::isinf(halfToFloat(floatToHalf(1e6f)));
   CHECK(halfRoundTrip, "fp16 conversion");

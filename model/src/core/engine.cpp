@@ -634,9 +634,21 @@ GenerationResult generate(Model::Impl& m, Session& s, const std::vector<int32_t>
   const auto tPrefill = Clock::now();
   at::Tensor logits;
   try {
-    logits = llamaForward(m, s.cache, x, pos0, [&](int done, int total) {
-      return !progress || progress(Phase::Prefill, done, total);
-    });
+    // A prompt that starts with an image's shared prefix is computed in two parts, the prefix and
+    // what follows it, whether or not the prefix was kept: the part after it then runs on the same
+    // number of positions as when the prefix comes from the cache, and products on a few positions
+    // take other kernels than long ones (products.h, quant_linear.h). So a prompt's answer is the
+    // same with the prefix cache on or off, kept or not (test_engine_prefix).
+    const int splitAt = shared > common && shared < ids.size() ? positionsOf(shared, imageAt, imageTokens) : pos0;
+    const int firstPart = splitAt - pos0;
+    // Progress goes by layers (the GUI says "layer 3 of 32") over the long first part; the short
+    // part after it (a fraction of a second) still asks at every layer whether to stop.
+    auto layerProgress = [&](int done, int total) { return !progress || progress(Phase::Prefill, done, total); };
+    auto finishedProgress = [&](int, int total) { return !progress || progress(Phase::Prefill, total, total); };
+    if (firstPart > 0) llamaForward(m, s.cache, x.narrow(0, 0, firstPart), pos0, layerProgress);
+    const at::Tensor rest = x.narrow(0, firstPart, T - firstPart);
+    if (firstPart > 0) logits = llamaForward(m, s.cache, rest, splitAt, finishedProgress);
+    else logits = llamaForward(m, s.cache, rest, splitAt, layerProgress);
   } catch (const StopRequested&) {
     r.stopReason = StopReason::Cancelled;
     r.timings.prefillSeconds = secondsSince(tPrefill);

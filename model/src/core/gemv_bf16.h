@@ -30,4 +30,20 @@ struct GemvTarget {
 void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, int64_t k,
                      CpuLevel level = cpuLevel());
 
+// The same products for a few positions at once: x [positions, k], each target's y [positions, n]
+// (row-major). Every result is bit for bit the one gemvBf16 gives that position alone (the same
+// kernel on the same row), so a position's numbers do not depend on how many came with it; but each
+// weight row comes from memory once for all positions: the rows are taken in tiles that stay in the
+// core's cache while every position passes over them. For the few positions of a prompt after a
+// kept image prefix, or a follow-up question, where a GEMM (oneDNN) spends most of its time
+// reordering the weights.
+void gemvBf16Positions(const GemvTarget* targets, int count, const uint16_t* x, int64_t positions, int64_t k,
+                       CpuLevel level = cpuLevel());
+// Up to how many positions a bf16 product takes gemvBf16Positions rather than a GEMM. At the AVX-512
+// level one (the decode step): oneDNN's bf16 GEMM was faster from 8 positions on, and as fast at 4,
+// on 7B layer shapes (2 threads, Zen 5). At the AVX2 level 24: the fp32 GEMM on widened weights took
+// 1.2x the time at 17 positions and 1.8x at 8, and was 7 % faster at 32 (docs/performance.md, "Few
+// positions").
+int64_t gemvBf16FewPositions(CpuLevel level = cpuLevel());
+
 }  // namespace cxr::detail

@@ -329,17 +329,36 @@ void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_
 
 void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x, int64_t k,
                       CpuLevel level) {
-  const QuantizedVector xq = quantizeVector(x, k);  // once for all threads and all targets
+  gemvQuantPositions(f, targets, count, x, 1, k, level);
+}
+
+void gemvQuantPositions(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x,
+                        int64_t positions, int64_t k, CpuLevel level) {
   const bool vnni = useVnni(level);
-  const std::vector<int8_t> halves = f == QuantFormat::Int4 ? groupedHalves(xq, vnni ? 4 : 2) : std::vector<int8_t>();
+  // Each position's x quantized once for all threads and all targets.
+  std::vector<QuantizedVector> xq;
+  std::vector<std::vector<int8_t>> halves;
+  for (int64_t p = 0; p < positions; ++p) {
+    xq.push_back(quantizeVector(x + p * k, k));
+    if (f == QuantFormat::Int4) halves.push_back(groupedHalves(xq.back(), vnni ? 4 : 2));
+  }
+  // One position: each thread's rows in one pass (no tiles to revisit).
+  const int64_t tileRows = positions == 1 ? INT64_MAX : gemvTileRows(quantRowBytes(f, k));
   // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
-      if (f == QuantFormat::Int8)
-        vnni ? vnni_rows::rowsInt8Pairs(t.w, xq, t.y, lo, hi) : avx2_rows::rowsInt8(t.w, xq, t.y, lo, hi);
-      else
-        vnni ? vnni_rows::rowsInt4Quads512(t.w, xq, halves.data(), t.y, lo, hi)
-             : avx2_rows::rowsInt4Quads(t.w, xq, halves.data(), t.y, lo, hi);
+      for (int64_t r0 = lo, r1 = lo; r0 < hi; r0 = r1) {
+        r1 = hi - r0 > tileRows ? r0 + tileRows : hi;
+        for (int64_t p = 0; p < positions; ++p) {
+          const QuantizedVector& xp = xq[size_t(p)];
+          float* yp = t.y + p * t.n;
+          if (f == QuantFormat::Int8)
+            vnni ? vnni_rows::rowsInt8Pairs(t.w, xp, yp, r0, r1) : avx2_rows::rowsInt8(t.w, xp, yp, r0, r1);
+          else
+            vnni ? vnni_rows::rowsInt4Quads512(t.w, xp, halves[size_t(p)].data(), yp, r0, r1)
+                 : avx2_rows::rowsInt4Quads(t.w, xp, halves[size_t(p)].data(), yp, r0, r1);
+        }
+      }
     });
   });
 }

@@ -51,6 +51,11 @@ struct QuantGemvTarget {
 // gemvBf16Several says why one call).
 void gemvQuantSeveral(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x, int64_t k,
                       CpuLevel level = cpuLevel());
+// The same for a few positions at once, x [positions, k], each y [positions, n]: bit for bit what
+// gemvQuantSeveral gives each position alone, each weight row read from memory once for all of them
+// (gemv_bf16.h's gemvBf16Positions says how and why).
+void gemvQuantPositions(QuantFormat f, const QuantGemvTarget* targets, int count, const float* x,
+                        int64_t positions, int64_t k, CpuLevel level = cpuLevel());
 
 // Rows [begin, end) of W dequantized into out ([end - begin, k], fp32 or bf16 bits), in parallel.
 // fp32 needs AVX2 + FMA; bf16 needs AVX-512 BF16 (cpuLevel() Avx512).

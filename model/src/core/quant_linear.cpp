@@ -19,11 +19,6 @@ QuantFormat quantFormatOf(const at::Tensor& w) {
 
 namespace {
 
-// Up to this many positions the product runs as that many gemvs (each streams the weights once);
-// beyond it dequantizing the matrix once for a GEMM is cheaper. Measured at 7B on 2 cores (Zen 5):
-// a gemv step 0.18 s (int4) / 0.25 s (int8), the dequantizing prefill of 17 positions 3.2-3.9 s, so
-// the two meet around 12 (int8) to 16 (int4) positions; 8 stays clear of that on slower-memory CPUs.
-constexpr int64_t kGemvPositions = 8;
 // A dequantized tile holds about 16 MiB, big enough for an efficient GEMM, small enough to stay out
 // of the way of the resident set; its row count is a multiple of 64, as the GEMM's kernels like their
 // operands (11008-wide rows in bf16 gave 762 rows, leaving every tile's last block ragged).
@@ -44,6 +39,8 @@ const uint8_t* bytesOf(const at::Tensor& w) { return reinterpret_cast<const uint
 
 }  // namespace
 
+int64_t quantFewPositions(CpuLevel level) { return level == CpuLevel::Avx512 ? 16 : 128; }
+
 at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
   const QuantFormat f = quantFormatOf(w);
   const int64_t k = x.size(-1), n = w.size(0);
@@ -53,13 +50,7 @@ at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
   const int64_t t = x2.size(0);
   std::vector<int64_t> outShape = x.sizes().vec();
   outShape.back() = n;
-  if (t <= kGemvPositions) {
-    at::Tensor xf = x2.to(at::kFloat).contiguous();
-    at::Tensor y = at::empty({t, n}, xf.options());
-    for (int64_t i = 0; i < t; ++i)
-      gemvQuant(f, bytes, xf.data_ptr<float>() + i * k, y.data_ptr<float>() + i * n, n, k);
-    return y.to(x.scalar_type()).reshape(outShape);
-  }
+  if (t <= quantFewPositions()) return quantLinearSeveral(x, {&w}).front();
   const bool bf16Gemm = x.scalar_type() == at::kBFloat16 && cpuLevel() == CpuLevel::Avx512;
   // bf16 tiles: the padded bf16 product (linearProduct), x padded here once for all tiles; fp32
   // tiles (level avx2, or an fp32 model): the fp32 GEMM of the avx2 route (matmulF32; at::linear
@@ -86,17 +77,23 @@ at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
 std::vector<at::Tensor> quantLinearSeveral(const at::Tensor& x, const std::vector<const at::Tensor*>& ws) {
   const int64_t k = x.size(-1);
   const QuantFormat f = quantFormatOf(*ws.front());
+  const at::Tensor xf = x.reshape({-1, k}).to(at::kFloat).contiguous();  // [T, K]
+  const int64_t t = xf.size(0);
+  if (t > quantFewPositions()) throw ModelError("internal: quantLinearSeveral on " + std::to_string(t) + " positions");
   std::vector<QuantGemvTarget> targets;
   std::vector<at::Tensor> ys;
-  const at::Tensor xf = x.reshape({k}).to(at::kFloat).contiguous();
   for (const at::Tensor* w : ws) {
     checkShape(*w, k);
     if (quantFormatOf(*w) != f) throw ModelError("internal: quantLinearSeveral on weights of two formats");
-    ys.push_back(at::empty({1, w->size(0)}, xf.options()));
+    ys.push_back(at::empty({t, w->size(0)}, xf.options()));
     targets.push_back({bytesOf(*w), ys.back().data_ptr<float>(), w->size(0)});
   }
-  gemvQuantSeveral(f, targets.data(), int(targets.size()), xf.data_ptr<float>(), k);
-  for (at::Tensor& y : ys) y = y.to(x.scalar_type());
+  gemvQuantPositions(f, targets.data(), int(targets.size()), xf.data_ptr<float>(), t, k);
+  std::vector<int64_t> outShape = x.sizes().vec();
+  for (size_t i = 0; i < ys.size(); ++i) {
+    outShape.back() = ws[i]->size(0);
+    ys[i] = ys[i].to(x.scalar_type()).reshape(outShape);
+  }
   return ys;
 }
 

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "core/cpu_level.h"
 #include "core/quant_format.h"
 
 namespace cxr::detail {
@@ -15,13 +16,23 @@ namespace cxr::detail {
 bool isQuantized(const at::Tensor& w);
 QuantFormat quantFormatOf(const at::Tensor& w);  // of a quantized tensor
 
-// x [T, K] (bf16 or fp32) -> [T, N] in x's dtype. One position: the decode gemv (quant_kernels.h).
-// More: rows of W are dequantized tile by tile (bf16 at the AVX-512 level, where oneDNN's bf16
-// GEMM runs; fp32 at the AVX2 level) and multiplied with at::linear.
+// Up to this many positions a product on quantized weights runs the decode's kernels on every
+// position, each weight row read once for all of them (gemvQuantPositions: bit for bit the decode's
+// result for each position); beyond it, rows of W are dequantized tile by tile for a GEMM. The few
+// positions of a prompt after a kept image prefix or of a follow-up question are the case this is
+// for. Measured on 7B layer shapes, 2 threads, Zen 5 (docs/performance.md, "Few positions"): at the
+// AVX-512 level the bf16 GEMM on dequantized tiles catches up around 17-24 positions; at the AVX2
+// level the fp32 GEMM on dequantized tiles was still 1.6-2.0x slower at 192 positions.
+int64_t quantFewPositions(CpuLevel level = cpuLevel());
+
+// x [T, K] (bf16 or fp32) -> [T, N] in x's dtype. At most quantFewPositions(): the decode's kernels
+// (quant_kernels.h). More: rows of W are dequantized tile by tile (bf16 at the AVX-512 level, where
+// oneDNN's bf16 GEMM runs; fp32 at the AVX2 level) and multiplied by a GEMM.
 at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w);
 
-// One position x [1, K] times several quantized weights of one format (q, k and v; gate and up):
-// one gemvQuantSeveral call, x quantized once. Results [1, N_i] in x's dtype.
+// x [T, K] with T at most quantFewPositions() times several quantized weights of one format (q, k and
+// v; gate and up): one gemvQuantPositions call, each position quantized once. Results [T, N_i] in x's
+// dtype.
 std::vector<at::Tensor> quantLinearSeveral(const at::Tensor& x, const std::vector<const at::Tensor*>& ws);
 
 }  // namespace cxr::detail

@@ -82,23 +82,26 @@ class WeightBinder {
 
 // ---- building blocks ------------------------------------------------------------------------
 
-// True for one bf16 position on the CPU against a contiguous bf16 weight (every decode step), which
-// the decode gemv computes (its AVX-512 BF16 or AVX2 variant, gemv_bf16.h).
-bool decodeGemvApplies(const at::Tensor& x, const at::Tensor& w) {
-  return x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == at::kBFloat16 && w.scalar_type() == at::kBFloat16 &&
-         x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() && gemvBf16Available();
+// True for a few bf16 positions (one at the AVX-512 level: every decode step) on the CPU against a
+// contiguous bf16 weight, which the decode gemv computes (its AVX-512 BF16 or AVX2 variant,
+// gemv_bf16.h; gemvBf16FewPositions says how many).
+bool fewPositionsGemvApplies(const at::Tensor& x, const at::Tensor& w) {
+  return x.dim() == 2 && x.size(0) >= 1 && x.size(0) <= gemvBf16FewPositions() && x.scalar_type() == at::kBFloat16 &&
+         w.scalar_type() == at::kBFloat16 && x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() &&
+         gemvBf16Available();
 }
 
-// y = x W^T without bias. One bf16 position on the CPU (every decode step) goes through the
-// decode gemv (fp32 accumulation, bf16 result, like at::linear); everything else through linearProduct()
+// y = x W^T without bias. A few bf16 positions on the CPU (every decode step) go through the decode
+// gemv (fp32 accumulation, bf16 result, like at::linear); everything else through linearProduct()
 // (products.h: oneDNN for bf16 at level avx512, fp32 compute at avx2).
 at::Tensor project(const at::Tensor& x, const at::Tensor& w) {
   if (isQuantized(w)) return quantLinear(x, w);  // int8 / int4 decoder weights (quant_linear.h)
-  if (decodeGemvApplies(x, w)) {
+  if (fewPositionsGemvApplies(x, w)) {
     at::Tensor xc = x.contiguous();
-    at::Tensor y = at::empty({1, w.size(0)}, x.options());  // [1, N]
-    gemvBf16(reinterpret_cast<const uint16_t*>(w.data_ptr()), reinterpret_cast<const uint16_t*>(xc.data_ptr()),
-             reinterpret_cast<uint16_t*>(y.data_ptr()), w.size(0), w.size(1));
+    at::Tensor y = at::empty({x.size(0), w.size(0)}, x.options());  // [T, N]
+    const GemvTarget target{reinterpret_cast<const uint16_t*>(w.data_ptr()), reinterpret_cast<uint16_t*>(y.data_ptr()),
+                            w.size(0)};
+    gemvBf16Positions(&target, 1, reinterpret_cast<const uint16_t*>(xc.data_ptr()), x.size(0), w.size(1));
     return y;
   }
   return linearProduct(x, w);
@@ -113,21 +116,22 @@ at::Tensor geluErf(const at::Tensor& x) {
 }
 
 // project() of one x with several weights of the same input width (q, k, v; gate, up). A decode step
-// does them in one parallel call of the gemv (gemvBf16Several says why; quantLinearSeveral for
-// quantized weights of one format); otherwise one project() each.
+// (or a few positions) does them in one parallel call of the gemv (gemvBf16Several says why;
+// quantLinearSeveral for quantized weights of one format); otherwise one project() each.
 template <size_t N>
 std::array<at::Tensor, N> projectSeveral(const at::Tensor& x, const std::array<const at::Tensor*, N>& ws) {
   std::array<at::Tensor, N> ys;
-  const bool onePosition = x.dim() == 2 && x.size(0) == 1 && x.device().is_cpu();
+  const bool fewQuantPositions = x.dim() == 2 && x.size(0) <= quantFewPositions() && x.device().is_cpu();
   const bool sameQuantFormat = std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) {
     return isQuantized(*w) && quantFormatOf(*w) == quantFormatOf(*ws[0]);
   });
-  if (onePosition && sameQuantFormat) {
+  if (fewQuantPositions && sameQuantFormat) {
     const std::vector<at::Tensor> several = quantLinearSeveral(x, std::vector<const at::Tensor*>(ws.begin(), ws.end()));
     std::copy(several.begin(), several.end(), ys.begin());
     return ys;
   }
-  const bool fused = std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) { return decodeGemvApplies(x, *w); });
+  const bool fused =
+      std::all_of(ws.begin(), ws.end(), [&](const at::Tensor* w) { return fewPositionsGemvApplies(x, *w); });
   if (!fused) {
     for (size_t i = 0; i < N; ++i) ys[i] = project(x, *ws[i]);
     return ys;
@@ -135,11 +139,11 @@ std::array<at::Tensor, N> projectSeveral(const at::Tensor& x, const std::array<c
   at::Tensor xc = x.contiguous();
   std::array<GemvTarget, N> targets;
   for (size_t i = 0; i < N; ++i) {
-    ys[i] = at::empty({1, ws[i]->size(0)}, x.options());  // [1, N_i]
+    ys[i] = at::empty({x.size(0), ws[i]->size(0)}, x.options());  // [T, N_i]
     targets[i] = {reinterpret_cast<const uint16_t*>(ws[i]->data_ptr()), reinterpret_cast<uint16_t*>(ys[i].data_ptr()),
                   ws[i]->size(0)};
   }
-  gemvBf16Several(targets.data(), int(N), reinterpret_cast<const uint16_t*>(xc.data_ptr()), x.size(1));
+  gemvBf16Positions(targets.data(), int(N), reinterpret_cast<const uint16_t*>(xc.data_ptr()), x.size(0), x.size(1));
   return ys;
 }
 
