@@ -48,20 +48,21 @@ class ModelBackend final : public EngineBackend {
   Model* loadedModel() override { return model_.get(); }
   bool prepare(const ImageInput& image, const std::string& identity, const PhaseProgress& progress) override {
     Model& model = requireModel();
-    encode(image, identity, progress);
-    model.preparePrefix(encoded_, prompts::kSystem, progress);  // the system prompt startConversation uses
+    encode(image, identity, progress, WorkPriority::Background);  // ahead of time: both at low priority
+    model.preparePrefix(encoded_, prompts::kSystem, progress);     // the system prompt startConversation uses
     return model.prefixCacheImages() > 0;
   }
 
  private:
   // Encodes `image` unless it is the one encoded last (equal identity; see EngineBackend). A
   // conversation on another image ends.
-  void encode(const ImageInput& image, const std::string& identity, const PhaseProgress& progress) {
+  void encode(const ImageInput& image, const std::string& identity, const PhaseProgress& progress,
+              WorkPriority priority = WorkPriority::Foreground) {
     if (encoded_ && identity == encodedIdentity_) return;
     conversation_.reset();
     encoded_.reset();
     encodedIdentity_.clear();
-    encoded_ = requireModel().encodeImage(image, progress);
+    encoded_ = requireModel().encodeImage(image, progress, priority);
     encodedIdentity_ = identity;
   }
   Model& requireModel() const {

@@ -8,14 +8,19 @@
 //    question in new conversations: the same prompt ids and greedy answers as a model with the cache
 //    off (a prompt's few positions after the prefix take other kernels than a long prefill: the
 //    engine computes them apart in both cases);
-//  - Model::preparePrefix: computes the prefix ahead of time; the first prompt after it is exact;
-//    cancelled within one layer, it keeps nothing;
+//  - Model::preparePrefix: computes the prefix ahead of time, at nice +10 as encodeImage in the
+//    background does; the first prompt after it is exact; cancelled within one layer, it keeps nothing;
 //  - the key and the bounds: a new encoding of the same pixels, another system prompt miss; the
 //    capacity bounds the memory (bytes = layers x 2 x kv heads x head dim x positions x element
 //    size), least recently used first; 0 turns it off; a released image frees its entry; settings
 //    outside 0..64 are refused with a sentence.
-#include <cstdlib>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 
@@ -35,6 +40,12 @@ std::string errorOf(const std::function<void()>& call) {
     return e.what();
   }
   return "(no error)";
+}
+
+// The scheduling priority (nice) of the calling thread.
+int threadNice() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
 }
 
 // The positions a prompt takes, the image counted as its rows.
@@ -172,9 +183,22 @@ void prepareKeyAndBounds(const fs::path& root) {
   };
   const std::string system = cxr::prompts::kSystem;
 
-  // ---- ahead of time, then the first prompt is exact and prefills only its text
-  auto b = model->encodeImage(cropB);
-  const int positions = model->preparePrefix(b, system);
+  // ---- ahead of time (encoded and prepared at low priority), then the first prompt is exact and
+  // prefills only its text
+  const int niceHere = threadNice();
+  int lowestNiceSeen = 99;  // of the threads that called progress
+  auto watchNice = [&](cxr::Phase, int, int) {
+    lowestNiceSeen = std::min(lowestNiceSeen, threadNice());
+    return true;
+  };
+  auto b = model->encodeImage(cropB, watchNice, cxr::WorkPriority::Background);
+  CHECK(lowestNiceSeen == std::min(19, niceHere + 10),
+        "encodeImage in the background runs at nice +10: " + std::to_string(lowestNiceSeen) + " (caller " +
+            std::to_string(niceHere) + ")");
+  lowestNiceSeen = 99;
+  const int positions = model->preparePrefix(b, system, watchNice);
+  CHECK(lowestNiceSeen == std::min(19, niceHere + 10), "preparePrefix runs at nice +10: " + std::to_string(lowestNiceSeen));
+  CHECK(threadNice() == niceHere, "the caller's own priority is unchanged");
   const auto coldB = report(*cold, cold->encodeImage(cropB), system);
   const int imageAt = int(std::find(coldB.promptIds.begin(), coldB.promptIds.end(), -200) - coldB.promptIds.begin());
   CHECK(positions == imageAt + info.imageTokens, "preparePrefix computes BOS, system prompt and image: " + std::to_string(positions));

@@ -331,8 +331,47 @@ std::string Model::detokenize(const std::vector<int32_t>& ids) const {
   return impl_->tokenizer->decode(ids, true);
 }
 
-std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
-                                                       const PhaseProgress& progress) {
+namespace {
+
+// How much lower than the caller work done ahead of time runs (nice +10: a thread at nice 0 that
+// wants the core gets ~90 % of it against one at +10).
+constexpr int kBackgroundNiceIncrement = 10;
+
+// Runs `work` on a thread of its own at a lower scheduling priority and waits for its result (or
+// exception). Why a thread of its own: libgomp gives every thread that opens a parallel region its
+// own team of OpenMP threads, which that thread creates and which inherit its nice value. So the
+// whole preparation (the image's encoding, then its prefix), libtorch's matrix products included,
+// yields to the GUI and to the user's other programs, while the caller's team (the foreground
+// prefill) and the decode pool keep their priority. An unprivileged thread cannot raise its priority
+// again once lowered, hence a fresh thread each time (its OpenMP team ends with it).
+template <typename Work>
+auto atLowPriority(Work work) -> decltype(work()) {
+  using Result = decltype(work());
+  std::optional<Result> result;
+  std::exception_ptr error;
+  std::thread background([&] {
+    // Linux: a thread id as PRIO_PROCESS lowers that thread only. A failure just leaves the priority.
+    const auto self = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self);
+    if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, nice + kBackgroundNiceIncrement));
+    try {
+      result.emplace(work());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  background.join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+}  // namespace
+
+std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image, const PhaseProgress& progress,
+                                                       WorkPriority priority) {
+  if (priority == WorkPriority::Background)
+    return atLowPriority([&] { return encodeImage(image, progress, WorkPriority::Foreground); });
   const Impl& m = *impl_;
   auto t0 = Clock::now();
   if (progress && !progress(Phase::Preprocess, 0, 1)) throw Cancelled();
@@ -365,42 +404,6 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image,
 
 // ---- The shared image prefix (prefix_cache.h) -------------------------------------------------
 
-namespace {
-
-// How much lower than the caller the preparation runs (nice +10: a thread at nice 0 that wants the
-// core gets ~90 % of it against one at +10).
-constexpr int kPrepareNiceIncrement = 10;
-
-// Runs `work` on a thread of its own at a lower scheduling priority and waits for its result (or
-// exception). Why a thread of its own: libgomp gives every thread that opens a parallel region its
-// own team of OpenMP threads, which that thread creates and which inherit its nice value. So the
-// whole preparation, libtorch's matrix products included, yields to the GUI and to the user's other
-// programs, while the caller's team (the foreground prefill) and the decode pool keep their priority.
-// An unprivileged thread cannot raise its priority again once lowered, hence a fresh thread each
-// time (its OpenMP team ends with it).
-template <typename Work>
-auto atLowPriority(Work work) -> decltype(work()) {
-  using Result = decltype(work());
-  std::optional<Result> result;
-  std::exception_ptr error;
-  std::thread background([&] {
-    // Linux: a thread id as PRIO_PROCESS lowers that thread only. A failure just leaves the priority.
-    const auto self = static_cast<id_t>(syscall(SYS_gettid));
-    errno = 0;
-    const int nice = getpriority(PRIO_PROCESS, self);
-    if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(19, nice + kPrepareNiceIncrement));
-    try {
-      result.emplace(work());
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  background.join();
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-}  // namespace
 
 int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const std::string& systemPrompt,
                          const PhaseProgress& progress) {

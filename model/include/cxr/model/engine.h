@@ -37,8 +37,9 @@ class Model {
   double loadSeconds() const;
 
   // Preprocess (Pillow-identical) + vision tower + projector. Throws Cancelled if progress says so.
-  std::shared_ptr<const EncodedImage> encodeImage(const ImageInput& image,
-                                                  const PhaseProgress& progress = {});
+  // WorkPriority::Background: at low priority, for an image encoded ahead of time (the same result).
+  std::shared_ptr<const EncodedImage> encodeImage(const ImageInput& image, const PhaseProgress& progress = {},
+                                                  WorkPriority priority = WorkPriority::Foreground);
   // Preprocessing only (no model compute): used by the GUI preview and by tests.
   PreprocessInfo preprocess(const ImageInput& image) const;
 

@@ -186,6 +186,11 @@ using TokenCallback = std::function<bool(const TokenEvent&)>;
 enum class Phase { Preprocess, Vision, Prefill };
 using PhaseProgress = std::function<bool(Phase phase, int done, int total)>;
 
+// Work the user waits for (Foreground), or work done ahead of time (Background: "prepare the model
+// while I look at an image"), which runs on a thread of its own at a lower scheduling priority (nice
+// +10, its matrix products' threads included) and so yields to the GUI and the user's other programs.
+enum class WorkPriority { Foreground, Background };
+
 class Cancelled : public std::runtime_error {
  public:
   Cancelled() : std::runtime_error("cancelled") {}
