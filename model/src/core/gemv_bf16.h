@@ -41,9 +41,9 @@ void gemvBf16Positions(const GemvTarget* targets, int count, const uint16_t* x, 
                        CpuLevel level = cpuLevel());
 // Up to how many positions a bf16 product takes gemvBf16Positions rather than a GEMM. At the AVX-512
 // level one (the decode step): oneDNN's bf16 GEMM was faster from 8 positions on, and as fast at 4,
-// on 7B layer shapes (2 threads, Zen 5). At the AVX2 level 24: the fp32 GEMM on widened weights took
-// 1.2x the time at 17 positions and 1.8x at 8, and was 7 % faster at 32 (docs/performance.md, "Few
-// positions").
+// on 7B layer shapes (2 threads, Zen 5). At the AVX2 level 24: a 7B text prefill of 24 positions took
+// 3.20-3.32 s against 3.68-3.78 s through the fp32 GEMM on widened weights, of 12 positions 1.8-2.2 s
+// against 2.8 s (docs/performance.md, "Few positions").
 int64_t gemvBf16FewPositions(CpuLevel level = cpuLevel());
 
 }  // namespace cxr::detail

@@ -39,7 +39,7 @@ const uint8_t* bytesOf(const at::Tensor& w) { return reinterpret_cast<const uint
 
 }  // namespace
 
-int64_t quantFewPositions(CpuLevel level) { return level == CpuLevel::Avx512 ? 16 : 128; }
+int64_t quantFewPositions(CpuLevel level) { return level == CpuLevel::Avx512 ? 12 : 48; }
 
 at::Tensor quantLinear(const at::Tensor& x, const at::Tensor& w) {
   const QuantFormat f = quantFormatOf(w);

@@ -20,9 +20,10 @@ QuantFormat quantFormatOf(const at::Tensor& w);  // of a quantized tensor
 // position, each weight row read once for all of them (gemvQuantPositions: bit for bit the decode's
 // result for each position); beyond it, rows of W are dequantized tile by tile for a GEMM. The few
 // positions of a prompt after a kept image prefix or of a follow-up question are the case this is
-// for. Measured on 7B layer shapes, 2 threads, Zen 5 (docs/performance.md, "Few positions"): at the
-// AVX-512 level the bf16 GEMM on dequantized tiles catches up around 17-24 positions; at the AVX2
-// level the fp32 GEMM on dequantized tiles was still 1.6-2.0x slower at 192 positions.
+// for. Measured in the engine (7B, a text prefill of T positions, 2 threads, Zen 5; docs/performance.md,
+// "Few positions"): at the AVX-512 level the two routes were even at 12 positions (int8) and the
+// GEMM faster from 17; at the AVX2 level the kernels were faster up to 32 (int8) and 56 (int4)
+// positions, the GEMM from 64 (int8).
 int64_t quantFewPositions(CpuLevel level = cpuLevel());
 
 // x [T, K] (bf16 or fp32) -> [T, N] in x's dtype. At most quantFewPositions(): the decode's kernels
