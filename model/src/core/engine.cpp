@@ -404,7 +404,6 @@ std::shared_ptr<const EncodedImage> Model::encodeImage(const ImageInput& image, 
 
 // ---- The shared image prefix (prefix_cache.h) -------------------------------------------------
 
-
 int Model::preparePrefix(const std::shared_ptr<const EncodedImage>& image, const std::string& systemPrompt,
                          const PhaseProgress& progress) {
   Impl& m = *impl_;
