@@ -116,20 +116,16 @@ void gemvBf16Several(const GemvTarget* targets, int count, const uint16_t* x, in
 
 void gemvBf16Positions(const GemvTarget* targets, int count, const uint16_t* x, int64_t positions, int64_t k,
                        CpuLevel level) {
-  // One position: each thread's rows in one pass (no tiles to revisit).
-  const int64_t tileRows = positions == 1 ? INT64_MAX : gemvTileRows(k * int64_t(sizeof(uint16_t)));
   // Grain: at least 16 rows (a 4096-wide row is 8 KiB) so that thread hand-off stays cheap.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const GemvTarget& target, int64_t lo, int64_t hi) {
-      for (int64_t r0 = lo, r1 = lo; r0 < hi; r0 = r1) {
-        r1 = hi - r0 > tileRows ? r0 + tileRows : hi;
-        for (int64_t p = 0; p < positions; ++p) {
-          const uint16_t* xp = x + p * k;
-          uint16_t* yp = target.y + p * target.n;
-          if (level == CpuLevel::Avx512) rowsAvx512(target.w, xp, yp, r0, r1, k);
-          else rowsAvx2(target.w, xp, yp, r0, r1, k);
-        }
-      }
+      const int64_t rowBytes = k * int64_t(sizeof(uint16_t));
+      forEachTileAndPosition(lo, hi, rowBytes, positions, [&](int64_t r0, int64_t r1, int64_t p) {
+        const uint16_t* xp = x + p * k;
+        uint16_t* yp = target.y + p * target.n;
+        if (level == CpuLevel::Avx512) rowsAvx512(target.w, xp, yp, r0, r1, k);
+        else rowsAvx2(target.w, xp, yp, r0, r1, k);
+      });
     });
   });
 }

@@ -342,23 +342,18 @@ void gemvQuantPositions(QuantFormat f, const QuantGemvTarget* targets, int count
     xq.push_back(quantizeVector(x + p * k, k));
     if (f == QuantFormat::Int4) halves.push_back(groupedHalves(xq.back(), vnni ? 4 : 2));
   }
-  // One position: each thread's rows in one pass (no tiles to revisit).
-  const int64_t tileRows = positions == 1 ? INT64_MAX : gemvTileRows(quantRowBytes(f, k));
   // The engine's pool (thread_pool.h: steady under load), as the bf16 gemv; grain 16 rows.
   parallelFor(stackedRows(targets, count), 16, [&](int64_t begin, int64_t end) {
     forEachStackedPiece(targets, count, begin, end, [&](const QuantGemvTarget& t, int64_t lo, int64_t hi) {
-      for (int64_t r0 = lo, r1 = lo; r0 < hi; r0 = r1) {
-        r1 = hi - r0 > tileRows ? r0 + tileRows : hi;
-        for (int64_t p = 0; p < positions; ++p) {
-          const QuantizedVector& xp = xq[size_t(p)];
-          float* yp = t.y + p * t.n;
-          if (f == QuantFormat::Int8)
-            vnni ? vnni_rows::rowsInt8Pairs(t.w, xp, yp, r0, r1) : avx2_rows::rowsInt8(t.w, xp, yp, r0, r1);
-          else
-            vnni ? vnni_rows::rowsInt4Quads512(t.w, xp, halves[size_t(p)].data(), yp, r0, r1)
-                 : avx2_rows::rowsInt4Quads(t.w, xp, halves[size_t(p)].data(), yp, r0, r1);
-        }
-      }
+      forEachTileAndPosition(lo, hi, quantRowBytes(f, k), positions, [&](int64_t r0, int64_t r1, int64_t p) {
+        const QuantizedVector& xp = xq[size_t(p)];
+        float* yp = t.y + p * t.n;
+        if (f == QuantFormat::Int8)
+          vnni ? vnni_rows::rowsInt8Pairs(t.w, xp, yp, r0, r1) : avx2_rows::rowsInt8(t.w, xp, yp, r0, r1);
+        else
+          vnni ? vnni_rows::rowsInt4Quads512(t.w, xp, halves[size_t(p)].data(), yp, r0, r1)
+               : avx2_rows::rowsInt4Quads(t.w, xp, halves[size_t(p)].data(), yp, r0, r1);
+      });
     });
   });
 }

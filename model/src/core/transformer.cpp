@@ -86,10 +86,12 @@ class WeightBinder {
 // True for a few bf16 positions (one at the AVX-512 level: every decode step) on the CPU against a
 // contiguous bf16 weight, which the decode gemv computes (its AVX-512 BF16 or AVX2 variant,
 // gemv_bf16.h; gemvBf16FewPositions says how many).
+bool gemvTakesPositions(int64_t positions) {
+  return positions >= 1 && positions <= gemvBf16FewPositions() && gemvBf16Available();
+}
 bool fewPositionsGemvApplies(const at::Tensor& x, const at::Tensor& w) {
-  return x.dim() == 2 && x.size(0) >= 1 && x.size(0) <= gemvBf16FewPositions() && x.scalar_type() == at::kBFloat16 &&
-         w.scalar_type() == at::kBFloat16 && x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous() &&
-         gemvBf16Available();
+  return x.dim() == 2 && gemvTakesPositions(x.size(0)) && x.scalar_type() == at::kBFloat16 &&
+         w.scalar_type() == at::kBFloat16 && x.device().is_cpu() && w.device().is_cpu() && w.is_contiguous();
 }
 
 // y = x W^T without bias. A few bf16 positions on the CPU (every decode step) go through the decode
@@ -308,8 +310,7 @@ bool projectionsOnKernelPool(const Model::Impl& m, int64_t T) {
   if (m.w.layers.empty() || !m.device.is_cpu()) return false;
   const at::Tensor& w = m.w.layers.front().wq;
   if (isQuantized(w)) return T <= quantFewPositions();
-  return m.dtype == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && T <= gemvBf16FewPositions() &&
-         gemvBf16Available();
+  return m.dtype == at::kBFloat16 && w.scalar_type() == at::kBFloat16 && gemvTakesPositions(T);
 }
 
 // While it lives, libtorch's ops opened on this thread run on it alone (OpenMP's thread count is a
