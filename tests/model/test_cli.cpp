@@ -403,7 +403,7 @@ void testCpuLevelIsReported(const std::string& shared) {
   CHECK(r.status == 0 && j.contains("cpu_level") && j["cpu_level"] == "avx2", "inspect --json at avx2: " + r.out);
 
   const std::string image = shared + "/cxr/nih_cxr14_00000001_000.png";
-  for (const std::string level : {std::string(), std::string("avx2")}) {
+  for (const std::string& level : {std::string(), std::string("avx2")}) {
     r = runCli({"report", "--model", model, "--image", image, "--temperature", "0", "--max-new-tokens", "2", "--json"}, {},
                level.empty() ? "" : "CXR_CPU_LEVEL=" + level);
     j = jsonOf(r, "report --json");

@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/fused_elementwise.h"
 #include "core/products.h"
 
 namespace cxr::detail {
@@ -41,9 +42,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   for (int64_t h0 = 0; h0 < heads; h0 += perSlice) {
     const int64_t n = std::min(perSlice, heads - h0);
     at::Tensor qs = qp.narrow(0, h0, n), ks = kp.narrow(0, h0, n), vs = vp.narrow(0, h0, n);
-    at::Tensor scores = matmulProduct(qs, ks.transpose(1, 2)).to(at::kFloat).mul_(scale);  // [n, rows', keys']
-    if (mask.defined()) scores.narrow(1, 0, rows).narrow(2, 0, keys).add_(mask);
-    if (keysPadded > keys) scores.narrow(2, keys, keysPadded - keys).fill_(-std::numeric_limits<float>::infinity());
+    // fp32 [n, rows', keys']: scaled, masked, the padded keys -inf
+    at::Tensor scores = scaledMaskedScores(matmulProduct(qs, ks.transpose(1, 2)), scale, mask, rows, keys);
     at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
     matmulProductInto(out.narrow(0, h0, n), probs, vs);  // [n, rows', hd]
   }

@@ -1,5 +1,5 @@
 // Shared pieces of the hand-written CPU kernels: scalar bf16 <-> fp32 conversions (bit patterns as
-// uint16_t), the lane sums of AVX-512 and AVX2 accumulators, and the AVX2 widening of bf16 lanes.
+// uint16_t), the lane sums of AVX-512 and AVX2 accumulators, and the AVX2 widening and rounding of bf16 lanes.
 #pragma once
 
 #include <immintrin.h>
@@ -46,6 +46,18 @@ __attribute__((target("avx2"))) inline float horizontalSum(__m256 v) {
 // 8 bf16 -> 8 fp32 in order (exact: the bits move up by 16).
 __attribute__((target("avx2"))) inline __m256 widenBf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+
+// 8 fp32 -> 8 bf16 stored at p, rounded to nearest even as floatToBf16 does (a NaN stays a NaN:
+// the quiet NaN 0x7FC0).
+__attribute__((target("avx2"))) inline void storeBf16x8(uint16_t* p, __m256 v) {
+  const __m256i bits = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  const __m256i halves = _mm256_blendv_epi8(rounded, _mm256_set1_epi32(0x7FC0), nan);  // each in 0 .. 0xFFFF
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                   _mm_packus_epi32(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1)));
 }
 
 // 16 bf16 -> two times 8 fp32, in the order of AVX2's in-lane unpacking: `low` holds elements 0-3 and

@@ -16,6 +16,7 @@
 #include "core/attention_prefill.h"
 #include "core/block_reuse.h"
 #include "core/engine_internal.h"
+#include "core/fused_elementwise.h"
 #include "core/gemv_bf16.h"
 #include "core/products.h"
 #include "core/quant_linear.h"
@@ -392,7 +393,7 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     // ---- SwiGLU MLP: down(silu(gate(n2)) * up(n2))
     at::Tensor n2 = rmsNorm(x, w.postNorm, lc.rmsEps);
     auto [gate, up] = projectSeveral<2>(n2, {&w.wGate, &w.wUp});
-    at::Tensor h = at::silu(gate) * up;                                         // [T, I]
+    at::Tensor h = siluTimes(gate, up);                                         // [T, I]
     x = x + project(h, w.wDown);
   }
   if (progress && !progress(lc.layers, lc.layers)) throw StopRequested{};

@@ -58,6 +58,7 @@ inline std::string testData(int argc, char** argv) {
 
 }  // namespace check
 
+#undef CHECK  // glog's, which libtorch's headers (c10/util/Logging.h) define: this one replaces it
 #define CHECK(cond, what) ::check::report((cond), __FILE__, __LINE__, std::string(#cond) + ": " + (what))
 #define CHECK_EQ_VEC(a, b, what)                                                                   \
   ::check::report((a) == (b), __FILE__, __LINE__,                                                  \

@@ -1,0 +1,117 @@
+// The prefill's fused elementwise chains (model/src/core/fused_elementwise.h) against the libtorch ops
+// they replace, bit for bit:
+// - siluTimes(gate, up) == at::silu(gate) * up, on every bf16 bit pattern of gate (NaN where libtorch
+//   gives NaN), on random operands of lengths around the vector width and libtorch's thread shares,
+//   with 1 and 2 threads, and through libtorch itself for fp32 and non-contiguous operands;
+// - the property its table rests on: libtorch's bf16 silu of one element (the op's scalar path)
+//   equals its silu of a whole tensor (the vector path) for every bit pattern;
+// - scaledMaskedScores == scores.to(fp32).mul_(scale), plus the mask, padded keys -inf, with and
+//   without padding, mask and padded query rows, for bf16 and fp32 scores.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/cpu_level.h"
+#include "core/fused_elementwise.h"
+#include "support/check.h"
+
+using namespace cxr::detail;
+
+namespace {
+
+// Equal bit for bit, or NaN in the same places (a NaN's payload is not part of the contract).
+bool sameValues(const at::Tensor& a, const at::Tensor& b) {
+  if (!a.sizes().equals(b.sizes()) || a.scalar_type() != b.scalar_type()) return false;
+  const at::Tensor af = a.to(at::kFloat), bf = b.to(at::kFloat);
+  const at::Tensor nanA = at::isnan(af), nanB = at::isnan(bf);
+  if (!at::equal(nanA, nanB)) return false;
+  return at::equal(af.masked_fill(nanA, 0), bf.masked_fill(nanB, 0));
+}
+
+at::Tensor everyBf16Pattern() {
+  std::vector<int16_t> bits(65536);
+  for (int i = 0; i < 65536; ++i) bits[size_t(i)] = int16_t(uint16_t(i));
+  return at::from_blob(bits.data(), {65536}, at::kShort).clone().view(at::kBFloat16);
+}
+
+void siluOnEveryPattern() {
+  const at::Tensor gate = everyBf16Pattern();
+  const at::Tensor ones = at::ones({65536}, at::kBFloat16);
+  CHECK(sameValues(siluTimes(gate, ones), at::silu(gate) * ones), "siluTimes on every bf16 bit pattern");
+  const at::Tensor whole = at::silu(gate);
+  int differing = 0;
+  for (int64_t i = 0; i < 65536; ++i)
+    if (!sameValues(at::silu(gate.narrow(0, i, 1).clone()), whole.narrow(0, i, 1))) ++differing;
+  CHECK(differing == 0, "libtorch's bf16 silu of one element differs from its silu of a whole tensor for " +
+                            std::to_string(differing) + " bit patterns");
+}
+
+void siluOnRandomOperands() {
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    for (int64_t n : {1, 7, 8, 9, 31, 33, 63, 65, 1000, 32767, 32768, 32769, 65553, 100003}) {
+      const at::Tensor gate = at::randn({n}).mul(4).to(at::kBFloat16), up = at::randn({n}).to(at::kBFloat16);
+      CHECK(at::equal(siluTimes(gate, up), at::silu(gate) * up),
+            "siluTimes, " + std::to_string(n) + " elements, " + std::to_string(threads) + " threads");
+    }
+    const at::Tensor gate = at::randn({37, 11008}).mul(3).to(at::kBFloat16), up = at::randn({37, 11008}).to(at::kBFloat16);
+    const at::Tensor got = siluTimes(gate, up);
+    CHECK(got.sizes().equals(gate.sizes()) && at::equal(got, at::silu(gate) * up),
+          "siluTimes, 37 x 11008, " + std::to_string(threads) + " threads");
+  }
+  const at::Tensor gate32 = at::randn({5, 40}), up32 = at::randn({5, 40});
+  CHECK(at::equal(siluTimes(gate32, up32), at::silu(gate32) * up32), "siluTimes on fp32 operands");
+  const at::Tensor wide = at::randn({40, 6}).to(at::kBFloat16), up = at::randn({6, 40}).to(at::kBFloat16);
+  CHECK(at::equal(siluTimes(wide.t(), up), at::silu(wide.t()) * up), "siluTimes on a transposed gate");
+}
+
+at::Tensor scoresChain(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows, int64_t keys) {
+  at::Tensor s = scores.to(at::kFloat).mul_(scale);
+  if (mask.defined()) s.narrow(1, 0, rows).narrow(2, 0, keys).add_(mask);
+  const int64_t keysPadded = scores.size(2);
+  if (keysPadded > keys) s.narrow(2, keys, keysPadded - keys).fill_(-std::numeric_limits<float>::infinity());
+  return s;
+}
+
+void scoresAsTheChain() {
+  struct Case { int64_t heads, rows, rowsPadded, keys, keysPadded, past; bool masked; };
+  for (const Case c : {Case{2, 37, 48, 58, 64, 21, true}, Case{3, 33, 48, 33, 48, 0, false}, Case{1, 64, 64, 64, 64, 0, true},
+                       Case{2, 17, 17, 47, 47, 30, true}, Case{4, 5, 5, 1100, 1104, 1095, true}}) {
+    const at::Tensor scores = at::randn({c.heads, c.rowsPadded, c.keysPadded}).mul(20).to(at::kBFloat16);
+    at::Tensor mask;
+    if (c.masked)  // causal, as llamaForward builds it
+      mask = at::full({c.rows, c.keys}, -std::numeric_limits<float>::infinity()).triu(c.past + 1);
+    const double scale = 1.0 / std::sqrt(128.0);
+    const std::string where = std::to_string(c.heads) + " x " + std::to_string(c.rows) + "/" +
+                              std::to_string(c.rowsPadded) + " x " + std::to_string(c.keys) + "/" +
+                              std::to_string(c.keysPadded) + (c.masked ? ", masked" : "");
+    const at::Tensor got = scaledMaskedScores(scores, scale, mask, c.rows, c.keys);
+    CHECK(got.scalar_type() == at::kFloat && at::equal(got, scoresChain(scores, scale, mask, c.rows, c.keys)),
+          "scaledMaskedScores, " + where);
+    const at::Tensor scores32 = scores.to(at::kFloat);
+    CHECK(at::equal(scaledMaskedScores(scores32, scale, mask, c.rows, c.keys),
+                    scoresChain(scores32, scale, mask, c.rows, c.keys)),
+          "scaledMaskedScores on fp32 scores, " + where);
+  }
+}
+
+}  // namespace
+
+int main() {
+  if (!cpuHasAvx2()) {
+    std::printf("no AVX2 on this CPU: the fused chains run libtorch's ops; skipped\n");
+    return 0;
+  }
+  at::manual_seed(11);
+  std::printf("silu table in use: %s\n", siluTableInUse() ? "yes" : "no");
+  CHECK(siluTableInUse(), "the silu table is not in use: libtorch's two paths of bf16 silu disagree here");
+  siluOnEveryPattern();
+  siluOnRandomOperands();
+  scoresAsTheChain();
+  return check::finish("test_fused_elementwise");
+}
