@@ -5,6 +5,9 @@
 //   with 1 and 2 threads, and through libtorch itself for fp32 and non-contiguous operands;
 // - the property its table rests on: libtorch's bf16 silu of one element (the op's scalar path)
 //   equals its silu of a whole tensor (the vector path) for every bit pattern;
+// - rotaryInto == xh * cos + rotate_half(xh) * sin copied into the output, for x as a view of wider rows
+//   (the projections' shared output), the output a fresh tensor or the rows of a KV cache, head sizes
+//   with and without a vector tail, one position (decode) and many, bf16 and fp32;
 // - scaledMaskedScores == scores.to(fp32).mul_(scale), plus the mask, padded keys -inf, with and
 //   without padding, mask and padded query rows, for bf16 and fp32 scores.
 #include <ATen/ATen.h>
@@ -100,6 +103,35 @@ void scoresAsTheChain() {
   }
 }
 
+void rotaryAsTheOps() {
+  struct Case { int64_t positions, heads, headDim, past; };
+  for (const Case c : {Case{1, 4, 128, 40}, Case{37, 3, 128, 0}, Case{5, 2, 16, 3}, Case{9, 2, 12, 1}, Case{33, 1, 64, 7}}) {
+    for (const auto dtype : {at::kBFloat16, at::kFloat}) {
+      const int64_t width = c.heads * c.headDim, capacity = c.past + c.positions + 4;
+      // x as one of three projections sharing a row, as projectSeveral may return it
+      const at::Tensor rows = at::randn({c.positions, 3 * width}).mul(3).to(dtype);
+      const at::Tensor x = rows.narrow(1, width, width);
+      const at::Tensor angles = at::arange(c.past, c.past + c.positions).unsqueeze(1).to(at::kFloat) *
+                                at::rand({1, c.headDim}).mul(2);
+      const at::Tensor cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
+      const at::Tensor xh = x.reshape({c.positions, c.heads, c.headDim}).transpose(0, 1);
+      const int64_t half = c.headDim / 2;
+      const at::Tensor want = xh * cos + at::cat({-xh.narrow(-1, half, half), xh.narrow(-1, 0, half)}, -1) * sin;
+      const std::string where = std::to_string(c.positions) + " positions x " + std::to_string(c.heads) + " heads of " +
+                                std::to_string(c.headDim) + (dtype == at::kFloat ? ", fp32" : ", bf16");
+      at::Tensor fresh = at::empty({c.heads, c.positions, c.headDim}, x.options());
+      rotaryInto(x, cos, sin, fresh);
+      CHECK(at::equal(fresh, want), "rotaryInto a fresh tensor, " + where);
+      at::Tensor cache = at::zeros({c.heads, capacity, c.headDim}, x.options());
+      rotaryInto(x, cos, sin, cache.narrow(1, c.past, c.positions));
+      CHECK(at::equal(cache.narrow(1, c.past, c.positions), want), "rotaryInto a cache's rows, " + where);
+      CHECK(cache.narrow(1, 0, c.past).count_nonzero().item<int64_t>() == 0 &&
+                cache.narrow(1, c.past + c.positions, 4).count_nonzero().item<int64_t>() == 0,
+            "rotaryInto wrote only its rows of the cache, " + where);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -113,5 +145,6 @@ int main() {
   siluOnEveryPattern();
   siluOnRandomOperands();
   scoresAsTheChain();
+  rotaryAsTheOps();
   return check::finish("test_fused_elementwise");
 }

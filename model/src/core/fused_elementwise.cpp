@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -82,6 +83,39 @@ CXR_AVX2 void scoreRow(const uint16_t* scores, float* out, int64_t keys, int64_t
   for (; j < keysPadded; ++j) out[j] = -std::numeric_limits<float>::infinity();
 }
 
+// v rounded to bf16 and widened back: what a bf16 op's result is when the next op reads it.
+CXR_AVX2 inline __m256 rounded(__m256 v) {
+  const __m256i bits = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+  const __m256i up = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF)));
+  const __m256i kept = _mm256_and_si256(up, _mm256_set1_epi32(int32_t(0xFFFF0000u)));
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_castsi256_ps(_mm256_blendv_epi8(kept, _mm256_set1_epi32(0x7FC00000), nan));
+}
+
+// One position of one head: out = x * cos + rotate_half(x) * sin, every step rounded to bf16.
+CXR_AVX2 void rotaryRow(const uint16_t* x, const uint16_t* cos, const uint16_t* sin, uint16_t* out, int64_t hd) {
+  const int64_t half = hd / 2;
+  const __m256 signBit = _mm256_set1_ps(-0.0f);
+  int64_t d = 0;
+  for (; d + 8 <= half; d += 8) {
+    const __m256 a = widenBf16x8(x + d), b = widenBf16x8(x + half + d);
+    // first half: a * cos - b * sin (rotate_half's -b, exactly negated); second: b * cos + a * sin
+    const __m256 first = _mm256_add_ps(rounded(_mm256_mul_ps(a, widenBf16x8(cos + d))),
+                                       rounded(_mm256_mul_ps(_mm256_xor_ps(b, signBit), widenBf16x8(sin + d))));
+    const __m256 second = _mm256_add_ps(rounded(_mm256_mul_ps(b, widenBf16x8(cos + half + d))),
+                                        rounded(_mm256_mul_ps(a, widenBf16x8(sin + half + d))));
+    storeBf16x8(out + d, first);
+    storeBf16x8(out + half + d, second);
+  }
+  const auto r = [](float v) { return bf16ToFloat(floatToBf16(v)); };
+  for (; d < half; ++d) {
+    const float a = bf16ToFloat(x[d]), b = bf16ToFloat(x[half + d]);
+    out[d] = floatToBf16(r(a * bf16ToFloat(cos[d])) + r(-b * bf16ToFloat(sin[d])));
+    out[half + d] = floatToBf16(r(b * bf16ToFloat(cos[half + d])) + r(a * bf16ToFloat(sin[half + d])));
+  }
+}
+
 bool isCpuBf16(const at::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == at::kBFloat16 && t.is_contiguous();
 }
@@ -130,6 +164,34 @@ at::Tensor scaledMaskedScores(const at::Tensor& scores, double scale, const at::
     }
   });
   return out;
+}
+
+void rotaryInto(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& out) {
+  const int64_t heads = out.size(0), T = out.size(1), hd = out.size(2);
+  const auto bf16Rows = [](const at::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == at::kBFloat16 && t.stride(-1) == 1;
+  };
+  if (!bf16Rows(x) || !bf16Rows(out) || !isCpuBf16(cos) || !isCpuBf16(sin) || x.dim() != 2 || out.dim() != 3 ||
+      x.size(0) != T || x.size(1) != heads * hd || cos.size(0) != T || cos.size(1) != hd || hd % 2 != 0 ||
+      !cpuHasAvx2()) {
+    const at::Tensor xh = x.reshape({T, heads, hd}).transpose(0, 1);
+    const int64_t half = hd / 2;
+    const at::Tensor rotated = at::cat({-xh.narrow(-1, half, half), xh.narrow(-1, 0, half)}, -1);
+    out.copy_(xh * cos + rotated * sin);
+    return;
+  }
+  const auto* in = static_cast<const uint16_t*>(x.data_ptr());
+  const auto* c = static_cast<const uint16_t*>(cos.data_ptr());
+  const auto* s = static_cast<const uint16_t*>(sin.data_ptr());
+  auto* o = static_cast<uint16_t*>(out.data_ptr());
+  const int64_t xRow = x.stride(0), outHead = out.stride(0), outRow = out.stride(1);
+  const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / hd);
+  at::parallel_for(0, heads * T, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t h = i / T, t = i % T;
+      rotaryRow(in + t * xRow + h * hd, c + t * hd, s + t * hd, o + h * outHead + t * outRow, hd);
+    }
+  });
 }
 
 }  // namespace cxr::detail

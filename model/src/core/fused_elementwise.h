@@ -33,6 +33,14 @@ at::Tensor siluTimes(const at::Tensor& gate, const at::Tensor& up);
 at::Tensor scaledMaskedScores(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
                               int64_t keys);
 
+// Rotary position embedding (rotate_half form, spec 7.2) of x [T, heads * hd] (rows of any stride,
+// elements contiguous) written into out [heads, T, hd] (any strides with contiguous elements: a fresh
+// tensor for q, the KV cache's rows for k): what
+//   xh = x.reshape({T, heads, hd}).transpose(0, 1);  out.copy_(xh * cos + rotateHalf(xh) * sin)
+// gives, with cos and sin [T, hd] contiguous. In bf16 each product and the sum are rounded to bf16 as
+// those ops round them; other dtypes take the ops.
+void rotaryInto(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& out);
+
 // Whether siluTimes takes its table (false: libtorch's ops, e.g. where libtorch's two paths of bf16
 // silu disagree on this machine or the CPU lacks AVX2). Tests print it.
 bool siluTableInUse();

@@ -159,12 +159,6 @@ at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * (xf * at::rsqrt(var + eps)).to(x.scalar_type());
 }
 
-// rotate_half on halves (HF layout, spec 7.2): [x0..x63, x64..x127] -> [-x64..-x127, x0..x63]
-at::Tensor rotateHalf(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
 // The attention of one new position against the cache (decode step, CPU, bf16): q [nh, 1, hd];
 // kCache, vCache [kvh, capacity, hd] holding `keys` positions. Same rounding as attention().
 at::Tensor attentionOnePosition(const at::Tensor& q, const at::Tensor& kCache, const at::Tensor& vCache, int64_t keys,
@@ -371,13 +365,11 @@ at::Tensor llamaForward(const Model::Impl& m, KvCache& cache, const at::Tensor& 
     // ---- attention
     at::Tensor n1 = rmsNorm(x, w.inputNorm, lc.rmsEps);                          // [T, H]
     auto [qp, kp, vp] = projectSeveral<3>(n1, {&w.wq, &w.wk, &w.wv});
-    at::Tensor q = qp.reshape({T, nh, hd}).transpose(0, 1);     // [nh, T, hd]
-    at::Tensor k = kp.reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
-    at::Tensor v = vp.reshape({T, kvh, hd}).transpose(0, 1);    // [kvh, T, hd]
-    q = q * cos + rotateHalf(q) * sin;  // RoPE, rotate_half form, positions pos0..pos0+T-1
-    k = k * cos + rotateHalf(k) * sin;
-    cache.k[size_t(l)].narrow(1, pos0, T).copy_(k);
-    cache.v[size_t(l)].narrow(1, pos0, T).copy_(v);
+    // RoPE (rotate_half form, positions pos0..pos0+T-1): q into [nh, T, hd], k into the cache's rows
+    at::Tensor q = at::empty({nh, T, hd}, qp.options());
+    rotaryInto(qp.reshape({T, nh * hd}), cos, sin, q);
+    rotaryInto(kp.reshape({T, kvh * hd}), cos, sin, cache.k[size_t(l)].narrow(1, pos0, T));
+    cache.v[size_t(l)].narrow(1, pos0, T).copy_(vp.reshape({T, kvh, hd}).transpose(0, 1));
     at::Tensor a;  // [nh, T, hd]
     if (onePositionKernels) {
       a = attentionOnePosition(q, cache.k[size_t(l)], cache.v[size_t(l)], Lk, scale);
