@@ -14,6 +14,8 @@ packages=(
   libdcmtk-dev libopenjp2-7-dev zlib1g-dev
   # The model engine: libtorch (CPU), sentencepiece, and a threaded BLAS for fp32 matmul
   libtorch-dev libsentencepiece-dev libopenblas0-pthread
+  # Sleef's vector exp, called by the fused softmax as libtorch calls it
+  libsleef-dev
   # JSON in the engine (config.json, safetensors headers) and in the engine tests: header-only
   nlohmann-json3-dev
   # the engine tests read their golden PNG crops with libpng (a model-only tree has no Qt)

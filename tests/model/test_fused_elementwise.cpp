@@ -9,7 +9,9 @@
 //   (the projections' shared output), the output a fresh tensor or the rows of a KV cache, head sizes
 //   with and without a vector tail, one position (decode) and many, bf16 and fp32;
 // - scaledMaskedScores == scores.to(fp32).mul_(scale), plus the mask, padded keys -inf, with and
-//   without padding, mask and padded query rows, for bf16 and fp32 scores.
+//   without padding, mask and padded query rows, for bf16 and fp32 scores;
+// - attentionProbabilities == at::softmax of those scores, rounded to bf16 (the same cases, rows of NaN
+//   and rows the mask hides wholly included).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -74,7 +76,7 @@ void siluOnRandomOperands() {
 }
 
 at::Tensor scoresChain(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows, int64_t keys) {
-  at::Tensor s = scores.to(at::kFloat).mul_(scale);
+  at::Tensor s = scores.to(at::kFloat).clone().mul_(scale);  // .to() of fp32 scores would be the scores themselves
   if (mask.defined()) s.narrow(1, 0, rows).narrow(2, 0, keys).add_(mask);
   const int64_t keysPadded = scores.size(2);
   if (keysPadded > keys) s.narrow(2, keys, keysPadded - keys).fill_(-std::numeric_limits<float>::infinity());
@@ -96,11 +98,36 @@ void scoresAsTheChain() {
     const at::Tensor got = scaledMaskedScores(scores, scale, mask, c.rows, c.keys);
     CHECK(got.scalar_type() == at::kFloat && at::equal(got, scoresChain(scores, scale, mask, c.rows, c.keys)),
           "scaledMaskedScores, " + where);
-    const at::Tensor scores32 = scores.to(at::kFloat);
+    CHECK(at::equal(attentionProbabilities(scores, scale, mask, c.rows, c.keys, at::kBFloat16),
+                    at::softmax(scoresChain(scores, scale, mask, c.rows, c.keys), -1).to(at::kBFloat16)),
+          "attentionProbabilities, " + where);
+    const at::Tensor scores32 = scores.to(at::kFloat), scores32Before = scores32.clone();
+    CHECK(at::equal(attentionProbabilities(scores32, scale, mask, c.rows, c.keys, at::kFloat),
+                    at::softmax(scoresChain(scores32, scale, mask, c.rows, c.keys), -1)),
+          "attentionProbabilities in fp32, " + where);
+    CHECK(at::equal(scores32, scores32Before), "fp32 scores left as they were, " + where);
     CHECK(at::equal(scaledMaskedScores(scores32, scale, mask, c.rows, c.keys),
                     scoresChain(scores32, scale, mask, c.rows, c.keys)),
           "scaledMaskedScores on fp32 scores, " + where);
   }
+}
+
+// Many rows of the report's length: the sums' rounding differs from libtorch's somewhere in them if the
+// lane order does. Also NaN scores and a row the mask hides wholly (NaN probabilities in libtorch).
+void probabilitiesOnLongRows() {
+  const int64_t rows = 96, keys = 1117, keysPadded = 1120, past = 1021;
+  const at::Tensor scores = at::randn({4, rows, keysPadded}).mul(40).to(at::kBFloat16);
+  const at::Tensor causal = at::full({rows, keys}, -std::numeric_limits<float>::infinity()).triu(past + 1);
+  const at::Tensor want = at::softmax(scoresChain(scores, 0.088, causal, rows, keys), -1).to(at::kBFloat16);
+  CHECK(at::equal(attentionProbabilities(scores, 0.088, causal, rows, keys, at::kBFloat16), want),
+        "attentionProbabilities, 4 heads x 96 rows x 1117 keys");
+  at::Tensor odd = scores.clone();
+  odd[1][5][17] = std::numeric_limits<float>::quiet_NaN();
+  at::Tensor hiding = causal.clone();
+  hiding[7].fill_(-std::numeric_limits<float>::infinity());
+  CHECK(sameValues(attentionProbabilities(odd, 0.088, hiding, rows, keys, at::kBFloat16),
+                   at::softmax(scoresChain(odd, 0.088, hiding, rows, keys), -1).to(at::kBFloat16)),
+        "attentionProbabilities with a NaN score and a wholly hidden row");
 }
 
 void rotaryAsTheOps() {
@@ -144,7 +171,10 @@ int main() {
   CHECK(siluTableInUse(), "the silu table is not in use: libtorch's two paths of bf16 silu disagree here");
   siluOnEveryPattern();
   siluOnRandomOperands();
+  std::printf("fused softmax in use: %s\n", fusedSoftmaxInUse() ? "yes" : "no");
+  CHECK(fusedSoftmaxInUse(), "the fused softmax is not in use: it differed from libtorch's on its probe");
   scoresAsTheChain();
+  probabilitiesOnLongRows();
   rotaryAsTheOps();
   return check::finish("test_fused_elementwise");
 }

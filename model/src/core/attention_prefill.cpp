@@ -42,9 +42,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   for (int64_t h0 = 0; h0 < heads; h0 += perSlice) {
     const int64_t n = std::min(perSlice, heads - h0);
     at::Tensor qs = qp.narrow(0, h0, n), ks = kp.narrow(0, h0, n), vs = vp.narrow(0, h0, n);
-    // fp32 [n, rows', keys']: scaled, masked, the padded keys -inf
-    at::Tensor scores = scaledMaskedScores(matmulProduct(qs, ks.transpose(1, 2)), scale, mask, rows, keys);
-    at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
+    // softmax of the scaled, masked scores (padded keys -inf), in q's dtype: [n, rows', keys']
+    at::Tensor probs =
+        attentionProbabilities(matmulProduct(qs, ks.transpose(1, 2)), scale, mask, rows, keys, q.scalar_type());
     matmulProductInto(out.narrow(0, h0, n), probs, vs);  // [n, rows', hd]
   }
   return rowsPadded > rows ? out.narrow(1, 0, rows) : out;

@@ -4,13 +4,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/bf16.h"
 #include "core/cpu_level.h"
 #include "core/parallel.h"
+
+// Sleef's 8-lane exp (libsleef, the library libtorch's own vector exp calls). Declared here because
+// Debian's sleef.h declares its AVX2 functions only to files compiled for AVX2 throughout.
+extern "C" __attribute__((target("avx2,fma"))) __m256 Sleef_expf8_u10(__m256);
 
 namespace cxr::detail {
 
@@ -116,6 +122,66 @@ CXR_AVX2 void rotaryRow(const uint16_t* x, const uint16_t* cos, const uint16_t* 
   }
 }
 
+// What libtorch 1.13's fp32 softmax over a row computes at its AVX2 level (SoftMaxKernel.cpp's
+// _vec_softmax_lastdim with vec::reduce_all, vec::map and functional_base.h's AVX2 lane reduction),
+// then the rounding to bf16 of .to(kBFloat16): the maximum; exp(x - max) through Sleef, also for the
+// last partial vector; their sum as 8 lane sums (the first vector the start, the partial vector's
+// lanes added alone) folded 4+4, 2+2, 1+1; 1 / sum; each exp times that. A vector whose 8 scores are
+// all -inf (keys the causal mask hides) adds +0 to each lane, so it is skipped and written as zeros.
+CXR_AVX2 void softmaxRowToBf16(float* row, uint16_t* out, int64_t n) {
+  const float negInf = -std::numeric_limits<float>::infinity();
+  const int64_t whole = n - n % 8;
+  __m256 maxVec = _mm256_set1_ps(negInf), unordered = _mm256_setzero_ps();
+  for (int64_t j = 0; j < whole; j += 8) {
+    const __m256 x = _mm256_loadu_ps(row + j);
+    maxVec = _mm256_max_ps(maxVec, x);
+    unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, maxVec);
+  float maximum = negInf;
+  bool nan = _mm256_movemask_ps(unordered) != 0;
+  for (float v : lanes) maximum = std::max(maximum, v);
+  for (int64_t j = whole; j < n; ++j) {
+    maximum = std::max(maximum, row[j]);
+    nan = nan || std::isnan(row[j]);
+  }
+  if (nan || !std::isfinite(maximum) || n < 8) {  // libtorch's own steps for these (NaN propagation)
+    const at::Tensor p = at::softmax(at::from_blob(row, {n}, at::kFloat), -1).to(at::kBFloat16);
+    std::memcpy(out, p.data_ptr(), size_t(n) * 2);
+    return;
+  }
+  const __m256 maxB = _mm256_set1_ps(maximum), negInfVec = _mm256_set1_ps(negInf);
+  __m256 sum = _mm256_setzero_ps();  // +0 + e is e: the same as starting from the first vector
+  for (int64_t j = 0; j < whole; j += 8) {
+    const __m256 x = _mm256_loadu_ps(row + j);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, negInfVec, _CMP_NEQ_OQ)) == 0) {
+      _mm256_storeu_ps(row + j, _mm256_setzero_ps());  // eight keys hidden by the mask: + 0 in every lane
+      continue;
+    }
+    const __m256 e = Sleef_expf8_u10(_mm256_sub_ps(x, maxB));
+    _mm256_storeu_ps(row + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (whole < n) {  // the partial vector: its lanes added alone
+    alignas(32) float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(part, row + whole, size_t(n - whole) * 4);
+    _mm256_store_ps(part, Sleef_expf8_u10(_mm256_sub_ps(_mm256_load_ps(part), maxB)));
+    std::memcpy(row + whole, part, size_t(n - whole) * 4);
+    _mm256_store_ps(lanes, sum);
+    for (int64_t l = 0; l < n - whole; ++l) lanes[l] = lanes[l] + part[l];
+    sum = _mm256_load_ps(lanes);
+  }
+  sum = _mm256_add_ps(sum, _mm256_permute2f128_ps(sum, sum, 0x1));
+  sum = _mm256_add_ps(sum, _mm256_shuffle_ps(sum, sum, 0x4E));
+  sum = _mm256_add_ps(sum, _mm256_shuffle_ps(sum, sum, 0xB1));
+  const float inverse = 1 / _mm256_cvtss_f32(sum);
+  const __m256 inverseVec = _mm256_set1_ps(inverse);
+  int64_t j = 0;
+  for (; j < whole; j += 8) storeBf16x8(out + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inverseVec));
+  for (; j < n; ++j) out[j] = floatToBf16(row[j] * inverse);
+}
+
 bool isCpuBf16(const at::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == at::kBFloat16 && t.is_contiguous();
 }
@@ -144,7 +210,7 @@ at::Tensor scaledMaskedScores(const at::Tensor& scores, double scale, const at::
   const bool maskFits = !mask.defined() || (mask.device().is_cpu() && mask.scalar_type() == at::kFloat &&
                                             mask.is_contiguous() && mask.sizes().equals({rows, keys}));
   if (!isCpuBf16(scores) || scores.dim() != 3 || !maskFits || !cpuHasAvx2()) {
-    at::Tensor s = scores.to(at::kFloat).mul_(scale);
+    at::Tensor s = scores.to(at::kFloat).mul(scale);  // out of place: fp32 scores are the caller's
     if (mask.defined()) s.narrow(1, 0, rows).narrow(2, 0, keys).add_(mask);
     if (keysPadded > keys) s.narrow(2, keys, keysPadded - keys).fill_(-std::numeric_limits<float>::infinity());
     return s;
@@ -192,6 +258,62 @@ void rotaryInto(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
       rotaryRow(in + t * xRow + h * hd, c + t * hd, s + t * hd, o + h * outHead + t * outRow, hd);
     }
   });
+}
+
+namespace {
+
+at::Tensor probabilitiesByOps(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
+                              int64_t keys, at::ScalarType dtype) {
+  return at::softmax(scaledMaskedScores(scores, scale, mask, rows, keys), -1).to(dtype);
+}
+
+at::Tensor probabilitiesFused(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
+                              int64_t keys) {
+  const int64_t rowsPadded = scores.size(1), keysPadded = scores.size(2), allRows = scores.size(0) * rowsPadded;
+  at::Tensor out = at::empty(scores.sizes(), scores.options());
+  const auto* in = static_cast<const uint16_t*>(scores.data_ptr());
+  auto* o = static_cast<uint16_t*>(out.data_ptr());
+  const float* m = mask.defined() ? mask.data_ptr<float>() : nullptr;
+  const auto scaleF = float(scale);
+  const int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / (16 * keysPadded));
+  at::parallel_for(0, allRows, grain, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(keysPadded));
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t inHead = r % rowsPadded;
+      scoreRow(in + r * keysPadded, row.data(), keys, keysPadded, scaleF, m && inHead < rows ? m + inHead * keys : nullptr);
+      softmaxRowToBf16(row.data(), o + r * keysPadded, keysPadded);
+    }
+  });
+  return out;
+}
+
+// Whether softmaxRowToBf16 is libtorch's softmax here: its vector steps follow ATen's AVX2 level, which
+// libtorch 1.13 takes on every CPU with AVX2 unless ATEN_CPU_CAPABILITY says otherwise. Checked once
+// on random rows (ragged lengths, masked keys) against libtorch itself; any difference turns it off.
+bool fusedSoftmaxAgrees() {
+  static const bool agrees = [] {
+    const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+    if (!cpuHasAvx2() || (capability && std::string(capability) != "avx2")) return false;
+    // rows as long as a report's (a different order of the lane sums shows in some of them), ragged
+    const at::Tensor scores = at::randn({2, 64, 1120}, at::TensorOptions().dtype(at::kFloat)).mul(30).to(at::kBFloat16);
+    const at::Tensor mask = at::full({64, 1117}, -std::numeric_limits<float>::infinity()).triu(1054);
+    return at::equal(probabilitiesFused(scores, 0.088, mask, 64, 1117),
+                     probabilitiesByOps(scores, 0.088, mask, 64, 1117, at::kBFloat16));
+  }();
+  return agrees;
+}
+
+}  // namespace
+
+bool fusedSoftmaxInUse() { return fusedSoftmaxAgrees(); }
+
+at::Tensor attentionProbabilities(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
+                                  int64_t keys, at::ScalarType dtype) {
+  const bool maskFits = !mask.defined() || (mask.device().is_cpu() && mask.scalar_type() == at::kFloat &&
+                                            mask.is_contiguous() && mask.sizes().equals({rows, keys}));
+  if (dtype != at::kBFloat16 || !isCpuBf16(scores) || scores.dim() != 3 || !maskFits || !fusedSoftmaxAgrees())
+    return probabilitiesByOps(scores, scale, mask, rows, keys, dtype);
+  return probabilitiesFused(scores, scale, mask, rows, keys);
 }
 
 }  // namespace cxr::detail

@@ -33,6 +33,15 @@ at::Tensor siluTimes(const at::Tensor& gate, const at::Tensor& up);
 at::Tensor scaledMaskedScores(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
                               int64_t keys);
 
+// The attention's probabilities from the same scores: what
+//   at::softmax(scaledMaskedScores(scores, scale, mask, rows, keys), -1).to(dtype)
+// gives, for bf16 dtype in one pass over each row (scores, scale and mask into a row buffer, libtorch's
+// softmax steps, rounding to bf16), skipping the exp of keys the mask hides. Taken where it was checked
+// to equal libtorch's softmax on this machine (fusedSoftmaxInUse); otherwise those ops.
+at::Tensor attentionProbabilities(const at::Tensor& scores, double scale, const at::Tensor& mask, int64_t rows,
+                                  int64_t keys, at::ScalarType dtype);
+bool fusedSoftmaxInUse();
+
 // Rotary position embedding (rotate_half form, spec 7.2) of x [T, heads * hd] (rows of any stride,
 // elements contiguous) written into out [heads, T, hd] (any strides with contiguous elements: a fresh
 // tensor for q, the KV cache's rows for k): what
