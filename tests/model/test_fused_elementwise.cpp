@@ -11,7 +11,8 @@
 // - scaledMaskedScores == scores.to(fp32).mul_(scale), plus the mask, padded keys -inf, with and
 //   without padding, mask and padded query rows, for bf16 and fp32 scores;
 // - attentionProbabilities == at::softmax of those scores, rounded to bf16 (the same cases, rows of NaN
-//   and rows the mask hides wholly included).
+//   and rows the mask hides wholly included);
+// - no elements, no rows, rows shorter than a vector: results of the right (empty) shape.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -130,6 +131,23 @@ void probabilitiesOnLongRows() {
         "attentionProbabilities with a NaN score and a wholly hidden row");
 }
 
+// Shapes at the edges: nothing to compute, rows shorter than a vector.
+void edgeShapes() {
+  const at::Tensor none = at::empty({0}, at::kBFloat16);
+  CHECK(siluTimes(none, none).numel() == 0, "siluTimes of no elements");
+  const at::Tensor shortRows = at::randn({1, 3, 5}).to(at::kBFloat16);
+  CHECK(at::equal(attentionProbabilities(shortRows, 0.5, at::Tensor(), 3, 5, at::kBFloat16),
+                  at::softmax(scoresChain(shortRows, 0.5, at::Tensor(), 3, 5), -1).to(at::kBFloat16)),
+        "attentionProbabilities on rows of 5 keys");
+  const at::Tensor noRows = at::empty({2, 0, 16}, at::kBFloat16);
+  CHECK(attentionProbabilities(noRows, 0.5, at::Tensor(), 0, 16, at::kBFloat16).numel() == 0 &&
+            scaledMaskedScores(noRows, 0.5, at::Tensor(), 0, 16).numel() == 0,
+        "attentionProbabilities and scaledMaskedScores of no rows");
+  at::Tensor out = at::empty({4, 0, 32}, at::kBFloat16);
+  rotaryInto(at::empty({0, 128}, at::kBFloat16), at::empty({0, 32}, at::kBFloat16), at::empty({0, 32}, at::kBFloat16), out);
+  CHECK(out.numel() == 0, "rotaryInto of no positions");
+}
+
 void rotaryAsTheOps() {
   struct Case { int64_t positions, heads, headDim, past; };
   for (const Case c : {Case{1, 4, 128, 40}, Case{37, 3, 128, 0}, Case{5, 2, 16, 3}, Case{9, 2, 12, 1}, Case{33, 1, 64, 7}}) {
@@ -176,5 +194,6 @@ int main() {
   scoresAsTheChain();
   probabilitiesOnLongRows();
   rotaryAsTheOps();
+  edgeShapes();
   return check::finish("test_fused_elementwise");
 }
