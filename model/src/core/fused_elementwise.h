@@ -1,8 +1,9 @@
-// Chains of libtorch elementwise ops of the LLaMA prefill done in one pass each, bit for bit what the
-// chain gives. Why: on the 7B prefill (1117 positions, 2 threads) every op of such a chain reads and
-// writes tens of megabytes, and libtorch's bf16 silu alone ran at ~1.2 G elements/s (a Sleef exp, a
-// divide and three roundings per element): libtorch's profiler put silu, its product with up and the
-// scores' conversion, scaling, masking and padding at ~1.2 s of a 34 s prefill.
+// Chains of libtorch elementwise ops in the forward passes (the LLaMA prefill above all; the vision
+// tower's attention and every decode step take them too), each done in one pass, bit for bit what the
+// chain gives. Why: in the 7B prefill (1162 positions, 2 threads) every op of such a chain reads and
+// writes tens of megabytes, and libtorch's bf16 silu runs at ~1.2 G elements/s (a Sleef exp, a divide
+// and three roundings per element): libtorch's profiler put the softmax, silu and the other ops these
+// functions replace at ~2.4 s of a 32 s prefill (docs/performance.md).
 //
 // Each function takes the fast path for CPU tensors of the layouts the forward makes (below) on a CPU
 // with AVX2 and otherwise runs the libtorch chain itself, so callers need no second route.
