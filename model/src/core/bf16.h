@@ -48,14 +48,20 @@ __attribute__((target("avx2"))) inline __m256 widenBf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
 }
 
-// 8 fp32 -> 8 bf16 stored at p, rounded to nearest even as floatToBf16 does (a NaN stays a NaN:
-// the quiet NaN 0x7FC0).
-__attribute__((target("avx2"))) inline void storeBf16x8(uint16_t* p, __m256 v) {
+// 8 fp32 lanes rounded to bf16 (nearest even, as floatToBf16 does; a NaN becomes the quiet NaN
+// 0x7FC0), still as fp32 lanes: what a bf16 op's result is when the next op reads it.
+__attribute__((target("avx2"))) inline __m256 roundToBf16x8(__m256 v) {
   const __m256i bits = _mm256_castps_si256(v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+  const __m256i up = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF)));
+  const __m256i kept = _mm256_and_si256(up, _mm256_set1_epi32(int32_t(0xFFFF0000u)));
   const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  const __m256i halves = _mm256_blendv_epi8(rounded, _mm256_set1_epi32(0x7FC0), nan);  // each in 0 .. 0xFFFF
+  return _mm256_castsi256_ps(_mm256_blendv_epi8(kept, _mm256_set1_epi32(0x7FC00000), nan));
+}
+
+// 8 fp32 -> 8 bf16 stored at p, rounded as roundToBf16x8 rounds.
+__attribute__((target("avx2"))) inline void storeBf16x8(uint16_t* p, __m256 v) {
+  const __m256i halves = _mm256_srli_epi32(_mm256_castps_si256(roundToBf16x8(v)), 16);  // each in 0 .. 0xFFFF
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
                    _mm_packus_epi32(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1)));
 }

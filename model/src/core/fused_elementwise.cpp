@@ -90,16 +90,6 @@ CXR_AVX2 void scoreRow(const uint16_t* scores, float* out, int64_t keys, int64_t
   for (; j < keysPadded; ++j) out[j] = -std::numeric_limits<float>::infinity();
 }
 
-// v rounded to bf16 and widened back: what a bf16 op's result is when the next op reads it.
-CXR_AVX2 inline __m256 rounded(__m256 v) {
-  const __m256i bits = _mm256_castps_si256(v);
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  const __m256i up = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF)));
-  const __m256i kept = _mm256_and_si256(up, _mm256_set1_epi32(int32_t(0xFFFF0000u)));
-  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  return _mm256_castsi256_ps(_mm256_blendv_epi8(kept, _mm256_set1_epi32(0x7FC00000), nan));
-}
-
 // One position of one head: out = x * cos + rotate_half(x) * sin, every step rounded to bf16.
 CXR_AVX2 void rotaryRow(const uint16_t* x, const uint16_t* cos, const uint16_t* sin, uint16_t* out, int64_t hd) {
   const int64_t half = hd / 2;
@@ -108,10 +98,10 @@ CXR_AVX2 void rotaryRow(const uint16_t* x, const uint16_t* cos, const uint16_t* 
   for (; d + 8 <= half; d += 8) {
     const __m256 a = widenBf16x8(x + d), b = widenBf16x8(x + half + d);
     // first half: a * cos - b * sin (rotate_half's -b, exactly negated); second: b * cos + a * sin
-    const __m256 first = _mm256_add_ps(rounded(_mm256_mul_ps(a, widenBf16x8(cos + d))),
-                                       rounded(_mm256_mul_ps(_mm256_xor_ps(b, signBit), widenBf16x8(sin + d))));
-    const __m256 second = _mm256_add_ps(rounded(_mm256_mul_ps(b, widenBf16x8(cos + half + d))),
-                                        rounded(_mm256_mul_ps(a, widenBf16x8(sin + half + d))));
+    const __m256 first = _mm256_add_ps(roundToBf16x8(_mm256_mul_ps(a, widenBf16x8(cos + d))),
+                                       roundToBf16x8(_mm256_mul_ps(_mm256_xor_ps(b, signBit), widenBf16x8(sin + d))));
+    const __m256 second = _mm256_add_ps(roundToBf16x8(_mm256_mul_ps(b, widenBf16x8(cos + half + d))),
+                                        roundToBf16x8(_mm256_mul_ps(a, widenBf16x8(sin + half + d))));
     storeBf16x8(out + d, first);
     storeBf16x8(out + half + d, second);
   }
