@@ -12,6 +12,8 @@
 //   without padding, mask and padded query rows, for bf16 and fp32 scores;
 // - attentionProbabilities == at::softmax of those scores, rounded to bf16 (the same cases, rows of NaN
 //   and rows the mask hides wholly included);
+// - softmaxRowsToBf16 (the decode step's per-head softmax) == at::softmax(row).to(bf16), rows of 1 to
+//   40 keys and a report's length, with hidden keys and a NaN;
 // - no elements, no rows, rows shorter than a vector: results of the right (empty) shape.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -131,6 +133,22 @@ void probabilitiesOnLongRows() {
         "attentionProbabilities with a NaN score and a wholly hidden row");
 }
 
+// The decode step's rows: one position's scores against 1 to 40 keys and a report's, scaled, some
+// hidden (-inf: keys past a shorter conversation are never there, but the kernel must not care), one NaN.
+void decodeRows() {
+  for (int64_t keys : {1, 2, 7, 8, 9, 15, 16, 17, 40, 1121}) {
+    const int64_t heads = 3;
+    at::Tensor scores = at::randn({heads, keys}).mul(6);
+    if (keys > 8) scores[1].narrow(0, 0, 8).fill_(-std::numeric_limits<float>::infinity());
+    if (keys > 4) scores[2][3] = std::numeric_limits<float>::quiet_NaN();
+    const at::Tensor want = at::softmax(scores, -1).to(at::kBFloat16);
+    at::Tensor probs = at::empty({heads, keys}, at::kBFloat16);
+    at::Tensor scratch = scores.clone();
+    softmaxRowsToBf16(scratch.data_ptr<float>(), static_cast<uint16_t*>(probs.data_ptr()), heads, keys);
+    CHECK(sameValues(probs, want), "softmaxRowsToBf16, " + std::to_string(heads) + " rows of " + std::to_string(keys));
+  }
+}
+
 // Shapes at the edges: nothing to compute, rows shorter than a vector.
 void edgeShapes() {
   const at::Tensor none = at::empty({0}, at::kBFloat16);
@@ -193,6 +211,7 @@ int main() {
   CHECK(fusedSoftmaxInUse(), "the fused softmax is not in use: it differed from libtorch's on its probe");
   scoresAsTheChain();
   probabilitiesOnLongRows();
+  decodeRows();
   rotaryAsTheOps();
   edgeShapes();
   return check::finish("test_fused_elementwise");

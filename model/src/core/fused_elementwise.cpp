@@ -314,4 +314,17 @@ at::Tensor attentionProbabilities(const at::Tensor& scores, double scale, const 
   return probabilitiesFused(scores, scale, mask, rows, keys);
 }
 
+void softmaxRowsToBf16(float* scores, uint16_t* probs, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = scores + r * n;
+    uint16_t* out = probs + r * n;
+    if (fusedSoftmaxAgrees()) {
+      softmaxRowToBf16(row, out, n);
+    } else {
+      const at::Tensor p = at::softmax(at::from_blob(row, {1, n}, at::kFloat), -1).to(at::kBFloat16);
+      std::memcpy(out, p.data_ptr(), size_t(n) * 2);
+    }
+  }
+}
+
 }  // namespace cxr::detail

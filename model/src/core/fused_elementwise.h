@@ -43,6 +43,11 @@ at::Tensor attentionProbabilities(const at::Tensor& scores, double scale, const 
                                   int64_t keys, at::ScalarType dtype);
 bool fusedSoftmaxInUse();
 
+// The softmax of each of `rows` fp32 rows of n scores, rounded to bf16 into probs [rows, n]: what
+// at::softmax(scores, -1).to(kBFloat16) gives, one row at a time on the calling thread (the decode
+// step calls it per head from the kernel pool's threads). The scores are overwritten.
+void softmaxRowsToBf16(float* scores, uint16_t* probs, int64_t rows, int64_t n);
+
 // Rotary position embedding (rotate_half form, spec 7.2) of x [T, heads * hd] (rows of any stride,
 // elements contiguous) written into out [heads, T, hd] (any strides with contiguous elements: a fresh
 // tensor for q, the KV cache's rows for k): what

@@ -20,6 +20,7 @@
 #include "core/gemv_bf16.h"
 #include "core/products.h"
 #include "core/quant_linear.h"
+#include "core/rms_norm.h"
 #include "core/thread_pool.h"
 #include "core/weight_table.h"
 
@@ -151,14 +152,6 @@ std::array<at::Tensor, N> projectSeveral(const at::Tensor& x, const std::array<c
   return ys;
 }
 
-// LLaMA RMSNorm exactly as transformers 4.36: fp32 statistics, the normalised value rounded to
-// the compute dtype BEFORE the weight multiply (spec 6.2).
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  at::Tensor xf = x.to(at::kFloat);                        // [T, H] fp32
-  at::Tensor var = xf.pow(2).mean({-1}, /*keepdim=*/true);  // [T, 1]
-  return weight * (xf * at::rsqrt(var + eps)).to(x.scalar_type());
-}
-
 // The attention of one new position against the cache (decode step, CPU, bf16): q [nh, 1, hd];
 // kCache, vCache [kvh, capacity, hd] holding `keys` positions. Same rounding as attention().
 at::Tensor attentionOnePosition(const at::Tensor& q, const at::Tensor& kCache, const at::Tensor& vCache, int64_t keys,
@@ -170,13 +163,13 @@ at::Tensor attentionOnePosition(const at::Tensor& q, const at::Tensor& kCache, c
   at::Tensor probs = at::empty({nh, keys}, q.options());                      // [nh, keys] bf16
   at::Tensor out = at::empty({nh, 1, hd}, q.options());
   // One parallel call per layer: each thread takes whole heads through scores, softmax and values.
-  // The softmax goes one row at a time, so that libtorch runs it inline (a one-row softmax opens no
-  // OpenMP region), with the same per-row arithmetic as the softmax of all rows at once.
+  // The softmax goes one row at a time in one pass (softmaxRowsToBf16: libtorch's per-row arithmetic
+  // and rounding to bf16, without the ~1024 dispatches of libtorch's ops a step took).
   parallelFor(nh, 1, [&](int64_t h0, int64_t h1) {
     c10::InferenceMode guard;  // thread-local: the pool's threads need their own
     attentionScoresForHeads(bits(qc), bits(kCache), h0, h1, nh, kvh, capacity, keys, hd, float(scale),
                             scores.data_ptr<float>());
-    for (int64_t h = h0; h < h1; ++h) probs.narrow(0, h, 1).copy_(at::softmax(scores.narrow(0, h, 1), -1));
+    softmaxRowsToBf16(scores.data_ptr<float>() + h0 * keys, bits(probs) + h0 * keys, h1 - h0, keys);
     attentionValuesForHeads(bits(probs), bits(vCache), h0, h1, nh, kvh, capacity, keys, hd, bits(out));
   });
   return out;
