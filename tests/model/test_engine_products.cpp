@@ -4,7 +4,8 @@
 // - linearProduct keeps x's leading shape and gives every row the product of its own row, with and
 //   without a bias, for 2-D and 3-D x, also where it runs in pieces of 512 rows (700 to 1600 rows;
 //   bit for bit the product of all rows in one call);
-// - matmulProduct (attention's batched products) with ragged rows, inner size and columns;
+// - matmulProduct (attention's batched products) with ragged rows, inner size and columns, and where
+//   nothing is padded bit for bit at::matmul (level avx512);
 // - attention() (attention_prefill.h), which pads q, k and v once for all heads where the products
 //   pad: bit for bit what the same steps give on the unpadded operands head by head (causal mask
 //   with and without past positions, grouped query heads, no mask as the vision tower, too few rows
@@ -79,6 +80,19 @@ void batchedProducts() {
   }
 }
 
+// Shapes with nothing to pad, b a transposed view as attention passes k^T (one head: the batch stride
+// at::matmul's reshape gave it made oneDNN copy it): bit for bit what at::matmul gives.
+void batchedProductsAsMatmul() {
+  struct Shape { int64_t batch, rows, inner, cols; };
+  for (const Shape s : {Shape{1, 64, 128, 1168}, Shape{1, 1168, 128, 1168}, Shape{2, 48, 128, 64}, Shape{1, 16, 64, 16}}) {
+    const at::Tensor a = bf16Random({s.batch, s.rows, s.inner});
+    const at::Tensor b = bf16Random({s.batch, s.cols, s.inner}).transpose(1, 2);
+    CHECK(at::equal(matmulProduct(a, b), at::matmul(a, b)),
+          "matmul " + std::to_string(s.batch) + "x" + std::to_string(s.rows) + "x" + std::to_string(s.inner) + " @ " +
+              std::to_string(s.inner) + "x" + std::to_string(s.cols) + ": as at::matmul");
+  }
+}
+
 // The attention steps head by head on the operands as they are (what attention() did before it padded
 // them once): the reference attention() must equal exactly.
 at::Tensor attentionHeadByHead(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
@@ -124,6 +138,7 @@ int main() {
   at::manual_seed(5);
   linearRows();
   batchedProducts();
+  if (!bf16ProductsInFp32()) batchedProductsAsMatmul();  // (at level avx2 they run in fp32 compute)
   attentionPaddedOnce();
   return check::finish("test_engine_products");
 }
