@@ -35,4 +35,9 @@ bool cpuHasAvx2() {
   return has;
 }
 
+bool atenKernelsAtAvx2() {
+  const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+  return cpuHasAvx2() && !(capability && std::strcmp(capability, "avx2") != 0);
+}
+
 }  // namespace cxr::detail

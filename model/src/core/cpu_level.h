@@ -23,4 +23,10 @@ const char* toString(CpuLevel level);  // "avx2", "avx512": the `cpu_level` of i
 // the engine in bf16; Model::load says so (f32 compute still works there).
 bool cpuHasAvx2();
 
+// Whether libtorch's own vectorised CPU kernels run at ATen's AVX2 level in this process: libtorch
+// 1.13 takes that level on any CPU with AVX2 unless ATEN_CPU_CAPABILITY names another (its AVX-512
+// kernels are opt-in). The one-pass forms that repeat an ATen kernel's order of operations
+// (fused_elementwise.cpp's softmax, rms_norm.cpp's sum) are only tried where it holds.
+bool atenKernelsAtAvx2();
+
 }  // namespace cxr::detail

@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <string>
 #include <vector>
 
 #include "core/bf16.h"
@@ -287,8 +285,7 @@ at::Tensor probabilitiesFused(const at::Tensor& scores, double scale, const at::
 // on random rows (ragged lengths, masked keys) against libtorch itself; any difference turns it off.
 bool fusedSoftmaxAgrees() {
   static const bool agrees = [] {
-    const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
-    if (!cpuHasAvx2() || (capability && std::string(capability) != "avx2")) return false;
+    if (!atenKernelsAtAvx2()) return false;
     // rows as long as a report's (a different order of the lane sums shows in some of them), ragged
     // (its own generator: the process's default one, which tests seed, is left as it was)
     const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20261207);

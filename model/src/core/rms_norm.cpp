@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #include "core/bf16.h"
@@ -136,12 +134,10 @@ at::Tensor meanOfSquaresOnePass(const at::Tensor& x) {
 // Whether rmsNormFused is libtorch's chain here, checked once on random rows (the engine's widths and
 // ragged ones, values small and large) with a generator of its own (the process's default one, which
 // tests seed, is left as it was): their means of squares exactly, then the whole norm. The sum's order
-// is that of ATen's AVX2 kernels, which libtorch 1.13 takes on every CPU with AVX2 unless
-// ATEN_CPU_CAPABILITY names another level.
+// is that of ATen's AVX2 kernels (atenKernelsAtAvx2).
 bool fusedAgrees() {
   static const bool agrees = [] {
-    const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
-    if (!cpuHasAvx2() || (capability && std::string(capability) != "avx2")) return false;
+    if (!atenKernelsAtAvx2()) return false;
     const at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20261207);
     for (const int64_t n : {int64_t(4096), int64_t(5120), int64_t(100), int64_t(4099)}) {
       const at::Tensor x = at::randn({16, n}, generator, at::TensorOptions().dtype(at::kFloat))
