@@ -111,6 +111,12 @@ CXR_AVX2 void rotaryRow(const uint16_t* x, const uint16_t* cos, const uint16_t* 
   }
 }
 
+// libtorch's own softmax of one fp32 row, rounded to bf16 into out.
+void softmaxRowByLibtorch(float* row, uint16_t* out, int64_t n) {
+  const at::Tensor p = at::softmax(at::from_blob(row, {1, n}, at::kFloat), -1).to(at::kBFloat16);
+  std::memcpy(out, p.data_ptr(), size_t(n) * 2);
+}
+
 // What libtorch 1.13's fp32 softmax over a row computes at its AVX2 level (SoftMaxKernel.cpp's
 // _vec_softmax_lastdim with vec::reduce_all, vec::map and functional_base.h's AVX2 lane reduction),
 // then the rounding to bf16 of .to(kBFloat16): the maximum; exp(x - max) through Sleef, also for the
@@ -136,8 +142,7 @@ CXR_AVX2 void softmaxRowToBf16(float* row, uint16_t* out, int64_t n) {
     nan = nan || std::isnan(row[j]);
   }
   if (nan || !std::isfinite(maximum) || n < 8) {  // libtorch's own steps for these (NaN propagation)
-    const at::Tensor p = at::softmax(at::from_blob(row, {n}, at::kFloat), -1).to(at::kBFloat16);
-    std::memcpy(out, p.data_ptr(), size_t(n) * 2);
+    softmaxRowByLibtorch(row, out, n);
     return;
   }
   const __m256 maxB = _mm256_set1_ps(maximum), negInfVec = _mm256_set1_ps(negInf);
@@ -312,16 +317,8 @@ at::Tensor attentionProbabilities(const at::Tensor& scores, double scale, const 
 }
 
 void softmaxRowsToBf16(float* scores, uint16_t* probs, int64_t rows, int64_t n) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = scores + r * n;
-    uint16_t* out = probs + r * n;
-    if (fusedSoftmaxAgrees()) {
-      softmaxRowToBf16(row, out, n);
-    } else {
-      const at::Tensor p = at::softmax(at::from_blob(row, {1, n}, at::kFloat), -1).to(at::kBFloat16);
-      std::memcpy(out, p.data_ptr(), size_t(n) * 2);
-    }
-  }
+  const auto softmaxRow = fusedSoftmaxAgrees() ? softmaxRowToBf16 : softmaxRowByLibtorch;
+  for (int64_t r = 0; r < rows; ++r) softmaxRow(scores + r * n, probs + r * n, n);
 }
 
 }  // namespace cxr::detail

@@ -117,7 +117,7 @@ bool isCpuBf16(const at::Tensor& t) {
 
 bool takesOnePass(const at::Tensor& x) {
   const int64_t n = x.dim() > 0 ? x.size(-1) : 0;
-  return isCpuBf16(x) && n >= kMinRow && n <= kMaxRow && cpuHasAvx2();
+  return isCpuBf16(x) && n >= kMinRow && n <= kMaxRow;  // (the CPU's AVX2: fusedAgrees)
 }
 
 at::Tensor meanOfSquaresOnePass(const at::Tensor& x) {
