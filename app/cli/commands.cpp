@@ -112,7 +112,8 @@ std::string resultJson(const cxr::GenerationResult& r, const cxr::Model& model) 
                 {"dtype", model.info().dtype},
                 {"weights", model.info().weights},
                 {"threads", model.info().threads},
-                {"cpu_level", model.info().cpuLevel}};
+                {"cpu_level", model.info().cpuLevel},
+                {"prefix_cache_images", model.prefixCacheImages()}};
   return dumped(j);
 }
 

@@ -155,6 +155,24 @@ void testDifferential(const std::string& shared) {
   if (r.status == 0) CHECK_EQ_VEC(testjson::ints(testjson::parse(r.out)["prompt_ids"]), ddx, "differential prompt ids");
 }
 
+// A command of one conversation keeps no image prefix unless asked (nothing after it would use the
+// copy it makes after the answer); --prefix-cache still sets it.
+void testOneConversationKeepsNoPrefix(const std::string& shared) {
+  for (const std::string given : {"", "3"}) {
+    std::vector<std::string> args = {"differential", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--image",
+                                     shared + "/cxr/nih_cxr14_00000001_000.png", "--temperature", "0",
+                                     "--max-new-tokens", "1", "--json"};
+    if (!given.empty()) args.insert(args.end(), {"--prefix-cache", given});
+    const Run r = runCli(args);
+    CHECK(r.status == 0, "differential exit status: " + r.err);
+    if (r.status != 0) continue;
+    const testjson::Json model = testjson::parse(r.out)["model"];
+    CHECK(model.contains("prefix_cache_images") && model["prefix_cache_images"] == (given.empty() ? 0 : 3),
+          "differential --json: model.prefix_cache_images " + (given.empty() ? std::string("0 by default") : given) +
+              ": " + r.out);
+  }
+}
+
 // bench --busy-core: decodes idle and beside a one-core busy process it starts and stops, and reports
 // both rates and their ratio (issue 9).
 void testBenchBusyCore(const std::string& shared) {
@@ -451,6 +469,7 @@ int main(int argc, char** argv) {
     testGoldenCases(shared, "tiny64");
     testStories(shared);
     testDifferential(shared);
+    testOneConversationKeepsNoPrefix(shared);
     testBenchBusyCore(shared);
     testChat(shared);
     testOptionsOutOfRangeAreRefused(shared);

@@ -143,6 +143,34 @@ void activationQuantization() {
     CHECK(zeroPastK, "activation levels past K not zero, K=" + std::to_string(k));
     CHECK(sumsExact, "activation block sums, K=" + std::to_string(k));
   }
+  // The vector form against the scalar one, bit for bit: ragged tails, ties at half a level (a block
+  // whose max|x| is 127 has scale 1: 2.5 -> 2, 3.5 -> 4, -2.5 -> -2), zeros, tiny and huge values.
+  for (int64_t k : {1, 31, 32, 33, 95, 4096, 11008}) {
+    for (float magnitude : {1e-30f, 1e-3f, 3.f, 1e30f}) {
+      std::vector<float> x = randomRow(rng, k, magnitude, 0.25f * magnitude);
+      if (k >= 64) {
+        std::fill(x.begin() + 32, x.begin() + 64, 0.f);
+        x[32] = -0.f;
+      }
+      if (k >= 32 && magnitude == 3.f) {
+        const float ties[] = {127.f, 2.5f, 3.5f, -2.5f, -3.5f, 0.5f, -0.5f, 1.5f, 126.5f, -126.5f};
+        std::copy(std::begin(ties), std::end(ties), x.begin());
+      }
+      const QuantizedVector fast = quantizeVector(x.data(), k), scalar = quantizeVectorScalar(x.data(), k);
+      CHECK(fast.q == scalar.q, "activation levels differ from the scalar form, K=" + std::to_string(k) +
+                                    ", magnitude " + std::to_string(magnitude));
+      CHECK(std::memcmp(fast.factors.data(), scalar.factors.data(), fast.factors.size() * sizeof(float)) == 0 &&
+                fast.factors.size() == scalar.factors.size(),
+            "activation scales or sums differ from the scalar form, K=" + std::to_string(k));
+    }
+  }
+  {
+    std::vector<float> x(32, 0.f);
+    x[0] = 127.f, x[1] = 2.5f, x[2] = 3.5f, x[3] = -2.5f;
+    const QuantizedVector v = quantizeVector(x.data(), 32);
+    CHECK(v.scale(0) == 1.f && v.q[0] == 127 && v.q[1] == 2 && v.q[2] == 4 && v.q[3] == -2,
+          "activation ties not rounded to nearest even");
+  }
 }
 
 // Int4's minimum of block b of a row (quant_format.h: fp16 d, fp16 m, 16 bytes).

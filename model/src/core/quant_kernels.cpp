@@ -305,20 +305,80 @@ CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, i
 
 }  // namespace
 
-QuantizedVector quantizeVector(const float* x, int64_t k) {
+namespace {
+
+// One block of quantizeVector's rule: scale = max|x| / 127, q = round(x / scale) to nearest even, the
+// sum in order. `n` is the block's length (32 but for a ragged last block); q past n stays zero.
+void quantizeBlockScalar(const float* x, int64_t n, int8_t* q, float* factors) {
+  float amax = 0, sum = 0;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i])), sum += x[i];
+  const float d = amax / 127.f, inverse = d > 0 ? 1.f / d : 0.f;
+  for (int64_t i = 0; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * inverse));
+  factors[0] = d;
+  factors[1] = sum;
+}
+
+// The same for `blocks` whole blocks, bit for bit: the maximum of |x| is exact in any order (a NaN
+// element is passed over, as std::max(amax, NaN) does), the multiply is the same fp32 operation,
+// vroundps to nearest even is nearbyint in the default rounding mode, and the sum stays a scalar sum
+// in order. Why: the scalar form took 10 us for 4,096 values and 26 us for 11,008, on the calling
+// thread before every decode product (~1.8 ms a 7B token, while the other thread waits).
+CXR_AVX2 void quantizeBlocksAvx2(const float* x, int64_t blocks, int8_t* q, float* factors) {
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  // vpackssdw and vpacksswb pack within 128-bit lanes: the 4-byte groups come out as elements
+  // 0-3, 8-11, 16-19, 24-27, 4-7, 12-15, 20-23, 28-31, put back in order by one permutation.
+  const __m256i inOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * kQuantBlock;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int j = 0; j < 4; ++j) {
+      v[j] = _mm256_loadu_ps(xb + 8 * j);
+      amax = _mm256_max_ps(_mm256_and_ps(v[j], absMask), amax);  // NaN in the first operand: amax kept
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    float sum = 0;
+    for (int64_t i = 0; i < kQuantBlock; ++i) sum += xb[i];
+    const float d = _mm_cvtss_f32(m) / 127.f, inverse = d > 0 ? 1.f / d : 0.f;
+    const __m256 scale = _mm256_set1_ps(inverse);
+    __m256i levels[4];
+    for (int j = 0; j < 4; ++j)
+      levels[j] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[j], scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(levels[0], levels[1]),
+                                              _mm256_packs_epi32(levels[2], levels[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kQuantBlock), _mm256_permutevar8x32_epi32(packed, inOrder));
+    factors[2 * b] = d;
+    factors[2 * b + 1] = sum;
+  }
+}
+
+}  // namespace
+
+QuantizedVector quantizeVectorScalar(const float* x, int64_t k) {
   QuantizedVector v;
   const int64_t nb = blocksPerRow(k);
   v.q.assign(size_t(nb * kQuantBlock), 0);
   v.factors.assign(size_t(2 * nb), 0.f);
-  for (int64_t b = 0; b < nb; ++b) {
-    const int64_t begin = b * kQuantBlock, end = std::min(k, begin + kQuantBlock);
-    float amax = 0, sum = 0;
-    for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(x[i])), sum += x[i];
-    const float d = amax / 127.f, inverse = d > 0 ? 1.f / d : 0.f;
-    for (int64_t i = begin; i < end; ++i) v.q[size_t(i)] = int8_t(std::nearbyint(x[i] * inverse));
-    v.factors[size_t(2 * b)] = d;
-    v.factors[size_t(2 * b + 1)] = sum;
-  }
+  for (int64_t b = 0; b < nb; ++b)
+    quantizeBlockScalar(x + b * kQuantBlock, std::min(kQuantBlock, k - b * kQuantBlock), v.q.data() + b * kQuantBlock,
+                        v.factors.data() + 2 * b);
+  return v;
+}
+
+QuantizedVector quantizeVector(const float* x, int64_t k) {
+  static const bool avx2 = cpuHasAvx2();
+  if (!avx2) return quantizeVectorScalar(x, k);
+  QuantizedVector v;
+  const int64_t nb = blocksPerRow(k), whole = k / kQuantBlock;
+  v.q.assign(size_t(nb * kQuantBlock), 0);
+  v.factors.assign(size_t(2 * nb), 0.f);
+  quantizeBlocksAvx2(x, whole, v.q.data(), v.factors.data());
+  if (whole < nb)
+    quantizeBlockScalar(x + whole * kQuantBlock, k - whole * kQuantBlock, v.q.data() + whole * kQuantBlock,
+                        v.factors.data() + 2 * whole);
   return v;
 }
 

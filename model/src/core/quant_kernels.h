@@ -35,6 +35,9 @@ struct QuantizedVector {
   float sum(int64_t b) const { return factors[size_t(2 * b + 1)]; }
 };
 QuantizedVector quantizeVector(const float* x, int64_t k);
+// The same without vector instructions (CPUs without AVX2; tests: quantizeVector gives the same
+// bytes and factors).
+QuantizedVector quantizeVectorScalar(const float* x, int64_t k);
 
 // y[r] = sum_i W[r, i] x[i] for rows [0, n), x quantized as quantizeVector does; W is n rows of
 // quantRowBytes(f, k) bytes. Rows are split over the kernel threads (thread_pool.h).
