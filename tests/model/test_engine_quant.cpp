@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -24,6 +25,7 @@
 
 #include "cxr/model/engine.h"
 #include "cxr/model/tools.h"
+#include "core/quant_cache.h"
 #include "support/check.h"
 
 namespace fs = std::filesystem;
@@ -144,6 +146,29 @@ int main(int argc, char** argv) {
     CHECK(fs::exists(otherNode), "another node's recent temporary is kept (its writer may live)");
     fs::remove(liveWriter);
     fs::remove(otherNode);
+    // A file of the int4 blocks' first layout (block after block; quant_format.h, layout 1): made
+    // again in place, under the same name, and said so.
+    {
+      std::fstream f(int4, std::ios::in | std::ios::out | std::ios::binary);
+      uint8_t header[48];
+      f.read(reinterpret_cast<char*>(header), sizeof header);
+      const uint32_t firstLayout = 1;
+      std::memcpy(header + 8, &firstLayout, sizeof firstLayout);
+      const uint64_t sum = cxr::detail::checksum64(header, sizeof header);
+      f.seekp(8);
+      f.write(reinterpret_cast<const char*>(&firstLayout), sizeof firstLayout);
+      f.seekp(48);
+      f.write(reinterpret_cast<const char*>(&sum), sizeof sum);
+    }
+    {
+      auto model = cxr::Model::load(folder.string(), options("int4"));
+      const std::string& notice = model->info().weightsCacheNotice;
+      CHECK(model->info().weightsCache == int4 &&
+                notice.find("was made by another version of the program (layout 1; this program reads layout 2)") !=
+                    std::string::npos,
+            "an int4 file of layout 1 is made again in place, and said: " + notice);
+      CHECK(filesIn(cacheDir).size() == 2, "nothing left beside it (the int8 and the int4 file)");
+    }
     try {
       cxr::quantizeWeights(folder.string(), "int4", {}, nullptr, 100000);
       CHECK(false, "100000 threads are refused");

@@ -173,11 +173,52 @@ void activationQuantization() {
   }
 }
 
-// Int4's minimum of block b of a row (quant_format.h: fp16 d, fp16 m, 16 bytes).
-double int4Minimum(const uint8_t* row, int64_t b) {
+// Int4's minimum of block b of a row of nb blocks (quant_format.h: the pair (d, m) in its group).
+double int4Minimum(const uint8_t* row, int64_t b, int64_t nb) {
   uint16_t h;
-  std::memcpy(&h, row + b * kInt4BlockBytes + 2, 2);
+  std::memcpy(&h, row + int4Place(b, nb).pair + 2, 2);
   return halfToFloat(h);
+}
+
+// The int4 row layout, spelled out: groups of four blocks, the four (d, m) pairs and then the four
+// blocks' 16 bytes of levels; a last group of fewer blocks likewise. Block b's weights run from b + 1
+// to b + 1.5, so its minimum tells which block a pair belongs to; every weight decoded by hand from
+// the offsets below must equal dequantizeRow's.
+void int4Layout() {
+  struct Case {
+    int64_t k;
+    std::vector<int64_t> pair, levels;  // per block
+  };
+  const std::vector<Case> cases = {
+      {192, {0, 4, 8, 12, 80, 84}, {16, 32, 48, 64, 88, 104}},  // 6 blocks: 4 + 2
+      {100, {0, 4, 8, 12}, {16, 32, 48, 64}},                    // 4 blocks, the last ragged
+      {40, {0, 4}, {8, 24}},                                     // 2 blocks: one short group
+      {288, {0, 4, 8, 12, 80, 84, 88, 92, 160}, {16, 32, 48, 64, 96, 112, 128, 144, 164}}};  // 4 + 4 + 1
+  for (const Case& c : cases) {
+    const int64_t nb = blocksPerRow(c.k);
+    std::vector<float> row(static_cast<size_t>(c.k)), decoded(row.size());
+    for (int64_t i = 0; i < c.k; ++i) row[size_t(i)] = float(i / kQuantBlock + 1) + float(i % kQuantBlock) / 62.f;
+    std::vector<uint8_t> q(static_cast<size_t>(quantRowBytes(QuantFormat::Int4, c.k)));
+    quantizeRow(QuantFormat::Int4, row.data(), c.k, q.data());
+    dequantizeRow(QuantFormat::Int4, q.data(), c.k, decoded.data());
+    bool minimums = true, weights = true, places = true;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint16_t dh, mh;
+      std::memcpy(&dh, q.data() + c.pair[size_t(b)], 2);
+      std::memcpy(&mh, q.data() + c.pair[size_t(b)] + 2, 2);
+      const float d = halfToFloat(dh), m = halfToFloat(mh);
+      minimums = minimums && std::fabs(m - float(b + 1)) < 0.02f;
+      places = places && int4Place(b, nb).pair == c.pair[size_t(b)] && int4Place(b, nb).levels == c.levels[size_t(b)];
+      for (int64_t i = 0; i < std::min(kQuantBlock, c.k - b * kQuantBlock); ++i) {
+        const uint8_t byte = q[size_t(c.levels[size_t(b)] + i % 16)];
+        const int level = i < 16 ? byte & 0x0F : byte >> 4;
+        weights = weights && decoded[size_t(b * kQuantBlock + i)] == d * float(level) + m;
+      }
+    }
+    CHECK(minimums, "int4 layout, K=" + std::to_string(c.k) + ": a block's (d, m) pair is not where the layout puts it");
+    CHECK(weights, "int4 layout, K=" + std::to_string(c.k) + ": levels decoded by hand differ from dequantizeRow");
+    CHECK(places, "int4 layout, K=" + std::to_string(c.k) + ": int4Place differs from the layout");
+  }
 }
 
 void gemvAgainstReference(CpuLevel level) {
@@ -207,7 +248,7 @@ void gemvAgainstReference(CpuLevel level) {
           ref += wi * xi;
           exact += wi * x[size_t(i)];
           mag += std::fabs(wi * x[size_t(i)]);
-          if (f == QuantFormat::Int4) ref += int4Minimum(w.data() + r * rowBytes, i / kQuantBlock) * (x[size_t(i)] - xi);
+          if (f == QuantFormat::Int4) ref += int4Minimum(w.data() + r * rowBytes, i / kQuantBlock, blocksPerRow(k)) * (x[size_t(i)] - xi);
         }
         // fp32 sums of exact block products in another order than the float64 sum
         worst = std::max(worst, std::fabs(y[size_t(r)] - ref) / (mag * 2e-6 + 1e-30));
@@ -385,6 +426,7 @@ int main(int argc, char** argv) {
   std::printf("cpu level of this process: %s\n", toString(cpuLevel()));
   roundTrip();
   activationQuantization();
+  int4Layout();
   gemvAgainstReference(cpuLevel());
   severalAsOne(cpuLevel());
   positionsAsOne(cpuLevel());

@@ -27,7 +27,14 @@ namespace cxr::detail {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'X', 'R', 'Q', 'U', 'A', 'N', 'T'};
+// The identity's version: part of the file's name (quantCachePath), so it stays 1; how the blocks
+// are laid out has its own version in the header.
 constexpr uint32_t kVersion = 1;
+// The layout of the blocks (the header's version): int4 moved to groups of four blocks in layout 2
+// (quant_format.h). A file of another layout is made again in place, under the same name, rather
+// than left beside a new one (a 7B int4 file holds 4.2 GB).
+uint32_t layoutVersion(QuantFormat format) { return format == QuantFormat::Int4 ? 2 : 1; }
+constexpr char kOtherLayout[] = "made by another version of the program";
 constexpr uint64_t kHeaderBytes = 64;
 constexpr uint64_t kAlign = 4096;
 
@@ -248,7 +255,7 @@ void writeCache(const std::string& path, const std::string& identity, const Chec
     put<uint64_t>(table, p.checksum);
   }
   std::string header(kMagic, 8);
-  put<uint32_t>(header, kVersion);
+  put<uint32_t>(header, layoutVersion(format));
   put<uint32_t>(header, uint32_t(format));
   put<uint64_t>(header, fileBytes);
   put<uint64_t>(header, kHeaderBytes);
@@ -355,9 +362,13 @@ std::unique_ptr<QuantizedWeights> openChecked(const std::string& path, const std
     why = "its header checksum does not match";
     return nullptr;
   }
-  if (version != kVersion || fmt != uint32_t(format)) {
-    why = "it has version " + std::to_string(version) + " / format " + std::to_string(fmt) + ", expected " +
-          std::to_string(kVersion) + " / " + std::to_string(int(format));
+  if (fmt != uint32_t(format)) {
+    why = "it holds format " + std::to_string(fmt) + ", expected " + std::to_string(int(format));
+    return nullptr;
+  }
+  if (version != layoutVersion(format)) {
+    why = std::string(kOtherLayout) + " (layout " + std::to_string(version) + "; this program reads layout " +
+          std::to_string(layoutVersion(format)) + ")";
     return nullptr;
   }
   if (fileBytes != size || tableOffset != kHeaderBytes || tableBytes > size - tableOffset) {
@@ -447,6 +458,9 @@ std::unique_ptr<QuantizedWeights> QuantizedWeights::openOrMake(const std::string
     text.precision(3);
     if (why == "absent")
       text << "made the " << toString(format) << " weights (first use) in " << seconds << " s: " << path;
+    else if (why.rfind(kOtherLayout, 0) == 0)
+      text << "the " << toString(format) << " weights cache " << path << " was " << why << "; made again in "
+           << seconds << " s";
     else
       text << "the " << toString(format) << " weights cache " << path << " was damaged (" << why
            << ") and was made again in " << seconds << " s";

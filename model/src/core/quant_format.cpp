@@ -234,15 +234,25 @@ void quantizeBlockInt4(const float* v, int n, uint8_t* out, bool vectorized) {
   storeInt4(plainD, plainM, plainQ, out);
 }
 
-// Each block of a row's k weights (zero-padded to 32) through quantizeBlock(values, n, out), its
-// bytes at out + b * blockBytes.
+// Each block of a row's k weights (zero-padded to 32) through quantizeBlock(values, n, out), which
+// writes the block's bytes in one piece ([d, q] for int8, [d, m, levels] for int4); int8 keeps them
+// at out + b * 34, int4 places the pair and the levels in the block's group (int4Place).
 template <typename QuantizeBlock>
-void quantizeBlocks(const float* row, int64_t k, uint8_t* out, int64_t blockBytes, const QuantizeBlock& quantizeBlock) {
+void quantizeBlocks(QuantFormat f, const float* row, int64_t k, uint8_t* out, const QuantizeBlock& quantizeBlock) {
   float v[kQuantBlock];
   int n = 0;
-  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
+  const int64_t nb = blocksPerRow(k);
+  for (int64_t b = 0; b < nb; ++b) {
     blockValues(row, k, b, v, n);
-    quantizeBlock(v, n, out + b * blockBytes);
+    if (f == QuantFormat::Int8) {
+      quantizeBlock(v, n, out + b * kInt8BlockBytes);
+      continue;
+    }
+    uint8_t block[kInt4BlockBytes];
+    quantizeBlock(v, n, block);
+    const Int4Place at = int4Place(b, nb);
+    std::memcpy(out + at.pair, block, 4);
+    std::memcpy(out + at.levels, block + 4, 16);
   }
 }
 
@@ -250,7 +260,7 @@ void quantizeBlocks(const float* row, int64_t k, uint8_t* out, int64_t blockByte
 
 void quantizeRow(QuantFormat f, const float* row, int64_t k, uint8_t* out) {
   if (f == QuantFormat::Int8) {
-    quantizeBlocks(row, k, out, kInt8BlockBytes, quantizeBlockInt8);
+    quantizeBlocks(f, row, k, out, quantizeBlockInt8);
     return;
   }
 #if defined(__x86_64__)
@@ -258,34 +268,37 @@ void quantizeRow(QuantFormat f, const float* row, int64_t k, uint8_t* out) {
 #else
   const bool vectorized = false;
 #endif
-  quantizeBlocks(row, k, out, kInt4BlockBytes,
+  quantizeBlocks(f, row, k, out,
                  [&](const float* v, int n, uint8_t* block) { quantizeBlockInt4(v, n, block, vectorized); });
 }
 
 void quantizeRowInt4Scalar(const float* row, int64_t k, uint8_t* out) {
-  quantizeBlocks(row, k, out, kInt4BlockBytes,
+  quantizeBlocks(QuantFormat::Int4, row, k, out,
                  [](const float* v, int n, uint8_t* block) { quantizeBlockInt4(v, n, block, false); });
 }
 
 void quantizeRowInt4Plain(const float* row, int64_t k, uint8_t* out) {
-  quantizeBlocks(row, k, out, kInt4BlockBytes, quantizeBlockInt4Plain);
+  quantizeBlocks(QuantFormat::Int4, row, k, out, quantizeBlockInt4Plain);
 }
 
 void dequantizeRow(QuantFormat f, const uint8_t* row, int64_t k, float* out) {
-  for (int64_t b = 0; b < blocksPerRow(k); ++b) {
-    const int64_t begin = b * kQuantBlock, n = std::min(kQuantBlock, k - begin);
-    if (f == QuantFormat::Int8) {
-      const uint8_t* blk = row + b * kInt8BlockBytes;
-      const float d = getHalf(blk);
-      for (int64_t i = 0; i < n; ++i) out[begin + i] = d * float(int8_t(blk[2 + i]));
-    } else {
-      const uint8_t* blk = row + b * kInt4BlockBytes;
-      const float d = getHalf(blk), m = getHalf(blk + 2);
-      for (int64_t i = 0; i < n; ++i) {
-        const int q = i < 16 ? blk[4 + i] & 0x0F : blk[4 + i - 16] >> 4;
-        out[begin + i] = d * float(q) + m;
-      }
-    }
+  for (int64_t b = 0; b < blocksPerRow(k); ++b) dequantizeBlock(f, row, k, b, out + b * kQuantBlock);
+}
+
+void dequantizeBlock(QuantFormat f, const uint8_t* row, int64_t k, int64_t b, float* out) {
+  const int64_t n = std::min(kQuantBlock, k - b * kQuantBlock);
+  if (f == QuantFormat::Int8) {
+    const uint8_t* blk = row + b * kInt8BlockBytes;
+    const float d = getHalf(blk);
+    for (int64_t i = 0; i < n; ++i) out[i] = d * float(int8_t(blk[2 + i]));
+    return;
+  }
+  const Int4Place at = int4Place(b, blocksPerRow(k));
+  const float d = getHalf(row + at.pair), m = getHalf(row + at.pair + 2);
+  const uint8_t* levels = row + at.levels;
+  for (int64_t i = 0; i < n; ++i) {
+    const int q = i < 16 ? levels[i] & 0x0F : levels[i - 16] >> 4;
+    out[i] = d * float(q) + m;
   }
 }
 

@@ -56,13 +56,11 @@ inline __m256i dotU8S8(__m256i u, __m256i s) {
 }
 #include "core/quant_rows.inc"
 
-// Blocks b and b + 1's levels times the activation (halves: groupedHalves(x, 2) at block b) in fp32:
-// lanes 0-3 sum block b's 32 products, lanes 4-7 block b + 1's. Both blocks' 16 packed bytes in one
-// register, so one mask and one shift give all 64 levels, and one vpmaddwd the sums of both.
-inline __m256 pairDotInt4(const uint8_t* blk, const int8_t* halves) {
-  const __m256i packed = _mm256_inserti128_si256(
-      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4))),
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kInt4BlockBytes + 4)), 1);
+// Blocks b and b + 1's levels (32 bytes, side by side in their group) times the activation (halves:
+// groupedHalves(x, 2) at block b) in fp32: lanes 0-3 sum block b's 32 products, lanes 4-7 block
+// b + 1's. One mask and one shift give all 64 levels, and one vpmaddwd the sums of both.
+inline __m256 pairDotInt4(const uint8_t* levels, const int8_t* halves) {
+  const __m256i packed = load32(levels);
   const __m256i nibble = _mm256_set1_epi8(0x0F);
   const __m256i low = _mm256_and_si256(packed, nibble);                            // values 0-15 of both
   const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);     // values 16-31 of both
@@ -72,10 +70,10 @@ inline __m256 pairDotInt4(const uint8_t* blk, const int8_t* halves) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(sums16, _mm256_set1_epi16(1)));
 }
 
-// Int4 four blocks at a time, the AVX2 level's kernel: blockInt4 spends about 14 instructions a block,
-// most of them on its scale and minimum, and at 2 threads it was the limit of int4 decode (0.43-0.47
-// of the read bound on Zen 5). Here the four blocks' [d, m] widen and meet the activation's
-// [scale, sum] in one multiply, and each pair of blocks takes one conversion and one FMA.
+// Int4 a group of four blocks at a time, the AVX2 level's kernel: one block at a time spent about 14
+// instructions a block, most of them on its scale and minimum, and at 2 threads it was the limit of
+// int4 decode (0.43-0.47 of the read bound on Zen 5). Here the group's four [d, m] widen and meet the
+// activation's [scale, sum] in one multiply, and each pair of blocks takes one conversion and one FMA.
 inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8_t* halves, float* y, int64_t begin,
                           int64_t end) {
   const int64_t nb = x.blocks();
@@ -85,17 +83,17 @@ inline void rowsInt4Quads(const uint8_t* w, const QuantizedVector& x, const int8
     const uint8_t* row = w + r * nb * kInt4BlockBytes;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), minimums = _mm256_setzero_ps();
     int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      const uint8_t* blk = row + b * kInt4BlockBytes;
-      const __m256 products = quadScalesInt4(blk, x, b);
+    for (; b + kInt4Group <= nb; b += kInt4Group) {
+      const uint8_t* group = row + b * kInt4BlockBytes;
+      const __m256 products = quadScalesInt4(group, x, b);
       minimums = _mm256_add_ps(minimums, products);
-      acc0 = _mm256_fmadd_ps(pairDotInt4(blk, halves + b * kQuantBlock), _mm256_permutevar8x32_ps(products, firstPair),
-                             acc0);
-      acc1 = _mm256_fmadd_ps(pairDotInt4(blk + 2 * kInt4BlockBytes, halves + (b + 2) * kQuantBlock),
+      acc0 = _mm256_fmadd_ps(pairDotInt4(group + 16, halves + b * kQuantBlock),
+                             _mm256_permutevar8x32_ps(products, firstPair), acc0);
+      acc1 = _mm256_fmadd_ps(pairDotInt4(group + 48, halves + (b + 2) * kQuantBlock),
                              _mm256_permutevar8x32_ps(products, secondPair), acc1);
     }
     __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
-    for (; b < nb; ++b) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
+    for (; b < nb; ++b) tail = blockInt4(row, x, b, tail, tailMinimums);
     alignas(32) float m[8], t[8];
     _mm256_store_ps(m, minimums);
     _mm256_store_ps(t, tailMinimums);
@@ -156,17 +154,11 @@ inline void rowsInt8Pairs(const uint8_t* w, const QuantizedVector& x, float* y, 
   }
 }
 
-// Four int4 blocks' levels times the activation (halves: groupedHalves(x, 4) at the first block) in
-// fp32: lanes 4j..4j+3 sum block j's 32 products. One block's 16 packed bytes per 128-bit lane, so
-// one mask and one shift give all 128 levels and two vpdpbusd their sums.
-inline __m512 quadDotInt4(const uint8_t* blk, const int8_t* halves) {
-  auto packedOf = [&](int j) {
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j * kInt4BlockBytes + 4));
-  };
-  __m512i packed = _mm512_zextsi128_si512(packedOf(0));
-  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(1), 1);
-  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(2), 2);
-  packed = _mm512_maskz_inserti32x4(0xFFFF, packed, packedOf(3), 3);
+// A group's four int4 blocks' levels (64 bytes) times the activation (halves: groupedHalves(x, 4) at
+// the group's first block) in fp32: lanes 4j..4j+3 sum block j's 32 products. One block's 16 packed
+// bytes per 128-bit lane, so one mask and one shift give all 128 levels and two vpdpbusd their sums.
+inline __m512 quadDotInt4(const uint8_t* levels, const int8_t* halves) {
+  const __m512i packed = _mm512_loadu_si512(levels);
   const __m512i nibble = _mm512_set1_epi8(0x0F);
   const __m512i low = _mm512_and_si512(packed, nibble);                                          // values 0-15
   const __m512i high = _mm512_and_si512(_mm512_maskz_srli_epi16(0xFFFFFFFF, packed, 4), nibble);  // values 16-31
@@ -175,11 +167,11 @@ inline __m512 quadDotInt4(const uint8_t* blk, const int8_t* halves) {
   return _mm512_maskz_cvtepi32_ps(0xFFFF, dot);
 }
 
-// Int4 four blocks at a time (the VNNI level's kernel; AVX2's rowsInt4Quads says why four): the four
-// blocks' [d, m] meet the activation's [scale, sum] in one 256-bit multiply, each block's d * scale
-// is spread over its four lanes, one conversion and one FMA per four blocks. Two blocks per 512-bit
-// register before (pairInt4) took ~8.5 instructions a block, and this VM's faster minutes (~48 GB/s
-// to two threads) made that the limit of int4 decode (60 % of its bound).
+// Int4 a group of four blocks at a time (the VNNI level's kernel; AVX2's rowsInt4Quads says why
+// four): the group's four [d, m] meet the activation's [scale, sum] in one 256-bit multiply, each
+// block's d * scale is spread over its four lanes, one conversion and one FMA per group. Two blocks
+// per 512-bit register before (pairInt4) took ~8.5 instructions a block, and this VM's faster
+// minutes (~48 GB/s to two threads) made that the limit of int4 decode (60 % of its bound).
 inline void rowsInt4Quads512(const uint8_t* w, const QuantizedVector& x, const int8_t* halves, float* y, int64_t begin,
                              int64_t end) {
   const int64_t nb = x.blocks();
@@ -189,16 +181,16 @@ inline void rowsInt4Quads512(const uint8_t* w, const QuantizedVector& x, const i
     __m512 acc = _mm512_setzero_ps();
     __m256 minimums = _mm256_setzero_ps();
     int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      const uint8_t* blk = row + b * kInt4BlockBytes;
-      const __m256 products = quadScalesInt4(blk, x, b);
+    for (; b + kInt4Group <= nb; b += kInt4Group) {
+      const uint8_t* group = row + b * kInt4BlockBytes;
+      const __m256 products = quadScalesInt4(group, x, b);
       minimums = _mm256_add_ps(minimums, products);
       // (The permutation reads lanes 0-6 only: the cast's undefined upper half is never used.)
       const __m512 scales = _mm512_maskz_permutexvar_ps(0xFFFF, spread, _mm512_castps256_ps512(products));
-      acc = _mm512_fmadd_ps(quadDotInt4(blk, halves + b * kQuantBlock), scales, acc);
+      acc = _mm512_fmadd_ps(quadDotInt4(group + 16, halves + b * kQuantBlock), scales, acc);
     }
     __m256 tail = _mm256_setzero_ps(), tailMinimums = _mm256_setzero_ps();
-    for (; b < nb; ++b) tail = blockInt4(row + b * kInt4BlockBytes, x, b, tail, tailMinimums);
+    for (; b < nb; ++b) tail = blockInt4(row, x, b, tail, tailMinimums);
     alignas(32) float m[8], t[8];
     _mm256_store_ps(m, minimums);
     _mm256_store_ps(t, tailMinimums);
@@ -247,7 +239,7 @@ CXR_AVX2 inline __m256 widenU8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvt
 // even, as floatToBf16).
 
 CXR_AVX2 void dequantizeRowAvx2(QuantFormat f, const uint8_t* row, int64_t k, float* out) {
-  const int64_t whole = k / kQuantBlock;
+  const int64_t whole = k / kQuantBlock, blocks = blocksPerRow(k);
   const __m128i low = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < whole; ++b) {
     float* o = out + b * kQuantBlock;
@@ -256,9 +248,9 @@ CXR_AVX2 void dequantizeRowAvx2(QuantFormat f, const uint8_t* row, int64_t k, fl
       const __m256 d = _mm256_set1_ps(halfAt2(blk));
       for (int j = 0; j < 4; ++j) _mm256_storeu_ps(o + 8 * j, _mm256_mul_ps(widenI8(blk + 2 + 8 * j), d));
     } else {
-      const uint8_t* blk = row + b * kInt4BlockBytes;
-      const __m256 d = _mm256_set1_ps(halfAt2(blk)), m = _mm256_set1_ps(halfAt2(blk + 2));
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
+      const Int4Place at = int4Place(b, blocks);
+      const __m256 d = _mm256_set1_ps(halfAt2(row + at.pair)), m = _mm256_set1_ps(halfAt2(row + at.pair + 2));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + at.levels));
       const __m128i lo = _mm_and_si128(q, low), hi = _mm_and_si128(_mm_srli_epi16(q, 4), low);
       _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(widenU8(lo), d), m));
       _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_mul_ps(widenU8(_mm_srli_si128(lo, 8)), d), m));
@@ -269,7 +261,7 @@ CXR_AVX2 void dequantizeRowAvx2(QuantFormat f, const uint8_t* row, int64_t k, fl
   if (whole * kQuantBlock < k) {
     float tail[kQuantBlock];
     const int64_t rest = k - whole * kQuantBlock;
-    dequantizeRow(f, row + whole * blockBytes(f), rest, tail);
+    dequantizeBlock(f, row, k, whole, tail);
     std::memcpy(out + whole * kQuantBlock, tail, size_t(rest) * sizeof(float));
   }
 }
@@ -277,7 +269,7 @@ CXR_AVX2 void dequantizeRowAvx2(QuantFormat f, const uint8_t* row, int64_t k, fl
 #define CXR_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma,f16c")))
 
 CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, int64_t k, uint16_t* out) {
-  const int64_t whole = k / kQuantBlock;
+  const int64_t whole = k / kQuantBlock, blocks = blocksPerRow(k);
   const __m128i low = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < whole; ++b) {
     __m512 w0, w1;
@@ -287,9 +279,9 @@ CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, i
       w0 = _mm512_mul_ps(widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))), d);
       w1 = _mm512_mul_ps(widenI8x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))), d);
     } else {
-      const uint8_t* blk = row + b * kInt4BlockBytes;
-      const __m512 d = _mm512_set1_ps(halfAt(blk)), m = _mm512_set1_ps(halfAt(blk + 2));
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
+      const Int4Place at = int4Place(b, blocks);
+      const __m512 d = _mm512_set1_ps(halfAt(row + at.pair)), m = _mm512_set1_ps(halfAt(row + at.pair + 2));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + at.levels));
       w0 = _mm512_add_ps(_mm512_mul_ps(widenU8x16(_mm_and_si128(q, low)), d), m);
       w1 = _mm512_add_ps(_mm512_mul_ps(widenU8x16(_mm_and_si128(_mm_srli_epi16(q, 4), low)), d), m);
     }
@@ -298,7 +290,7 @@ CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, i
   if (whole * kQuantBlock < k) {
     float tail[kQuantBlock];
     const int64_t rest = k - whole * kQuantBlock;
-    dequantizeRow(f, row + whole * blockBytes(f), rest, tail);
+    dequantizeBlock(f, row, k, whole, tail);
     for (int64_t i = 0; i < rest; ++i) out[whole * kQuantBlock + i] = floatToBf16(tail[i]);
   }
 }
