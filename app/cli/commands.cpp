@@ -478,6 +478,7 @@ int runBench(const Options& o) {
   if (o.benchBusyCore) busy = measureBusyDecode(*model, image, greedy);
 
   const double stepSeconds = meter.medianStepSeconds(), readSeconds = meter.medianReadSeconds();
+  const int reportPositions = report.timings.reusedPrefixPositions + report.timings.prefillPositions;
   const double decodeRate = stepSeconds > 0 ? 1 / stepSeconds : 0;
   const double boundTokensPerSecond = readSeconds > 0 ? 1 / readSeconds : 0;
   const double decodeBytes = double(meter.bytesPerStep());
@@ -538,6 +539,8 @@ int runBench(const Options& o) {
     j["weight_read_median_s"] = readSeconds;
     j["bandwidth_bound_tokens_per_s"] = boundTokensPerSecond;
     j["fraction_of_bound"] = meter.medianFraction();
+    j["kv_cache_bytes_per_position"] = meter.cacheBytesPerPosition();
+    j["fraction_of_bound_with_kv_cache"] = meter.medianFractionWithCache(reportPositions);
     if (busy) {
       j["idle_decode_tokens_per_s"] = busy->idleTokensPerSecond;
       j["busy_decode_tokens_per_s"] = busy->busyTokensPerSecond;
@@ -582,6 +585,9 @@ int runBench(const Options& o) {
   std::printf("                      decode reaches %.0f%% of it (median of per-step ratios, each step paired\n"
               "                      with a read of the same weights right after it)\n",
               100 * meter.medianFraction());
+  std::printf("                      with the KV cache's bytes (%.2f MB a position, %d prompt positions and the\n"
+              "                      answer's) added to the weights': %.0f%%\n",
+              meter.cacheBytesPerPosition() / 1e6, reportPositions, 100 * meter.medianFractionWithCache(reportPositions));
   std::printf("memory read bandwidth %.1f GB/s (fresh 2 GiB buffer, %d threads, best of 5; for comparison)\n",
               bandwidth / 1e9, info.threads);
   std::printf("load average          %.2f (1 minute, at the end)\n", loadAverage());

@@ -191,6 +191,17 @@ void testBenchBusyCore(const std::string& shared) {
   const Run plain = runCli({"bench", "--model", shared + "/golden-cxrllava/tiny64/checkpoint", "--bench-tokens", "2", "--json"});
   CHECK(plain.status == 0 && !testjson::parse(plain.out).contains("busy_decode_tokens_per_s"),
         "without --busy-core bench does not measure it: " + plain.err);
+  // The decode bound with the KV cache's bytes: tiny64 caches 2 layers x K and V x 4 heads x 16 per
+  // position in the compute dtype, and adding bytes to the bound can only raise the fraction.
+  if (plain.status == 0) {
+    const auto p = testjson::parse(plain.out);
+    const int64_t element = p.value("dtype", std::string()) == "f32" ? 4 : 2;
+    CHECK(p.value("kv_cache_bytes_per_position", int64_t(0)) == 2 * 2 * 4 * 16 * element,
+          "bench: kv_cache_bytes_per_position of tiny64: " + plain.out);
+    CHECK(p.value("fraction_of_bound_with_kv_cache", 0.0) > p.value("fraction_of_bound", 0.0) &&
+              p.value("fraction_of_bound", 0.0) > 0,
+          "bench: the fraction with the KV cache's bytes exceeds the weights-only one: " + plain.out);
+  }
 }
 
 void testStories(const std::string& shared) {

@@ -124,10 +124,17 @@ double medianOver(const std::vector<DecodeBoundMeter::Pair>& pairs, Figure figur
 }
 }  // namespace
 
+DecodeBoundMeter::DecodeBoundMeter(Model& model) : model_(model) {
+  const Model::Impl& m = detail::Access::of(model);
+  const detail::LlamaConfig& c = m.cfg.llama;
+  cacheBytesPerPosition_ = int64_t(c.layers) * 2 * c.kvHeads * c.headDim * int64_t(c10::elementSize(m.dtype));
+}
+
 TokenCallback DecodeBoundMeter::callback() {
   return [this](const TokenEvent& event) {
     if (event.index > 0) {  // token 0 comes out of the prefill, not out of a decode step
       Pair pair;
+      pair.token = event.index;
       pair.stepSeconds = since(last_);
       const WeightReadProbe probe = readDecoderWeights(model_);
       pair.readSeconds = probe.seconds;
@@ -149,6 +156,16 @@ double DecodeBoundMeter::medianReadSeconds() const {
 
 double DecodeBoundMeter::medianFraction() const {
   return medianOver(pairs_, [](const Pair& p) { return p.fraction(); });
+}
+
+double DecodeBoundMeter::medianFractionWithCache(int promptPositions) const {
+  if (bytes_ <= 0) return 0;
+  return medianOver(pairs_, [&](const Pair& p) {
+    // The step that produced token i ran position promptPositions + i - 1 against that many keys
+    // and itself.
+    const double cacheBytes = double(cacheBytesPerPosition_) * double(promptPositions + p.token);
+    return p.fraction() * (double(bytes_) + cacheBytes) / double(bytes_);
+  });
 }
 
 KernelReport measureKernels(int threads) {
