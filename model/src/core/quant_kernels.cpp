@@ -295,10 +295,6 @@ CXR_AVX512BF16 void dequantizeRowBf16Avx512(QuantFormat f, const uint8_t* row, i
   }
 }
 
-}  // namespace
-
-namespace {
-
 // One block of quantizeVector's rule: scale = max|x| / 127, q = round(x / scale) to nearest even, the
 // sum in order. `n` is the block's length (32 but for a ragged last block); q past n stays zero.
 void quantizeBlockScalar(const float* x, int64_t n, int8_t* q, float* factors) {
