@@ -343,31 +343,27 @@ CXR_AVX2 void quantizeBlocksAvx2(const float* x, int64_t blocks, int8_t* q, floa
   }
 }
 
-}  // namespace
-
-QuantizedVector quantizeVectorScalar(const float* x, int64_t k) {
+// x in blocks: the first `vectorBlocks` whole blocks with AVX2, the rest (a ragged last one, or all
+// of them) one by one; both forms give the same bytes.
+QuantizedVector quantizeActivation(const float* x, int64_t k, int64_t vectorBlocks) {
   QuantizedVector v;
   const int64_t nb = blocksPerRow(k);
   v.q.assign(size_t(nb * kQuantBlock), 0);
   v.factors.assign(size_t(2 * nb), 0.f);
-  for (int64_t b = 0; b < nb; ++b)
+  if (vectorBlocks > 0) quantizeBlocksAvx2(x, vectorBlocks, v.q.data(), v.factors.data());
+  for (int64_t b = vectorBlocks; b < nb; ++b)
     quantizeBlockScalar(x + b * kQuantBlock, std::min(kQuantBlock, k - b * kQuantBlock), v.q.data() + b * kQuantBlock,
                         v.factors.data() + 2 * b);
   return v;
 }
 
+}  // namespace
+
+QuantizedVector quantizeVectorScalar(const float* x, int64_t k) { return quantizeActivation(x, k, 0); }
+
 QuantizedVector quantizeVector(const float* x, int64_t k) {
   static const bool avx2 = cpuHasAvx2();
-  if (!avx2) return quantizeVectorScalar(x, k);
-  QuantizedVector v;
-  const int64_t nb = blocksPerRow(k), whole = k / kQuantBlock;
-  v.q.assign(size_t(nb * kQuantBlock), 0);
-  v.factors.assign(size_t(2 * nb), 0.f);
-  quantizeBlocksAvx2(x, whole, v.q.data(), v.factors.data());
-  if (whole < nb)
-    quantizeBlockScalar(x + whole * kQuantBlock, k - whole * kQuantBlock, v.q.data() + whole * kQuantBlock,
-                        v.factors.data() + 2 * whole);
-  return v;
+  return quantizeActivation(x, k, avx2 ? k / kQuantBlock : 0);
 }
 
 void gemvQuant(QuantFormat f, const uint8_t* w, const float* x, float* y, int64_t n, int64_t k, CpuLevel level) {
